@@ -1,0 +1,18 @@
+"""Image ids: 128 random bits as URL-safe text, so an image URL is a capability."""
+
+import re
+import secrets
+
+_ID_BYTES = 16
+# base64url of 16 bytes without padding is always 22 characters.
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def new_image_id() -> str:
+    """Return a fresh unguessable id; collisions need about 2**64 uploads."""
+    return secrets.token_urlsafe(_ID_BYTES)
+
+
+def is_image_id(text: str) -> bool:
+    """Tell whether ``text`` has the shape of an id we issue (safe to put in a key)."""
+    return _ID_PATTERN.fullmatch(text) is not None

@@ -1,0 +1,133 @@
+"""The job message the server queues and the worker consumes (schema version 1).
+
+The worker refuses anything it does not fully understand rather than guessing, so every
+field is checked on decode and a ``MessageError`` names the first thing wrong.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sharer.formats import ACCEPTED, ImageFormat
+from sharer.ids import is_image_id
+from sharer.variants import VARIANTS, original_key, thumbnail_format, variant_key
+
+SCHEMA_VERSION = 1
+
+
+class MessageError(ValueError):
+    """A message that is not a valid job of a schema version we understand."""
+
+
+@dataclass(frozen=True)
+class ThumbnailSpec:
+    """One thumbnail to make: its name, the box it must fit, where and how to store it."""
+
+    name: str
+    width: int
+    height: int
+    key: str
+    image_format: ImageFormat
+
+
+@dataclass(frozen=True)
+class ThumbnailJob:
+    """Everything a worker needs to turn one stored original into its thumbnails."""
+
+    image_id: str
+    original_key: str
+    original_format: ImageFormat
+    thumbnails: tuple[ThumbnailSpec, ...]
+
+
+def job_for_upload(image_id: str, original_format: ImageFormat, has_alpha: bool) -> ThumbnailJob:
+    """Plan the job for a fresh upload; thumbnail keys are final from here on."""
+    out = thumbnail_format(has_alpha)
+    return ThumbnailJob(
+        image_id=image_id,
+        original_key=original_key(image_id, original_format),
+        original_format=original_format,
+        thumbnails=tuple(
+            ThumbnailSpec(v.name, v.width, v.height, variant_key(image_id, v, out), out)
+            for v in VARIANTS
+        ),
+    )
+
+
+def encode_job(job: ThumbnailJob) -> str:
+    """Serialize a job as the JSON message body."""
+    return json.dumps(
+        {
+            "version": SCHEMA_VERSION,
+            "id": job.image_id,
+            "original": {"key": job.original_key, "format": job.original_format.name},
+            "thumbnails": [
+                {
+                    "name": t.name,
+                    "box": [t.width, t.height],
+                    "key": t.key,
+                    "format": t.image_format.name,
+                }
+                for t in job.thumbnails
+            ],
+        },
+        separators=(",", ":"),
+    )
+
+
+def decode_job(body: str) -> ThumbnailJob:
+    """Parse and validate a message body; raise ``MessageError`` saying what is wrong."""
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MessageError("not a JSON object")
+    if doc.get("version") != SCHEMA_VERSION:
+        raise MessageError(f"unsupported schema version {doc.get('version')!r}")
+    image_id = _field(doc, "id", str)
+    if not is_image_id(image_id):
+        raise MessageError("id is not an image id")
+    original = _field(doc, "original", dict)
+    thumbnails = _field(doc, "thumbnails", list)
+    if not thumbnails:
+        raise MessageError("no thumbnails")
+    return ThumbnailJob(
+        image_id=image_id,
+        original_key=_key(original, image_id),
+        original_format=_format(original),
+        thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
+    )
+
+
+def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:
+    if not isinstance(item, dict):
+        raise MessageError("thumbnail is not an object")
+    box = _field(item, "box", list)
+    if len(box) != 2 or not all(type(n) is int and 0 < n <= 10_000 for n in box):
+        raise MessageError(f"bad box {box!r}")
+    return ThumbnailSpec(
+        _field(item, "name", str), box[0], box[1], _key(item, image_id), _format(item)
+    )
+
+
+def _key(item: dict[str, Any], image_id: str) -> str:
+    key = _field(item, "key", str)
+    # A job may only touch its own image's objects.
+    if not key.startswith(f"images/{image_id}/") or ".." in key:
+        raise MessageError(f"key {key!r} is outside the image's prefix")
+    return key
+
+
+def _format(item: dict[str, Any]) -> ImageFormat:
+    name = _field(item, "format", str)
+    if name not in ACCEPTED:
+        raise MessageError(f"unknown format {name!r}")
+    return ACCEPTED[name]
+
+
+def _field(item: dict[str, Any], name: str, kind: type) -> Any:
+    value = item.get(name)
+    if not isinstance(value, kind):
+        raise MessageError(f"field {name!r} missing or not {kind.__name__}")
+    return value

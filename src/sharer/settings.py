@@ -1,0 +1,138 @@
+"""Every setting of the server and the worker, read from the environment in one place.
+
+``load_settings`` validates everything at start and raises ``SettingsError`` naming the
+bad variable, so a misconfigured process fails before it takes any traffic.
+"""
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+DEFAULT_DATA_DIR = "./var"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration shared by the server and the worker."""
+
+    storage_url: str
+    queue_url: str
+    dead_letter_queue_url: str | None
+    public_base_url: str | None
+    aws_endpoint_url: str | None
+    aws_region: str | None
+    max_upload_bytes: int
+    max_pixels: int
+    max_receives: int
+    visibility_timeout: int
+    worker_threads: int
+    worker_grace_seconds: int
+    strip_original_metadata: bool
+    log_level: str
+
+    @property
+    def serves_media(self) -> bool:
+        """Local storage has no CDN in front of it, so the server serves the objects."""
+        return self.storage_url.startswith("file://")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate ``SHARER_*`` variables (and AWS_REGION) from ``environ``."""
+    env = os.environ if environ is None else environ
+    data_dir = os.path.abspath(env.get("SHARER_DATA_DIR", DEFAULT_DATA_DIR))
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name, "").strip()
+        return value or default
+
+    def parsed(name: str, default: str, parse: Callable[[str], T]) -> T:
+        raw = get(name, default)
+        assert raw is not None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+    storage_url = parsed("SHARER_STORAGE_URL", f"file://{data_dir}/media", _storage_url)
+    queue_url = parsed("SHARER_QUEUE_URL", f"sqlite://{data_dir}/queue.sqlite3", _queue_url)
+    dlq = get("SHARER_DEAD_LETTER_QUEUE_URL")
+    if queue_url.startswith("http") and dlq is None:
+        raise SettingsError(
+            "SHARER_DEAD_LETTER_QUEUE_URL: required with an SQS SHARER_QUEUE_URL "
+            "(poison messages are moved there)"
+        )
+    public_base = get("SHARER_PUBLIC_BASE_URL")
+    if public_base is not None:
+        parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
+    return Settings(
+        storage_url=storage_url,
+        queue_url=queue_url,
+        dead_letter_queue_url=dlq,
+        public_base_url=public_base.rstrip("/") if public_base else None,
+        aws_endpoint_url=get("SHARER_AWS_ENDPOINT_URL"),
+        aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
+        max_upload_bytes=parsed("SHARER_MAX_UPLOAD_BYTES", "1048576", _positive_int),
+        max_pixels=parsed("SHARER_MAX_PIXELS", "50000000", _positive_int),
+        max_receives=parsed("SHARER_MAX_RECEIVES", "5", _positive_int),
+        visibility_timeout=parsed("SHARER_VISIBILITY_TIMEOUT", "60", _positive_int),
+        worker_threads=parsed("SHARER_WORKER_THREADS", str(os.cpu_count() or 1), _positive_int),
+        worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
+        strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
+        log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
+    )
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _storage_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "file" and parts.path:
+        return raw
+    if parts.scheme == "s3" and parts.netloc:
+        return raw
+    raise ValueError("must be file:///absolute/dir or s3://bucket[/prefix]")
+
+
+def _queue_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "sqlite" and parts.path:
+        return raw
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return raw
+    raise ValueError("must be sqlite:///absolute/path or an SQS queue URL")
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http(s) URL")
+    return raw

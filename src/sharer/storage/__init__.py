@@ -1,0 +1,17 @@
+"""Object storage: the port and its adapters (local directory, S3)."""
+
+from sharer.storage.port import (
+    IMMUTABLE_CACHE_CONTROL,
+    ObjectNotFound,
+    Storage,
+    StorageUnavailable,
+    StoredObject,
+)
+
+__all__ = [
+    "IMMUTABLE_CACHE_CONTROL",
+    "ObjectNotFound",
+    "Storage",
+    "StorageUnavailable",
+    "StoredObject",
+]

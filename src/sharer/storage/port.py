@@ -1,0 +1,47 @@
+"""The Storage port: what the server and worker need from an object store."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+# Image objects never change once written, so any cache may keep them for a year.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+class ObjectNotFound(KeyError):
+    """No object at that key (yet)."""
+
+
+class StorageUnavailable(RuntimeError):
+    """The store could not be reached or refused the operation; worth retrying later."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object's bytes with the metadata it was written with."""
+
+    body: bytes
+    content_type: str
+    etag: str
+
+
+class Storage(ABC):
+    """A flat key -> object store. Writes are atomic: readers see all of an object or none.
+
+    Every method raises ``StorageUnavailable`` when the backend fails.
+    """
+
+    @abstractmethod
+    def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
+        """Store ``body`` at ``key``; immutable objects carry the year-long Cache-Control."""
+
+    @abstractmethod
+    def get(self, key: str) -> StoredObject:
+        """Return the object at ``key``; raise ``ObjectNotFound`` if there is none."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object at ``key``; removing a missing key is not an error."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise ``StorageUnavailable`` unless the store is reachable and usable."""

@@ -1,0 +1,46 @@
+"""The thumbnails every image gets, and where each object of an image is stored.
+
+Every object of one image shares the prefix ``images/<id>/`` so CloudFront can serve
+that prefix alone; the mutable status record lives apart under ``status/``.
+"""
+
+from dataclasses import dataclass
+
+from sharer.formats import JPEG, WEBP, ImageFormat
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A thumbnail size: its name in the API and the box it must fit (aspect kept)."""
+
+    name: str
+    width: int
+    height: int
+
+
+# Largest first: the worker cascades each thumbnail from the previous one.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("large", 600, 600),
+    Variant("medium", 300, 300),
+    Variant("small", 100, 100),
+)
+
+
+def thumbnail_format(has_alpha: bool) -> ImageFormat:
+    """JPEG for opaque images; WebP keeps alpha at a fraction of PNG's size and time."""
+    return WEBP if has_alpha else JPEG
+
+
+def original_key(image_id: str, image_format: ImageFormat) -> str:
+    """Key of the uploaded original."""
+    return f"images/{image_id}/original.{image_format.extension}"
+
+
+def variant_key(image_id: str, variant: Variant, image_format: ImageFormat) -> str:
+    """Key of one thumbnail."""
+    return f"images/{image_id}/{variant.name}.{image_format.extension}"
+
+
+def status_key(image_id: str) -> str:
+    """Key of the image's status record (pending, ready or failed)."""
+    return f"status/{image_id}.json"
