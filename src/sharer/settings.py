@@ -37,6 +37,9 @@ class Settings:
     worker_grace_seconds: int
     strip_original_metadata: bool
     log_level: str
+    bind: str
+    server_processes: int
+    server_threads: int
 
     @property
     def serves_media(self) -> bool:
@@ -87,6 +90,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
+        bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),
+        server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
+        server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
     )
 
 
@@ -111,6 +117,13 @@ def _log_level(raw: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _host_port(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be HOST:PORT")
+    return raw
 
 
 def _storage_url(raw: str) -> str:

@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+DATA_DIR ?= ./var
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test test-fast lint synth bench soak clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,cdk]'
+	touch $@ $(RUNTIME)
+
+## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT.
+run: $(RUNTIME)
+	@mkdir -p $(DATA_DIR)
+	@echo "My Little Image Sharer on http://127.0.0.1:$(PORT)/ (data in $(DATA_DIR)); Ctrl-C stops it."
+	@export SHARER_DATA_DIR="$(DATA_DIR)" SHARER_BIND="127.0.0.1:$(PORT)"; \
+	$(BIN)/sharer-worker & worker=$$!; \
+	$(BIN)/sharer-server & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
+	wait -n; kill -TERM $$server $$worker 2>/dev/null; wait
+
+## test: the whole suite (unit, contract, end to end, infrastructure).
+test: $(DEV)
+	$(BIN)/pytest -q
+
+## lint: ruff and mypy.
+lint: $(DEV)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

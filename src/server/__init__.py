@@ -1,0 +1,1 @@
+"""The Flask server: upload validation, routes and the application factory."""

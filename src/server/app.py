@@ -1,0 +1,58 @@
+"""The Flask application factory: nothing is built at import time."""
+
+from flask import Flask
+
+from server.context import bind_backends
+from server.errors import init_error_handlers
+from server.health_route import health_blueprint
+from server.media_route import media_blueprint
+from server.request_context import init_request_context
+from server.status_route import status_blueprint
+from server.upload_route import upload_blueprint
+from sharer.backends import open_queue, open_storage
+from sharer.queues import Queue
+from sharer.settings import Settings, load_settings
+from sharer.storage import Storage
+
+# Room for the multipart framing around an image of exactly the maximum size: boundary
+# lines, part headers (a long filename) and the closing boundary.
+MULTIPART_ALLOWANCE = 16 * 1024
+# A legitimate upload has one file part and perhaps a few small fields.
+MAX_FORM_PARTS = 16
+# Bound on text fields and on the parser's buffer; Werkzeug feeds the multipart parser
+# 64 KiB at a time, so the bound must exceed that.
+MAX_FORM_MEMORY = 128 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    storage: Storage | None = None,
+    queue: Queue | None = None,
+) -> Flask:
+    """Build the app from ``settings`` (the environment's by default).
+
+    ``storage`` and ``queue`` replace the backends the settings name (tests pass fakes).
+    """
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_ALLOWANCE,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    bind_backends(
+        app,
+        settings,
+        storage or open_storage(settings),
+        queue or open_queue(settings),
+    )
+    init_request_context(app)
+    init_error_handlers(app)
+    app.register_blueprint(upload_blueprint)
+    app.register_blueprint(status_blueprint)
+    app.register_blueprint(health_blueprint)
+    if settings.serves_media:
+        app.register_blueprint(media_blueprint)
+    return app

@@ -1,0 +1,29 @@
+"""The app's settings and backends, as bound by ``create_app`` (one place to look them up)."""
+
+from typing import cast
+
+from flask import Flask, current_app
+
+from sharer.queues import Queue
+from sharer.settings import Settings
+from sharer.storage import Storage
+
+
+def bind_backends(app: Flask, settings: Settings, storage: Storage, queue: Queue) -> None:
+    """Attach the settings and backends to ``app`` for the request handlers."""
+    app.extensions["sharer"] = (settings, storage, queue)
+
+
+def current_settings() -> Settings:
+    """Settings of the app handling the current request."""
+    return cast(Settings, current_app.extensions["sharer"][0])
+
+
+def current_storage() -> Storage:
+    """Storage of the app handling the current request."""
+    return cast(Storage, current_app.extensions["sharer"][1])
+
+
+def current_queue() -> Queue:
+    """Queue of the app handling the current request."""
+    return cast(Queue, current_app.extensions["sharer"][2])

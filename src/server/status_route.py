@@ -1,0 +1,35 @@
+"""``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs."""
+
+from flask import Blueprint, Response, jsonify
+from werkzeug.exceptions import NotFound
+
+from server.context import current_storage
+from server.public_urls import public_url
+from sharer.ids import is_image_id
+from sharer.status import decode_status
+from sharer.storage import ObjectNotFound
+from sharer.variants import status_key
+
+status_blueprint = Blueprint("status", __name__)
+
+
+@status_blueprint.get("/images/<image_id>")
+def image_status(image_id: str) -> Response:
+    """The image's state, the reason if it failed, and the URL of each of its objects."""
+    if not is_image_id(image_id):
+        raise NotFound("no image with that id")
+    try:
+        record = current_storage().get(status_key(image_id))
+    except ObjectNotFound as exc:
+        raise NotFound("no image with that id") from exc
+    status = decode_status(record.body)
+    body: dict[str, object] = {
+        "id": status.image_id,
+        "status": status.state.value,
+        "urls": {name: public_url(key) for name, key in status.keys.items()},
+    }
+    if status.reason is not None:
+        body["reason"] = status.reason
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

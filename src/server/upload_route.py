@@ -1,0 +1,61 @@
+"""``POST /``: the upload endpoint, checked in the contract's order.
+
+405 (routing) -> 406 (Accept) -> 413 (declared size, before any body is read) ->
+400 (form and image) -> 202. Werkzeug enforces ``MAX_CONTENT_LENGTH`` while it reads, so
+a chunked body without Content-Length is cut off at the same bound.
+"""
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
+
+from server.context import current_queue, current_settings, current_storage
+from server.inspection import InvalidImage
+from server.negotiation import admits_json
+from server.public_urls import image_urls
+from server.uploads import accept_upload
+
+upload_blueprint = Blueprint("upload", __name__)
+
+FIELD = "image"
+
+
+@upload_blueprint.route("/", methods=["POST"], provide_automatic_options=False)
+def upload() -> tuple[Response, int]:
+    """Accept one image in the multipart field ``image``."""
+    if not admits_json(request.headers.get("Accept")):
+        raise NotAcceptable("this endpoint answers application/json only")
+    limit = current_settings().max_upload_bytes
+    declared = request.content_length
+    if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
+    data = _read_image_part(limit)
+    try:
+        job = accept_upload(
+            data,
+            storage=current_storage(),
+            queue=current_queue(),
+            max_pixels=current_settings().max_pixels,
+        )
+    except InvalidImage as exc:
+        raise BadRequest(str(exc)) from exc
+    response = jsonify(image_urls(job))
+    response.headers["Location"] = url_for("status.image_status", image_id=job.image_id)
+    return response, 202
+
+
+def _read_image_part(limit: int) -> bytes:
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
+    parts = request.files.getlist(FIELD)
+    if not parts:
+        present = sorted(set(request.files) | set(request.form))
+        hint = f" (found fields: {', '.join(present)[:200]})" if present else ""
+        raise BadRequest(f"no file field named {FIELD!r}{hint}")
+    if len(parts) > 1:
+        raise BadRequest(f"send exactly one file field named {FIELD!r}, not {len(parts)}")
+    data = parts[0].stream.read(limit + 1)
+    if len(data) > limit:
+        raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
+    if not data:
+        raise BadRequest("the image file is empty")
+    return data

@@ -1,0 +1,53 @@
+"""Accepting an upload: store the original, record it pending, queue its job.
+
+A 202 is a promise that the thumbnails will exist, so it is given only once the original
+and its status are stored and the queue has accepted the job. If any step fails, what was
+already stored is removed and the caller answers 503.
+"""
+
+import logging
+
+from server.inspection import inspect_upload
+from sharer.ids import new_image_id
+from sharer.messages import ThumbnailJob, encode_job, job_for_upload
+from sharer.queues import Queue, QueueUnavailable
+from sharer.status import encode_status, pending_status
+from sharer.storage import Storage, StorageUnavailable
+from sharer.variants import status_key
+
+log = logging.getLogger("sharer.server")
+
+
+def accept_upload(data: bytes, *, storage: Storage, queue: Queue, max_pixels: int) -> ThumbnailJob:
+    """Validate ``data``, store it and queue its thumbnails; return the queued job.
+
+    Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
+    ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
+    """
+    image = inspect_upload(data, max_pixels=max_pixels)
+    job = job_for_upload(new_image_id(), image.image_format, image.has_alpha)
+    written: list[str] = []
+    try:
+        storage.put(job.original_key, data, image.image_format.media_type)
+        written.append(job.original_key)
+        storage.put(
+            status_key(job.image_id),
+            encode_status(pending_status(job)),
+            "application/json",
+            immutable=False,
+        )
+        written.append(status_key(job.image_id))
+        queue.send(encode_job(job))
+    except (StorageUnavailable, QueueUnavailable):
+        _remove(storage, written, job.image_id)
+        raise
+    return job
+
+
+def _remove(storage: Storage, keys: list[str], image_id: str) -> None:
+    """Undo a half-done upload; an object we fail to remove is logged, never hidden."""
+    for key in reversed(keys):
+        try:
+            storage.delete(key)
+        except StorageUnavailable:
+            log.exception("orphan left behind", extra={"image_id": image_id, "key": key})

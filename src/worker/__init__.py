@@ -1,0 +1,1 @@
+"""The worker: the consume loop and the thumbnailer."""

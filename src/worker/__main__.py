@@ -1,0 +1,55 @@
+"""``sharer-worker``: consume thumbnail jobs until SIGTERM, then drain and exit 0."""
+
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from sharer.backends import open_queue, open_storage
+from sharer.logs import configure_logging
+from sharer.settings import SettingsError, load_settings
+from worker.consumer import Consumer, ConsumerOptions
+from worker.processing import JobProcessor
+
+log = logging.getLogger("sharer.worker")
+
+# Long-poll length: short enough that an idle worker notices SIGTERM promptly.
+POLL_SECONDS = 5.0
+
+
+def main() -> None:
+    """Entry point: run until SIGTERM or SIGINT; exit 1 with the bad variable's name."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"sharer-worker: bad setting: {exc}")
+    configure_logging(settings.log_level)
+    queue = open_queue(settings)
+    processor = JobProcessor(open_storage(settings), queue, max_receives=settings.max_receives)
+    options = ConsumerOptions(
+        threads=settings.worker_threads,
+        visibility_timeout=settings.visibility_timeout,
+        grace_seconds=settings.worker_grace_seconds,
+        poll_seconds=min(POLL_SECONDS, settings.visibility_timeout / 3),
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("worker started", extra={"threads": options.threads, "pid": os.getpid()})
+    finished = Consumer(queue, processor.handle, options).run(stop)
+    log.info("worker stopped", extra={"all_jobs_finished": finished})
+    if not finished:
+        # Stuck job threads cannot be joined; their messages were already released.
+        logging.shutdown()
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""The consume loop: long-poll, process on a thread pool, keep jobs hidden, stop cleanly.
+
+Pillow releases the GIL while decoding, resizing and encoding, so threads give real
+parallelism for thumbnails and overlap the storage round trips.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from sharer.queues import Delivery, Queue, QueueUnavailable
+
+log = logging.getLogger("sharer.worker")
+
+# Longest pause after the queue fails to answer before asking again.
+MAX_OUTAGE_BACKOFF_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How many jobs at once, how long they stay hidden, how long to wait when stopping."""
+
+    threads: int
+    visibility_timeout: int
+    grace_seconds: float
+    poll_seconds: float
+
+
+class Consumer:
+    """Feeds deliveries from ``queue`` to ``handle`` until told to stop."""
+
+    def __init__(
+        self, queue: Queue, handle: Callable[[Delivery], None], options: ConsumerOptions
+    ) -> None:
+        self.queue = queue
+        self.handle = handle
+        self.options = options
+        self._in_flight: dict[str, Future[None]] = {}
+        self._slots = threading.Condition()
+
+    def run(self, stop: threading.Event) -> bool:
+        """Consume until ``stop`` is set, then drain; True if every job finished in time."""
+        drained = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._keep_hidden, args=(drained,), name="visibility", daemon=True
+        )
+        heartbeat.start()
+        pool = ThreadPoolExecutor(self.options.threads, thread_name_prefix="job")
+        finished = False
+        try:
+            self._receive_until(stop, pool)
+            finished = self._drain()
+        finally:
+            drained.set()
+            # A job still running after the grace period is not waited for: its message
+            # has been released and another worker will redo it.
+            pool.shutdown(wait=finished, cancel_futures=True)
+        return finished
+
+    def _receive_until(self, stop: threading.Event, pool: ThreadPoolExecutor) -> None:
+        outages = 0
+        while not stop.is_set():
+            free = self._wait_for_free_slots(stop)
+            if not free:
+                continue
+            try:
+                deliveries = self.queue.receive(free, self.options.poll_seconds)
+            except QueueUnavailable:
+                outages += 1
+                pause = min(2**outages, MAX_OUTAGE_BACKOFF_SECONDS)
+                log.exception("queue unavailable", extra={"retry_in_s": pause})
+                stop.wait(pause)
+                continue
+            outages = 0
+            for delivery in deliveries:
+                if stop.is_set():
+                    self._release(delivery.receipt)
+                else:
+                    self._start(pool, delivery)
+
+    def _wait_for_free_slots(self, stop: threading.Event) -> int:
+        with self._slots:
+            self._slots.wait_for(
+                lambda: stop.is_set() or len(self._in_flight) < self.options.threads,
+                timeout=self.options.poll_seconds,
+            )
+            return 0 if stop.is_set() else self.options.threads - len(self._in_flight)
+
+    def _start(self, pool: ThreadPoolExecutor, delivery: Delivery) -> None:
+        future = pool.submit(self._run_one, delivery)
+        with self._slots:
+            self._in_flight[delivery.receipt] = future
+        future.add_done_callback(lambda _: self._finished(delivery.receipt))
+
+    def _run_one(self, delivery: Delivery) -> None:
+        try:
+            self.handle(delivery)
+        except Exception:
+            # The message stays in the queue and comes back after its visibility timeout.
+            log.exception("job crashed", extra={"receive_count": delivery.receive_count})
+
+    def _finished(self, receipt: str) -> None:
+        with self._slots:
+            self._in_flight.pop(receipt, None)
+            self._slots.notify_all()
+
+    def _keep_hidden(self, drained: threading.Event) -> None:
+        """Extend the visibility of running jobs so a slow one is not handed out twice."""
+        while not drained.wait(self.options.visibility_timeout / 3):
+            # Under the lock, so a job released by _drain is never extended afterwards.
+            with self._slots:
+                for receipt in self._in_flight:
+                    try:
+                        self.queue.change_visibility(receipt, self.options.visibility_timeout)
+                    except Exception:  # the job may have just finished; extend the rest
+                        log.exception("could not extend visibility")
+
+    def _drain(self) -> bool:
+        with self._slots:
+            running = dict(self._in_flight)
+        if running:
+            log.info("stopping: waiting for running jobs", extra={"jobs": len(running)})
+        _, not_done = wait(running.values(), timeout=self.options.grace_seconds)
+        with self._slots:
+            for receipt, future in running.items():
+                if future in not_done:
+                    self._in_flight.pop(receipt, None)
+                    self._release(receipt)
+        return not not_done
+
+    def _release(self, receipt: str) -> None:
+        """Hand a message back to the queue at once, for another worker to take."""
+        try:
+            self.queue.change_visibility(receipt, 0)
+        except QueueUnavailable:
+            log.exception("could not release a message; it returns after its timeout")

@@ -1,0 +1,135 @@
+"""Every status code of the upload contract, over real HTTP to gunicorn."""
+
+import socket
+
+import pytest
+import requests
+
+from support import images
+from support.client import upload
+from support.services import Service
+
+MIB = 1024 * 1024
+
+
+def _jpeg_of_exact_size(size: int) -> bytes:
+    """A valid JPEG padded to exactly ``size`` bytes with comment (COM) segments."""
+    data = images.jpeg((64, 48))
+    missing = size - len(data)
+    segments = []
+    while missing > 0:
+        # A segment is 2 marker bytes plus a length field of at most 65535 (counting itself).
+        total = min(missing, 65537)
+        if 0 < missing - total < 4:
+            total -= 4
+        segments.append(b"\xff\xfe" + (total - 2).to_bytes(2, "big") + b"\x00" * (total - 4))
+        missing -= total
+    padded = data[:2] + b"".join(segments) + data[2:]
+    assert len(padded) == size
+    return padded
+
+
+def test_202_for_an_image_of_exactly_one_mib(service: Service) -> None:
+    assert upload(service.base_url, _jpeg_of_exact_size(MIB)).status_code == 202
+
+
+def test_413_for_one_byte_more(service: Service) -> None:
+    response = upload(service.base_url, _jpeg_of_exact_size(MIB + 1))
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def _raw_exchange(service: Service, request: bytes, body: bytes = b"") -> bytes:
+    """Send ``request`` (and ``body`` after the first answer, if any) on one connection."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(request)
+        first = sock.recv(65536)
+        if body:
+            sock.sendall(body)
+        return first
+
+
+def test_413_is_sent_instead_of_100_continue_for_a_declared_5_mb_body(service: Service) -> None:
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5242880\r\n\r\n"
+    )
+    answer = _raw_exchange(service, head)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert b"100 Continue" not in answer
+
+
+def test_100_continue_for_a_body_within_the_limit(service: Service) -> None:
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000\r\n\r\n"
+    )
+    assert _raw_exchange(service, head).startswith(b"HTTP/1.1 100 Continue")
+
+
+def test_413_for_a_chunked_body_past_the_limit(service: Service) -> None:
+    def body():  # type: ignore[no-untyped-def]
+        yield b"--b\r\nContent-Disposition: form-data; name=image; filename=a.jpg\r\n\r\n"
+        for _ in range(5 * 16):
+            yield b"\xff" * 65536
+
+    response = requests.post(
+        f"{service.base_url}/",
+        data=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_405_with_allow(service: Service, method: str) -> None:
+    response = requests.request(method, f"{service.base_url}/", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json;q=0", "image/*"])
+def test_406(service: Service, accept: str) -> None:
+    response = upload(service.base_url, images.jpeg((64, 48)), Accept=accept)
+    assert response.status_code == 406
+    assert response.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json", "text/html, application/*;q=0.5"])
+def test_acceptable_accept_headers(service: Service, accept: str) -> None:
+    assert upload(service.base_url, images.jpeg((64, 48)), Accept=accept).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"GIF89a not really", images.truncated(images.jpeg((300, 200))), images.png_bomb()],
+    ids=["empty", "garbage", "truncated", "bomb"],
+)
+def test_400_for_bad_images(service: Service, data: bytes) -> None:
+    response = upload(service.base_url, data)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_400_for_a_wrong_field_name(service: Service) -> None:
+    response = requests.post(
+        f"{service.base_url}/", files={"file": ("a.jpg", images.jpeg((64, 48)))}, timeout=10
+    )
+    assert response.status_code == 400
+    assert "image" in response.json()["error"]
+
+
+def test_404_for_an_unknown_image(service: Service) -> None:
+    response = requests.get(f"{service.base_url}/images/AAAAAAAAAAAAAAAAAAAAAA", timeout=10)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+
+
+def test_healthz_and_request_ids(service: Service) -> None:
+    response = requests.get(f"{service.base_url}/healthz", headers={"X-Request-Id": "r-1"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"] == "r-1"
+    access = [line for line in service.logs() if line.get("request_id") == "r-1"]
+    assert access and access[0]["status"] == 200

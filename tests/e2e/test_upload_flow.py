@@ -1,0 +1,60 @@
+"""Upload to thumbnails over real HTTP, against gunicorn and real workers."""
+
+import io
+
+import requests
+from PIL import Image
+
+from support import images
+from support.client import fetch_when_ready, upload, wait_for_status
+from support.services import Service
+
+BOXES = {"small": 100, "medium": 300, "large": 600}
+
+
+def test_the_reference_client_upload_gets_all_four_images(service: Service) -> None:
+    data = images.jpeg((1600, 1200), gps=True, comment=b"private note")
+    response = upload(service.base_url, data)
+    assert response.status_code == 202
+    assert response.headers["Content-Type"] == "application/json"
+    urls = response.json()
+    assert list(urls) == ["original", "small", "medium", "large"]
+
+    original = requests.get(urls["original"], timeout=10)
+    assert original.status_code == 200
+    assert original.headers["Content-Type"] == "image/jpeg"
+    assert original.content == data
+
+    for name, box in BOXES.items():
+        thumb = fetch_when_ready(urls[name])
+        assert thumb.status_code == 200, name
+        assert thumb.headers["Content-Type"] == "image/jpeg"
+        with Image.open(io.BytesIO(thumb.content)) as image:
+            assert image.format == "JPEG"
+            assert image.size == (box, box * 3 // 4)
+            assert not image.getexif()
+            assert "comment" not in image.info
+    status = wait_for_status(service.base_url, response.headers["Location"])
+    assert status["status"] == "ready"
+    assert status["urls"] == urls
+
+
+def test_transparent_png_gets_webp_thumbnails_with_alpha(service: Service) -> None:
+    response = upload(service.base_url, images.png((500, 1000), mode="RGBA"), filename="a.png")
+    assert response.status_code == 202
+    small = fetch_when_ready(response.json()["small"])
+    assert small.status_code == 200
+    assert small.headers["Content-Type"] == "image/webp"
+    with Image.open(io.BytesIO(small.content)) as image:
+        assert image.size == (50, 100)
+        assert image.mode == "RGBA"
+
+
+def test_an_image_smaller_than_the_boxes_is_never_upscaled(service: Service) -> None:
+    response = upload(service.base_url, images.tiny())
+    urls = response.json()
+    with Image.open(io.BytesIO(requests.get(urls["original"], timeout=10).content)) as original:
+        size = original.size
+    for name in BOXES:
+        with Image.open(io.BytesIO(fetch_when_ready(urls[name]).content)) as thumb:
+            assert thumb.size == size

@@ -1,0 +1,182 @@
+"""Real processes on loopback for end-to-end tests and benchmarks: the server (gunicorn),
+workers, and moto's server standing in for S3 and SQS. Every wait is bounded."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import requests
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 40.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Block until ``port`` accepts connections; fail fast if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+
+
+@dataclass
+class Service:
+    """One running instance of the service: its environment, server and workers."""
+
+    env: dict[str, str]
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    server: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        """Where the server listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, module: str, name: str, extra_env: dict[str, str]) -> "subprocess.Popen[bytes]":
+        env = os.environ | self.env | {"SHARER_BIND": f"127.0.0.1:{self.port}"} | extra_env
+        log = (self.log_dir / f"{name}.log").open("ab")
+        return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
+
+    def start_server(self, **extra_env: str) -> None:
+        """Start gunicorn and wait until /healthz answers 200."""
+        self.server = self._spawn("server", "server", extra_env)
+        wait_until_listening(self.port, self.server, START_TIMEOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while requests.get(f"{self.base_url}/healthz", timeout=5).status_code != 200:
+            if time.monotonic() > deadline:
+                raise TimeoutError("server never became healthy")
+            time.sleep(0.1)
+
+    def start_worker(self, **extra_env: str) -> "subprocess.Popen[bytes]":
+        """Start one more worker process."""
+        worker = self._spawn("worker", f"worker-{len(self.workers)}", extra_env)
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        """SIGTERM everything, wait (bounded), then SIGKILL what is left."""
+        processes = [p for p in [self.server, *self.workers] if p is not None]
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+    def logs(self) -> list[dict[str, object]]:
+        """Every JSON log line the processes wrote."""
+        lines = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("{"):
+                    lines.append(json.loads(line))
+        return lines
+
+
+def local_env(data_dir: Path) -> dict[str, str]:
+    """Settings for the embedded backends (local files, SQLite) under ``data_dir``."""
+    return {
+        "SHARER_DATA_DIR": str(data_dir),
+        "SHARER_SERVER_PROCESSES": "2",
+        "SHARER_WORKER_THREADS": "2",
+    }
+
+
+@contextmanager
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """moto's server as a separate process on loopback; yields its endpoint URL."""
+    port = free_port()
+    log = (log_dir / "moto.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        wait_until_listening(port, process, START_TIMEOUT)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+FAKE_AWS_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, str]:
+    """Create a bucket, a work queue and its dead-letter queue on moto; return settings."""
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    s3 = session.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=bucket)
+    # Anonymous reads of images/*, as CloudFront's origin access gets on AWS.
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{bucket}/images/*",
+                    }
+                ],
+            }
+        ),
+    )
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    dlq_url = sqs.create_queue(QueueName=f"{bucket}-dead")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
+    queue_url = sqs.create_queue(
+        QueueName=f"{bucket}-work", Attributes={"RedrivePolicy": redrive}
+    )["QueueUrl"]
+    return FAKE_AWS_CREDENTIALS | {
+        "SHARER_STORAGE_URL": f"s3://{bucket}",
+        "SHARER_QUEUE_URL": queue_url,
+        "SHARER_DEAD_LETTER_QUEUE_URL": dlq_url,
+        "SHARER_AWS_ENDPOINT_URL": endpoint,
+        # moto serves the bucket path-style without auth: our stand-in for CloudFront.
+        "SHARER_PUBLIC_BASE_URL": f"{endpoint}/{bucket}",
+        "SHARER_MAX_RECEIVES": str(max_receives),
+        "SHARER_SERVER_PROCESSES": "2",
+        "SHARER_WORKER_THREADS": "2",
+    }

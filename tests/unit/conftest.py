@@ -1,0 +1,36 @@
+"""Fixtures for the Flask app on in-memory fakes (flaskr-style ``app`` and ``client``)."""
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.app import create_app
+from sharer.settings import Settings, load_settings
+from support.fakes import FakeQueue, FakeStorage
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings({"SHARER_DATA_DIR": "/nonexistent/unused"})
+
+
+@pytest.fixture
+def storage() -> FakeStorage:
+    return FakeStorage()
+
+
+@pytest.fixture
+def queue() -> FakeQueue:
+    return FakeQueue()
+
+
+@pytest.fixture
+def app(settings: Settings, storage: FakeStorage, queue: FakeQueue) -> Iterator[Flask]:
+    yield create_app(settings, storage=storage, queue=queue)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,137 @@
+"""The consume loop: concurrency bound, visibility kept, clean stop and release."""
+
+import threading
+import time
+
+from sharer.queues import Delivery
+from support.fakes import FakeQueue
+from worker.consumer import Consumer, ConsumerOptions
+
+OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)
+
+
+
+
+def _wait_for(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_processes_every_message_never_more_than_threads_at_once() -> None:
+    queue = FakeQueue()
+    for n in range(10):
+        queue.send(str(n))
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    done: list[str] = []
+
+    def handle(delivery: Delivery) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+            done.append(delivery.body)
+        queue.delete(delivery.receipt)
+
+    stop = threading.Event()
+    consumer = Consumer(queue, handle, OPTIONS)
+    thread = threading.Thread(target=consumer.run, args=(stop,))
+    thread.start()
+    _wait_for(lambda: len(done) == 10)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert sorted(done, key=int) == [str(n) for n in range(10)]
+    assert peak == OPTIONS.threads
+    assert queue.messages == {}
+
+
+def test_stop_waits_for_running_jobs_within_grace() -> None:
+    queue = FakeQueue()
+    queue.send("slow")
+    started = threading.Event()
+    finished: list[bool] = []
+
+    def handle(delivery: Delivery) -> None:
+        started.set()
+        time.sleep(0.3)
+        queue.delete(delivery.receipt)
+        finished.append(True)
+
+    stop = threading.Event()
+    outcome: list[bool] = []
+    thread = threading.Thread(target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop)))
+    thread.start()
+    assert started.wait(5)
+    stop.set()
+    thread.join(5)
+    assert outcome == [True]
+    assert finished == [True]
+    assert queue.messages == {}
+
+
+def test_a_job_outliving_the_grace_period_is_released_to_the_queue() -> None:
+    queue = FakeQueue()
+    queue.send("stuck")
+    started = threading.Event()
+    unblock = threading.Event()
+
+    def handle(delivery: Delivery) -> None:
+        started.set()
+        unblock.wait(10)
+
+    stop = threading.Event()
+    outcome: list[bool] = []
+    thread = threading.Thread(target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop)))
+    thread.start()
+    assert started.wait(5)
+    stop.set()
+    thread.join(5)
+    unblock.set()
+    assert outcome == [False]
+    (message,) = queue.messages.values()
+    assert message.visible  # handed back for another worker
+
+
+def test_running_jobs_have_their_visibility_extended() -> None:
+    queue = FakeQueue()
+    queue.send("long")
+    unblock = threading.Event()
+
+    def handle(delivery: Delivery) -> None:
+        unblock.wait(10)
+        queue.delete(delivery.receipt)
+
+    stop = threading.Event()
+    thread = threading.Thread(target=Consumer(queue, handle, OPTIONS).run, args=(stop,))
+    thread.start()
+    # The heartbeat runs every visibility_timeout / 3 = 1 s.
+    _wait_for(lambda: any(m.hidden_for == 3 for m in queue.messages.values()))
+    unblock.set()
+    stop.set()
+    thread.join(5)
+    assert queue.messages == {}
+
+
+def test_a_crashing_job_leaves_its_message_for_redelivery() -> None:
+    queue = FakeQueue()
+    queue.send("boom")
+    crashed = threading.Event()
+
+    def handle(delivery: Delivery) -> None:
+        crashed.set()
+        raise RuntimeError("bug")
+
+    stop = threading.Event()
+    thread = threading.Thread(target=Consumer(queue, handle, OPTIONS).run, args=(stop,))
+    thread.start()
+    assert crashed.wait(5)
+    stop.set()
+    thread.join(5)
+    assert len(queue.messages) == 1

@@ -1,0 +1,76 @@
+"""The job message: round trip, and refusal of anything not understood."""
+
+import json
+
+import pytest
+
+from sharer.formats import JPEG, PNG, WEBP
+from sharer.ids import new_image_id
+from sharer.messages import MessageError, decode_job, encode_job, job_for_upload
+from sharer.status import ImageState, decode_status, encode_status, pending_status
+
+
+def test_job_plans_three_boxes_largest_first_under_the_image_prefix() -> None:
+    image_id = new_image_id()
+    job = job_for_upload(image_id, PNG, has_alpha=True)
+    assert job.original_key == f"images/{image_id}/original.png"
+    assert [(t.name, t.width, t.height) for t in job.thumbnails] == [
+        ("large", 600, 600),
+        ("medium", 300, 300),
+        ("small", 100, 100),
+    ]
+    assert all(t.image_format is WEBP for t in job.thumbnails)
+    assert all(t.key == f"images/{image_id}/{t.name}.webp" for t in job.thumbnails)
+
+
+def test_opaque_images_get_jpeg_thumbnails() -> None:
+    job = job_for_upload(new_image_id(), PNG, has_alpha=False)
+    assert {t.image_format for t in job.thumbnails} == {JPEG}
+
+
+def test_round_trip() -> None:
+    job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
+    assert decode_job(encode_job(job)) == job
+
+
+def _tampered(**changes: object) -> str:
+    doc = json.loads(encode_job(job_for_upload("A" * 22, JPEG, has_alpha=False)))
+    for path, value in changes.items():
+        target = doc
+        *parents, last = path.split("__")
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        target[last] = value
+    return json.dumps(doc)
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (_tampered(version=2), "schema version"),
+        (_tampered(version="1"), "schema version"),
+        (_tampered(id="../etc"), "not an image id"),
+        (_tampered(original__key="images/other/original.jpg"), "outside"),
+        (_tampered(original__format="TIFF"), "unknown format"),
+        (_tampered(thumbnails=[]), "no thumbnails"),
+        (_tampered(thumbnails__0__box=[600]), "bad box"),
+        (_tampered(thumbnails__0__box=[0, 600]), "bad box"),
+        (_tampered(thumbnails__0__box=[True, 600]), "bad box"),
+        (_tampered(thumbnails__1__key="images/AAAAAAAAAAAAAAAAAAAAAA/../x"), "outside"),
+        (_tampered(thumbnails__2__name=None), "'name'"),
+    ],
+)
+def test_refuses_what_it_does_not_understand(body: str, complaint: str) -> None:
+    with pytest.raises(MessageError, match=complaint):
+        decode_job(body)
+
+
+def test_status_round_trip_and_transition() -> None:
+    job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
+    pending = pending_status(job)
+    assert pending.state is ImageState.PENDING
+    assert set(pending.keys) == {"original", "small", "medium", "large"}
+    failed = pending.with_state(ImageState.FAILED, "broken")
+    assert decode_status(encode_status(failed)) == failed
