@@ -36,8 +36,10 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
             "limit_request_field_size": 8190,
             "pre_request": refuse_oversized_before_continue(self.settings),
             "accesslog": None,
-            "errorlog": "-",
             "loglevel": self.settings.log_level.lower(),
+            "logconfig_dict": _json_logging(self.settings.log_level),
+            # Several servers may run on one host (tests, benchmarks); none needs it.
+            "control_socket_disable": True,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -47,8 +49,25 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def _json_logging(level: str) -> dict[str, Any]:
+    """Gunicorn's own log lines as JSON too, like the app's (the access log is ours)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "sharer.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False}},
+    }
+
+
 def main() -> None:
-    """Entry point: exit 2 with a message naming the bad variable on a settings error."""
+    """Entry point: exit 1 with a message naming the bad variable on a settings error."""
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -22,7 +22,8 @@ def media(key: str) -> Response:
         raise NotFound("no such image (a thumbnail appears once the worker has made it)") from exc
     response = Response(stored.body, mimetype=stored.content_type)
     # Stores hand out ETags quoted, as HTTP writes them (S3 does); set_etag quotes itself.
-    response.set_etag(stored.etag.strip("\""))
+    response.set_etag(stored.etag.strip('"'))
     response.headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
     response.headers["X-Content-Type-Options"] = "nosniff"
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response

@@ -6,13 +6,15 @@ field is checked on decode and a ``MessageError`` names the first thing wrong.
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import is_image_id
 from sharer.variants import VARIANTS, original_key, thumbnail_format, variant_key
 
 SCHEMA_VERSION = 1
+
+T = TypeVar("T")
 
 
 class MessageError(ValueError):
@@ -126,7 +128,7 @@ def _format(item: dict[str, Any]) -> ImageFormat:
     return ACCEPTED[name]
 
 
-def _field(item: dict[str, Any], name: str, kind: type) -> Any:
+def _field(item: dict[str, Any], name: str, kind: type[T]) -> T:
     value = item.get(name)
     if not isinstance(value, kind):
         raise MessageError(f"field {name!r} missing or not {kind.__name__}")

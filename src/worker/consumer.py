@@ -6,7 +6,6 @@ parallelism for thumbnails and overlap the storage round trips.
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass

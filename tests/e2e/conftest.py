@@ -10,7 +10,9 @@ from support.services import Service, aws_env, local_env, moto_server
 
 
 @pytest.fixture(scope="module", params=["local", "aws"])
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
     """A server and one worker on the backend pair named by the parameter."""
     workdir: Path = tmp_path_factory.mktemp(request.param)
     if request.param == "local":

@@ -128,8 +128,11 @@ def test_404_for_an_unknown_image(service: Service) -> None:
 
 
 def test_healthz_and_request_ids(service: Service) -> None:
-    response = requests.get(f"{service.base_url}/healthz", headers={"X-Request-Id": "r-1"}, timeout=10)
+    response = requests.get(
+        f"{service.base_url}/healthz", headers={"X-Request-Id": "r-1"}, timeout=10
+    )
     assert response.status_code == 200
     assert response.headers["X-Request-Id"] == "r-1"
     access = [line for line in service.logs() if line.get("request_id") == "r-1"]
-    assert access and access[0]["status"] == 200
+    assert access
+    assert access[0]["status"] == 200

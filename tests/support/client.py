@@ -7,7 +7,9 @@ import requests
 POLL_TIMEOUT = 30.0
 
 
-def upload(base_url: str, data: bytes, *, filename: str = "4.jpg", **headers: str) -> requests.Response:
+def upload(
+    base_url: str, data: bytes, *, filename: str = "4.jpg", **headers: str
+) -> requests.Response:
     """POST ``data`` the way the reference client does: an octet-stream part, no Accept."""
     return requests.post(
         f"{base_url}/",
@@ -27,7 +29,9 @@ def fetch_when_ready(url: str, timeout: float = POLL_TIMEOUT) -> requests.Respon
         time.sleep(0.05)
 
 
-def wait_for_status(base_url: str, location: str, timeout: float = POLL_TIMEOUT) -> dict[str, object]:
+def wait_for_status(
+    base_url: str, location: str, timeout: float = POLL_TIMEOUT
+) -> dict[str, object]:
     """Poll the image's status resource until it leaves ``pending``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -56,7 +56,9 @@ class Service:
         """Where the server listens."""
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, module: str, name: str, extra_env: dict[str, str]) -> "subprocess.Popen[bytes]":
+    def _spawn(
+        self, module: str, name: str, extra_env: dict[str, str]
+    ) -> "subprocess.Popen[bytes]":
         env = os.environ | self.env | {"SHARER_BIND": f"127.0.0.1:{self.port}"} | extra_env
         log = (self.log_dir / f"{name}.log").open("ab")
         return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
@@ -162,13 +164,13 @@ def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, s
     )
     sqs = session.client("sqs", endpoint_url=endpoint)
     dlq_url = sqs.create_queue(QueueName=f"{bucket}-dead")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
-    queue_url = sqs.create_queue(
-        QueueName=f"{bucket}-work", Attributes={"RedrivePolicy": redrive}
-    )["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName=f"{bucket}-work", Attributes={"RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
     return FAKE_AWS_CREDENTIALS | {
         "SHARER_STORAGE_URL": f"s3://{bucket}",
         "SHARER_QUEUE_URL": queue_url,

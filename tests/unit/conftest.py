@@ -1,7 +1,5 @@
 """Fixtures for the Flask app on in-memory fakes (flaskr-style ``app`` and ``client``)."""
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -27,8 +25,8 @@ def queue() -> FakeQueue:
 
 
 @pytest.fixture
-def app(settings: Settings, storage: FakeStorage, queue: FakeQueue) -> Iterator[Flask]:
-    yield create_app(settings, storage=storage, queue=queue)
+def app(settings: Settings, storage: FakeStorage, queue: FakeQueue) -> Flask:
+    return create_app(settings, storage=storage, queue=queue)
 
 
 @pytest.fixture

@@ -65,9 +65,10 @@ def test_400_for_a_body_that_is_not_multipart(client: FlaskClient) -> None:
 
 
 def test_request_id_is_echoed_or_made(client: FlaskClient) -> None:
-    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers[
-        "X-Request-Id"
-    ] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
+        == "abc-123"
+    )
     made = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces {}"})
     assert made.headers["X-Request-Id"] not in ("", "bad id with spaces {}")
 

@@ -124,4 +124,5 @@ def test_an_invalid_image_is_400_and_nothing_is_stored(
     response = _post(client, images.truncated(images.jpeg((64, 48))))
     assert response.status_code == 400
     assert json.loads(response.data)["error"]
-    assert storage.objects == {} and queue.messages == {}
+    assert storage.objects == {}
+    assert queue.messages == {}

@@ -10,8 +10,6 @@ from worker.consumer import Consumer, ConsumerOptions
 OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)
 
 
-
-
 def _wait_for(condition: object, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -66,7 +64,9 @@ def test_stop_waits_for_running_jobs_within_grace() -> None:
 
     stop = threading.Event()
     outcome: list[bool] = []
-    thread = threading.Thread(target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop)))
+    thread = threading.Thread(
+        target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop))
+    )
     thread.start()
     assert started.wait(5)
     stop.set()
@@ -88,7 +88,9 @@ def test_a_job_outliving_the_grace_period_is_released_to_the_queue() -> None:
 
     stop = threading.Event()
     outcome: list[bool] = []
-    thread = threading.Thread(target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop)))
+    thread = threading.Thread(
+        target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop))
+    )
     thread.start()
     assert started.wait(5)
     stop.set()

@@ -106,7 +106,8 @@ def test_permanent_failures_are_marked_failed_and_dead_lettered(
     processor.handle(_receive(queue))
     assert _status(storage, job) is ImageState.FAILED
     assert complaint in decode_status(storage.get(status_key(job.image_id)).body).reason
-    assert len(queue.dead) == 1 and queue.messages == {}
+    assert len(queue.dead) == 1
+    assert queue.messages == {}
 
 
 def test_a_passing_failure_is_retried_with_backoff_then_given_up(
