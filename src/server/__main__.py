@@ -62,6 +62,7 @@ def _json_logging(level: str) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
             }
         },
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False}},
     }
 

@@ -58,3 +58,15 @@ def test_an_image_smaller_than_the_boxes_is_never_upscaled(service: Service) -> 
     for name in BOXES:
         with Image.open(io.BytesIO(fetch_when_ready(urls[name]).content)) as thumb:
             assert thumb.size == size
+
+
+def test_images_are_served_immutable_with_validators(service: Service) -> None:
+    urls = upload(service.base_url, images.jpeg((320, 240))).json()
+    first = requests.get(urls["original"], timeout=10)
+    assert first.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    etag = first.headers["ETag"]
+    again = requests.get(urls["original"], headers={"If-None-Match": etag}, timeout=10)
+    assert again.status_code == 304
+    if service.env.get("SHARER_STORAGE_URL", "").startswith("s3://"):
+        return  # on AWS, CloudFront's response headers policy adds nosniff (tests/infra)
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
