@@ -22,6 +22,8 @@ class StoredObject:
     body: bytes
     content_type: str
     etag: str
+    # IMMUTABLE_CACHE_CONTROL for objects put with immutable=True, else None.
+    cache_control: str | None = None
 
 
 class Storage(ABC):

@@ -1,0 +1,52 @@
+"""The one place that picks the Storage and Queue adapters, from the settings' URLs."""
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from sharer.aws import s3_client, sqs_client
+from sharer.queues.port import Queue
+from sharer.queues.sqlite import SqliteQueue
+from sharer.queues.sqs import SqsQueue
+from sharer.settings import Settings, SettingsError
+from sharer.storage.local import LocalStorage
+from sharer.storage.port import Storage
+from sharer.storage.s3 import S3Storage
+
+
+def open_storage(settings: Settings) -> Storage:
+    """``file:///abs/dir`` -> LocalStorage; ``s3://bucket[/prefix]`` -> S3Storage."""
+    parts = urlsplit(settings.storage_url)
+    if parts.scheme == "file":
+        return LocalStorage(_local_path("SHARER_STORAGE_URL", settings.storage_url))
+    if parts.scheme == "s3" and parts.netloc:
+        return S3Storage(s3_client(settings), parts.netloc, parts.path.strip("/"))
+    raise SettingsError(f"SHARER_STORAGE_URL={settings.storage_url!r}: unsupported storage")
+
+
+def open_queue(settings: Settings) -> Queue:
+    """``sqlite:///abs/path`` -> SqliteQueue; an SQS queue URL -> SqsQueue (needs a DLQ)."""
+    parts = urlsplit(settings.queue_url)
+    if parts.scheme == "sqlite":
+        return SqliteQueue(
+            _local_path("SHARER_QUEUE_URL", settings.queue_url),
+            visibility_timeout=settings.visibility_timeout,
+            max_receives=settings.max_receives,
+        )
+    if parts.scheme in ("http", "https"):
+        if settings.dead_letter_queue_url is None:
+            raise SettingsError("SHARER_DEAD_LETTER_QUEUE_URL: required with an SQS queue")
+        return SqsQueue(
+            sqs_client(settings),
+            settings.queue_url,
+            settings.dead_letter_queue_url,
+            visibility_timeout=settings.visibility_timeout,
+        )
+    raise SettingsError(f"SHARER_QUEUE_URL={settings.queue_url!r}: unsupported queue")
+
+
+def _local_path(variable: str, url: str) -> Path:
+    parts = urlsplit(url)
+    # file://host/dir would silently mean "/dir" on this machine; refuse it instead.
+    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise SettingsError(f"{variable}={url!r}: must be {parts.scheme}:///absolute/path")
+    return Path(unquote(parts.path))

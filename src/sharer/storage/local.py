@@ -1,0 +1,148 @@
+"""Object storage in a local directory (``file:///abs/dir``), for a single machine.
+
+Each object is one file at ``<root>/<key>``: a magic line, a one-line JSON header
+(content type, etag, cache control), then the body. Keeping metadata and body in one
+file means one ``os.replace`` publishes both together: a reader sees the old object or
+the new one, never a body paired with another write's metadata, and a crash leaves no
+sidecar to reconcile. The cost is that the files are not plain images; read them through
+``get`` (the server's media route does).
+"""
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from pathlib import Path
+
+from sharer.storage.port import (
+    IMMUTABLE_CACHE_CONTROL,
+    ObjectNotFound,
+    Storage,
+    StorageUnavailable,
+    StoredObject,
+)
+
+_MAGIC = b"sharer-object/1\n"
+# An allow-list rather than a deny-list: nothing but plain names can reach the disk.
+# Segments may not start with "." so "..", hidden files and our temp files are all out.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}")
+_MAX_KEY_LENGTH = 1024  # S3's limit, so a key valid here is valid there too
+_NOT_THERE = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+
+def validate_key(key: str) -> None:
+    """Raise ``ValueError`` unless ``key`` is relative segments of ``[A-Za-z0-9_.-]``."""
+    if not key or len(key) > _MAX_KEY_LENGTH:
+        raise ValueError(f"storage key must be 1..{_MAX_KEY_LENGTH} characters")
+    for segment in key.split("/"):
+        if _SEGMENT.fullmatch(segment) is None:
+            raise ValueError(f"storage key {key!r} has a bad segment {segment!r}")
+
+
+class LocalStorage(Storage):
+    """Objects as files under ``root``; safe for many threads and processes at once."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_absolute():
+            raise ValueError(f"storage root must be absolute, got {root}")
+        self._root = root
+
+    @property
+    def root(self) -> Path:
+        """The directory holding the objects."""
+        return self._root
+
+    def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
+        """Write atomically and durably: temp file, fsync, rename, fsync the directory."""
+        path = self._path(key)
+        header = {
+            "content_type": content_type,
+            "etag": _etag(body),
+            "cache_control": IMMUTABLE_CACHE_CONTROL if immutable else None,
+        }
+        data = _MAGIC + json.dumps(header).encode() + b"\n" + body
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _replace_atomically(path, data)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {key!r} under {self._root}: {exc}") from exc
+
+    def get(self, key: str) -> StoredObject:
+        """Read the object; its metadata always belongs to the body returned."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except _NOT_THERE as exc:
+            raise ObjectNotFound(key) from exc
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read {key!r} under {self._root}: {exc}") from exc
+        return _decode(key, data)
+
+    def delete(self, key: str) -> None:
+        """Remove the object's file; a missing one is fine."""
+        path = self._path(key)
+        try:
+            path.unlink()
+        except _NOT_THERE:
+            return
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete {key!r} under {self._root}: {exc}") from exc
+
+    def check(self) -> None:
+        """Make sure the root exists and a file can be written there."""
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+            probe = self._root / f".check-{secrets.token_hex(8)}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StorageUnavailable(f"storage root {self._root} is not usable: {exc}") from exc
+
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        return self._root / key
+
+
+def _etag(body: bytes) -> str:
+    # The quoted MD5 is what S3 returns for a single-part put, so ETags look alike on
+    # both backends and can go straight into an HTTP ETag header.
+    return f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    # A hidden, unique temp name in the target directory: never a valid key, never shared
+    # by two writers, and on the same filesystem so os.replace is atomic.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    # The rename is durable only once the directory entry itself is on disk.
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _decode(key: str, data: bytes) -> StoredObject:
+    header_end = data.find(b"\n", len(_MAGIC))
+    if not data.startswith(_MAGIC) or header_end < 0:
+        raise StorageUnavailable(f"{key!r} is not an object written by LocalStorage")
+    try:
+        header = json.loads(data[len(_MAGIC) : header_end])
+        return StoredObject(
+            body=data[header_end + 1 :],
+            content_type=str(header["content_type"]),
+            etag=str(header["etag"]),
+            cache_control=header["cache_control"],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StorageUnavailable(f"{key!r} has a corrupt header: {exc}") from exc

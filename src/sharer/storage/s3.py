@@ -1,0 +1,80 @@
+"""Object storage in an S3 bucket (``s3://bucket[/prefix]``)."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sharer.storage.port import (
+    IMMUTABLE_CACHE_CONTROL,
+    ObjectNotFound,
+    Storage,
+    StorageUnavailable,
+    StoredObject,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class S3Storage(Storage):
+    """Objects in ``bucket`` under ``prefix``; S3 makes each put atomic."""
+
+    def __init__(self, client: "S3Client", bucket: str, prefix: str = "") -> None:
+        self._client = client
+        self._bucket = bucket
+        stripped = prefix.strip("/")
+        self._prefix = f"{stripped}/" if stripped else ""
+
+    def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
+        """Store the object with its Content-Type (and year-long Cache-Control if immutable)."""
+        request: PutObjectRequestTypeDef = {
+            "Bucket": self._bucket,
+            "Key": self._prefix + key,
+            "Body": body,
+            "ContentType": content_type,
+        }
+        if immutable:
+            request["CacheControl"] = IMMUTABLE_CACHE_CONTROL
+        with self._errors("put", key):
+            self._client.put_object(**request)
+
+    def get(self, key: str) -> StoredObject:
+        """Fetch the object; ``ObjectNotFound`` if there is none."""
+        with self._errors("get", key):
+            response = self._client.get_object(Bucket=self._bucket, Key=self._prefix + key)
+            with response["Body"] as stream:
+                body = stream.read()
+            return StoredObject(
+                body=body,
+                content_type=response.get("ContentType", "application/octet-stream"),
+                etag=response["ETag"],
+                cache_control=response.get("CacheControl"),
+            )
+
+    def delete(self, key: str) -> None:
+        """Remove the object; S3 itself treats a missing key as success."""
+        with self._errors("delete", key):
+            self._client.delete_object(Bucket=self._bucket, Key=self._prefix + key)
+
+    def check(self) -> None:
+        """The bucket exists and our credentials may use it."""
+        with self._errors("check", ""):
+            self._client.head_bucket(Bucket=self._bucket)
+
+    @contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        where = f"s3://{self._bucket}/{self._prefix}{key}"
+        try:
+            yield
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if key and code in _NOT_FOUND_CODES:
+                raise ObjectNotFound(key) from exc
+            raise StorageUnavailable(f"S3 {action} {where} failed: {code or exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"S3 {action} {where} failed: {exc}") from exc

@@ -1,0 +1,32 @@
+"""What the contract fixtures hand to the tests, and the queue settings they use."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sharer.queues.port import Queue
+from sharer.storage.port import Storage
+
+# Short enough that expiry tests take about a second, long enough that a test's own
+# steps never outlast it by accident.
+VISIBILITY_TIMEOUT = 1
+MAX_RECEIVES = 3
+REGION = "us-east-1"
+BUCKET = "sharer-media"
+
+
+@dataclass(frozen=True)
+class StorageCase:
+    """A working storage, one whose ``check`` must fail, and why racing it is moot."""
+
+    storage: Storage
+    broken: Callable[[], Storage]
+    concurrency_skip: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueCase:
+    """A working queue, what its dead-letter queue holds, and a broken twin."""
+
+    queue: Queue
+    dead_letters: Callable[[], list[tuple[str, str | None]]]
+    broken: Callable[[], Queue]

@@ -1,0 +1,124 @@
+"""Fixtures that hand the contract suites every adapter of a port, set up for real.
+
+LocalStorage and SqliteQueue run on ``tmp_path``; S3Storage and SqsQueue run against
+moto's in-process ``mock_aws``, so no request ever leaves the process.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from moto import mock_aws
+
+from contract.cases import BUCKET, MAX_RECEIVES, REGION, VISIBILITY_TIMEOUT, QueueCase, StorageCase
+from sharer.aws import s3_client, sqs_client
+from sharer.queues.sqlite import SqliteQueue
+from sharer.queues.sqs import SqsQueue
+from sharer.settings import Settings, load_settings
+from sharer.storage.local import LocalStorage
+from sharer.storage.s3 import S3Storage
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+@pytest.fixture
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """moto's in-process AWS, with the settings the adapters' clients are made from."""
+    # Nothing from the developer's own AWS config may leak in, least of all an endpoint.
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield load_settings({"AWS_REGION": REGION, "SHARER_DATA_DIR": "/nonexistent"})
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
+    """Each Storage adapter in turn."""
+    if request.param == "local":
+        blocker = tmp_path / "blocker"
+        blocker.write_bytes(b"a file where the root's parent directory should be")
+        return StorageCase(
+            storage=LocalStorage(tmp_path / "media"),
+            broken=lambda: LocalStorage(blocker / "media"),
+        )
+    settings: Settings = request.getfixturevalue("moto_aws")
+    client = s3_client(settings)
+    client.create_bucket(Bucket=BUCKET)
+    return StorageCase(
+        storage=S3Storage(client, BUCKET, prefix="media"),
+        broken=lambda: S3Storage(client, "no-such-bucket"),
+        # moto's put_object publishes the new key before it sets the key's metadata and
+        # frees the old key's buffer while other requests may read it; S3 itself makes
+        # a PUT atomic, so racing moto would test moto, not the adapter.
+        concurrency_skip="moto's in-process S3 is not atomic under concurrent overwrites",
+    )
+
+
+@pytest.fixture(params=["sqlite", "sqs"])
+def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueCase]:
+    """Each Queue adapter in turn, with a dead-letter queue after MAX_RECEIVES receives."""
+    if request.param == "sqlite":
+        queue = SqliteQueue(
+            tmp_path / "queue.sqlite3",
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            max_receives=MAX_RECEIVES,
+        )
+        garbage = tmp_path / "garbage.sqlite3"
+        garbage.write_bytes(b"this is not a database file, whatever its name says" * 100)
+        yield QueueCase(
+            queue=queue,
+            dead_letters=lambda: [(d.body, d.reason) for d in queue.dead_letters()],
+            broken=lambda: SqliteQueue(garbage, visibility_timeout=1, max_receives=1),
+        )
+        queue.close()
+        return
+    settings: Settings = request.getfixturevalue("moto_aws")
+    client = sqs_client(settings)
+    dlq_url = client.create_queue(QueueName="jobs-dead")["QueueUrl"]
+    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+    queue_url = client.create_queue(
+        QueueName="jobs",
+        Attributes={
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    missing_url = queue_url.replace("/jobs", "/no-such-queue")
+    yield QueueCase(
+        queue=SqsQueue(client, queue_url, dlq_url, visibility_timeout=VISIBILITY_TIMEOUT),
+        dead_letters=lambda: _peek_all(client, dlq_url),
+        broken=lambda: SqsQueue(client, missing_url, dlq_url, visibility_timeout=1),
+    )
+
+
+def _peek_all(client: "SQSClient", queue_url: str) -> list[tuple[str, str | None]]:
+    """Every message in the queue with its "reason" attribute, left in the queue."""
+    seen: list[tuple[str, str | None]] = []
+    receipts: list[str] = []
+    for _ in range(10):
+        messages = client.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=30,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+            seen.append((message["Body"], reason))
+            receipts.append(message["ReceiptHandle"])
+    for receipt in receipts:
+        client.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+        )
+    return seen

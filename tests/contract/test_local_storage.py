@@ -1,0 +1,112 @@
+"""What only LocalStorage promises: keys cannot escape the root, files stay tidy."""
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from sharer.storage.local import LocalStorage
+from sharer.storage.port import StorageUnavailable
+
+ESCAPES = [
+    "",
+    "/etc/passwd",
+    "../outside.jpg",
+    "images/../../outside.jpg",
+    "images/..",
+    "./images/a.jpg",
+    "images//a.jpg",
+    "images/a.jpg/",
+    "images\\..\\outside.jpg",
+    "images/a\x00.jpg",
+    "images/.hidden",
+    "images/a b.jpg",
+    "images/" + "a" * 256,
+]
+WRITERS = 3
+KEYS_PER_WRITER = 40
+
+
+def all_files(root: Path) -> set[str]:
+    """Every file under ``root``, as a relative path."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("key", ESCAPES)
+def test_keys_that_could_escape_the_root_are_rejected_before_any_io(
+    tmp_path: Path, key: str
+) -> None:
+    storage = LocalStorage(tmp_path / "media")
+
+    for operation in (
+        lambda: storage.put(key, b"x", "image/jpeg"),
+        lambda: storage.get(key),
+        lambda: storage.delete(key),
+    ):
+        with pytest.raises(ValueError, match="storage key"):
+            operation()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_root_must_be_absolute() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        LocalStorage(Path("relative/media"))
+
+
+def test_objects_live_at_their_key_with_no_temp_files_left(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    keys = {"images/AAAA-_/original.png", "images/AAAA-_/small.webp", "status/AAAA-_.json"}
+    for key in keys:
+        storage.put(key, b"body", "image/webp")
+        storage.put(key, b"body", "image/webp")
+
+    assert all_files(tmp_path / "media") == keys
+
+
+def test_failed_write_raises_unavailable_and_cleans_up(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    storage.put("images/x/small.jpg", b"thumb", "image/jpeg")
+
+    # "images/x" is a directory, so no object can be renamed onto it.
+    with pytest.raises(StorageUnavailable):
+        storage.put("images/x", b"body", "image/jpeg")
+    assert all_files(tmp_path / "media") == {"images/x/small.jpg"}
+
+
+def test_a_file_we_did_not_write_is_reported_not_served(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    (tmp_path / "media" / "images").mkdir(parents=True)
+    (tmp_path / "media" / "images" / "stray.jpg").write_bytes(b"\xff\xd8 plain jpeg")
+
+    with pytest.raises(StorageUnavailable, match="not an object"):
+        storage.get("images/stray.jpg")
+
+
+def write_many(root: Path, writer: int) -> None:
+    """Writer process: distinct keys spread over shared directories."""
+    storage = LocalStorage(root)
+    for n in range(KEYS_PER_WRITER):
+        storage.put(f"images/dir{n % 5}/w{writer}-{n}.jpg", f"{writer}:{n}".encode(), "image/jpeg")
+
+
+def test_processes_writing_distinct_keys_in_shared_directories(tmp_path: Path) -> None:
+    root = tmp_path / "media"
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=write_many, args=(root, w)) for w in range(WRITERS)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+    exit_codes = [process.exitcode for process in writers]
+
+    storage = LocalStorage(root)
+    expected = {
+        f"images/dir{n % 5}/w{w}-{n}.jpg": f"{w}:{n}".encode()
+        for w in range(WRITERS)
+        for n in range(KEYS_PER_WRITER)
+    }
+    assert exit_codes == [0] * WRITERS
+    assert all_files(root) == set(expected)
+    assert all(storage.get(key).body == body for key, body in expected.items())
