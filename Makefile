@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 DATA_DIR ?= ./var
 SHELL := /bin/bash
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# jsii silences its end-of-life warning only for the Node major versions listed here.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
@@ -38,11 +39,16 @@ run: $(RUNTIME)
 test: $(DEV)
 	$(BIN)/pytest -q
 
-## lint: ruff and mypy.
+## lint: ruff and mypy (the CDK app is type-checked apart: aws_cdk's types are large).
 lint: $(DEV)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests cdk app.py bench
+	$(BIN)/ruff format --check src tests cdk app.py bench
 	$(BIN)/mypy
+	MYPYPATH=src:tests/infra $(BIN)/mypy --strict --explicit-package-bases cdk app.py tests/infra
+
+## synth: the CloudFormation templates in cdk.out/, with no AWS account.
+synth: $(DEV)
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""Worker and server logs shipped to CloudWatch Logs by the CloudWatch agent."""
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from cdk.settings import grant_read_parameters, parameter_name
+
+ROLES = ("worker", "server")
+
+
+def log_file(role: str) -> str:
+    """Where sharer@<role>.service appends its stdout and stderr (one JSON object a line)."""
+    return f"/var/log/sharer/{role}.log"
+
+
+class LogShipping(Construct):
+    """A log group per role and the agent configuration that fills them.
+
+    The configuration is an SSM parameter (``agent_parameter_name``) that
+    sharer-start-role hands to ``amazon-cloudwatch-agent-ctl`` at first boot; one
+    configuration serves both roles, each instance tailing the one file its role writes.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, retention: logs.RetentionDays
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_groups = {
+            role: logs.LogGroup(
+                self,
+                f"{role.capitalize()}Logs",
+                retention=retention,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            for role in ROLES
+        }
+        config = {
+            "logs": {
+                "logs_collected": {
+                    "files": {
+                        "collect_list": [
+                            {
+                                "file_path": log_file(role),
+                                "log_group_name": group.log_group_name,
+                                "log_stream_name": "{instance_id}",
+                                "timezone": "UTC",
+                            }
+                            for role, group in self.log_groups.items()
+                        ]
+                    }
+                }
+            }
+        }
+        self.agent_parameter_name = parameter_name(self, "cloudwatch-agent")
+        self.agent_config = ssm.StringParameter(
+            self,
+            "AgentConfig",
+            parameter_name=self.agent_parameter_name,
+            description="CloudWatch agent configuration for the sharer instances.",
+            string_value=Stack.of(self).to_json_string(config),
+        )
+
+    def grant_shipping(self, role_name: str, instance_role: iam.IRole) -> None:
+        """Let an instance of ``role_name`` read the agent configuration and write its logs."""
+        grant_read_parameters(self, instance_role, [self.agent_parameter_name])
+        self.log_groups[role_name].grant(
+            instance_role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"
+        )

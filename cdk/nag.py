@@ -1,0 +1,25 @@
+"""Acknowledging a cdk-nag finding: always on the resource it concerns, always with a reason."""
+
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import aws_s3 as s3
+from constructs import IConstruct
+
+
+def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
+    """Record that ``rule`` was reviewed on ``construct`` and why the finding stands.
+
+    ``rule`` is a cdk-nag id, with the finding in brackets where a rule reports several
+    (``AwsSolutions-IAM5[Resource::...]``), so one acknowledgement covers one finding.
+    """
+    Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def acknowledge_object_keys(
+    construct: IConstruct, bucket: s3.IBucket, keys: list[str], reason: str
+) -> None:
+    """Acknowledge the IAM5 finding of each ``bucket`` key pattern granted in ``construct``."""
+    bucket_resource = bucket.node.default_child
+    assert isinstance(bucket_resource, CfnElement)
+    logical_id = Stack.of(bucket).get_logical_id(bucket_resource)
+    for key in keys:
+        acknowledge(construct, f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{key}]", reason)

@@ -1,0 +1,43 @@
+"""The work queue and its dead-letter queue, with the numbers the worker must agree with."""
+
+from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+# A message is received this many times before SQS moves it to the dead-letter queue; the
+# worker is told the same number (SHARER_MAX_RECEIVES) so it dead-letters on the last try.
+MAX_RECEIVES = 5
+# The worst job seen is a 50 MP PNG on a small instance (tens of seconds); the worker
+# also extends visibility while a job runs, so this only has to outlast a crashed worker's
+# last extension, yet stay short enough that its message comes back soon.
+VISIBILITY_TIMEOUT_SECONDS = 120
+# Friday evening to Monday morning is under three days; a week leaves room for a long
+# weekend. The DLQ keeps longer, because SQS keeps a message's original enqueue time.
+RETENTION = Duration.days(7)
+DEAD_LETTER_RETENTION = Duration.days(14)
+
+
+class Queues(Construct):
+    """``queue`` carries thumbnail jobs; ``dead_letter_queue`` keeps the poison ones."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "WorkQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=RETENTION,
+            visibility_timeout=Duration.seconds(VISIBILITY_TIMEOUT_SECONDS),
+            receive_message_wait_time=Duration.seconds(20),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
+            ),
+        )

@@ -1,0 +1,59 @@
+"""The media bucket (originals, thumbnails, status records) and the bucket its logs go to."""
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk.nag import acknowledge
+
+
+class Storage(Construct):
+    """A private, encrypted, TLS-only bucket with its server access logs kept apart.
+
+    ``bucket`` holds ``images/<id>/...`` (served by CloudFront) and ``status/<id>.json``
+    (never served). ``log_bucket`` receives S3 access logs, CloudFront logs, VPC flow logs
+    and Image Builder build logs, each under its own prefix, and expires them. Names are
+    left to CloudFormation, so stacks never collide; both buckets outlive `cdk destroy`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.log_bucket = s3.Bucket(
+            self,
+            "LogBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            # CloudFront standard logging still writes with an ACL, so ACLs stay possible
+            # here; the media bucket below enforces bucket-owner ownership.
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(log_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.log_bucket,
+            "AwsSolutions-S1",
+            "This is the access-log destination; logging its own writes would loop.",
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "MediaBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            server_access_logs_bucket=self.log_bucket,
+            server_access_logs_prefix="s3-access/",
+            lifecycle_rules=[
+                # The server PUTs originals of at most ~1 MiB in one request, but any
+                # multipart upload left behind by a crash is removed a day later.
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
+            ],
+            # Users' images outlive the stack: `cdk destroy` leaves the bucket behind.
+            removal_policy=RemovalPolicy.RETAIN,
+        )

@@ -1,0 +1,115 @@
+"""The CDK app synthesized once for the infrastructure suite, and ways to look into it."""
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App
+from aws_cdk.assertions import Match, Template
+
+from cdk.stack import FEATURE_FLAGS, SharerStack, build
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """The stack as `make synth` builds it, its template, and the cloud assembly on disk."""
+
+    stack: SharerStack
+    template: Template
+    outdir: Path
+
+    def resources(self, resource_type: str, props: Any = None) -> dict[str, dict[str, Any]]:
+        """Every resource of ``resource_type`` (matching ``props``), by logical id."""
+        found = self.template.find_resources(resource_type, props)
+        return {logical_id: dict(resource) for logical_id, resource in found.items()}
+
+    def only(self, resource_type: str, props: Any = None) -> tuple[str, dict[str, Any]]:
+        """Logical id and properties of the one resource of ``resource_type`` matching ``props``."""
+        ((logical_id, resource),) = self.resources(resource_type, props).items()
+        properties: dict[str, Any] = resource.get("Properties", {})
+        return logical_id, properties
+
+    def bucket_id(self, ownership: str) -> str:
+        """The one bucket with ``ownership``: BucketOwnerEnforced (media) or ...Preferred (logs)."""
+        rules = {"Rules": [{"ObjectOwnership": ownership}]}
+        logical_id, _ = self.only("AWS::S3::Bucket", {"Properties": {"OwnershipControls": rules}})
+        return logical_id
+
+    def metadata(self) -> dict[str, list[dict[str, Any]]]:
+        """The stack's construct metadata (acknowledged rules, warnings, logical ids)."""
+        path = self.outdir / f"{self.stack.artifact_id}.metadata.json"
+        loaded: dict[str, list[dict[str, Any]]] = json.loads(path.read_text())
+        return loaded
+
+
+def synthesize(outdir: Path) -> Synthesized:
+    """Build and synthesize the app into ``outdir``; cdk-nag fails this on any finding."""
+    app = App(outdir=str(outdir), context=FEATURE_FLAGS)
+    stack = build(app)
+    app.synth()
+    return Synthesized(stack=stack, template=Template.from_stack(stack), outdir=outdir)
+
+
+def join(value: Any) -> list[Any]:
+    """The parts of an ``Fn::Join`` with an empty separator (a string with references)."""
+    separator, parts = value["Fn::Join"]
+    assert separator == ""
+    return list(parts)
+
+
+def render(value: Any) -> str:
+    """A CloudFormation value as readable text: references become <LogicalId.Attribute>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::Join":
+            separator, parts = argument
+            return str(separator).join(render(part) for part in parts)
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::Sub":
+            return str(argument)
+    raise ValueError(f"cannot render {value!r}")
+
+
+def grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
+    """Every Allow of every inline policy attached to ``role_id``: action -> resources."""
+    allowed: dict[str, set[str]] = {}
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        properties = policy["Properties"]
+        if {"Ref": role_id} not in properties["Roles"]:
+            continue
+        for statement in properties["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = _as_list(statement["Action"])
+            resources = [render(r) for r in _as_list(statement["Resource"])]
+            for action in actions:
+                allowed.setdefault(action, set()).update(resources)
+    return allowed
+
+
+def agent_log_groups(synthesized: Synthesized) -> dict[str, str]:
+    """The CloudWatch agent's configuration: log file path -> log group logical id."""
+    _, parameter = synthesized.only(
+        "AWS::SSM::Parameter",
+        {"Properties": {"Name": Match.string_like_regexp("cloudwatch-agent$")}},
+    )
+    parts = join(parameter["Value"])
+    files: dict[str, str] = {}
+    for before, part in itertools.pairwise(parts):
+        if isinstance(part, dict):
+            path = re.findall(r"\"file_path\":\"([^\"]+)\"", before)[-1]
+            files[path] = part["Ref"]
+    return files
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,112 @@
+"""Least privilege: each role can do its job on the app's real keys, and nothing else."""
+
+from fnmatch import fnmatchcase
+
+import pytest
+from cdk_synthesis import Synthesized, agent_log_groups, grants
+
+from cdk.logs import log_file
+from sharer.formats import ACCEPTED
+from sharer.ids import new_image_id
+from sharer.messages import ThumbnailJob, job_for_upload
+from sharer.variants import status_key
+
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+
+
+def _jobs() -> list[ThumbnailJob]:
+    """A job for every kind of upload: each accepted format, opaque and with alpha."""
+    return [
+        job_for_upload(new_image_id(), image_format, has_alpha)
+        for image_format in ACCEPTED.values()
+        for has_alpha in (False, True)
+    ]
+
+
+def _role(synthesized: Synthesized, name: str) -> dict[str, set[str]]:
+    role_id, _ = synthesized.only(
+        "AWS::IAM::Role", {"Properties": {"Description": f"Sharer {name} instances."}}
+    )
+    return grants(synthesized, role_id)
+
+
+def _may(allowed: dict[str, set[str]], action: str, resource: str) -> bool:
+    # IAM's * matches any run of characters, "/" included, as fnmatch's does.
+    return any(fnmatchcase(resource, pattern) for pattern in allowed.get(action, ()))
+
+
+@pytest.fixture(scope="module")
+def media(synthesized: Synthesized) -> str:
+    return f"<{synthesized.bucket_id('BucketOwnerEnforced')}.Arn>"
+
+
+def test_worker_can_do_every_job(synthesized: Synthesized, media: str) -> None:
+    worker = _role(synthesized, "worker")
+    for job in _jobs():
+        assert _may(worker, "s3:GetObject", f"{media}/{job.original_key}")
+        for thumbnail in job.thumbnails:
+            assert _may(worker, "s3:PutObject", f"{media}/{thumbnail.key}")
+        for action in ("s3:GetObject", "s3:PutObject"):
+            assert _may(worker, action, f"{media}/{status_key(job.image_id)}")
+
+
+def test_worker_cannot_touch_originals_or_delete(synthesized: Synthesized, media: str) -> None:
+    worker = _role(synthesized, "worker")
+    for job in _jobs():
+        assert not _may(worker, "s3:PutObject", f"{media}/{job.original_key}")
+        assert not _may(worker, "s3:DeleteObject", f"{media}/{job.original_key}")
+    assert not _may(worker, "s3:PutObject", f"{media}/elsewhere/x.jpg")
+    assert not {"s3:DeleteObject", "s3:ListBucket", "sqs:PurgeQueue"} & worker.keys()
+
+
+def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
+    synthesized: Synthesized,
+) -> None:
+    worker = _role(synthesized, "worker")
+    queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})[0]
+    (dead_letter,) = set(synthesized.resources("AWS::SQS::Queue")) - {queue}
+    for action in (
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    ):
+        assert worker[action] == {f"<{queue}.Arn>"}
+    assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>"}
+
+
+def test_server_stores_originals_and_never_thumbnails(synthesized: Synthesized, media: str) -> None:
+    server = _role(synthesized, "server")
+    for job in _jobs():
+        assert _may(server, "s3:PutObject", f"{media}/{job.original_key}")
+        assert _may(server, "s3:DeleteObject", f"{media}/{job.original_key}")
+        for thumbnail in job.thumbnails:
+            for action in S3_OBJECT_ACTIONS:
+                assert not _may(server, action, f"{media}/{thumbnail.key}")
+        for action in ("s3:GetObject", "s3:PutObject"):
+            assert _may(server, action, f"{media}/{status_key(job.image_id)}")
+    assert server["s3:ListBucket"] == {media}
+
+
+def test_server_sends_jobs_and_only_checks_the_dead_letter_queue(
+    synthesized: Synthesized,
+) -> None:
+    server = _role(synthesized, "server")
+    queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})[0]
+    (dead_letter,) = set(synthesized.resources("AWS::SQS::Queue")) - {queue}
+    assert server["sqs:SendMessage"] == {f"<{queue}.Arn>"}
+    assert server["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>", f"<{dead_letter}.Arn>"}
+    assert "sqs:ReceiveMessage" not in server
+
+
+@pytest.mark.parametrize("name", ["worker", "server"])
+def test_each_role_reads_its_own_settings_and_writes_its_own_logs(
+    synthesized: Synthesized, name: str
+) -> None:
+    allowed = _role(synthesized, name)
+    stack = synthesized.stack.stack_name
+    parameters = {p.rsplit(":parameter/", 1)[1] for p in allowed["ssm:GetParameter"]}
+    assert parameters == {f"sharer/{stack}/{name}", f"sharer/{stack}/cloudwatch-agent"}
+    group = agent_log_groups(synthesized)[log_file(name)]
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert allowed[action] == {f"<{group}.Arn>"}

@@ -1,0 +1,123 @@
+"""CloudFront: thumbnails from S3 through OAC, the API from the server, errors uncached."""
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from aws_cdk.assertions import Capture, Match
+from cdk_synthesis import Synthesized
+
+from cdk.delivery import IMAGES_PATH
+from cdk.server import PORT
+from sharer.formats import JPEG, WEBP
+from sharer.ids import new_image_id
+from sharer.variants import VARIANTS, original_key, status_key, variant_key
+
+# AWS managed cache and origin request policies (fixed ids, same in every account).
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+
+
+def _config(synthesized: Synthesized) -> dict[str, Any]:
+    _, distribution = synthesized.only("AWS::CloudFront::Distribution")
+    config: dict[str, Any] = distribution["DistributionConfig"]
+    return config
+
+
+def _origin(config: dict[str, Any], origin_id: str) -> dict[str, Any]:
+    (origin,) = (o for o in config["Origins"] if o["Id"] == origin_id)
+    found: dict[str, Any] = origin
+    return found
+
+
+def test_images_come_from_the_bucket_through_origin_access_control(
+    synthesized: Synthesized,
+) -> None:
+    oac_id, oac = synthesized.only("AWS::CloudFront::OriginAccessControl")
+    assert oac["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
+    assert oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    config = _config(synthesized)
+    (behavior,) = config["CacheBehaviors"]
+    assert behavior["PathPattern"] == IMAGES_PATH
+    assert behavior["CachePolicyId"] == CACHING_OPTIMIZED
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    origin = _origin(config, behavior["TargetOriginId"])
+    media_id = synthesized.bucket_id("BucketOwnerEnforced")
+    assert origin["DomainName"] == {"Fn::GetAtt": [media_id, "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+
+
+def test_bucket_policy_lets_only_this_distribution_read_only_images(
+    synthesized: Synthesized,
+) -> None:
+    distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
+    resource = Capture()
+    source = Capture()
+    synthesized.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        {
+                            "Sid": Match.any_value(),
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": "s3:GetObject",
+                            "Resource": resource,
+                            "Condition": {"StringEquals": {"AWS:SourceArn": source}},
+                        }
+                    ]
+                )
+            }
+        },
+    )
+    assert resource.as_object()["Fn::Join"][1][-1] == "/images/*"
+    assert {"Ref": distribution_id} in source.as_object()["Fn::Join"][1]
+
+
+def test_path_pattern_serves_image_objects_but_not_the_status_route() -> None:
+    image_id = new_image_id()
+    served = [original_key(image_id, JPEG)] + [
+        variant_key(image_id, v, f) for v in VARIANTS for f in (JPEG, WEBP)
+    ]
+    assert all(fnmatchcase(key, IMAGES_PATH) for key in served)
+    # GET /images/<id> is the server's status route; status records are never served.
+    assert not fnmatchcase(f"images/{image_id}", IMAGES_PATH)
+    assert not fnmatchcase(status_key(image_id), IMAGES_PATH)
+
+
+def test_everything_else_goes_uncached_to_the_server(synthesized: Synthesized) -> None:
+    server_id, _ = synthesized.only("AWS::EC2::Instance")
+    config = _config(synthesized)
+    default = config["DefaultCacheBehavior"]
+    assert set(default["AllowedMethods"]) >= {"GET", "HEAD", "POST"}
+    assert default["CachePolicyId"] == CACHING_DISABLED
+    assert default["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
+    origin = _origin(config, default["TargetOriginId"])
+    assert origin["DomainName"] == {"Fn::GetAtt": [server_id, "PublicDnsName"]}
+    assert origin["CustomOriginConfig"]["HTTPPort"] == PORT
+
+
+def test_viewers_get_https_security_headers_and_uncached_misses(
+    synthesized: Synthesized,
+) -> None:
+    config = _config(synthesized)
+    policy_id, policy = synthesized.only("AWS::CloudFront::ResponseHeadersPolicy")
+    for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behavior["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    # A thumbnail's URL exists before the thumbnail: its 403 must not stick.
+    errors = {e["ErrorCode"]: e["ErrorCachingMinTTL"] for e in config["CustomErrorResponses"]}
+    assert errors == {403: 0, 404: 0}
+
+
+def test_access_logs_go_to_the_log_bucket(synthesized: Synthesized) -> None:
+    log_id = synthesized.bucket_id("BucketOwnerPreferred")
+    assert _config(synthesized)["Logging"]["Bucket"] == {
+        "Fn::GetAtt": [log_id, "RegionalDomainName"]
+    }

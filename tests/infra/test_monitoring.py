@@ -1,0 +1,95 @@
+"""Alarms, dashboard, log shipping, and the stack's outputs."""
+
+import re
+from typing import Any
+
+from aws_cdk.assertions import Match
+from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, render
+
+from cdk.logs import log_file
+from cdk.monitoring import JOB_DONE_PATTERN
+
+
+def _alarm_on(synthesized: Synthesized, metric: str) -> dict[str, Any]:
+    _, alarm = synthesized.only("AWS::CloudWatch::Alarm", {"Properties": {"MetricName": metric}})
+    return alarm
+
+
+def test_a_dead_lettered_job_raises_an_alarm(synthesized: Synthesized) -> None:
+    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    alarm = _alarm_on(synthesized, "ApproximateNumberOfMessagesVisible")
+    (dimension,) = alarm["Dimensions"]
+    dead_letter = dimension["Value"]["Fn::GetAtt"][0]
+    assert dead_letter in synthesized.resources("AWS::SQS::Queue")
+    assert dead_letter != queue_id
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_a_job_waiting_past_the_objective_raises_an_alarm(synthesized: Synthesized) -> None:
+    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    alarm = _alarm_on(synthesized, "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == synthesized.stack.config.latency_objective_seconds
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_dashboard_shows_backlog_workers_and_latency(synthesized: Synthesized) -> None:
+    _, dashboard = synthesized.only("AWS::CloudWatch::Dashboard")
+    body = render(dashboard["DashboardBody"])
+    titles = re.findall(r'"title":"([^"]+)"', body)
+    assert {"Backlog (messages)", "Workers", "Thumbnail latency"} <= set(titles)
+    for metric in (
+        "ApproximateNumberOfMessagesVisible",
+        "GroupInServiceInstances",
+        "ApproximateAgeOfOldestMessage",
+        "ThumbnailJobMilliseconds",
+    ):
+        assert metric in body
+
+
+def test_worker_logs_yield_the_job_duration_metric(synthesized: Synthesized) -> None:
+    group = agent_log_groups(synthesized)[log_file("worker")]
+    synthesized.template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": group},
+            "FilterPattern": JOB_DONE_PATTERN,
+            "MetricTransformations": [Match.object_like({"MetricValue": "$.duration_ms"})],
+        },
+    )
+
+
+def test_the_worker_log_line_the_filter_expects_is_what_the_worker_writes() -> None:
+    # The filter pattern names the worker's message and field; a rename breaks the metric.
+    source = (REPO_ROOT / "src" / "worker" / "processing.py").read_text()
+    message = re.search(r'\$\.msg = "([^"]+)"', JOB_DONE_PATTERN)
+    assert message is not None
+    assert f'"{message.group(1)}"' in source
+    assert '"duration_ms"' in source
+
+
+def test_both_roles_logs_are_shipped_and_kept(synthesized: Synthesized) -> None:
+    groups = agent_log_groups(synthesized)
+    assert set(groups) == {log_file("worker"), log_file("server")}
+    for group in groups.values():
+        retention = synthesized.resources("AWS::Logs::LogGroup")[group]["Properties"]
+        assert retention["RetentionInDays"] > 0
+
+
+def test_outputs_give_upload_url_cdn_bucket_queue_and_dashboard(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.find_outputs("*")
+    assert set(outputs) == {"UploadUrl", "CdnDomain", "BucketName", "QueueUrl", "DashboardUrl"}
+    distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
+    assert render(outputs["UploadUrl"]["Value"]) == f"https://<{distribution_id}.DomainName>/"
+    assert render(outputs["BucketName"]["Value"]) == (
+        f"<{synthesized.bucket_id('BucketOwnerEnforced')}>"
+    )
+    dashboard_id, _ = synthesized.only("AWS::CloudWatch::Dashboard")
+    assert render(outputs["DashboardUrl"]["Value"]).endswith(f"#dashboards:name=<{dashboard_id}>")

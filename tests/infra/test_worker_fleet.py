@@ -1,0 +1,172 @@
+"""The worker fleet: launch template, Auto Scaling group, and step scaling on queue load."""
+
+from typing import Any
+
+from cdk_synthesis import Synthesized, render
+
+from cdk.scaling import (
+    INSTANCE_WARMUP_SECONDS,
+    PERIOD_SECONDS,
+    SCALE_IN_EVALUATION_PERIODS,
+    SCALE_OUT_EVALUATION_PERIODS,
+    Step,
+)
+
+
+def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    group = _group(synthesized)[1]
+    template_id = group["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+    return template_id, synthesized.resources("AWS::EC2::LaunchTemplate")[template_id]["Properties"]
+
+
+def _group(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    return synthesized.only("AWS::AutoScaling::AutoScalingGroup")
+
+
+def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
+    synthesized: Synthesized,
+) -> None:
+    _, template = _launch_template(synthesized)
+    data = template["LaunchTemplateData"]
+    _, ami_parameter = synthesized.only(
+        "AWS::SSM::Parameter", {"Properties": {"DataType": "aws:ec2:image"}}
+    )
+    assert data["ImageId"] == f"resolve:ssm:{ami_parameter['Name']}"
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["Monitoring"] == {"Enabled": True}
+    assert data["InstanceType"] == synthesized.stack.config.worker_instance_type
+    assert all(device["Ebs"]["Encrypted"] is True for device in data["BlockDeviceMappings"])
+    assert "sharer-start-role worker " in render(data["UserData"]["Fn::Base64"])
+
+
+def test_a_new_app_version_rolls_the_fleet(synthesized: Synthesized) -> None:
+    template_id, template = _launch_template(synthesized)
+    _, component = synthesized.only("AWS::ImageBuilder::Component")
+    tags = template["LaunchTemplateData"]["TagSpecifications"][0]["Tags"]
+    assert {"Key": "sharer:app-version", "Value": component["Version"]} in tags
+    group_id, group = _group(synthesized)
+    resource = synthesized.resources("AWS::AutoScaling::AutoScalingGroup")[group_id]
+    assert group["LaunchTemplate"]["Version"] == {
+        "Fn::GetAtt": [template_id, "LatestVersionNumber"]
+    }
+    assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
+    ami_parameter_id, _ = synthesized.only(
+        "AWS::SSM::Parameter", {"Properties": {"DataType": "aws:ec2:image"}}
+    )
+    assert ami_parameter_id in resource["DependsOn"]
+
+
+def test_group_sizes_metrics_and_warmup(synthesized: Synthesized) -> None:
+    config = synthesized.stack.config
+    synthesized.template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "MinSize": str(config.fleet_min),
+            "MaxSize": str(config.fleet_max),
+            "MetricsCollection": [{"Granularity": "1Minute"}],
+            "DefaultInstanceWarmup": INSTANCE_WARMUP_SECONDS,
+        },
+    )
+
+
+def test_workers_accept_no_inbound_traffic(synthesized: Synthesized) -> None:
+    _, template = _launch_template(synthesized)
+    (group_ref,) = template["LaunchTemplateData"]["SecurityGroupIds"]
+    group_id = group_ref["Fn::GetAtt"][0]
+    group = synthesized.resources("AWS::EC2::SecurityGroup")[group_id]["Properties"]
+    assert "SecurityGroupIngress" not in group
+    ingress = synthesized.resources(
+        "AWS::EC2::SecurityGroupIngress",
+        {"Properties": {"GroupId": {"Fn::GetAtt": [group_id, "GroupId"]}}},
+    )
+    assert ingress == {}
+    assert [(e["FromPort"], e["ToPort"]) for e in group["SecurityGroupEgress"]] == [(443, 443)]
+
+
+def _scaling(synthesized: Synthesized) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Comparison operator -> (step scaling policy, the alarm that triggers it)."""
+    found = {}
+    for policy_id, policy in synthesized.resources("AWS::AutoScaling::ScalingPolicy").items():
+        _, alarm = synthesized.only(
+            "AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [{"Ref": policy_id}]}}
+        )
+        found[alarm["ComparisonOperator"]] = (policy["Properties"], alarm)
+    return found
+
+
+def _adjustments(steps: tuple[Step, ...], threshold: float) -> list[dict[str, float]]:
+    """The StepAdjustments a table of absolute steps becomes, bounds relative to threshold."""
+    expected = []
+    for step in steps:
+        adjustment: dict[str, float] = {"ScalingAdjustment": step.change}
+        if step.lower is not None:
+            adjustment["MetricIntervalLowerBound"] = step.lower - threshold
+        if step.upper is not None:
+            adjustment["MetricIntervalUpperBound"] = step.upper - threshold
+        expected.append(adjustment)
+    return expected
+
+
+def test_scaling_policies_carry_the_steps_of_the_one_table(synthesized: Synthesized) -> None:
+    steps = synthesized.stack.config.scaling_steps
+    group_id, _ = _group(synthesized)
+    scaling = _scaling(synthesized)
+    assert set(scaling) == {"GreaterThanOrEqualToThreshold", "LessThanOrEqualToThreshold"}
+    expected = {
+        "GreaterThanOrEqualToThreshold": (
+            steps.scale_out,
+            steps.scale_out_threshold,
+            SCALE_OUT_EVALUATION_PERIODS,
+        ),
+        "LessThanOrEqualToThreshold": (
+            steps.scale_in,
+            steps.scale_in_threshold,
+            SCALE_IN_EVALUATION_PERIODS,
+        ),
+    }
+    for operator, (policy, alarm) in scaling.items():
+        table, threshold, periods = expected[operator]
+        assert policy["PolicyType"] == "StepScaling"
+        assert policy["AdjustmentType"] == "PercentChangeInCapacity"
+        assert policy["AutoScalingGroupName"] == {"Ref": group_id}
+        assert policy["StepAdjustments"] == _adjustments(table, threshold)
+        assert alarm["Threshold"] == threshold
+        assert alarm["EvaluationPeriods"] == periods
+
+
+def test_scaling_alarms_watch_jobs_per_in_service_worker(synthesized: Synthesized) -> None:
+    group_id, _ = _group(synthesized)
+    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    for _, alarm in _scaling(synthesized).values():
+        metrics = {m["Id"]: m for m in alarm["Metrics"]}
+        (expression,) = [m for m in metrics.values() if "Expression" in m]
+        assert expression["ReturnData"] is True
+        watched = {
+            m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]
+            for m in metrics.values()
+            if "MetricStat" in m
+        }
+        assert set(watched) == {
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateNumberOfMessagesNotVisible",
+            "GroupInServiceInstances",
+        }
+        for name, stat in watched.items():
+            assert stat["Period"] == PERIOD_SECONDS
+            (dimension,) = stat["Metric"]["Dimensions"]
+            expected = (
+                {"Name": "AutoScalingGroupName", "Value": {"Ref": group_id}}
+                if name == "GroupInServiceInstances"
+                else {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+            )
+            assert dimension == expected
+        ids = {
+            m["MetricStat"]["Metric"]["MetricName"]: i
+            for i, m in metrics.items()
+            if "MetricStat" in m
+        }
+        formula = expression["Expression"]
+        # (waiting + in flight) / in service, never dividing by zero.
+        assert f"({ids['ApproximateNumberOfMessagesVisible']} + " in formula
+        assert f"{ids['ApproximateNumberOfMessagesNotVisible']})" in formula
+        assert f"IF({ids['GroupInServiceInstances']} > 0" in formula
