@@ -7,12 +7,15 @@ from gunicorn.app.base import BaseApplication
 
 from server.app import create_app
 from server.gunicorn_hooks import refuse_oversized_before_continue
+from server.request_deadline import deadline_worker
 from sharer.logs import configure_logging
 from sharer.settings import Settings, SettingsError, load_settings
 
-# Seconds a worker thread may spend on one request before gunicorn restarts the worker;
-# an upload is at most ~1 MiB, so only a stalled client or backend gets near this.
-REQUEST_TIMEOUT = 30
+# Seconds a worker process may go without a heartbeat before gunicorn restarts it. The
+# gthread main loop beats every second whatever its threads are doing, so this catches a
+# hung process, not a slow request: requests are bounded by settings.request_timeout
+# (see server.request_deadline).
+HEARTBEAT_TIMEOUT = 30
 
 
 class SharerServer(BaseApplication):  # type: ignore[misc]
@@ -26,10 +29,11 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": self.settings.bind,
             "workers": self.settings.server_processes,
-            "worker_class": "gthread",
+            "worker_class": deadline_worker(self.settings.request_timeout),
             "threads": self.settings.server_threads,
-            "timeout": REQUEST_TIMEOUT,
-            "graceful_timeout": REQUEST_TIMEOUT,
+            "timeout": HEARTBEAT_TIMEOUT,
+            # In-flight requests end within request_timeout anyway (cut at their deadline).
+            "graceful_timeout": self.settings.request_timeout,
             "keepalive": 5,
             "limit_request_line": 8190,
             "limit_request_fields": 64,

@@ -1,6 +1,9 @@
 """The Flask application factory: nothing is built at import time."""
 
-from flask import Flask
+from typing import Any
+
+from flask import Flask, Request
+from werkzeug.formparser import FormDataParser
 
 from server.context import bind_backends
 from server.errors import init_error_handlers
@@ -24,6 +27,21 @@ MAX_FORM_PARTS = 16
 MAX_FORM_MEMORY = 128 * 1024
 
 
+class StrictFormDataParser(FormDataParser):
+    """Raises ``ValueError`` on a malformed multipart body (no boundary, cut short, no
+    closing boundary) where Werkzeug's default returns an empty form, so the client is
+    told what is wrong rather than that the form has no image."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **(kwargs | {"silent": False}))
+
+
+class SharerRequest(Request):
+    """Flask's request, with the strict form parser."""
+
+    form_data_parser_class = StrictFormDataParser
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -36,6 +54,7 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.request_class = SharerRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_ALLOWANCE,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY,

@@ -6,6 +6,7 @@ a chunked body without Content-Length is cut off at the same bound.
 """
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
 from server.context import current_queue, current_settings, current_storage
@@ -35,6 +36,7 @@ def upload() -> tuple[Response, int]:
             storage=current_storage(),
             queue=current_queue(),
             max_pixels=current_settings().max_pixels,
+            strip_metadata=current_settings().strip_original_metadata,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
@@ -46,7 +48,7 @@ def upload() -> tuple[Response, int]:
 def _read_image_part(limit: int) -> bytes:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
-    parts = request.files.getlist(FIELD)
+    parts = _file_parts(limit)
     if not parts:
         present = sorted(set(request.files) | set(request.form))
         hint = f" (found fields: {', '.join(present)[:200]})" if present else ""
@@ -59,3 +61,22 @@ def _read_image_part(limit: int) -> bytes:
     if not data:
         raise BadRequest("the image file is empty")
     return data
+
+
+def _file_parts(limit: int) -> list[FileStorage]:
+    """The parts named ``FIELD``, with a clear error when the body cannot be parsed."""
+    if not request.mimetype_params.get("boundary"):
+        raise BadRequest("the multipart/form-data Content-Type has no boundary parameter")
+    try:
+        return request.files.getlist(FIELD)
+    except ValueError as exc:  # StrictFormDataParser: the framing is broken
+        raise BadRequest(
+            "the multipart/form-data body is malformed or ends before its closing boundary"
+        ) from exc
+    except RequestEntityTooLarge as exc:  # Werkzeug's bounds, hit while parsing
+        config = current_app.config
+        raise RequestEntityTooLarge(
+            f"the upload is too large: one image of at most {limit} bytes, in a form of at "
+            f"most {config['MAX_FORM_PARTS']} parts with at most "
+            f"{config['MAX_FORM_MEMORY_SIZE']} bytes of part headers and other fields"
+        ) from exc

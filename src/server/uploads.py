@@ -7,6 +7,7 @@ already stored is removed and the caller answers 503.
 
 import logging
 
+from server import privacy
 from server.inspection import inspect_upload
 from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
@@ -18,13 +19,25 @@ from sharer.variants import status_key
 log = logging.getLogger("sharer.server")
 
 
-def accept_upload(data: bytes, *, storage: Storage, queue: Queue, max_pixels: int) -> ThumbnailJob:
+def accept_upload(
+    data: bytes,
+    *,
+    storage: Storage,
+    queue: Queue,
+    max_pixels: int,
+    strip_metadata: bool = False,
+) -> ThumbnailJob:
     """Validate ``data``, store it and queue its thumbnails; return the queued job.
+
+    With ``strip_metadata`` the original is stored without its metadata (see
+    ``server.privacy``), otherwise byte for byte as uploaded.
 
     Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
     ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
     """
     image = inspect_upload(data, max_pixels=max_pixels)
+    if strip_metadata:
+        data = privacy.strip_metadata(data, image.image_format)
     job = job_for_upload(new_image_id(), image.image_format, image.has_alpha)
     written: list[str] = []
     try:

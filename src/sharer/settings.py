@@ -40,6 +40,7 @@ class Settings:
     bind: str
     server_processes: int
     server_threads: int
+    request_timeout: int
 
     @property
     def serves_media(self) -> bool:
@@ -93,6 +94,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
         server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
+        request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),
     )
 
 

@@ -1,0 +1,62 @@
+"""Privacy over HTTP: thumbnails never carry metadata; originals keep theirs unless
+SHARER_STRIP_ORIGINAL_METADATA is on, and then lose it without losing a pixel."""
+
+import io
+
+import pytest
+import requests
+from PIL import ExifTags, Image, ImageSequence
+
+from hostile.stored import stored_in_s3
+from support import images
+from support.client import fetch_when_ready, upload
+from support.services import Service
+
+SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam")
+WITH_METADATA = {
+    "jpeg": (images.jpeg_with_metadata, "image/jpeg"),
+    "png": (images.png_with_metadata, "image/png"),
+    "gif": (images.gif_with_metadata, "image/gif"),
+    "webp": (images.webp_with_metadata, "image/webp"),
+}
+
+
+def _frames(data: bytes) -> list[bytes]:
+    with Image.open(io.BytesIO(data)) as image:
+        return [frame.tobytes() for frame in ImageSequence.Iterator(image)]
+
+
+def test_thumbnails_of_a_gps_photo_carry_no_metadata(local: Service) -> None:
+    data = images.jpeg_with_metadata()
+    urls = upload(local.base_url, data).json()
+    for name in ("small", "medium", "large"):
+        thumb = fetch_when_ready(urls[name])
+        assert thumb.status_code == 200
+        for secret in SECRETS:
+            assert secret not in thumb.content
+        with Image.open(io.BytesIO(thumb.content)) as image:
+            assert not image.getexif()  # no GPS, and no orientation: pixels are upright
+            assert not {"exif", "xmp", "comment", "icc_profile"} & set(image.info)
+            assert image.height > image.width  # orientation 6 was applied to a 4:3 photo
+    # By default the original is kept as uploaded, GPS and all (see docs/security.md).
+    original = requests.get(urls["original"], timeout=10)
+    assert original.content == data
+
+
+@pytest.mark.parametrize("name", sorted(WITH_METADATA))
+def test_originals_are_stored_stripped_with_the_setting(aws_stripping: Service, name: str) -> None:
+    build, media_type = WITH_METADATA[name]
+    data = build()
+    response = upload(aws_stripping.base_url, data)
+    assert response.status_code == 202
+    content_type, stored = stored_in_s3(aws_stripping, response.json()["original"])
+    assert content_type == media_type
+    assert any(secret in data for secret in SECRETS)
+    for secret in SECRETS:
+        assert secret not in stored
+    assert _frames(stored) == _frames(data)  # not re-encoded: the very same pixels
+    with Image.open(io.BytesIO(stored)) as image:
+        exif = image.getexif()
+        assert not exif.get_ifd(ExifTags.IFD.GPSInfo)
+        if name != "gif":  # GIF has no EXIF; the others keep their orientation alone
+            assert dict(exif) == {ExifTags.Base.Orientation: 6}
