@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint synth bench soak clean
+.PHONY: run test lint synth bench soak fuzz fuzz-atheris clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ lint: $(DEV)
 ## synth: the CloudFormation templates in cdk.out/, with no AWS account.
 synth: $(DEV)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+## fuzz: the thumbnail and validation fuzz targets with many more examples (minutes).
+fuzz: $(DEV)
+	$(BIN)/pytest -q tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz
+
+## fuzz-atheris: coverage-guided fuzzing of make_thumbnails for 10 minutes.
+fuzz-atheris: $(DEV)
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	$(BIN)/python tests/fuzz/atheris_thumbnails.py -max_total_time=600
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -54,3 +54,10 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 def test_sqs_needs_a_dead_letter_queue() -> None:
     with pytest.raises(SettingsError, match="SHARER_DEAD_LETTER_QUEUE_URL"):
         load_settings({"SHARER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/work"})
+
+
+def test_request_timeout_bounds_every_request() -> None:
+    assert load_settings({}).request_timeout == 30
+    assert load_settings({"SHARER_REQUEST_TIMEOUT": "5"}).request_timeout == 5
+    with pytest.raises(SettingsError, match="SHARER_REQUEST_TIMEOUT"):
+        load_settings({"SHARER_REQUEST_TIMEOUT": "soon"})
