@@ -50,6 +50,10 @@ lint: $(DEV)
 synth: $(DEV)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
+## soak: 10 minutes of uploads with a worker SIGKILLed every minute (not in make test).
+soak: $(DEV)
+	$(BIN)/python bench/soak.py --output bench/results/soak.json
+
 ## fuzz: the thumbnail and validation fuzz targets with many more examples (minutes).
 fuzz: $(DEV)
 	$(BIN)/pytest -q tests/fuzz -p no:cacheprovider --hypothesis-profile=fuzz

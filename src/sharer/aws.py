@@ -11,10 +11,16 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
-# Standard mode retries throttling and transient errors with backoff; a short connect
-# timeout makes an unreachable endpoint fail fast, while the read timeout stays above
-# SQS's 20 s long poll.
-_CONFIG = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
+# The longest SQS long poll any of our processes asks for; the read timeout must exceed it.
+MAX_LONG_POLL_SECONDS = 4
+# Standard mode retries throttling and transient errors with backoff. Every call, retries
+# included (3 x (2 + 6) s plus backoff), must end well inside the server's 30 s request
+# deadline, so a stalled backend becomes a 503 the client sees, never a cut connection.
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=MAX_LONG_POLL_SECONDS + 2,
+)
 
 
 def s3_client(settings: Settings) -> "S3Client":

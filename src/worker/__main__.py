@@ -7,6 +7,7 @@ import sys
 import threading
 from types import FrameType
 
+from sharer.aws import MAX_LONG_POLL_SECONDS
 from sharer.backends import open_queue, open_storage
 from sharer.logs import configure_logging
 from sharer.settings import SettingsError, load_settings
@@ -15,8 +16,9 @@ from worker.processing import JobProcessor
 
 log = logging.getLogger("sharer.worker")
 
-# Long-poll length: short enough that an idle worker notices SIGTERM promptly.
-POLL_SECONDS = 5.0
+# Long-poll length: short enough that an idle worker notices SIGTERM promptly, and within
+# what the AWS clients' read timeout allows.
+POLL_SECONDS = float(MAX_LONG_POLL_SECONDS)
 
 
 def main() -> None:

@@ -114,8 +114,8 @@ class Consumer:
                 for receipt in self._in_flight:
                     try:
                         self.queue.change_visibility(receipt, self.options.visibility_timeout)
-                    except Exception:  # the job may have just finished; extend the rest
-                        log.exception("could not extend visibility")
+                    except Exception as exc:  # noqa: BLE001 - e.g. the job was just deleted
+                        log.warning("could not extend visibility", extra={"error": repr(exc)})
 
     def _drain(self) -> bool:
         with self._slots:

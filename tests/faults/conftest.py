@@ -1,0 +1,107 @@
+"""Real processes on loopback, on both backend pairs, with short timeouts so faults heal fast.
+
+Each test gets its own service (a fresh directory, or a fresh bucket and queues on the
+one moto server of the session) and a ``FaultProxy`` in front of moto that its processes
+use only when the test asks for it.
+"""
+
+import json
+import secrets
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from faults.backends import Backends, backends_for
+from support.faults import FaultProxy
+from support.services import Service, aws_env, local_env, moto_server
+
+# Two seconds hidden: a killed worker's jobs come back quickly; the heartbeat extends
+# running jobs every 2/3 s. Three receives: a failing job is dead-lettered after ~6 s
+# of backoff (2 s, then 4 s).
+FAULT_SETTINGS = {
+    "SHARER_VISIBILITY_TIMEOUT": "2",
+    "SHARER_MAX_RECEIVES": "3",
+    "SHARER_WORKER_GRACE_SECONDS": "5",
+}
+
+
+@dataclass
+class Stack:
+    """A service (not started) plus the test's view of its backends and the fault proxy.
+
+    ``service.env`` talks to the backends directly; pass ``via_proxy`` as extra settings
+    to a process that should go through the proxy instead (AWS only).
+    """
+
+    kind: str
+    service: Service
+    backends: Backends
+    proxy: FaultProxy | None
+
+    @property
+    def via_proxy(self) -> dict[str, str]:
+        """Settings that route a process's S3 and SQS calls through the fault proxy."""
+        assert self.proxy is not None, "the fault proxy stands in front of moto only"
+        return {"SHARER_AWS_ENDPOINT_URL": self.proxy.url}
+
+    def logged(self, process: str, message: str) -> list[dict[str, object]]:
+        """The JSON log records with ``msg`` == ``message`` of one process (``worker-0``...)."""
+        path = self.service.log_dir / f"{process}.log"
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        return [record for record in records if record["msg"] == message]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One moto server for every AWS-flavoured fault test."""
+    with moto_server(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "aws"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A fresh service on the backend pair of the parameter; stopped after the test."""
+    yield from _stack(request, request.param, tmp_path)
+
+
+@pytest.fixture
+def local_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A fresh service on the embedded backends."""
+    yield from _stack(request, "local", tmp_path)
+
+
+@pytest.fixture
+def aws_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """A fresh service on S3 and SQS (moto)."""
+    yield from _stack(request, "aws", tmp_path)
+
+
+def _stack(request: pytest.FixtureRequest, kind: str, workdir: Path) -> Iterator[Stack]:
+    if kind == "local":
+        env = local_env(workdir) | FAULT_SETTINGS
+        yield from _running(Stack(kind, Service(env, workdir), backends_for(kind, env), None))
+        return
+    endpoint: str = request.getfixturevalue("moto_endpoint")
+    env = aws_env(endpoint, bucket=f"faults-{secrets.token_hex(6)}", max_receives=3)
+    env |= FAULT_SETTINGS
+    with FaultProxy(endpoint) as proxy:
+        yield from _running(Stack(kind, Service(env, workdir), backends_for(kind, env), proxy))
+
+
+def _running(stack: Stack) -> Iterator[Stack]:
+    try:
+        yield stack
+    finally:
+        # The tests that need a graceful stop do it themselves; here only speed matters:
+        # SIGQUIT is gunicorn's immediate shutdown (its master stops its workers too).
+        service = stack.service
+        if service.server is not None and service.server.poll() is None:
+            service.server.send_signal(signal.SIGQUIT)
+        for worker in service.workers:
+            if worker.poll() is None:
+                worker.kill()
+        service.stop()

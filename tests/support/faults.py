@@ -1,0 +1,249 @@
+"""Fault injection for tests that run the real processes.
+
+- ``FaultProxy``: an HTTP proxy on loopback in front of moto's server. A process pointed
+  at it (``SHARER_AWS_ENDPOINT_URL``) talks to S3 and SQS as usual until a test tells the
+  proxy to answer chosen requests with an error (throttling, 503) or to hold them back.
+- ``loop_symlink``: a path that fails every access with ELOOP, an I/O error that is
+  neither "missing" nor "denied" (root ignores permissions), for the local storage.
+- ``sqlite_write_lock``: another process holding the SQLite queue's write lock, as a
+  stuck or crashed writer would.
+- ``process_memory``: VmRSS and VmHWM of a process and its children, from /proc.
+"""
+
+import http.client
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+# Headers that belong to one hop, never forwarded (the proxy closes every connection).
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "expect", "host", "proxy-connection"}
+)
+
+
+@dataclass(frozen=True)
+class ProxiedRequest:
+    """What a rule sees of a request: method, path and (lower-cased) headers."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+
+    @property
+    def sqs_action(self) -> str | None:
+        """The SQS operation (JSON protocol names it in X-Amz-Target), or None."""
+        target = self.headers.get("x-amz-target", "")
+        return target.removeprefix("AmazonSQS.") if target.startswith("AmazonSQS.") else None
+
+    def is_s3_object(self, bucket: str, key_prefix: str = "") -> bool:
+        """A path-style S3 request for an object of ``bucket`` under ``key_prefix``."""
+        return self.sqs_action is None and self.path.startswith(f"/{bucket}/{key_prefix}")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What the proxy does to a matching request: wait ``delay`` seconds, then either
+    forward it (``status`` None) or answer ``status`` with ``body`` itself."""
+
+    status: int | None = None
+    body: bytes = b""
+    content_type: str = "application/octet-stream"
+    delay: float = 0.0
+
+
+def s3_slow_down() -> Fault:
+    """S3's throttling answer (botocore retries it, then raises ``SlowDown``)."""
+    body = (
+        b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+    )
+    return Fault(503, body, "application/xml")
+
+
+def sqs_throttled() -> Fault:
+    """SQS's throttling answer in its JSON protocol."""
+    body = b'{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}'
+    return Fault(400, body, "application/x-amz-json-1.0")
+
+
+def held(seconds: float) -> Fault:
+    """Forward the request only after ``seconds``: a slow backend."""
+    return Fault(delay=seconds)
+
+
+class FaultProxy:
+    """A threaded proxy to ``upstream``; ``inject`` sets the one rule it applies."""
+
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._lock = threading.Lock()
+        self._rule: tuple[Callable[[ProxiedRequest], bool], Fault] | None = None
+        self._hits = 0
+        # Set whenever no rule holds requests back, so held requests go on at once.
+        self._released = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The endpoint to give a process instead of moto's."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def hits(self) -> int:
+        """How many requests the current rule has matched."""
+        with self._lock:
+            return self._hits
+
+    def inject(self, matches: Callable[[ProxiedRequest], bool], fault: Fault) -> None:
+        """From now on apply ``fault`` to requests for which ``matches`` is true."""
+        with self._lock:
+            self._rule, self._hits = (matches, fault), 0
+            self._released.clear()
+
+    def heal(self) -> None:
+        """Forward everything untouched again, including requests being held back now."""
+        with self._lock:
+            self._rule, self._hits = None, 0
+            self._released.set()
+
+    def __enter__(self) -> "FaultProxy":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.heal()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def _fault_for(self, request: ProxiedRequest) -> Fault | None:
+        with self._lock:
+            if self._rule is None or not self._rule[0](request):
+                return None
+            self._hits += 1
+            return self._rule[1]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self) -> None:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if "chunked" in headers.get("transfer-encoding", ""):
+                    self.send_error(501, "the fault proxy does not relay chunked bodies")
+                    return
+                body = self.rfile.read(int(headers.get("content-length", "0")))
+                fault = proxy._fault_for(ProxiedRequest(self.command, self.path, headers))
+                if fault is not None:
+                    proxy._released.wait(fault.delay)
+                if fault is not None and fault.status is not None:
+                    self._answer(fault.status, [("Content-Type", fault.content_type)], fault.body)
+                    return
+                upstream = http.client.HTTPConnection(*proxy._upstream, timeout=60)
+                try:
+                    forwarded = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
+                    upstream.request(self.command, self.path, body, forwarded)
+                    response = upstream.getresponse()
+                    relayed = [
+                        (k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
+                    ]
+                    data = b"" if self.command == "HEAD" else response.read()
+                    self._answer(response.status, relayed, data)
+                finally:
+                    upstream.close()
+
+            def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+                self.send_response(status)
+                length = str(len(body))
+                for name, value in headers:
+                    if name.lower() != "content-length":
+                        self.send_header(name, value)
+                    elif self.command == "HEAD":
+                        length = value  # a HEAD answer declares the length it did not send
+                self.send_header("Content-Length", length)
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay  # noqa: N815 (stdlib names)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test's own assertions say what matters."""
+
+        return Handler
+
+
+def loop_symlink(path: Path) -> Path:
+    """Make ``path`` a symlink to itself: every access through it fails with ELOOP."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(path.name)
+    return path
+
+
+@contextmanager
+def sqlite_write_lock(database: Path) -> Iterator[None]:
+    """Hold the write lock of ``database`` (as a stuck writer would) until the block ends."""
+    db = sqlite3.connect(database, isolation_level=None, timeout=10)
+    try:
+        db.execute("BEGIN EXCLUSIVE")
+        yield
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of one process now (VmRSS) and at its peak so far (VmHWM), in KiB."""
+
+    pid: int
+    rss_kib: int
+    peak_kib: int
+
+
+def process_memory(pid: int) -> list[Memory]:
+    """Memory of ``pid`` and of every live descendant (gunicorn's workers, say)."""
+    return [m for p in [pid, *_descendants(pid)] if (m := _memory(p)) is not None]
+
+
+def _memory(pid: int) -> Memory | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None  # it exited between listing and reading
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    if "VmRSS" not in fields:
+        return None  # a zombie has no memory left to report
+    return Memory(pid, int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        # The command name may hold spaces and parentheses; fields resume after the last ")".
+        ppid = int(stat.rpartition(")")[2].split()[1])
+        parents.setdefault(ppid, []).append(int(entry))
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        children = parents.get(frontier.pop(), [])
+        found.extend(children)
+        frontier.extend(children)
+    return found
