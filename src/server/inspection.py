@@ -34,21 +34,11 @@ from typing import Literal
 
 from PIL import Image, ImageFile
 
-from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from sharer.formats import DECODE_ERRORS, GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 
 Reason = Literal["empty", "unsupported_format", "too_many_pixels", "undecodable"]
 
 _UNDECODABLE = "The image is damaged or incomplete and cannot be read."
-# Everything Pillow and its decoders raise for bytes that are not a valid image.
-_DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    struct.error,
-    zlib.error,
-)
 _INFLATE_WINDOW = 1 << 20
 # Pillow's WebP decoding needs about four times the memory per pixel of the others.
 WEBP_COST_FACTOR = 4
@@ -112,7 +102,7 @@ def _refused_if_undecodable() -> Iterator[None]:
         # Unreachable while max_pixels <= MAX_IMAGE_PIXELS; kept so it can never become
         # a 500 if Pillow's limits change.
         raise InvalidImage("too_many_pixels", "The image has too many pixels.") from exc
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise InvalidImage("undecodable", _UNDECODABLE) from exc
 
 

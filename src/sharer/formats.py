@@ -7,6 +7,8 @@ with untrusted bytes.
 """
 
 import io
+import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import (
@@ -18,6 +20,18 @@ from PIL import (
 )
 
 _REGISTERED_PLUGINS = (GifImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
+
+# Everything Pillow and its decoders raise for bytes that are not a valid image.
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,11 @@ Quality settings, chosen on ``bench/thumbnailer.py``: see the constants below.
 
 import io
 import struct
-import zlib
 from collections.abc import Sequence
 
 from PIL import ExifTags, Image
 
-from sharer.formats import JPEG, WEBP, ImageFormat, open_image
+from sharer.formats import DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
 from sharer.messages import ThumbnailSpec
 from worker.colour import to_srgb
 
@@ -59,17 +58,6 @@ _UPRIGHT: dict[int, Image.Transpose] = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = frozenset((5, 6, 7, 8))
-# What Pillow and its decoders raise for bytes that do not decode.
-_DECODE_ERRORS = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    struct.error,
-    zlib.error,
-    Image.DecompressionBombError,
-)
 _WHITE = (255, 255, 255)
 
 Size = tuple[int, int]
@@ -90,7 +78,7 @@ def make_thumbnails(
         return {}
     try:
         source = _Source(data, source_format, specs)
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise ThumbnailError(f"cannot decode the {source_format.name} original: {exc}") from exc
     made: list[Image.Image] = []
     encoded: dict[str, bytes] = {}

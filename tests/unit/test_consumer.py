@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 from sharer.queues import Delivery
 from support.fakes import FakeQueue
@@ -10,9 +11,29 @@ from worker.consumer import Consumer, ConsumerOptions
 OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)
 
 
-def _wait_for(condition: object, timeout: float = 5.0) -> None:
+class RunningConsumer:
+    """A consumer running in its own thread until ``stop`` is called."""
+
+    def __init__(self, queue: FakeQueue, handle: Callable[[Delivery], None]) -> None:
+        self._stop = threading.Event()
+        self._outcome: list[bool] = []
+        consumer = Consumer(queue, handle, OPTIONS)
+        self._thread = threading.Thread(
+            target=lambda: self._outcome.append(consumer.run(self._stop))
+        )
+        self._thread.start()
+
+    def stop(self) -> bool:
+        """Ask it to stop; return whether every job finished within the grace period."""
+        self._stop.set()
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+        return self._outcome[0]
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
 
@@ -37,14 +58,9 @@ def test_processes_every_message_never_more_than_threads_at_once() -> None:
             done.append(delivery.body)
         queue.delete(delivery.receipt)
 
-    stop = threading.Event()
-    consumer = Consumer(queue, handle, OPTIONS)
-    thread = threading.Thread(target=consumer.run, args=(stop,))
-    thread.start()
+    consumer = RunningConsumer(queue, handle)
     _wait_for(lambda: len(done) == 10)
-    stop.set()
-    thread.join(5)
-    assert not thread.is_alive()
+    assert consumer.stop()
     assert sorted(done, key=int) == [str(n) for n in range(10)]
     assert peak == OPTIONS.threads
     assert queue.messages == {}
@@ -62,16 +78,9 @@ def test_stop_waits_for_running_jobs_within_grace() -> None:
         queue.delete(delivery.receipt)
         finished.append(True)
 
-    stop = threading.Event()
-    outcome: list[bool] = []
-    thread = threading.Thread(
-        target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop))
-    )
-    thread.start()
+    consumer = RunningConsumer(queue, handle)
     assert started.wait(5)
-    stop.set()
-    thread.join(5)
-    assert outcome == [True]
+    assert consumer.stop()
     assert finished == [True]
     assert queue.messages == {}
 
@@ -86,17 +95,10 @@ def test_a_job_outliving_the_grace_period_is_released_to_the_queue() -> None:
         started.set()
         unblock.wait(10)
 
-    stop = threading.Event()
-    outcome: list[bool] = []
-    thread = threading.Thread(
-        target=lambda: outcome.append(Consumer(queue, handle, OPTIONS).run(stop))
-    )
-    thread.start()
+    consumer = RunningConsumer(queue, handle)
     assert started.wait(5)
-    stop.set()
-    thread.join(5)
+    assert not consumer.stop()
     unblock.set()
-    assert outcome == [False]
     (message,) = queue.messages.values()
     assert message.visible  # handed back for another worker
 
@@ -110,14 +112,13 @@ def test_running_jobs_have_their_visibility_extended() -> None:
         unblock.wait(10)
         queue.delete(delivery.receipt)
 
-    stop = threading.Event()
-    thread = threading.Thread(target=Consumer(queue, handle, OPTIONS).run, args=(stop,))
-    thread.start()
+    consumer = RunningConsumer(queue, handle)
     # The heartbeat runs every visibility_timeout / 3 = 1 s.
-    _wait_for(lambda: any(m.hidden_for == 3 for m in queue.messages.values()))
+    _wait_for(
+        lambda: any(m.hidden_for == OPTIONS.visibility_timeout for m in queue.messages.values())
+    )
     unblock.set()
-    stop.set()
-    thread.join(5)
+    assert consumer.stop()
     assert queue.messages == {}
 
 
@@ -130,10 +131,7 @@ def test_a_crashing_job_leaves_its_message_for_redelivery() -> None:
         crashed.set()
         raise RuntimeError("bug")
 
-    stop = threading.Event()
-    thread = threading.Thread(target=Consumer(queue, handle, OPTIONS).run, args=(stop,))
-    thread.start()
+    consumer = RunningConsumer(queue, handle)
     assert crashed.wait(5)
-    stop.set()
-    thread.join(5)
+    assert consumer.stop()
     assert len(queue.messages) == 1

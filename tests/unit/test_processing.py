@@ -19,16 +19,6 @@ MAX_RECEIVES = 3
 
 
 @pytest.fixture
-def storage() -> FakeStorage:
-    return FakeStorage()
-
-
-@pytest.fixture
-def queue() -> FakeQueue:
-    return FakeQueue()
-
-
-@pytest.fixture
 def processor(storage: FakeStorage, queue: FakeQueue) -> JobProcessor:
     return JobProcessor(storage, queue, max_receives=MAX_RECEIVES)
 
