@@ -25,8 +25,6 @@ It runs on the request path before the 202, so it is cheap and bounded in memory
 Animated GIF and WebP: only the first frame is checked (and thumbnailed).
 """
 
-import struct
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,12 +32,13 @@ from typing import Literal
 
 from PIL import Image, ImageFile
 
-from sharer.formats import DECODE_ERRORS, GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from server.image_headers import declared_size
+from server.png_stream import verify_png_stream
+from sharer.formats import DECODE_ERRORS, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 
 Reason = Literal["empty", "unsupported_format", "too_many_pixels", "undecodable"]
 
 _UNDECODABLE = "The image is damaged or incomplete and cannot be read."
-_INFLATE_WINDOW = 1 << 20
 # Pillow's WebP decoding needs about four times the memory per pixel of the others.
 WEBP_COST_FACTOR = 4
 
@@ -79,7 +78,7 @@ def inspect_upload(data: bytes, *, max_pixels: int) -> UploadedImage:
     image_format = sniff(data[:16])
     if image_format is None:
         raise InvalidImage("unsupported_format", "This is not a JPEG, PNG, GIF or WebP image.")
-    declared = _declared_size(data, image_format)
+    declared = declared_size(data, image_format)
     if declared is None or 0 in declared:
         raise InvalidImage("undecodable", _UNDECODABLE)
     if image_format is WEBP:
@@ -127,177 +126,9 @@ def _has_alpha(image: Image.Image) -> bool:
 
 def _prove_decodes(image: Image.Image, data: bytes, image_format: ImageFormat) -> None:
     if image_format is PNG:
-        _inflate_png(data)
+        verify_png_stream(data)
         return
     if image_format is JPEG:
         # 1/8 scale, and only the luma of YCbCr files: colour conversion is skipped too.
         image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
     image.load()
-
-
-# ---------------------------------------------------------------- header dimensions
-
-_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
-
-
-def _declared_size(data: bytes, image_format: ImageFormat) -> tuple[int, int] | None:
-    """Width and height as the header declares them, or None when it cannot be read."""
-    try:
-        if image_format is PNG:
-            return _png_size(data)
-        if image_format is GIF:
-            return _gif_size(data)
-        if image_format is WEBP:
-            return _webp_size(data)
-        return _jpeg_size(data)
-    except (struct.error, IndexError):
-        return None
-
-
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    if data[12:16] != b"IHDR":
-        return None
-    width, height = struct.unpack_from(">II", data, 16)
-    return width, height
-
-
-def _gif_size(data: bytes) -> tuple[int, int]:
-    # Pillow grows the canvas to hold a first frame larger than the logical screen.
-    width, height, flags = struct.unpack_from("<HHB", data, 6)
-    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    while data[at] == 0x21:  # extension: label, then sub-blocks up to a zero length
-        at += 2
-        while data[at]:
-            at += data[at] + 1
-        at += 1
-    if data[at] != 0x2C:  # no image descriptor: the screen is all there is
-        return width, height
-    x0, y0, frame_width, frame_height = struct.unpack_from("<HHHH", data, at + 1)
-    return max(width, x0 + frame_width), max(height, y0 + frame_height)
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    at = 2
-    while True:
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-        elif marker in _JPEG_FRAME_MARKERS:
-            height, width = struct.unpack_from(">HH", data, at + 5)
-            return width, height
-        elif marker in _JPEG_STANDALONE_MARKERS:
-            at += 2
-        elif marker in (0xD9, 0xDA):  # end of image or scan before any frame header
-            return None
-        else:
-            at += 2 + struct.unpack_from(">H", data, at + 2)[0]
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8X":
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    if chunk == b"VP8L" and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack_from("<HH", data, 26)
-        return width & 0x3FFF, height & 0x3FFF
-    return None
-
-
-# ---------------------------------------------------------------- PNG stream check
-
-_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-_ADAM7 = (
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-)
-_PNG_FILTERS = bytes(range(5))
-
-
-def _inflate_png(data: bytes) -> None:
-    """Decode the PNG's pixel stream into nothing; raise ``SyntaxError`` if it is broken.
-
-    Checks what a decoder would trip on: chunk framing and CRCs, the zlib stream, a valid
-    filter type at the start of every row (of every Adam7 pass), and enough bytes for
-    the whole image. Only the first run of consecutive IDAT chunks carries pixels.
-    """
-    width, height, depth, colour_type, interlaced = struct.unpack_from(">IIBBxxB", data, 16)
-    if colour_type not in _PNG_CHANNELS:
-        raise SyntaxError("unknown PNG colour type")
-    passes = _ADAM7 if interlaced else ((0, 0, 1, 1),)
-    rows = list(_png_rows(width, height, _PNG_CHANNELS[colour_type] * depth, passes))
-    expected = sum(count * stride for _, count, stride in rows)
-    inflater = zlib.decompressobj()
-    produced = 0
-    seen_idat = False
-    for kind, body in _png_chunks(data):
-        if kind != b"IDAT":
-            if seen_idat:
-                break
-            continue
-        seen_idat = True
-        pending: bytes | memoryview = body
-        while pending and produced < expected:
-            window = inflater.decompress(pending, _INFLATE_WINDOW)
-            _check_filters(window, produced, rows)
-            produced += len(window)
-            pending = inflater.unconsumed_tail
-        if produced >= expected:
-            return
-    raise SyntaxError("PNG pixel data is truncated")
-
-
-def _png_rows(
-    width: int, height: int, bits_per_pixel: int, passes: tuple[tuple[int, int, int, int], ...]
-) -> Iterator[tuple[int, int, int]]:
-    """(offset of the pass's first row, row count, bytes per row with its filter byte)."""
-    offset = 0
-    for x0, y0, dx, dy in passes:
-        columns = (width - x0 + dx - 1) // dx
-        count = (height - y0 + dy - 1) // dy
-        if columns <= 0 or count <= 0:
-            continue  # an empty Adam7 pass has no rows at all, not even filter bytes
-        stride = 1 + (columns * bits_per_pixel + 7) // 8
-        yield offset, count, stride
-        offset += count * stride
-
-
-def _check_filters(window: bytes, base: int, rows: list[tuple[int, int, int]]) -> None:
-    end = base + len(window)
-    for offset, count, stride in rows:
-        last = offset + (count - 1) * stride
-        if last < base or offset >= end:
-            continue
-        first = offset + max(0, -(-(base - offset) // stride)) * stride
-        filters = window[first - base : min(last, end - 1) - base + 1 : stride]
-        if filters.translate(None, _PNG_FILTERS):
-            raise SyntaxError("unknown PNG row filter")
-
-
-def _png_chunks(data: bytes) -> Iterator[tuple[bytes, memoryview]]:
-    view = memoryview(data)  # chunk bodies are views: no copy of the pixel data
-    at = 8
-    while at < len(data):
-        length, kind = struct.unpack_from(">I4s", data, at)
-        end = at + 8 + length
-        if end + 4 > len(data):
-            raise SyntaxError("PNG chunk is truncated")
-        body = view[at + 8 : end]
-        if zlib.crc32(body, zlib.crc32(kind)) != struct.unpack_from(">I", data, end)[0]:
-            raise SyntaxError("PNG chunk CRC mismatch")
-        yield kind, body
-        if kind == b"IEND":
-            return
-        at = end + 4

@@ -1,0 +1,82 @@
+"""Image dimensions as the file header declares them, read without any Pillow plugin.
+
+The upload's pixel cap is enforced on these numbers before Pillow parses the file, so a
+decompression bomb is refused from its first bytes.
+"""
+
+import struct
+
+from sharer.formats import GIF, PNG, WEBP, ImageFormat
+
+_JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
+
+
+def declared_size(data: bytes, image_format: ImageFormat) -> tuple[int, int] | None:
+    """Width and height as the header declares them, or None when it cannot be read."""
+    try:
+        if image_format is PNG:
+            return _png_size(data)
+        if image_format is GIF:
+            return _gif_size(data)
+        if image_format is WEBP:
+            return _webp_size(data)
+        return _jpeg_size(data)
+    except (struct.error, IndexError):
+        return None
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    if data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack_from(">II", data, 16)
+    return width, height
+
+
+def _gif_size(data: bytes) -> tuple[int, int]:
+    # Pillow grows the canvas to hold a first frame larger than the logical screen.
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while data[at] == 0x21:  # extension: label, then sub-blocks up to a zero length
+        at += 2
+        while data[at]:
+            at += data[at] + 1
+        at += 1
+    if data[at] != 0x2C:  # no image descriptor: the screen is all there is
+        return width, height
+    x0, y0, frame_width, frame_height = struct.unpack_from("<HHHH", data, at + 1)
+    return max(width, x0 + frame_width), max(height, y0 + frame_height)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    while True:
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker in _JPEG_FRAME_MARKERS:
+            height, width = struct.unpack_from(">HH", data, at + 5)
+            return width, height
+        elif marker in _JPEG_STANDALONE_MARKERS:
+            at += 2
+        elif marker in (0xD9, 0xDA):  # end of image or scan before any frame header
+            return None
+        else:
+            at += 2 + struct.unpack_from(">H", data, at + 2)[0]
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return width, height
+    if chunk == b"VP8L" and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack_from("<HH", data, 26)
+        return width & 0x3FFF, height & 0x3FFF
+    return None
