@@ -7,6 +7,7 @@ _GIF_KEPT_EXTENSIONS = (0xF9, 0x01)  # graphic control, plain text
 
 
 def strip_gif(data: bytes) -> bytes:
+    """The GIF ``data`` with only the kept parts; raises ``Malformed`` if it does not parse."""
     at = 13 + _gif_colour_table(data[10])
     out = bytearray(data[:at])
     while at < len(data):

@@ -12,6 +12,7 @@ _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 def strip_jpeg(data: bytes) -> bytes:
+    """The JPEG ``data`` with only the kept parts; raises ``Malformed`` if it does not parse."""
     out = bytearray(data[:2])
     orientation_done = False
     at = 2

@@ -16,6 +16,7 @@ _PNG_KEPT = frozenset(
 
 
 def strip_png(data: bytes) -> bytes:
+    """The PNG ``data`` with only the kept parts; raises ``Malformed`` if it does not parse."""
     out = bytearray(data[:8])
     at = 8
     while True:

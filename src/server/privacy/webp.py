@@ -9,6 +9,7 @@ _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
 
 
 def strip_webp(data: bytes) -> bytes:
+    """The WebP ``data`` with only the kept parts; raises ``Malformed`` if it does not parse."""
     riff_end = 8 + struct.unpack_from("<I", data, 4)[0]
     if riff_end > len(data):
         raise Malformed("WebP RIFF size runs past the end")
