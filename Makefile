@@ -10,6 +10,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
+BENCH := $(VENV)/.bench-installed
 
 .PHONY: run test lint synth bench soak fuzz fuzz-atheris clean
 
@@ -49,6 +50,15 @@ lint: $(DEV)
 ## synth: the CloudFormation templates in cdk.out/, with no AWS account.
 synth: $(DEV)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+$(BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(RUNTIME)
+
+## bench: thumbnailer and service benchmarks (never part of make test); tables in bench/results/.
+bench: $(BENCH)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run_all.py
 
 ## soak: 10 minutes of uploads with a worker SIGKILLed every minute (not in make test).
 soak: $(DEV)

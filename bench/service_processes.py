@@ -1,0 +1,151 @@
+"""The processes the service benchmark measures, started on loopback and always stopped.
+
+- the service: gunicorn (``python -m server``) and one worker (``python -m worker``) on
+  the embedded backends, configured by ``tests/support/services.local_env``;
+- the bare WSGI server (``bench/bare_wsgi.py``) under the same gunicorn configuration.
+
+The worker can be started at a lower CPU priority (``nice``): on this 2-core machine it
+otherwise takes CPU from the server whose upload rate is being measured, which it would
+not do in production, where workers run on their own instances.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.services import (
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    Service,
+    free_port,
+    local_env,
+    wait_until_listening,
+)
+
+BARE_WSGI = Path(__file__).resolve().parent / "bare_wsgi.py"
+LOG_TAIL_LINES = 15
+# The worker's priority while the server's upload rate is measured (see the docstring).
+QUIET_WORKER_NICE = 19
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class BareServer:
+    """A running bare WSGI server: where it listens, where it stores, its master pid."""
+
+    url: str
+    bodies: Path
+    pid: int
+
+    def clear(self) -> None:
+        """Remove the bodies stored so far (a run stores hundreds of megabytes)."""
+        for path in self.bodies.iterdir():
+            path.unlink()
+
+
+def service_env(workdir: Path) -> dict[str, str]:
+    """The service's settings: the end-to-end tests' embedded backends under ``workdir``."""
+    return local_env(workdir)
+
+
+@contextmanager
+def running_service(workdir: Path, *, worker_nice: int) -> Iterator[Service]:
+    """The server and one worker (at ``worker_nice``) on fresh data under ``workdir``."""
+    workdir.mkdir(parents=True)
+    service = Service(service_env(workdir), workdir)
+    try:
+        service.start_server()
+        env = os.environ | service.env | {"SHARER_BIND": f"127.0.0.1:{service.port}"}
+        log = (workdir / "worker-0.log").open("ab")
+        service.workers.append(
+            subprocess.Popen(
+                ["nice", "-n", str(worker_nice), sys.executable, "-m", "worker"],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        )
+        yield service
+    except BaseException:
+        _print_logs(workdir)
+        raise
+    finally:
+        service.stop()
+        shutil.rmtree(workdir)
+
+
+@contextmanager
+def running_bare(workdir: Path) -> Iterator[BareServer]:
+    """The bare WSGI server with the service's gunicorn settings, storing under ``workdir``."""
+    workdir.mkdir(parents=True)
+    port = free_port()
+    bodies = workdir / "bodies"
+    env = (
+        os.environ
+        | service_env(workdir)
+        | {"SHARER_BIND": f"127.0.0.1:{port}", "BARE_WSGI_DIR": str(bodies)}
+    )
+    log = (workdir / "bare.log").open("ab")
+    process = subprocess.Popen([sys.executable, str(BARE_WSGI)], env=env, stdout=log, stderr=log)
+    try:
+        wait_until_listening(port, process, START_TIMEOUT)
+        yield BareServer(f"http://127.0.0.1:{port}/", bodies, process.pid)
+    except BaseException:
+        _print_logs(workdir)
+        raise
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        shutil.rmtree(workdir)
+
+
+def server_pid(service: Service) -> int:
+    """The pid of the service's gunicorn master."""
+    if service.server is None:
+        raise RuntimeError("the server is not running")
+    return service.server.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` and all its descendants still alive."""
+    total = 0.0
+    for process in _tree(pid):
+        try:
+            stat = Path(f"/proc/{process}/stat").read_text()
+        except FileNotFoundError:
+            continue  # exited between listing and reading
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return total
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        return found
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def _print_logs(workdir: Path) -> None:
+    for log in sorted(workdir.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        print(f"--- last lines of {log.name}", *lines, sep="\n", file=sys.stderr)
