@@ -50,8 +50,11 @@ class BareServer:
 
 
 def service_env(workdir: Path) -> dict[str, str]:
-    """The service's settings: the end-to-end tests' embedded backends under ``workdir``."""
-    return local_env(workdir)
+    """The end-to-end tests' embedded backends under ``workdir``, with the product's
+    default worker thread count (the tests pin theirs)."""
+    env = local_env(workdir)
+    del env["SHARER_WORKER_THREADS"]
+    return env
 
 
 @contextmanager

@@ -88,7 +88,7 @@ def render(
         f"- command: `{command}`",
         f"- upload: one 1600x1200 (1.92 MP) JPEG of {image_bytes:,} bytes, multipart; "
         "embedded backends (files + SQLite), gunicorn 2 processes x 4 threads, one worker "
-        "with 2 threads",
+        "with the default threads (CPUs + 1)",
         "- each cell: median of the repeats [min-max]; ratios are taken within each repeat",
         "",
         "## Upload throughput (202 answers per second, wrk, keep-alive)",

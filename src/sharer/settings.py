@@ -87,7 +87,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_pixels=parsed("SHARER_MAX_PIXELS", "50000000", _positive_int),
         max_receives=parsed("SHARER_MAX_RECEIVES", "5", _positive_int),
         visibility_timeout=parsed("SHARER_VISIBILITY_TIMEOUT", "60", _positive_int),
-        worker_threads=parsed("SHARER_WORKER_THREADS", str(os.cpu_count() or 1), _positive_int),
+        # One job more than cores: while one job waits on storage, the cores stay busy.
+        worker_threads=parsed(
+            "SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int
+        ),
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
