@@ -16,18 +16,11 @@ def service(
     """A server and one worker on the backend pair named by the parameter."""
     workdir: Path = tmp_path_factory.mktemp(request.param)
     if request.param == "local":
-        running = Service(local_env(workdir), workdir)
-        yield from _started(running)
+        with Service(local_env(workdir), workdir).running(workers=1) as running:
+            yield running
     else:
-        with moto_server(workdir) as endpoint:
-            running = Service(aws_env(endpoint, bucket="e2e-images"), workdir)
-            yield from _started(running)
-
-
-def _started(running: Service) -> Iterator[Service]:
-    try:
-        running.start_server()
-        running.start_worker()
-        yield running
-    finally:
-        running.stop()
+        with (
+            moto_server(workdir) as endpoint,
+            Service(aws_env(endpoint, bucket="e2e-images"), workdir).running(workers=1) as running,
+        ):
+            yield running

@@ -21,12 +21,8 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Audited]:
     log = workdir / "audit.jsonl"
     gs_dir = fake_ghostscript(tmp_path_factory.mktemp("bin"))
     service = Service(local_env(workdir) | audit_env(log, path_first=gs_dir), workdir)
-    try:
-        service.start_server()
-        service.start_worker()
+    with service.running(workers=1):
         yield Audited(service, log)
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +38,5 @@ def aws_stripping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]
     workdir = tmp_path_factory.mktemp("hostile-aws")
     with moto_server(workdir) as endpoint:
         env = aws_env(endpoint, bucket="hostile") | {"SHARER_STRIP_ORIGINAL_METADATA": "true"}
-        service = Service(env, workdir)
-        try:
-            service.start_server()
+        with Service(env, workdir).running() as service:
             yield service
-        finally:
-            service.stop()

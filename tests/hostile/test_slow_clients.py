@@ -32,12 +32,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "SHARER_SERVER_THREADS": str(THREADS),
         "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
     }
-    service = Service(env, workdir)
-    try:
-        service.start_server()
+    with Service(env, workdir).running() as service:
         yield service
-    finally:
-        service.stop()
 
 
 def _served_meanwhile(service: Service, seconds: float) -> list[float]:

@@ -30,14 +30,8 @@ MAX_GROWTH_KIB = 32 * 1024
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    running = Service(local_env(tmp_path), tmp_path)
-    try:
-        running.start_server()
-        running.start_worker()
-        running.start_worker()
+    with Service(local_env(tmp_path), tmp_path).running(workers=2) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _growth(start: ServiceMemory, end: ServiceMemory) -> dict[int, int]:

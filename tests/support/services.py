@@ -92,6 +92,17 @@ class Service:
                 process.kill()
                 process.wait(5)
 
+    @contextmanager
+    def running(self, *, workers: int = 0) -> Iterator["Service"]:
+        """Start the server and ``workers`` workers; stop them all on the way out."""
+        try:
+            self.start_server()
+            for _ in range(workers):
+                self.start_worker()
+            yield self
+        finally:
+            self.stop()
+
     def logs(self) -> list[dict[str, object]]:
         """Every JSON log line the processes wrote."""
         lines = []
