@@ -42,6 +42,11 @@ class SharerRequest(Request):
     form_data_parser_class = StrictFormDataParser
 
 
+def max_request_bytes(settings: Settings) -> int:
+    """The largest request body we read: one image of the maximum size, in its form."""
+    return settings.max_upload_bytes + MULTIPART_ALLOWANCE
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -56,7 +61,7 @@ def create_app(
     app = Flask(__name__)
     app.request_class = SharerRequest
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_upload_bytes + MULTIPART_ALLOWANCE,
+        MAX_CONTENT_LENGTH=max_request_bytes(settings),
         MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY,
         MAX_FORM_PARTS=MAX_FORM_PARTS,
     )

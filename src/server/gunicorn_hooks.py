@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from server.app import MULTIPART_ALLOWANCE
+from server.app import max_request_bytes
 from sharer.settings import Settings
 
 
@@ -15,7 +15,7 @@ def refuse_oversized_before_continue(settings: Settings) -> Callable[[Any, Any],
     declared length is already too large, we withhold the 100 so the client gets the 413
     without sending anything.
     """
-    limit = settings.max_upload_bytes + MULTIPART_ALLOWANCE
+    limit = max_request_bytes(settings)
 
     def hook(worker: Any, req: Any) -> None:
         for name, value in req.headers:

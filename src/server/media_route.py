@@ -4,7 +4,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
 from server.context import current_storage
-from sharer.storage import IMMUTABLE_CACHE_CONTROL, ObjectNotFound
+from sharer.storage import ObjectNotFound
 
 media_blueprint = Blueprint("media", __name__)
 
@@ -23,7 +23,8 @@ def media(key: str) -> Response:
     response = Response(stored.body, mimetype=stored.content_type)
     # Stores hand out ETags quoted, as HTTP writes them (S3 does); set_etag quotes itself.
     response.set_etag(stored.etag.strip('"'))
-    response.headers["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+    # The header the object was stored with, as S3 hands it to CloudFront on AWS.
+    response.headers["Cache-Control"] = stored.cache_control or "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.make_conditional(request)
     return response

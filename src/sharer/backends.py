@@ -1,4 +1,7 @@
-"""The one place that picks the Storage and Queue adapters, from the settings' URLs."""
+"""The one place that picks the Storage and Queue adapters, from the settings' URLs.
+
+The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
+"""
 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -17,7 +20,7 @@ def open_storage(settings: Settings) -> Storage:
     """``file:///abs/dir`` -> LocalStorage; ``s3://bucket[/prefix]`` -> S3Storage."""
     parts = urlsplit(settings.storage_url)
     if parts.scheme == "file":
-        return LocalStorage(_local_path("SHARER_STORAGE_URL", settings.storage_url))
+        return LocalStorage(_local_path(settings.storage_url))
     if parts.scheme == "s3" and parts.netloc:
         return S3Storage(s3_client(settings), parts.netloc, parts.path.strip("/"))
     raise SettingsError(f"SHARER_STORAGE_URL={settings.storage_url!r}: unsupported storage")
@@ -28,7 +31,7 @@ def open_queue(settings: Settings) -> Queue:
     parts = urlsplit(settings.queue_url)
     if parts.scheme == "sqlite":
         return SqliteQueue(
-            _local_path("SHARER_QUEUE_URL", settings.queue_url),
+            _local_path(settings.queue_url),
             visibility_timeout=settings.visibility_timeout,
             max_receives=settings.max_receives,
         )
@@ -44,9 +47,6 @@ def open_queue(settings: Settings) -> Queue:
     raise SettingsError(f"SHARER_QUEUE_URL={settings.queue_url!r}: unsupported queue")
 
 
-def _local_path(variable: str, url: str) -> Path:
-    parts = urlsplit(url)
-    # file://host/dir would silently mean "/dir" on this machine; refuse it instead.
-    if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
-        raise SettingsError(f"{variable}={url!r}: must be {parts.scheme}:///absolute/path")
-    return Path(unquote(parts.path))
+def _local_path(url: str) -> Path:
+    # load_settings has made sure it is a local absolute path.
+    return Path(unquote(urlsplit(url).path))

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 T = TypeVar("T")
 
@@ -131,9 +131,14 @@ def _host_port(raw: str) -> str:
     return raw
 
 
+def _is_local_path(parts: SplitResult) -> bool:
+    # file://host/dir would silently mean "/dir" on this machine; refuse it instead.
+    return parts.netloc in ("", "localhost") and parts.path.startswith("/")
+
+
 def _storage_url(raw: str) -> str:
     parts = urlsplit(raw)
-    if parts.scheme == "file" and parts.path:
+    if parts.scheme == "file" and _is_local_path(parts):
         return raw
     if parts.scheme == "s3" and parts.netloc:
         return raw
@@ -142,7 +147,7 @@ def _storage_url(raw: str) -> str:
 
 def _queue_url(raw: str) -> str:
     parts = urlsplit(raw)
-    if parts.scheme == "sqlite" and parts.path:
+    if parts.scheme == "sqlite" and _is_local_path(parts):
         return raw
     if parts.scheme in ("http", "https") and parts.netloc:
         return raw

@@ -4,7 +4,6 @@ LocalStorage and SqliteQueue run on ``tmp_path``; S3Storage and SqsQueue run aga
 moto's in-process ``mock_aws``, so no request ever leaves the process.
 """
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from sharer.queues.sqs import SqsQueue
 from sharer.settings import Settings, load_settings
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
+from support.sqs import create_work_queues, reason_of, receive_all, release
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -79,18 +79,9 @@ def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
         return
     settings: Settings = request.getfixturevalue("moto_aws")
     client = sqs_client(settings)
-    dlq_url = client.create_queue(QueueName="jobs-dead")["QueueUrl"]
-    dlq_arn = client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
-    queue_url = client.create_queue(
-        QueueName="jobs",
-        Attributes={
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
+    queue_url, dlq_url = create_work_queues(
+        client, "jobs", max_receives=MAX_RECEIVES, visibility_timeout=VISIBILITY_TIMEOUT
+    )
     missing_url = queue_url.replace("/jobs", "/no-such-queue")
     yield QueueCase(
         queue=SqsQueue(client, queue_url, dlq_url, visibility_timeout=VISIBILITY_TIMEOUT),
@@ -101,24 +92,6 @@ def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
 
 def _peek_all(client: "SQSClient", queue_url: str) -> list[tuple[str, str | None]]:
     """Every message in the queue with its "reason" attribute, left in the queue."""
-    seen: list[tuple[str, str | None]] = []
-    receipts: list[str] = []
-    for _ in range(10):
-        messages = client.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            WaitTimeSeconds=0,
-            VisibilityTimeout=30,
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            break
-        for message in messages:
-            reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
-            seen.append((message["Body"], reason))
-            receipts.append(message["ReceiptHandle"])
-    for receipt in receipts:
-        client.change_message_visibility(
-            QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
-        )
-    return seen
+    messages = receive_all(client, queue_url)
+    release(client, queue_url, messages)
+    return [(m["Body"], reason_of(m)) for m in messages]

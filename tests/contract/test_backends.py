@@ -87,9 +87,7 @@ def test_sqs_url_opens_sqs_queue_with_its_dead_letter_queue(moto_aws: Settings) 
     ("opener", "field", "url"),
     [
         (open_storage, "storage_url", "ftp://example.org/media"),
-        (open_storage, "storage_url", "file://otherhost/var/media"),
         (open_queue, "queue_url", "redis://localhost/0"),
-        (open_queue, "queue_url", "sqlite://otherhost/queue.sqlite3"),
     ],
 )
 def test_unsupported_urls_are_refused(
@@ -99,6 +97,20 @@ def test_unsupported_urls_are_refused(
 
     with pytest.raises(SettingsError):
         opener(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("SHARER_STORAGE_URL", "ftp://example.org/media"),
+        ("SHARER_STORAGE_URL", "file://otherhost/var/media"),
+        ("SHARER_QUEUE_URL", "redis://localhost/0"),
+        ("SHARER_QUEUE_URL", "sqlite://otherhost/queue.sqlite3"),
+    ],
+)
+def test_urls_naming_another_host_or_backend_are_refused_at_start(variable: str, url: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        load_settings({variable: url})
 
 
 def test_sqs_without_dead_letter_queue_is_refused(tmp_path: Path) -> None:

@@ -5,11 +5,9 @@ operator or a test needs: list stored keys, count hidden messages, read and redr
 dead letters.
 """
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import boto3
 
@@ -18,13 +16,12 @@ from sharer.queues import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
 from sharer.settings import load_settings
+from sharer.status import decode_status
 from sharer.storage import Storage
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
 from sharer.variants import status_key
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs.type_defs import MessageTypeDef
+from support.sqs import reason_of, receive_all, release
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class Backends(ABC):
 
     def state_of(self, image_id: str) -> str:
         """The state in the image's stored status record."""
-        return str(json.loads(self.storage.get(status_key(image_id)).body)["state"])
+        return decode_status(self.storage.get(status_key(image_id)).body).state.value
 
 
 class LocalBackends(Backends):
@@ -95,7 +92,6 @@ class LocalBackends(Backends):
 
 
 # SQS answers at most 10 messages per receive; a test's dead-letter queue holds a few.
-_MAX_DEAD_LETTER_PAGES = 20
 
 
 class AwsBackends(Backends):
@@ -133,46 +129,19 @@ class AwsBackends(Backends):
         return int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def dead_letters(self) -> list[DeadLetter]:
-        messages = self._take_dead_letters()
-        for message in messages:  # back at once: looking must not consume
-            self.sqs.change_message_visibility(
-                QueueUrl=self.dead_letter_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=0,
-            )
-        return [DeadLetter(m["Body"], _reason(m)) for m in messages]
+        messages = receive_all(self.sqs, self.dead_letter_url)
+        release(self.sqs, self.dead_letter_url, messages)
+        return [DeadLetter(m["Body"], reason_of(m)) for m in messages]
 
     def redrive(self) -> int:
         """What ``aws sqs start-message-move-task`` does (moto does not implement it)."""
-        messages = self._take_dead_letters()
+        messages = receive_all(self.sqs, self.dead_letter_url)
         for message in messages:
             self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message["Body"])
             self.sqs.delete_message(
                 QueueUrl=self.dead_letter_url, ReceiptHandle=message["ReceiptHandle"]
             )
         return len(messages)
-
-    def _take_dead_letters(self) -> list["MessageTypeDef"]:
-        taken: list[MessageTypeDef] = []
-        for _ in range(_MAX_DEAD_LETTER_PAGES):
-            page = self.sqs.receive_message(
-                QueueUrl=self.dead_letter_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=30,
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not page:
-                break
-            taken.extend(page)
-        return taken
-
-
-def _reason(message: "MessageTypeDef") -> str | None:
-    # Set by the worker when it dead-letters; absent when SQS's redrive policy moved it.
-    attributes = message.get("MessageAttributes")
-    if attributes is None or "reason" not in attributes:
-        return None
-    return attributes["reason"].get("StringValue")
 
 
 def backends_for(kind: str, env: dict[str, str]) -> Backends:

@@ -8,7 +8,13 @@ import threading
 from dataclasses import dataclass, field
 
 from sharer.queues import Delivery, Queue, QueueUnavailable
-from sharer.storage import ObjectNotFound, Storage, StorageUnavailable, StoredObject
+from sharer.storage import (
+    IMMUTABLE_CACHE_CONTROL,
+    ObjectNotFound,
+    Storage,
+    StorageUnavailable,
+    StoredObject,
+)
 
 
 class FakeStorage(Storage):
@@ -17,7 +23,6 @@ class FakeStorage(Storage):
 
     def __init__(self) -> None:
         self.objects: dict[str, StoredObject] = {}
-        self.immutable: dict[str, bool] = {}
         self.failing = False
         self.fail_puts_to: set[str] = set()
         self.fail_deletes = False
@@ -30,9 +35,9 @@ class FakeStorage(Storage):
         self._maybe_fail()
         if any(part in key for part in self.fail_puts_to):
             raise StorageUnavailable(f"fake storage refuses {key}")
-        etag = hashlib.sha256(body).hexdigest()[:32]
-        self.objects[key] = StoredObject(body, content_type, etag)
-        self.immutable[key] = immutable
+        etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'  # quoted, as the adapters give it
+        cache_control = IMMUTABLE_CACHE_CONTROL if immutable else None
+        self.objects[key] = StoredObject(body, content_type, etag, cache_control)
 
     def get(self, key: str) -> StoredObject:
         self._maybe_fail()

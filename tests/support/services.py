@@ -16,6 +16,8 @@ from pathlib import Path
 import boto3
 import requests
 
+from support.sqs import create_work_queues
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 40.0
 
@@ -174,14 +176,7 @@ def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, s
         ),
     )
     sqs = session.client("sqs", endpoint_url=endpoint)
-    dlq_url = sqs.create_queue(QueueName=f"{bucket}-dead")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)})
-    queue_url = sqs.create_queue(QueueName=f"{bucket}-work", Attributes={"RedrivePolicy": redrive})[
-        "QueueUrl"
-    ]
+    queue_url, dlq_url = create_work_queues(sqs, f"{bucket}-work", max_receives=max_receives)
     return FAKE_AWS_CREDENTIALS | {
         "SHARER_STORAGE_URL": f"s3://{bucket}",
         "SHARER_QUEUE_URL": queue_url,

@@ -41,7 +41,7 @@ def test_202_stores_original_records_pending_and_queues_the_job(
     stored = storage.objects[job.original_key]
     assert stored.body == data
     assert stored.content_type == "image/jpeg"
-    assert storage.immutable[job.original_key]
+    assert stored.cache_control == IMMUTABLE_CACHE_CONTROL
     status = decode_status(storage.objects[status_key(job.image_id)].body)
     assert status.state is ImageState.PENDING
     assert response.headers["Location"] == f"/images/{job.image_id}"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sharer.queues import Delivery
 from support.fakes import FakeQueue
+from support.load import wait_for
 from worker.consumer import Consumer, ConsumerOptions
 
 OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)
@@ -31,13 +32,6 @@ class RunningConsumer:
         return self._outcome[0]
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_processes_every_message_never_more_than_threads_at_once() -> None:
     queue = FakeQueue()
     for n in range(10):
@@ -59,7 +53,7 @@ def test_processes_every_message_never_more_than_threads_at_once() -> None:
         queue.delete(delivery.receipt)
 
     consumer = RunningConsumer(queue, handle)
-    _wait_for(lambda: len(done) == 10)
+    assert wait_for(lambda: len(done) == 10, timeout=5)
     assert consumer.stop()
     assert sorted(done, key=int) == [str(n) for n in range(10)]
     assert peak == OPTIONS.threads
@@ -114,8 +108,9 @@ def test_running_jobs_have_their_visibility_extended() -> None:
 
     consumer = RunningConsumer(queue, handle)
     # The heartbeat runs every visibility_timeout / 3 = 1 s.
-    _wait_for(
-        lambda: any(m.hidden_for == OPTIONS.visibility_timeout for m in queue.messages.values())
+    assert wait_for(
+        lambda: any(m.hidden_for == OPTIONS.visibility_timeout for m in queue.messages.values()),
+        timeout=5,
     )
     unblock.set()
     assert consumer.stop()

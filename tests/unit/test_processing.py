@@ -10,6 +10,7 @@ from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.queues import Delivery
 from sharer.status import ImageState, decode_status
+from sharer.storage import IMMUTABLE_CACHE_CONTROL
 from sharer.variants import status_key
 from support import images
 from support.fakes import FakeQueue, FakeStorage
@@ -47,7 +48,7 @@ def test_stores_each_thumbnail_marks_ready_then_deletes(
     for spec in job.thumbnails:
         stored = storage.get(spec.key)
         assert stored.content_type == "image/jpeg"
-        assert storage.immutable[spec.key]
+        assert stored.cache_control == IMMUTABLE_CACHE_CONTROL
         with Image.open(io.BytesIO(stored.body)) as thumb:
             assert thumb.width == spec.width  # landscape: the width fills the box
             assert thumb.height <= spec.height
