@@ -5,7 +5,6 @@ one moto server of the session) and a ``FaultProxy`` in front of moto that its p
 use only when the test asks for it.
 """
 
-import json
 import secrets
 import signal
 from collections.abc import Iterator
@@ -49,10 +48,7 @@ class Stack:
 
     def logged(self, process: str, message: str) -> list[dict[str, object]]:
         """The JSON log records with ``msg`` == ``message`` of one process (``worker-0``...)."""
-        path = self.service.log_dir / f"{process}.log"
-        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-        records = [json.loads(line) for line in lines if line.startswith("{")]
-        return [record for record in records if record["msg"] == message]
+        return [record for record in self.service.logs(process) if record["msg"] == message]
 
 
 @pytest.fixture(scope="session")

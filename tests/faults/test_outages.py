@@ -125,6 +125,9 @@ def test_a_worker_that_cannot_read_storage_retries_dead_letters_and_is_redriven(
     service.start_worker(**_break_storage_for_the_worker(stack))
 
     assert list(settle(service.base_url, accepted, timeout=40).values()) == ["failed"]
+    # The worker records `failed` before it dead-letters (so a failed write keeps the
+    # message): the dead letter may land a moment after the status.
+    assert wait_for(lambda: len(stack.backends.dead_letters()) > 0, timeout=10, every=0.2)
     dead = stack.backends.dead_letters()
     assert [json.loads(d.body)["id"] for d in dead] == [image_id]
     assert dead[0].reason is not None

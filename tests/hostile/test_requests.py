@@ -6,10 +6,12 @@ and the client's filename has no bearing on where anything is stored.
 """
 
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from support import images, wire
 from support.faults import process_memory
@@ -109,6 +111,47 @@ def test_a_5_mb_body_is_refused_before_it_is_all_sent(local: Service, chunked: b
     # Declared: refused on the headers alone. Chunked: refused once the count passes
     # the limit (1 MiB and the multipart allowance), so about a fifth of it at most.
     assert answer.sent < (MIB if not chunked else 2 * MIB), answer.sent
+
+
+def _five_mb_image_part() -> Iterator[bytes]:
+    """A multipart body with a 5 MB "image", in 64 KiB pieces (a chunked upload)."""
+    yield b"--hostile\r\n" + wire.part(b"")
+    for _ in range(MB5 // (64 * 1024)):
+        yield b"\0" * (64 * 1024)
+    yield b"\r\n--hostile--\r\n"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_client_that_sends_everything_before_reading_gets_its_413(
+    local: Service, chunked: bool
+) -> None:
+    # Most HTTP libraries (requests here) read nothing until the body is all sent: the
+    # server must close after its early 413 and take in the rest meanwhile, not keep
+    # the connection for a next request that would first drain the refused body.
+    with requests.Session() as session:
+        for _ in range(3):  # the pooled connection would carry the leftovers over
+            pieces = _five_mb_image_part()
+            response = session.post(
+                f"{local.base_url}/",
+                data=pieces if chunked else b"".join(pieces),
+                headers={"Content-Type": MULTIPART.decode()},
+                timeout=PROMPT,
+            )
+            assert response.status_code == 413
+            assert response.headers["Connection"] == "close"
+            assert "at most" in response.json()["error"]
+
+
+def test_answers_to_fully_read_requests_keep_the_connection(local: Service) -> None:
+    with requests.Session() as session:
+        upload = session.post(
+            f"{local.base_url}/", files={"image": ("a.jpg", JPEG)}, timeout=PROMPT
+        )
+        refused = session.post(
+            f"{local.base_url}/", files={"image": ("a.jpg", b"not an image")}, timeout=PROMPT
+        )
+    assert (upload.status_code, refused.status_code) == (202, 400)
+    assert upload.headers["Connection"] == refused.headers["Connection"] == "keep-alive"
 
 
 HOSTILE_NAMES = {

@@ -105,14 +105,19 @@ class Service:
         finally:
             self.stop()
 
-    def logs(self) -> list[dict[str, object]]:
-        """Every JSON log line the processes wrote."""
-        lines = []
-        for path in sorted(self.log_dir.glob("*.log")):
-            for line in path.read_text(errors="replace").splitlines():
-                if line.startswith("{"):
-                    lines.append(json.loads(line))
-        return lines
+    def logs(self, process: str = "*") -> list[dict[str, object]]:
+        """Every JSON log line the processes (or one: ``server``, ``worker-0``...) wrote."""
+        return [
+            record
+            for path in sorted(self.log_dir.glob(f"{process}.log"))
+            for record in json_lines(path)
+        ]
+
+
+def json_lines(path: Path) -> list[dict[str, object]]:
+    """The JSON records of a log file, skipping other output and a line still being written."""
+    whole_lines = path.read_text(errors="replace").split("\n")[:-1]
+    return [json.loads(line) for line in whole_lines if line.startswith("{")]
 
 
 def local_env(data_dir: Path) -> dict[str, str]:
