@@ -7,6 +7,7 @@ over what the interpreter held before inspecting.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,16 +23,14 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from server.inspection import InvalidImage, inspect_upload  # noqa: E402
 from support import images  # noqa: E402
+from support.faults import process_memory  # noqa: E402
 
 MAX_PIXELS = 50_000_000
 SIDE = 7000  # 49 MP
 
 
 def _vm_hwm_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    return process_memory(os.getpid())[0].peak_kib
 
 
 def child(path: Path, runs: int) -> None:

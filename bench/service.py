@@ -41,6 +41,7 @@ from service_processes import (  # noqa: E402
     running_bare,
     running_service,
     server_pid,
+    storage_root,
 )
 from service_profile import profile_phase  # noqa: E402
 from service_report import Repeat, Throughput, render  # noqa: E402
@@ -181,7 +182,7 @@ def _latencies(
 ) -> tuple[LatencyResult, LatencyResult]:
     """Idle and loaded waits, measured in alternating blocks so that a change in the
     machine's other load during the repeat falls on both alike."""
-    storage = Path(running.env["SHARER_DATA_DIR"]) / "media"
+    storage = storage_root(running)
     idle: list[LatencyResult] = []
     loaded: list[LatencyResult] = []
     for _ in range(LATENCY_BLOCKS):

@@ -11,7 +11,6 @@ not do in production, where workers run on their own instances.
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,12 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sharer.backends import open_storage
+from sharer.settings import load_settings
+from sharer.storage.local import LocalStorage
+from support.faults import descendants
 from support.services import (
     START_TIMEOUT,
-    STOP_TIMEOUT,
     Service,
     free_port,
     local_env,
+    stop_processes,
     wait_until_listening,
 )
 
@@ -61,25 +64,14 @@ def service_env(workdir: Path) -> dict[str, str]:
 def running_service(workdir: Path, *, worker_nice: int) -> Iterator[Service]:
     """The server and one worker (at ``worker_nice``) on fresh data under ``workdir``."""
     workdir.mkdir(parents=True)
-    service = Service(service_env(workdir), workdir)
     try:
-        service.start_server()
-        env = os.environ | service.env | {"SHARER_BIND": f"127.0.0.1:{service.port}"}
-        log = (workdir / "worker-0.log").open("ab")
-        service.workers.append(
-            subprocess.Popen(
-                ["nice", "-n", str(worker_nice), sys.executable, "-m", "worker"],
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-        )
-        yield service
+        service = Service(service_env(workdir), workdir, worker_nice=worker_nice)
+        with service.running(workers=1):
+            yield service
     except BaseException:
         _print_logs(workdir)
         raise
     finally:
-        service.stop()
         shutil.rmtree(workdir)
 
 
@@ -103,13 +95,16 @@ def running_bare(workdir: Path) -> Iterator[BareServer]:
         _print_logs(workdir)
         raise
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_processes([process])
         shutil.rmtree(workdir)
+
+
+def storage_root(service: Service) -> Path:
+    """The directory where the service's local storage keeps objects, as its settings say."""
+    storage = open_storage(load_settings(service.env))
+    if not isinstance(storage, LocalStorage):
+        raise RuntimeError("the benchmark runs on the embedded backends only")
+    return storage.root
 
 
 def server_pid(service: Service) -> int:
@@ -122,7 +117,7 @@ def server_pid(service: Service) -> int:
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of ``pid`` and all its descendants still alive."""
     total = 0.0
-    for process in _tree(pid):
+    for process in [pid, *descendants(pid)]:
         try:
             stat = Path(f"/proc/{process}/stat").read_text()
         except FileNotFoundError:
@@ -130,22 +125,6 @@ def cpu_seconds(pid: int) -> float:
         fields = stat.rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
     return total
-
-
-def _tree(pid: int) -> list[int]:
-    found = [pid]
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except FileNotFoundError:
-        return found
-    for task in tasks:
-        try:
-            children = (task / "children").read_text().split()
-        except FileNotFoundError:
-            continue
-        for child in children:
-            found += _tree(int(child))
-    return found
 
 
 def _print_logs(workdir: Path) -> None:

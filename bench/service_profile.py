@@ -19,7 +19,7 @@ from pathlib import Path
 
 from service_latency import Probe, measure_latency
 from service_load import run_wrk
-from service_processes import QUIET_WORKER_NICE, running_service, server_pid
+from service_processes import QUIET_WORKER_NICE, running_service, server_pid, storage_root
 from service_report import Profile
 
 SAMPLE_RATE = 250
@@ -149,7 +149,7 @@ def profile_phase(
         profiler = Profiler(running.workers[0].pid, run_dir / "worker.txt", PROFILE_SECONDS)
         measure_latency(
             running.base_url,
-            Path(running.env["SHARER_DATA_DIR"]) / "media",
+            storage_root(running),
             data,
             in_flight=in_flight,
             uploads=PROFILE_MAX_REQUESTS,

@@ -78,10 +78,7 @@ def soak(
     env = local_env(workdir) | {"SHARER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT)}
     service = Service(env, workdir)
     payloads = mixed_payloads()
-    try:
-        service.start_server()
-        service.start_worker()
-        service.start_worker()
+    with service.running(workers=2):
         # One job of each kind first, so "start" memory is of warmed-up processes.
         warm_up = upload_many(service.base_url, payloads, concurrency=2, total=2 * len(payloads))
         settle(service.base_url, warm_up.accepted, timeout=60)
@@ -111,8 +108,6 @@ def soak(
         memory_end = memory_of(service)
         ready = [a for a in tally.accepted if states[a.location] == "ready"]
         problems = check_thumbnails(ready)
-    finally:
-        service.stop()
     # Jobs finished on a later delivery: those a killed worker held (or a slow heartbeat).
     redelivered = sum(
         1

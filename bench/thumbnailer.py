@@ -19,7 +19,6 @@ import json
 import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,14 +34,16 @@ sys.path[:0] = [str(BENCH), str(REPO / "src"), str(REPO / "tests")]
 
 import corpus  # noqa: E402
 import PIL  # noqa: E402
+from engines import ENGINES  # noqa: E402
 from PIL import Image, ImageChops, ImageOps, ImageStat  # noqa: E402
 
 from server.inspection import inspect_upload  # noqa: E402
 from sharer.formats import ImageFormat  # noqa: E402
 from sharer.ids import new_image_id  # noqa: E402
 from sharer.messages import ThumbnailSpec, job_for_upload  # noqa: E402
+from support.faults import process_memory  # noqa: E402
 
-ENGINE_NAMES = ("ours", "pyvips", "naive", "floor")
+ENGINE_NAMES = tuple(ENGINES)
 RESULTS = BENCH / "results" / "thumbnailer.md"
 
 
@@ -66,8 +67,6 @@ def plan(data: bytes) -> tuple[ImageFormat, tuple[ThumbnailSpec, ...]]:
 
 def child(engine_name: str, path: Path, runs: int, warmup: int, save_to: Path) -> None:
     """Time one engine on one image; print a JSON line; keep its outputs in ``save_to``."""
-    from engines import ENGINES
-
     if engine_name == "pyvips":
         import pyvips
 
@@ -102,10 +101,7 @@ def child(engine_name: str, path: Path, runs: int, warmup: int, save_to: Path) -
 def _peak_rss_kb() -> int:
     # VmHWM starts afresh at exec; ru_maxrss would carry over the orchestrator's peak,
     # which the child inherits through fork.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return process_memory(os.getpid())[0].peak_kib
 
 
 def measure(engine_name: str, path: Path, args: argparse.Namespace, scratch: Path) -> Measure:

@@ -14,7 +14,6 @@ A thumbnail's URL is handed out before the worker has made it; S3 answers 403 un
 default 10.
 """
 
-import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -27,27 +26,6 @@ from cdk.nag import acknowledge
 IMAGES_PATH = "images/*/*"
 IMAGES_KEYS = "images/*"
 HSTS_MAX_AGE = Duration.days(365)
-
-
-class _BucketOrigin(cloudfront.OriginBase):
-    """The bucket as an S3 origin signed by ``origin_access_control``, granting nothing.
-
-    CDK's own OAC origin grants the distribution the whole bucket; the grant here is
-    written by ``Delivery`` for the images prefix only.
-    """
-
-    def __init__(
-        self, bucket: s3.IBucket, origin_access_control: cloudfront.S3OriginAccessControl
-    ) -> None:
-        super().__init__(
-            bucket.bucket_regional_domain_name,
-            origin_access_control_id=origin_access_control.origin_access_control_id,
-        )
-
-    @jsii.member(jsii_name="renderS3OriginConfig")
-    def _render_s3_origin_config(self) -> cloudfront.CfnDistribution.S3OriginConfigProperty:
-        # An empty identity is how CloudFormation says "S3 origin, access by OAC".
-        return cloudfront.CfnDistribution.S3OriginConfigProperty(origin_access_identity="")
 
 
 class Delivery(Construct):
@@ -96,7 +74,13 @@ class Delivery(Construct):
             ),
             additional_behaviors={
                 IMAGES_PATH: cloudfront.BehaviorOptions(
-                    origin=_BucketOrigin(bucket, origin_access_control),
+                    # An S3 origin signed by the OAC that grants nothing: CDK's own OAC
+                    # origin would grant the distribution the whole bucket, so the grant is
+                    # written below for the images prefix only.
+                    origin=origins.S3BucketOrigin.with_bucket_defaults(
+                        bucket,
+                        origin_access_control_id=origin_access_control.origin_access_control_id,
+                    ),
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                     cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,

@@ -7,6 +7,11 @@ from constructs import Construct
 from cdk.logs import LogShipping
 from cdk.settings import grant_read_parameters
 
+# The AMI's root device and size (cdk/worker_image.py's recipe); an instance's root volume
+# must be at least the size of the AMI's snapshot, so both read these.
+ROOT_DEVICE = "/dev/xvda"
+ROOT_VOLUME_GIB = 8
+
 
 def instance_role(
     scope: Construct,
@@ -31,9 +36,9 @@ def instance_role(
 def root_volume() -> ec2.BlockDevice:
     """An encrypted gp3 root volume the size of the AMI's."""
     return ec2.BlockDevice(
-        device_name="/dev/xvda",
+        device_name=ROOT_DEVICE,
         volume=ec2.BlockDeviceVolume.ebs(
-            8, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
+            ROOT_VOLUME_GIB, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3
         ),
     )
 

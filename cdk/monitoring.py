@@ -117,8 +117,15 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Workers",
                 left=[
-                    _group_metric(fleet, "GroupInServiceInstances", "in service"),
-                    _group_metric(fleet, "GroupDesiredCapacity", "desired"),
+                    fleet.group_metric(
+                        "GroupInServiceInstances",
+                        statistic="Maximum",
+                        period=PERIOD,
+                        label="in service",
+                    ),
+                    fleet.group_metric(
+                        "GroupDesiredCapacity", statistic="Maximum", period=PERIOD, label="desired"
+                    ),
                 ],
                 right=[fleet.load],
                 right_annotations=[
@@ -151,14 +158,3 @@ class Monitoring(Construct):
                 title="Alarms", alarms=[self.dead_letter_alarm, self.latency_alarm], width=24
             )
         )
-
-
-def _group_metric(fleet: WorkerFleet, name: str, label: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace="AWS/AutoScaling",
-        metric_name=name,
-        dimensions_map={"AutoScalingGroupName": fleet.group.auto_scaling_group_name},
-        statistic="Maximum",
-        period=PERIOD,
-        label=label,
-    )

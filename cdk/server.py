@@ -104,17 +104,12 @@ class Server(Construct):
 
     def publish_settings(self, public_base_url: str) -> None:
         """Create the server's settings parameter, naming the CloudFront URL it hands out."""
-        settings = app_settings(
-            bucket_name=self._storage.bucket.bucket_name,
-            queue_url=self._queues.queue.queue_url,
-            dead_letter_queue_url=self._queues.dead_letter_queue.queue_url,
-        )
         settings_parameter(
             self,
             "Settings",
             name=self.settings_parameter_name,
             settings={
-                **settings,
+                **app_settings(self._storage, self._queues),
                 "SHARER_PUBLIC_BASE_URL": public_base_url,
                 "SHARER_BIND": f"0.0.0.0:{PORT}",
             },

@@ -15,7 +15,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS
+from cdk.queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS, Queues
+from cdk.storage import Storage
 
 # Installed into the AMI by image-builder/components/sharer-app.yml.
 START_ROLE_COMMAND = "/opt/sharer/bin/sharer-start-role"
@@ -40,12 +41,12 @@ def grant_read_parameters(scope: Construct, role: iam.IRole, names: list[str]) -
     )
 
 
-def app_settings(*, bucket_name: str, queue_url: str, dead_letter_queue_url: str) -> dict[str, str]:
+def app_settings(storage: Storage, queues: Queues) -> dict[str, str]:
     """The settings (src/sharer/settings.py) both roles share on AWS."""
     return {
-        "SHARER_STORAGE_URL": f"s3://{bucket_name}",
-        "SHARER_QUEUE_URL": queue_url,
-        "SHARER_DEAD_LETTER_QUEUE_URL": dead_letter_queue_url,
+        "SHARER_STORAGE_URL": f"s3://{storage.bucket.bucket_name}",
+        "SHARER_QUEUE_URL": queues.queue.queue_url,
+        "SHARER_DEAD_LETTER_QUEUE_URL": queues.dead_letter_queue.queue_url,
         "SHARER_MAX_RECEIVES": str(MAX_RECEIVES),
         "SHARER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
         "SHARER_LOG_LEVEL": "INFO",

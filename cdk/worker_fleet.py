@@ -58,11 +58,7 @@ class WorkerFleet(Construct):
             self,
             "Settings",
             name=settings_name,
-            settings=app_settings(
-                bucket_name=storage.bucket.bucket_name,
-                queue_url=queues.queue.queue_url,
-                dead_letter_queue_url=queues.dead_letter_queue.queue_url,
-            ),
+            settings=app_settings(storage, queues),
         )
         role = instance_role(
             self,
@@ -130,12 +126,7 @@ class WorkerFleet(Construct):
                 "in_flight": queues.queue.metric_approximate_number_of_messages_not_visible(
                     statistic="Maximum"
                 ),
-                "in_service": cloudwatch.Metric(
-                    namespace="AWS/AutoScaling",
-                    metric_name="GroupInServiceInstances",
-                    dimensions_map={"AutoScalingGroupName": self.group.auto_scaling_group_name},
-                    statistic="Minimum",
-                ),
+                "in_service": self.group_metric("GroupInServiceInstances", statistic="Minimum"),
             },
         )
         self._policy(
@@ -151,6 +142,24 @@ class WorkerFleet(Construct):
             steps.scale_in_threshold,
             SCALE_IN_EVALUATION_PERIODS,
             cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+
+    def group_metric(
+        self,
+        metric_name: str,
+        *,
+        statistic: str,
+        label: str | None = None,
+        period: Duration | None = None,
+    ) -> cloudwatch.Metric:
+        """One of the group metrics the group collects (``GroupInServiceInstances``...)."""
+        return cloudwatch.Metric(
+            namespace="AWS/AutoScaling",
+            metric_name=metric_name,
+            dimensions_map={"AutoScalingGroupName": self.group.auto_scaling_group_name},
+            statistic=statistic,
+            label=label,
+            period=period,
         )
 
     def _policy(

@@ -22,8 +22,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.instances import https_only_security_group
-from cdk.nag import acknowledge, acknowledge_object_keys
+from cdk.access import grant_object_keys
+from cdk.instances import ROOT_DEVICE, ROOT_VOLUME_GIB, https_only_security_group
+from cdk.nag import acknowledge
 from cdk.settings import parameter_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -156,17 +157,11 @@ class WorkerImage(Construct):
                 resources=[artifact.bucket.arn_for_objects(artifact.s3_object_key)],
             )
         )
-        log_keys = [f"{LOG_PREFIX}/*"]
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"],
-                resources=[log_bucket.arn_for_objects(key) for key in log_keys],
-            )
-        )
-        acknowledge_object_keys(
+        grant_object_keys(
             role,
             log_bucket,
-            log_keys,
+            ["s3:PutObject"],
+            [f"{LOG_PREFIX}/*"],
             "Build logs go under one prefix of the log bucket, a key per build and step.",
         )
         security_group = https_only_security_group(
@@ -231,9 +226,12 @@ class WorkerImage(Construct):
             ],
             block_device_mappings=[
                 recipe_type.InstanceBlockDeviceMappingProperty(
-                    device_name="/dev/xvda",
+                    device_name=ROOT_DEVICE,
                     ebs=recipe_type.EbsInstanceBlockDeviceSpecificationProperty(
-                        encrypted=True, volume_type="gp3", volume_size=8, delete_on_termination=True
+                        encrypted=True,
+                        volume_type="gp3",
+                        volume_size=ROOT_VOLUME_GIB,
+                        delete_on_termination=True,
                     ),
                 )
             ],

@@ -1,7 +1,8 @@
 """Image dimensions as the file header declares them, read without any Pillow plugin.
 
 The upload's pixel cap is enforced on these numbers before Pillow parses the file, so a
-decompression bomb is refused from its first bytes.
+decompression bomb is refused from its first bytes. The GIF block walking is shared with
+``server.privacy.gif``.
 """
 
 import struct
@@ -33,15 +34,27 @@ def _png_size(data: bytes) -> tuple[int, int] | None:
     return width, height
 
 
+def gif_colour_table_size(flags: int) -> int:
+    """Bytes of the colour table that a GIF screen or image descriptor's ``flags`` announce."""
+    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+
+
+def gif_sub_blocks_end(data: bytes, at: int) -> int:
+    """Offset just past the GIF sub-block sequence starting at ``at`` (its 0 terminator).
+
+    Raises ``IndexError`` when ``data`` ends first.
+    """
+    while data[at]:
+        at += data[at] + 1
+    return at + 1
+
+
 def _gif_size(data: bytes) -> tuple[int, int]:
     # Pillow grows the canvas to hold a first frame larger than the logical screen.
     width, height, flags = struct.unpack_from("<HHB", data, 6)
-    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
-    while data[at] == 0x21:  # extension: label, then sub-blocks up to a zero length
-        at += 2
-        while data[at]:
-            at += data[at] + 1
-        at += 1
+    at = 13 + gif_colour_table_size(flags)
+    while data[at] == 0x21:  # extension: introducer, label, then sub-blocks
+        at = gif_sub_blocks_end(data, at + 2)
     if data[at] != 0x2C:  # no image descriptor: the screen is all there is
         return width, height
     x0, y0, frame_width, frame_height = struct.unpack_from("<HHHH", data, at + 1)

@@ -5,12 +5,20 @@ field is checked on decode and a ``MessageError`` names the first thing wrong.
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import is_image_id
-from sharer.variants import VARIANTS, original_key, thumbnail_format, variant_key
+from sharer.storage.port import validate_key
+from sharer.variants import (
+    THUMBNAIL_FORMATS,
+    VARIANTS,
+    original_key,
+    thumbnail_format,
+    variant_key,
+)
 
 SCHEMA_VERSION = 1
 
@@ -109,23 +117,31 @@ def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:
     if len(box) != 2 or not all(type(n) is int and 0 < n <= 10_000 for n in box):
         raise MessageError(f"bad box {box!r}")
     return ThumbnailSpec(
-        _field(item, "name", str), box[0], box[1], _key(item, image_id), _format(item)
+        _field(item, "name", str),
+        box[0],
+        box[1],
+        _key(item, image_id),
+        _format(item, THUMBNAIL_FORMATS),
     )
 
 
 def _key(item: dict[str, Any], image_id: str) -> str:
     key = _field(item, "key", str)
-    # A job may only touch its own image's objects.
-    if not key.startswith(f"images/{image_id}/") or ".." in key:
+    # A job may only touch its own image's objects, by keys every store accepts.
+    if not key.startswith(f"images/{image_id}/"):
         raise MessageError(f"key {key!r} is outside the image's prefix")
+    try:
+        validate_key(key)
+    except ValueError as exc:
+        raise MessageError(f"key {key!r} is outside what every store accepts: {exc}") from exc
     return key
 
 
-def _format(item: dict[str, Any]) -> ImageFormat:
+def _format(item: dict[str, Any], known: Mapping[str, ImageFormat] = ACCEPTED) -> ImageFormat:
     name = _field(item, "format", str)
-    if name not in ACCEPTED:
+    if name not in known:
         raise MessageError(f"unknown format {name!r}")
-    return ACCEPTED[name]
+    return known[name]
 
 
 def _field(item: dict[str, Any], name: str, kind: type[T]) -> T:

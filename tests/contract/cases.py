@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
+
 from sharer.queues.port import Queue
 from sharer.storage.port import Storage
 
@@ -30,3 +32,14 @@ class QueueCase:
     queue: Queue
     dead_letters: Callable[[], list[tuple[str, str | None]]]
     broken: Callable[[], Queue]
+
+
+def assert_refuses_key(storage: Storage, key: str) -> None:
+    """Every operation on ``storage`` refuses ``key`` with the port's ValueError."""
+    for operation in (
+        lambda: storage.put(key, b"x", "image/jpeg"),
+        lambda: storage.get(key),
+        lambda: storage.delete(key),
+    ):
+        with pytest.raises(ValueError, match="storage key"):
+            operation()

@@ -79,9 +79,9 @@ def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
         return
     settings: Settings = request.getfixturevalue("moto_aws")
     client = sqs_client(settings)
-    queue_url, dlq_url = create_work_queues(
-        client, "jobs", max_receives=MAX_RECEIVES, visibility_timeout=VISIBILITY_TIMEOUT
-    )
+    # The queue keeps SQS's default visibility (30 s): a redelivery after VISIBILITY_TIMEOUT
+    # can then only come from the timeout the adapter itself asks for on every receive.
+    queue_url, dlq_url = create_work_queues(client, "jobs", max_receives=MAX_RECEIVES)
     missing_url = queue_url.replace("/jobs", "/no-such-queue")
     yield QueueCase(
         queue=SqsQueue(client, queue_url, dlq_url, visibility_timeout=VISIBILITY_TIMEOUT),

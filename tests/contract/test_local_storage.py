@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.cases import assert_refuses_key
 from sharer.storage.local import LocalStorage
 from sharer.storage.port import StorageUnavailable
 
@@ -36,15 +37,7 @@ def all_files(root: Path) -> set[str]:
 def test_keys_that_could_escape_the_root_are_rejected_before_any_io(
     tmp_path: Path, key: str
 ) -> None:
-    storage = LocalStorage(tmp_path / "media")
-
-    for operation in (
-        lambda: storage.put(key, b"x", "image/jpeg"),
-        lambda: storage.get(key),
-        lambda: storage.delete(key),
-    ):
-        with pytest.raises(ValueError, match="storage key"):
-            operation()
+    assert_refuses_key(LocalStorage(tmp_path / "media"), key)
     assert list(tmp_path.iterdir()) == []
 
 

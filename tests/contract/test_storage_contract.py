@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from contract.cases import StorageCase
+from contract.cases import StorageCase, assert_refuses_key
 from sharer.storage.port import IMMUTABLE_CACHE_CONTROL, ObjectNotFound, StorageUnavailable
 
 KEY = "images/AAAAAAAAAAAAAAAAAAAAAA/small.jpg"
@@ -47,6 +47,7 @@ def test_mutable_object_has_no_cache_control_and_can_be_replaced(
 
     assert pending.cache_control is None
     assert ready.body == b'{"state":"ready"}'
+    assert ready.content_type == "application/json"
     assert ready.etag != pending.etag
 
 
@@ -157,3 +158,8 @@ def test_readers_never_see_a_partial_or_mismatched_object(storage_case: StorageC
 
     assert seen
     assert seen <= allowed
+
+
+@pytest.mark.parametrize("key", ["../outside.jpg", "images/a b.jpg", "images//a.jpg", ""])
+def test_every_store_refuses_the_same_bad_keys(storage_case: StorageCase, key: str) -> None:
+    assert_refuses_key(storage_case.storage, key)

@@ -7,9 +7,8 @@ from PIL import Image
 
 from support import images
 from support.client import fetch_when_ready, upload, wait_for_status
+from support.load import THUMBNAIL_BOXES
 from support.services import Service
-
-BOXES = {"small": 100, "medium": 300, "large": 600}
 
 
 def test_the_reference_client_upload_gets_all_four_images(service: Service) -> None:
@@ -25,7 +24,7 @@ def test_the_reference_client_upload_gets_all_four_images(service: Service) -> N
     assert original.headers["Content-Type"] == "image/jpeg"
     assert original.content == data
 
-    for name, box in BOXES.items():
+    for name, box in THUMBNAIL_BOXES.items():
         thumb = fetch_when_ready(urls[name])
         assert thumb.status_code == 200, name
         assert thumb.headers["Content-Type"] == "image/jpeg"
@@ -55,7 +54,7 @@ def test_an_image_smaller_than_the_boxes_is_never_upscaled(service: Service) -> 
     urls = response.json()
     with Image.open(io.BytesIO(requests.get(urls["original"], timeout=10).content)) as original:
         size = original.size
-    for name in BOXES:
+    for name in THUMBNAIL_BOXES:
         with Image.open(io.BytesIO(fetch_when_ready(urls[name]).content)) as thumb:
             assert thumb.size == size
 

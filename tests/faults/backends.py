@@ -91,9 +91,6 @@ class LocalBackends(Backends):
         return self.queue.redrive()
 
 
-# SQS answers at most 10 messages per receive; a test's dead-letter queue holds a few.
-
-
 class AwsBackends(Backends):
     """The bucket and the queues on moto, through clients with the test credentials."""
 

@@ -35,7 +35,6 @@ class Stack:
     to a process that should go through the proxy instead (AWS only).
     """
 
-    kind: str
     service: Service
     backends: Backends
     proxy: FaultProxy | None
@@ -79,13 +78,13 @@ def aws_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]
 def _stack(request: pytest.FixtureRequest, kind: str, workdir: Path) -> Iterator[Stack]:
     if kind == "local":
         env = local_env(workdir) | FAULT_SETTINGS
-        yield from _running(Stack(kind, Service(env, workdir), backends_for(kind, env), None))
+        yield from _running(Stack(Service(env, workdir), backends_for(kind, env), None))
         return
     endpoint: str = request.getfixturevalue("moto_endpoint")
     env = aws_env(endpoint, bucket=f"faults-{secrets.token_hex(6)}", max_receives=3)
     env |= FAULT_SETTINGS
     with FaultProxy(endpoint) as proxy:
-        yield from _running(Stack(kind, Service(env, workdir), backends_for(kind, env), proxy))
+        yield from _running(Stack(Service(env, workdir), backends_for(kind, env), proxy))
 
 
 def _running(stack: Stack) -> Iterator[Stack]:

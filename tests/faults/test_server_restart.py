@@ -46,7 +46,10 @@ def test_every_202_around_a_server_restart_is_kept(local_stack: Stack) -> None:
         stop.set()
         clients.join(MAX_UPLOAD_SECONDS)
     assert tally.server_errors == 0
-    assert set(tally.statuses) == {202}  # the only failures are refused connections
+    # The only failures are connection errors: mostly refused while no server listens, plus
+    # a few resets (about 3 a restart) of kept-alive connections the stopping server closed;
+    # the stored == promised check below shows none of those uploads was half done.
+    assert set(tally.statuses) == {202}
 
     states = settle(service.base_url, tally.accepted, timeout=60)
     assert set(states.values()) == {"ready"}

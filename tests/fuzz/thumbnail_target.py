@@ -17,7 +17,7 @@ import io
 from PIL import Image
 
 from server.inspection import InvalidImage, inspect_upload
-from sharer.formats import ImageFormat
+from sharer.formats import DECODE_ERRORS, ImageFormat, open_image
 from sharer.messages import ThumbnailSpec
 from sharer.variants import VARIANTS, thumbnail_format
 from worker.thumbnails import ThumbnailError, make_thumbnails
@@ -28,9 +28,9 @@ MAX_PIXELS = 4_000_000
 def declared_size(data: bytes, source_format: ImageFormat) -> tuple[int, int] | None:
     """The size Pillow (restricted to ``source_format``) reads from the header, if any."""
     try:
-        with Image.open(io.BytesIO(data), formats=(source_format.name,)) as image:
+        with open_image(data, source_format) as image:
             return image.size
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+    except DECODE_ERRORS:
         return None
 
 

@@ -40,6 +40,12 @@ class Synthesized:
         logical_id, _ = self.only("AWS::S3::Bucket", {"Properties": {"OwnershipControls": rules}})
         return logical_id
 
+    def queue_ids(self) -> tuple[str, str]:
+        """Logical ids of the work queue (the one that redrives) and of its dead-letter queue."""
+        work, _ = self.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}})
+        (dead_letter,) = set(self.resources("AWS::SQS::Queue")) - {work}
+        return work, dead_letter
+
     def metadata(self) -> dict[str, list[dict[str, Any]]]:
         """The stack's construct metadata (acknowledged rules, warnings, logical ids)."""
         path = self.outdir / f"{self.stack.artifact_id}.metadata.json"

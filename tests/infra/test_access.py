@@ -63,8 +63,7 @@ def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
     synthesized: Synthesized,
 ) -> None:
     worker = _role(synthesized, "worker")
-    queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})[0]
-    (dead_letter,) = set(synthesized.resources("AWS::SQS::Queue")) - {queue}
+    queue, dead_letter = synthesized.queue_ids()
     for action in (
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -92,8 +91,7 @@ def test_server_sends_jobs_and_only_checks_the_dead_letter_queue(
     synthesized: Synthesized,
 ) -> None:
     server = _role(synthesized, "server")
-    queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})[0]
-    (dead_letter,) = set(synthesized.resources("AWS::SQS::Queue")) - {queue}
+    queue, dead_letter = synthesized.queue_ids()
     assert server["sqs:SendMessage"] == {f"<{queue}.Arn>"}
     assert server["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>", f"<{dead_letter}.Arn>"}
     assert "sqs:ReceiveMessage" not in server

@@ -4,7 +4,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from aws_cdk.assertions import Capture, Match
-from cdk_synthesis import Synthesized
+from cdk_synthesis import Synthesized, render
 
 from cdk.delivery import IMAGES_PATH
 from cdk.server import PORT
@@ -75,6 +75,21 @@ def test_bucket_policy_lets_only_this_distribution_read_only_images(
     )
     assert resource.as_object()["Fn::Join"][1][-1] == "/images/*"
     assert {"Ref": distribution_id} in source.as_object()["Fn::Join"][1]
+    # And no other statement lets CloudFront read more (CDK's own OAC origin would add a
+    # grant of the whole bucket, status records included).
+    media_id = synthesized.bucket_id("BucketOwnerEnforced")
+    _, policy = synthesized.only(
+        "AWS::S3::BucketPolicy", {"Properties": {"Bucket": {"Ref": media_id}}}
+    )
+    readable = [
+        render(statement["Resource"])
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        and statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    ]
+    assert readable == [f"<{media_id}.Arn>/images/*"]
+    status = f"<{media_id}.Arn>/{status_key(new_image_id())}"
+    assert not any(fnmatchcase(status, pattern) for pattern in readable)
 
 
 def test_path_pattern_serves_image_objects_but_not_the_status_route() -> None:

@@ -16,20 +16,24 @@ def _alarm_on(synthesized: Synthesized, metric: str) -> dict[str, Any]:
 
 
 def test_a_dead_lettered_job_raises_an_alarm(synthesized: Synthesized) -> None:
-    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    queue_id, dead_letter_id = synthesized.queue_ids()
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarm = _alarm_on(synthesized, "ApproximateNumberOfMessagesVisible")
     (dimension,) = alarm["Dimensions"]
     dead_letter = dimension["Value"]["Fn::GetAtt"][0]
     assert dead_letter in synthesized.resources("AWS::SQS::Queue")
     assert dead_letter != queue_id
+    assert dimension == {
+        "Name": "QueueName",
+        "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]},
+    }
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
 
 
 def test_a_job_waiting_past_the_objective_raises_an_alarm(synthesized: Synthesized) -> None:
-    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    queue_id, _ = synthesized.queue_ids()
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarm = _alarm_on(synthesized, "ApproximateAgeOfOldestMessage")
     assert alarm["Dimensions"] == [

@@ -136,7 +136,7 @@ def test_scaling_policies_carry_the_steps_of_the_one_table(synthesized: Synthesi
 
 def test_scaling_alarms_watch_jobs_per_in_service_worker(synthesized: Synthesized) -> None:
     group_id, _ = _group(synthesized)
-    queue_id, _ = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    queue_id, _ = synthesized.queue_ids()
     for _, alarm in _scaling(synthesized).values():
         metrics = {m["Id"]: m for m in alarm["Metrics"]}
         (expression,) = [m for m in metrics.values() if "Expression" in m]

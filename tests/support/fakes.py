@@ -87,7 +87,7 @@ class FakeQueue(Queue):
 
     def receive(self, max_messages: int, wait_seconds: float) -> list[Delivery]:
         self._maybe_fail()
-        out = []
+        out: list[Delivery] = []
         with self._lock:
             for receipt, message in self.messages.items():
                 if len(out) == max_messages:

@@ -7,7 +7,8 @@
   neither "missing" nor "denied" (root ignores permissions), for the local storage.
 - ``sqlite_write_lock``: another process holding the SQLite queue's write lock, as a
   stuck or crashed writer would.
-- ``process_memory``: VmRSS and VmHWM of a process and its children, from /proc.
+- ``process_memory``: VmRSS and VmHWM of a process and its children (``descendants``),
+  from /proc.
 """
 
 import http.client
@@ -214,7 +215,7 @@ class Memory:
 
 def process_memory(pid: int) -> list[Memory]:
     """Memory of ``pid`` and of every live descendant (gunicorn's workers, say)."""
-    return [m for p in [pid, *_descendants(pid)] if (m := _memory(p)) is not None]
+    return [m for p in [pid, *descendants(pid)] if (m := _memory(p)) is not None]
 
 
 def _memory(pid: int) -> Memory | None:
@@ -228,7 +229,8 @@ def _memory(pid: int) -> Memory | None:
     return Memory(pid, int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every live process whose parent chain leads to ``pid`` (found by scanning /proc)."""
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,19 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes], timeout: f
     raise TimeoutError(f"nothing listening on {port} after {timeout}s")
 
 
+def stop_processes(processes: "Sequence[subprocess.Popen[bytes]]") -> None:
+    """SIGTERM every process still running, wait (bounded), then SIGKILL what is left."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 @dataclass
 class Service:
     """One running instance of the service: its environment, server and workers."""
@@ -50,6 +63,8 @@ class Service:
     env: dict[str, str]
     log_dir: Path
     port: int = field(default_factory=free_port)
+    # ``nice -n`` for the workers: a benchmark keeps them off the server's CPU with it.
+    worker_nice: int = 0
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -59,11 +74,14 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def _spawn(
-        self, module: str, name: str, extra_env: dict[str, str]
+        self, module: str, name: str, extra_env: dict[str, str], *, nice: int = 0
     ) -> "subprocess.Popen[bytes]":
         env = os.environ | self.env | {"SHARER_BIND": f"127.0.0.1:{self.port}"} | extra_env
+        command = [sys.executable, "-m", module]
+        if nice:
+            command = ["nice", "-n", str(nice), *command]
         log = (self.log_dir / f"{name}.log").open("ab")
-        return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log)
+        return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
     def start_server(self, **extra_env: str) -> None:
         """Start gunicorn and wait until /healthz answers 200."""
@@ -76,23 +94,16 @@ class Service:
             time.sleep(0.1)
 
     def start_worker(self, **extra_env: str) -> "subprocess.Popen[bytes]":
-        """Start one more worker process."""
-        worker = self._spawn("worker", f"worker-{len(self.workers)}", extra_env)
+        """Start one more worker process (at CPU priority ``worker_nice``)."""
+        worker = self._spawn(
+            "worker", f"worker-{len(self.workers)}", extra_env, nice=self.worker_nice
+        )
         self.workers.append(worker)
         return worker
 
     def stop(self) -> None:
         """SIGTERM everything, wait (bounded), then SIGKILL what is left."""
-        processes = [p for p in [self.server, *self.workers] if p is not None]
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        stop_processes([p for p in [self.server, *self.workers] if p is not None])
 
     @contextmanager
     def running(self, *, workers: int = 0) -> Iterator["Service"]:
@@ -143,8 +154,7 @@ def moto_server(log_dir: Path) -> Iterator[str]:
         wait_until_listening(port, process, START_TIMEOUT)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_processes([process])
 
 
 FAKE_AWS_CREDENTIALS = {
@@ -159,7 +169,9 @@ FAKE_AWS_CREDENTIALS = {
 def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, str]:
     """Create a bucket, a work queue and its dead-letter queue on moto; return settings."""
     session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=FAKE_AWS_CREDENTIALS["AWS_REGION"],
     )
     s3 = session.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=bucket)

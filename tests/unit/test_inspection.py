@@ -23,6 +23,31 @@ def refusal(data: bytes, max_pixels: int = CAP) -> InvalidImage:
     return caught.value
 
 
+@pytest.fixture
+def no_pillow_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if inspection hands the bytes to a Pillow plugin at all.
+
+    ``pytest.fail`` raises a ``BaseException``, which inspection cannot mistake for a
+    decoding error and turn into a refusal.
+    """
+
+    def opened(*_: object) -> None:
+        pytest.fail("Pillow opened a file that its header alone should have refused")
+
+    monkeypatch.setattr("server.inspection.open_image", opened)
+
+
+@pytest.fixture
+def no_pillow_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if Pillow decodes the pixels (a full decode is what bounded-memory
+    checks avoid)."""
+
+    def loaded(*_: object) -> None:
+        pytest.fail("Pillow decoded the whole image")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", loaded)
+
+
 @pytest.mark.parametrize(
     ("build", "image_format", "has_alpha"),
     [
@@ -157,10 +182,12 @@ def test_animated_gif_is_judged_on_its_first_frame() -> None:
         pytest.param(images.gif_bomb((30000, 30000), screen=(10, 10)), id="gif-frame-only"),
     ],
 )
+@pytest.mark.usefixtures("no_pillow_open")
 def test_refuses_bombs_from_the_header_alone(bomb: bytes) -> None:
     # The bombs' pixel data is garbage: had anything tried to decode it, the reason would
     # be "undecodable". And Pillow's own bomb check (a warning from 89 MP, an error from
-    # 179 MP) is never reached: it would warn or raise here.
+    # 179 MP) is never reached: no Pillow plugin even opens the file (``no_pillow_open``;
+    # Pillow's check, had it run, would also have reported "too_many_pixels").
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         refused = refusal(bomb)
@@ -168,6 +195,7 @@ def test_refuses_bombs_from_the_header_alone(bomb: bytes) -> None:
     assert "pixels" in str(refused)
 
 
+@pytest.mark.usefixtures("no_pillow_open")
 def test_refuses_a_gif_frame_larger_than_its_screen() -> None:
     bomb = images.gif_bomb((400, 400), screen=(10, 10))
     assert refusal(bomb, max_pixels=10_000).reason == "too_many_pixels"
@@ -189,8 +217,24 @@ def test_webp_gets_a_quarter_of_the_cap() -> None:
     assert "WEBP" in str(refused)
 
 
+def test_a_jpeg_is_proven_at_an_eighth_of_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    # libjpeg's 1/8 scale: every scan is still entropy-decoded, for 1/64 of the memory.
+    decoded: list[tuple[str, tuple[int, int]]] = []
+    load = ImageFile.ImageFile.load
+
+    def recording(image: ImageFile.ImageFile) -> object:
+        decoded.append((image.mode, image.size))
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
+    assert inspect(images.jpeg((1600, 1200))) == UploadedImage(JPEG, 1600, 1200, False)
+    assert decoded == [("L", (200, 150))]
+
+
+@pytest.mark.usefixtures("no_pillow_decode")
 def test_accepts_a_huge_solid_png_within_the_cap() -> None:
-    # 12 MP of one colour: a few tens of KB that inflate to 36 MB, streamed, not stored.
+    # 12 MP of one colour: a few tens of KB that inflate to 36 MB, streamed, not stored
+    # (Pillow's load, which would hold all 36 MB, is never called).
     data = images.solid_png((4000, 3000))
     assert inspect(data) == UploadedImage(PNG, 4000, 3000, False)
 

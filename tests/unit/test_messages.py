@@ -55,10 +55,15 @@ def _tampered(**changes: object) -> str:
         (_tampered(original__key="images/other/original.jpg"), "outside"),
         (_tampered(original__format="TIFF"), "unknown format"),
         (_tampered(thumbnails=[]), "no thumbnails"),
+        # An accepted upload format, but not one the worker encodes thumbnails in.
+        (_tampered(thumbnails__0__format="PNG"), "unknown format"),
         (_tampered(thumbnails__0__box=[600]), "bad box"),
         (_tampered(thumbnails__0__box=[0, 600]), "bad box"),
         (_tampered(thumbnails__0__box=[True, 600]), "bad box"),
         (_tampered(thumbnails__1__key="images/AAAAAAAAAAAAAAAAAAAAAA/../x"), "outside"),
+        # Inside the prefix, but a key one of the stores would refuse: dead-lettered at
+        # once rather than retried until the receive count runs out.
+        (_tampered(thumbnails__1__key="images/AAAAAAAAAAAAAAAAAAAAAA/a b.jpg"), "every store"),
         (_tampered(thumbnails__2__name=None), "'name'"),
     ],
 )

@@ -96,7 +96,9 @@ def test_permanent_failures_are_marked_failed_and_dead_lettered(
         storage.delete(job.original_key)
     processor.handle(_receive(queue))
     assert _status(storage, job) is ImageState.FAILED
-    assert complaint in decode_status(storage.get(status_key(job.image_id)).body).reason
+    reason = decode_status(storage.get(status_key(job.image_id)).body).reason
+    assert reason is not None
+    assert complaint in reason
     assert len(queue.dead) == 1
     assert queue.messages == {}
 
@@ -112,6 +114,8 @@ def test_a_passing_failure_is_retried_with_backoff_then_given_up(
         processor.handle(delivery)
         message = queue.messages[delivery.receipt]
         backoffs.append(message.hidden_for)
+        # Never marked ready (nor failed) while a thumbnail is missing and a retry is due.
+        assert status_key(job.image_id) not in storage.objects
         queue.change_visibility(delivery.receipt, 0)  # time passes
     assert backoffs == [2, 4]
     assert queue.dead == []

@@ -5,7 +5,7 @@ import pytest
 from sharer.settings import SettingsError, load_settings
 
 
-def test_defaults_are_local_backends_under_the_data_dir(tmp_path: object) -> None:
+def test_defaults_are_local_backends_under_the_data_dir() -> None:
     settings = load_settings({"SHARER_DATA_DIR": "/srv/sharer"})
     assert settings.storage_url == "file:///srv/sharer/media"
     assert settings.queue_url == "sqlite:///srv/sharer/queue.sqlite3"

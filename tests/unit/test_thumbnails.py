@@ -9,10 +9,11 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageStat
 
-from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, sniff
+from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 from sharer.messages import ThumbnailSpec
 from sharer.variants import VARIANTS
 from support import images
+from worker import thumbnails
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
 Colour = tuple[int, int, int]
@@ -240,6 +241,32 @@ def test_thumbnails_fit_their_box_with_the_aspect_kept(
         assert abs(width - exact_width) <= 1
         assert abs(height - max(1.0, exact_height)) <= 1
         assert width == spec.width or height == spec.height or (width, height) == size
+
+
+def test_one_shrunk_decode_then_each_size_from_the_one_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The design's cost model: one decode (at 1/4 scale here, JPEG's draft) and a
+    # cascade 600 -> 300 -> 100, never a second trip back to the full image.
+    opened: list[Image.Image] = []
+    resized: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    real_resize = thumbnails._resize
+
+    def spy_open(data: bytes, image_format: ImageFormat) -> Image.Image:
+        opened.append(open_image(data, image_format))
+        return opened[-1]
+
+    def spy_resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        resized.append((image.size, size))
+        return real_resize(image, size)
+
+    monkeypatch.setattr(thumbnails, "open_image", spy_open)
+    monkeypatch.setattr(thumbnails, "_resize", spy_resize)
+    make_thumbnails(marker_jpeg((3000, 2000)), JPEG, specs())
+
+    assert len(opened) == 1
+    assert opened[0].size == (750, 500)
+    assert resized == [((750, 500), (600, 400)), ((600, 400), (300, 200)), ((300, 200), (100, 67))]
 
 
 def test_boxes_that_do_not_nest_are_each_fitted() -> None:

@@ -1,5 +1,6 @@
 """GIF: keep frames and the control, text and looping extensions; drop comments and the rest."""
 
+from server.image_headers import gif_colour_table_size, gif_sub_blocks_end
 from server.privacy.exif import Malformed
 
 _GIF_KEPT_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")
@@ -8,7 +9,7 @@ _GIF_KEPT_EXTENSIONS = (0xF9, 0x01)  # graphic control, plain text
 
 def strip_gif(data: bytes) -> bytes:
     """The GIF ``data`` with only the kept parts; raises ``Malformed`` if it does not parse."""
-    at = 13 + _gif_colour_table(data[10])
+    at = 13 + gif_colour_table_size(data[10])
     out = bytearray(data[:at])
     while at < len(data):
         introducer = data[at]
@@ -16,7 +17,7 @@ def strip_gif(data: bytes) -> bytes:
             out += b";"
             break
         if introducer == 0x21:
-            end = _gif_sub_blocks(data, at + 2)
+            end = gif_sub_blocks_end(data, at + 2)
             label = data[at + 1]
             application = data[at + 3 : at + 14] if data[at + 2] == 11 else b""
             if label in _GIF_KEPT_EXTENSIONS or (
@@ -24,21 +25,10 @@ def strip_gif(data: bytes) -> bytes:
             ):
                 out += data[at:end]
         elif introducer == 0x2C:
-            table = _gif_colour_table(data[at + 9])
-            end = _gif_sub_blocks(data, at + 10 + table + 1)
+            table = gif_colour_table_size(data[at + 9])
+            end = gif_sub_blocks_end(data, at + 10 + table + 1)
             out += data[at:end]
         else:
             raise Malformed(f"unknown GIF block 0x{introducer:02x}")
         at = end
     return bytes(out)
-
-
-def _gif_colour_table(flags: int) -> int:
-    return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
-
-
-def _gif_sub_blocks(data: bytes, at: int) -> int:
-    """Offset just past the sub-block sequence starting at ``at`` (its 0 terminator)."""
-    while data[at]:  # IndexError past the end: the caller reports a damaged file
-        at += data[at] + 1
-    return at + 1

@@ -6,6 +6,7 @@ from sharer.storage.port import (
     Storage,
     StorageUnavailable,
     StoredObject,
+    validate_key,
 )
 
 __all__ = [
@@ -14,4 +15,5 @@ __all__ = [
     "Storage",
     "StorageUnavailable",
     "StoredObject",
+    "validate_key",
 ]

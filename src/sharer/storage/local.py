@@ -11,7 +11,6 @@ sidecar to reconcile. The cost is that the files are not plain images; read them
 import hashlib
 import json
 import os
-import re
 import secrets
 from pathlib import Path
 
@@ -21,23 +20,11 @@ from sharer.storage.port import (
     Storage,
     StorageUnavailable,
     StoredObject,
+    validate_key,
 )
 
 _MAGIC = b"sharer-object/1\n"
-# An allow-list rather than a deny-list: nothing but plain names can reach the disk.
-# Segments may not start with "." so "..", hidden files and our temp files are all out.
-_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}")
-_MAX_KEY_LENGTH = 1024  # S3's limit, so a key valid here is valid there too
 _NOT_THERE = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
-
-
-def validate_key(key: str) -> None:
-    """Raise ``ValueError`` unless ``key`` is relative segments of ``[A-Za-z0-9_.-]``."""
-    if not key or len(key) > _MAX_KEY_LENGTH:
-        raise ValueError(f"storage key must be 1..{_MAX_KEY_LENGTH} characters")
-    for segment in key.split("/"):
-        if _SEGMENT.fullmatch(segment) is None:
-            raise ValueError(f"storage key {key!r} has a bad segment {segment!r}")
 
 
 class LocalStorage(Storage):

@@ -1,10 +1,30 @@
 """The Storage port: what the server and worker need from an object store."""
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 # Image objects never change once written, so any cache may keep them for a year.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+# An allow-list rather than a deny-list: nothing but plain names can reach a store.
+# Segments may not start with "." so "..", hidden files and temp files are all out.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}")
+MAX_KEY_LENGTH = 1024  # S3's limit
+
+
+def validate_key(key: str) -> None:
+    """Raise ``ValueError`` unless ``key`` is relative segments of ``[A-Za-z0-9_.-]``.
+
+    Every adapter checks its keys with this before any I/O, so a key is valid on all
+    stores or on none, and code that takes keys from outside (job messages, URLs) can
+    refuse a bad one up front.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"storage key must be 1..{MAX_KEY_LENGTH} characters")
+    for segment in key.split("/"):
+        if _SEGMENT.fullmatch(segment) is None:
+            raise ValueError(f"storage key {key!r} has a bad segment {segment!r}")
 
 
 class ObjectNotFound(KeyError):

@@ -12,6 +12,7 @@ from sharer.storage.port import (
     Storage,
     StorageUnavailable,
     StoredObject,
+    validate_key,
 )
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class S3Storage(Storage):
         """Store the object with its Content-Type (and year-long Cache-Control if immutable)."""
         request: PutObjectRequestTypeDef = {
             "Bucket": self._bucket,
-            "Key": self._prefix + key,
+            "Key": self._object_key(key),
             "Body": body,
             "ContentType": content_type,
         }
@@ -46,7 +47,7 @@ class S3Storage(Storage):
     def get(self, key: str) -> StoredObject:
         """Fetch the object; ``ObjectNotFound`` if there is none."""
         with self._errors("get", key):
-            response = self._client.get_object(Bucket=self._bucket, Key=self._prefix + key)
+            response = self._client.get_object(Bucket=self._bucket, Key=self._object_key(key))
             with response["Body"] as stream:
                 body = stream.read()
             return StoredObject(
@@ -59,12 +60,16 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         """Remove the object; S3 itself treats a missing key as success."""
         with self._errors("delete", key):
-            self._client.delete_object(Bucket=self._bucket, Key=self._prefix + key)
+            self._client.delete_object(Bucket=self._bucket, Key=self._object_key(key))
 
     def check(self) -> None:
         """The bucket exists and our credentials may use it."""
         with self._errors("check", ""):
             self._client.head_bucket(Bucket=self._bucket)
+
+    def _object_key(self, key: str) -> str:
+        validate_key(key)
+        return self._prefix + key
 
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:

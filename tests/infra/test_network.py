@@ -1,0 +1,50 @@
+"""The VPC: public subnets in two zones, no NAT gateway, S3 by gateway, rejects logged."""
+
+from aws_cdk.assertions import Capture
+from cdk_synthesis import Synthesized, render
+
+
+def test_public_subnets_in_two_zones_and_no_nat_gateway(synthesized: Synthesized) -> None:
+    # The idle bill (docs/deploy.md) counts on no NAT gateway and no interface endpoint.
+    synthesized.template.resource_count_is("AWS::EC2::NatGateway", 0)
+    synthesized.template.resource_count_is("AWS::EC2::Subnet", 2)
+    synthesized.template.all_resources_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": True})
+    zones = [
+        str(subnet["Properties"]["AvailabilityZone"])
+        for subnet in synthesized.resources("AWS::EC2::Subnet").values()
+    ]
+    assert len(set(zones)) == 2
+
+
+def test_s3_traffic_takes_the_free_gateway_endpoint_from_every_subnet(
+    synthesized: Synthesized,
+) -> None:
+    route_tables = Capture()
+    _, endpoint = synthesized.only("AWS::EC2::VPCEndpoint")
+    synthesized.template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {"VpcEndpointType": "Gateway", "RouteTableIds": route_tables},
+    )
+    assert render(endpoint["ServiceName"]).endswith(".s3")
+    subnet_tables = {
+        association["Properties"]["RouteTableId"]["Ref"]
+        for association in synthesized.resources("AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+    assert {table["Ref"] for table in route_tables.as_array()} == subnet_tables
+
+
+def test_rejected_traffic_is_logged_to_the_log_bucket(synthesized: Synthesized) -> None:
+    vpc_id, _ = synthesized.only("AWS::EC2::VPC")
+    log_bucket = synthesized.bucket_id("BucketOwnerPreferred")
+    destination = Capture()
+    synthesized.template.has_resource_properties(
+        "AWS::EC2::FlowLog",
+        {
+            "ResourceId": {"Ref": vpc_id},
+            "TrafficType": "REJECT",
+            "LogDestinationType": "s3",
+            "LogDestination": destination,
+        },
+    )
+    # The log bucket, where the flow logs expire with the other logs.
+    assert render(destination.as_object()) == f"<{log_bucket}.Arn>/vpc-flow-logs/"
