@@ -6,8 +6,9 @@ What is measured, ``--repeats`` times over (fresh processes and data each time):
   real gunicorn server with a worker running, and the same load against
   ``bench/bare_wsgi.py`` (same gunicorn configuration; it only stores the body), with
   the CPU time the servers spent per upload. The worker runs at ``nice 19`` here so the
-  figure is the server's (in production workers have machines of their own); one more
-  run at concurrency 16 with the worker at normal priority shows what sharing costs.
+  figure is the server's (in production workers have machines of their own); two more
+  runs at concurrency 16, with the worker at normal priority and with no worker at all,
+  show what sharing the 2 cores costs.
 - the wait from 202 to the last thumbnail being fetchable (``service_latency``): idle,
   one upload at a time, and with 3 uploads in flight all the time, in alternating
   blocks; worker at normal priority.
@@ -163,18 +164,23 @@ def one_repeat(
                     connections,
                     options,
                 )
-    with running_service(run_dir / "service-shared", worker_nice=0) as running:
-        shared = _throughput(
-            f"{running.base_url}/",
-            server_pid(running),
-            body_file,
-            content_type,
-            max(CONCURRENCY),
-            options,
-        )
+    # At the highest concurrency, also: the worker at normal priority, and no worker.
+    beside: dict[int, Throughput] = {}
+    for workers in (1, 0):
+        with running_service(
+            run_dir / f"service-workers-{workers}", worker_nice=0, workers=workers
+        ) as running:
+            beside[workers] = _throughput(
+                f"{running.base_url}/",
+                server_pid(running),
+                body_file,
+                content_type,
+                max(CONCURRENCY),
+                options,
+            )
     with running_service(run_dir / "latency", worker_nice=0) as running:
         idle, loaded = _latencies(running, data, options)
-    return Repeat(bare, service, shared, idle, loaded)
+    return Repeat(bare, service, beside[1], beside[0], idle, loaded)
 
 
 def _latencies(

@@ -61,12 +61,12 @@ def service_env(workdir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_service(workdir: Path, *, worker_nice: int) -> Iterator[Service]:
-    """The server and one worker (at ``worker_nice``) on fresh data under ``workdir``."""
+def running_service(workdir: Path, *, worker_nice: int, workers: int = 1) -> Iterator[Service]:
+    """The server and ``workers`` workers (at ``worker_nice``) on fresh data in ``workdir``."""
     workdir.mkdir(parents=True)
     try:
         service = Service(service_env(workdir), workdir, worker_nice=worker_nice)
-        with service.running(workers=1):
+        with service.running(workers=workers):
             yield service
     except BaseException:
         _print_logs(workdir)

@@ -46,6 +46,7 @@ class Repeat:
     bare: dict[int, Throughput]
     service: dict[int, Throughput]
     shared_worker: Throughput
+    no_worker: Throughput
     idle: LatencyResult
     loaded: LatencyResult
 
@@ -56,6 +57,10 @@ class Repeat:
     def shared_ratio(self, connections: int) -> float:
         """Uploads/s with the worker at normal priority over the bare handler's."""
         return self.shared_worker.load.per_second / self.bare[connections].load.per_second
+
+    def alone_ratio(self, connections: int) -> float:
+        """Uploads/s with no worker on the machine over the bare handler's."""
+        return self.no_worker.load.per_second / self.bare[connections].load.per_second
 
     @property
     def latency_ratio(self) -> float:
@@ -103,7 +108,11 @@ def render(
         f"The worker runs at `nice 19` in those runs. With the worker at normal priority "
         f"(sharing the 2 cores as on one machine), concurrency {high}: "
         f"{_cell(repeats, lambda r: r.shared_worker.load.per_second)} uploads/s, "
-        f"{_cell(repeats, lambda r: r.shared_ratio(high), 2)} of the bare handler.",
+        f"{_cell(repeats, lambda r: r.shared_ratio(high), 2)} of the bare handler. With no "
+        f"worker on the machine (as when the workers have their own instances; the jobs "
+        f"wait in the queue): {_cell(repeats, lambda r: r.no_worker.load.per_second)} "
+        f"uploads/s, {_cell(repeats, lambda r: r.alone_ratio(high), 2)} of the bare handler, "
+        f"{_cell(repeats, lambda r: r.no_worker.cpu_ms_per_upload)} ms of server CPU per upload.",
         "",
         "## 202 -> last thumbnail fetchable (ms)",
         "",

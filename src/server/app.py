@@ -1,6 +1,7 @@
 """The Flask application factory: nothing is built at import time."""
 
-from typing import Any
+import io
+from typing import IO, Any
 
 from flask import Flask, Request
 from werkzeug.formparser import FormDataParser
@@ -37,9 +38,21 @@ class StrictFormDataParser(FormDataParser):
 
 
 class SharerRequest(Request):
-    """Flask's request, with the strict form parser."""
+    """Flask's request, with the strict form parser and file parts kept in memory."""
 
     form_data_parser_class = StrictFormDataParser
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        # Werkzeug spools a part over 500 KB to a temporary file on disk. The whole body
+        # is capped at ``max_request_bytes`` before it is read, so memory is bounded, and
+        # the image is stored and inspected from memory anyway.
+        return io.BytesIO()
 
 
 def max_request_bytes(settings: Settings) -> int:

@@ -2,7 +2,9 @@
 
 import io
 import json
+import tempfile
 
+import pytest
 from flask.testing import FlaskClient
 
 from sharer.messages import decode_job
@@ -126,3 +128,18 @@ def test_an_invalid_image_is_400_and_nothing_is_stored(
     assert json.loads(response.data)["error"]
     assert storage.objects == {}
     assert queue.messages == {}
+
+
+def test_an_upload_near_the_limit_is_parsed_in_memory_not_spooled_to_disk(
+    client: FlaskClient, storage: FakeStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Werkzeug's default spools file parts over 500 KB to a temporary file.
+    def no_temporary_files(*args: object, **kwargs: object) -> None:
+        pytest.fail("the upload was written to a temporary file")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_files)
+    data = images.jpeg((1400, 1000), quality=97)
+    assert 500 * 1024 < len(data) <= 1024 * 1024
+    response = _post(client, data)
+    assert response.status_code == 202
+    assert [o.body for o in storage.objects.values() if o.content_type == "image/jpeg"] == [data]
