@@ -11,7 +11,11 @@ What is measured, ``--repeats`` times over (fresh processes and data each time):
   show what sharing the 2 cores costs.
 - the wait from 202 to the last thumbnail being fetchable (``service_latency``): idle,
   one upload at a time, and with 3 uploads in flight all the time, in alternating
-  blocks; worker at normal priority.
+  blocks; worker at normal priority. Each idle upload starts a random 0-50 ms after the
+  previous one's thumbnails: sent back to back, uploads phase-lock with the worker's
+  50 ms queue re-checks and every one waits about the same part of it (which part
+  depends on incidental timing); real uploads arrive at random moments. The loaded
+  clients upload back to back, as the load must stay at 3 in flight.
 
 The machine is shared, so every figure is the median of the repeats, shown with its
 range; the targets are judged on the median of the per-repeat ratios. The table is
@@ -47,6 +51,7 @@ from service_processes import (  # noqa: E402
 from service_profile import profile_phase  # noqa: E402
 from service_report import Repeat, Throughput, render  # noqa: E402
 
+from sharer.queues.sqlite import RECHECK_SECONDS  # noqa: E402
 from support import images  # noqa: E402
 from support.services import Service  # noqa: E402
 
@@ -192,9 +197,9 @@ def _latencies(
     idle: list[LatencyResult] = []
     loaded: list[LatencyResult] = []
     for _ in range(LATENCY_BLOCKS):
-        for in_flight, uploads, results in (
-            (1, options.idle_uploads, idle),
-            (options.in_flight, options.loaded_uploads, loaded),
+        for in_flight, uploads, pause_s, results in (
+            (1, options.idle_uploads, RECHECK_SECONDS, idle),
+            (options.in_flight, options.loaded_uploads, 0.0, loaded),
         ):
             results.append(
                 measure_latency(
@@ -206,6 +211,7 @@ def _latencies(
                     warmup=LATENCY_WARMUP,
                     seconds=LATENCY_SECONDS / LATENCY_BLOCKS,
                     probe=options.probe,
+                    pause_s=pause_s,
                 )
             )
     return LatencyResult.combined(idle), LatencyResult.combined(loaded)

@@ -14,6 +14,7 @@ the last thumbnail's GET answered 200. ``probe="http"`` polls the URLs instead, 
 ``HTTP_POLL_S``, for comparison.
 """
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -71,11 +72,13 @@ def measure_latency(
     warmup: int,
     seconds: float,
     probe: Probe = "file",
+    pause_s: float = 0.0,
 ) -> LatencyResult:
     """Run ``in_flight`` closed-loop clients until ``uploads`` were measured or time is up.
 
-    The first ``warmup`` uploads (across all clients) are not measured. Raises
-    ``RuntimeError`` if an upload is refused or its thumbnails never appear.
+    Each client waits a random 0..``pause_s`` (seeded) before each upload. The first
+    ``warmup`` uploads (across all clients) are not measured. Raises ``RuntimeError`` if
+    an upload is refused or its thumbnails never appear.
     """
     body, content_type = multipart_body(data)
     deadline = time.monotonic() + seconds
@@ -91,10 +94,12 @@ def measure_latency(
             started += 1
             return started
 
-    def client() -> None:
+    def client(seed: int) -> None:
+        pauses = random.Random(seed)
         with requests.Session() as session:
             wait = _file_probe(session, storage_root) if probe == "file" else _http_probe(session)
             while (number := claim()) is not None:
+                time.sleep(pauses.uniform(0.0, pause_s))
                 answer = session.post(
                     f"{base_url}/",
                     data=body,
@@ -112,7 +117,7 @@ def measure_latency(
 
     began = time.perf_counter()
     with ThreadPoolExecutor(in_flight) as pool:
-        for future in [pool.submit(client) for _ in range(in_flight)]:
+        for future in [pool.submit(client, seed) for seed in range(in_flight)]:
             future.result()
     if not samples:
         raise RuntimeError("no upload was measured within the time bound")

@@ -121,7 +121,9 @@ def render(
         "| load | uploads measured per repeat | p50 | p95 | p99 |",
         "| --- | --- | --- | --- | --- |",
     ]
-    lines.append(_latency_row(repeats, "idle (one at a time)", lambda r: r.idle))
+    lines.append(
+        _latency_row(repeats, "idle (one at a time, random 0-50 ms apart)", lambda r: r.idle)
+    )
     lines.append(_latency_row(repeats, f"{in_flight} in flight", lambda r: r.loaded))
     latency_ratio = _median(repeats, lambda r: r.latency_ratio)
     idle_p50 = _median(repeats, lambda r: r.idle.percentile(50))

@@ -13,7 +13,7 @@ from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.queues import Queue, QueueUnavailable
 from sharer.status import encode_status, pending_status
-from sharer.storage import Storage, StorageUnavailable
+from sharer.storage import NewObject, Storage, StorageUnavailable
 from sharer.variants import status_key
 
 log = logging.getLogger("sharer.server")
@@ -39,26 +39,27 @@ def accept_upload(
     if strip_metadata:
         data = privacy.strip_metadata(data, image.image_format)
     job = job_for_upload(new_image_id(), image.image_format, image.has_alpha)
-    written: list[str] = []
-    try:
-        storage.put(job.original_key, data, image.image_format.media_type)
-        written.append(job.original_key)
-        storage.put(
+    objects = [
+        NewObject(job.original_key, data, image.image_format.media_type),
+        NewObject(
             status_key(job.image_id),
             encode_status(pending_status(job)),
             "application/json",
             immutable=False,
-        )
-        written.append(status_key(job.image_id))
+        ),
+    ]
+    try:
+        storage.put_all(objects)
         queue.send(encode_job(job))
     except (StorageUnavailable, QueueUnavailable):
-        _remove(storage, written, job.image_id)
+        _remove(storage, [item.key for item in objects], job.image_id)
         raise
     return job
 
 
 def _remove(storage: Storage, keys: list[str], image_id: str) -> None:
-    """Undo a half-done upload; an object we fail to remove is logged, never hidden."""
+    """Undo a half-done upload (removing a key never written is harmless); an object we
+    fail to remove is logged, never hidden."""
     for key in reversed(keys):
         try:
             storage.delete(key)

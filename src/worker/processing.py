@@ -12,7 +12,7 @@ import time
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageState, encode_status, pending_status
-from sharer.storage import ObjectNotFound, Storage
+from sharer.storage import NewObject, ObjectNotFound, Storage
 from sharer.variants import status_key
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
@@ -60,8 +60,12 @@ class JobProcessor:
     def _make_and_store(self, job: ThumbnailJob) -> None:
         original = self.storage.get(job.original_key)
         encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
-        for spec in job.thumbnails:
-            self.storage.put(spec.key, encoded[spec.name], spec.image_format.media_type)
+        self.storage.put_all(
+            [
+                NewObject(spec.key, encoded[spec.name], spec.image_format.media_type)
+                for spec in job.thumbnails
+            ]
+        )
         self._record(job, ImageState.READY, None)
 
     def _record(self, job: ThumbnailJob, state: ImageState, reason: str | None) -> None:

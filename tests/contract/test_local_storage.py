@@ -1,13 +1,14 @@
 """What only LocalStorage promises: keys cannot escape the root, files stay tidy."""
 
 import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
 
 from contract.cases import assert_refuses_key
 from sharer.storage.local import LocalStorage
-from sharer.storage.port import StorageUnavailable
+from sharer.storage.port import NewObject, StorageUnavailable
 
 ESCAPES = [
     "",
@@ -64,6 +65,57 @@ def test_failed_write_raises_unavailable_and_cleans_up(tmp_path: Path) -> None:
     with pytest.raises(StorageUnavailable):
         storage.put("images/x", b"body", "image/jpeg")
     assert all_files(tmp_path / "media") == {"images/x/small.jpg"}
+
+
+def test_a_failed_put_all_leaves_no_temporary_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    storage.put("images/x/small.jpg", b"thumb", "image/jpeg")
+    objects = [
+        NewObject("images/y/large.jpg", b"large", "image/jpeg"),
+        NewObject("images/x", b"body", "image/jpeg"),  # a directory: cannot be replaced
+        NewObject("images/y/medium.jpg", b"medium", "image/jpeg"),
+    ]
+    with pytest.raises(StorageUnavailable, match="images/x"):
+        storage.put_all(objects)
+    # What was renamed before the failure may stay (the port allows it); no temp file does.
+    assert all_files(tmp_path / "media") <= {"images/x/small.jpg", "images/y/large.jpg"}
+
+
+def test_put_all_makes_every_file_durable_before_any_is_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    storage.put("images/x/original.jpg", b"original", "image/jpeg")
+    calls: list[tuple[str, str]] = []
+    names: dict[int, str] = {}
+    real_open, real_fsync, real_replace = os.open, os.fsync, os.replace
+
+    def opening(path: str | Path, flags: int, mode: int = 0o777) -> int:
+        descriptor = real_open(path, flags, mode)
+        names[descriptor] = Path(path).name
+        return descriptor
+
+    def syncing(descriptor: int) -> None:
+        calls.append(("fsync", names[descriptor]))
+        real_fsync(descriptor)
+
+    def renaming(source: Path, target: Path) -> None:
+        calls.append(("rename", Path(target).name))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "open", opening)
+    monkeypatch.setattr(os, "fsync", syncing)
+    monkeypatch.setattr(os, "replace", renaming)
+    thumbnails = ["large.jpg", "medium.jpg", "small.jpg"]
+    storage.put_all([NewObject(f"images/x/{name}", b"t", "image/jpeg") for name in thumbnails])
+
+    kinds = [kind for kind, _ in calls]
+    file_syncs = [name for kind, name in calls if kind == "fsync" and name.endswith(".tmp")]
+    assert len(file_syncs) == 3
+    assert kinds[:3] == ["fsync"] * 3  # every file is synced before any rename
+    assert [name for kind, name in calls if kind == "rename"] == thumbnails  # in order
+    assert calls[-1] == ("fsync", "x")  # then the one directory, once
+    assert kinds.count("fsync") == 4
 
 
 def test_a_file_we_did_not_write_is_reported_not_served(tmp_path: Path) -> None:

@@ -6,7 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from contract.cases import StorageCase, assert_refuses_key
-from sharer.storage.port import IMMUTABLE_CACHE_CONTROL, ObjectNotFound, StorageUnavailable
+from sharer.storage.port import (
+    IMMUTABLE_CACHE_CONTROL,
+    NewObject,
+    ObjectNotFound,
+    StorageUnavailable,
+)
 
 KEY = "images/AAAAAAAAAAAAAAAAAAAAAA/small.jpg"
 STATUS_KEY = "status/AAAAAAAAAAAAAAAAAAAAAA.json"
@@ -33,6 +38,20 @@ def test_put_then_get_returns_body_type_etag_and_cache_control(storage_case: Sto
         assert got.etag.startswith('"')
         assert got.etag.endswith('"')
         assert got.cache_control == IMMUTABLE_CACHE_CONTROL
+
+
+def test_put_all_stores_each_object_as_put_would(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    objects = [NewObject(key, body, "image/jpeg") for key, body in BODIES.items()]
+    objects.append(NewObject(STATUS_KEY, b'{"state":"pending"}', "application/json", False))
+    storage.put_all(objects)
+
+    for item in objects:
+        got = storage.get(item.key)
+        assert (got.body, got.content_type) == (item.body, item.content_type)
+        assert got.cache_control == (IMMUTABLE_CACHE_CONTROL if item.immutable else None)
+    storage.put(KEY, b"alone", "image/jpeg")
+    assert storage.get(KEY).etag not in {storage.get(item.key).etag for item in objects}
 
 
 def test_mutable_object_has_no_cache_control_and_can_be_replaced(

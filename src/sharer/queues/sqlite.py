@@ -24,7 +24,8 @@ from pathlib import Path
 
 from sharer.queues.port import Delivery, Queue, QueueUnavailable
 
-_POLL_SECONDS = 0.05
+# How often an empty receive looks again for a message, within its wait.
+RECHECK_SECONDS = 0.05
 _BUSY_TIMEOUT_SECONDS = 10.0
 
 _SCHEMA = """
@@ -109,7 +110,7 @@ class SqliteQueue(Queue):
             remaining = deadline - time.monotonic()
             if deliveries or remaining <= 0:
                 return deliveries
-            time.sleep(min(_POLL_SECONDS, remaining))
+            time.sleep(min(RECHECK_SECONDS, remaining))
 
     def delete(self, receipt: str) -> None:
         """Remove the message held with ``receipt``; a stale receipt does nothing."""

@@ -2,6 +2,7 @@
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -11,6 +12,7 @@ from sharer.storage.port import (
 
 __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
+    "NewObject",
     "ObjectNotFound",
     "Storage",
     "StorageUnavailable",

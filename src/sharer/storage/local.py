@@ -12,10 +12,12 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -42,18 +44,21 @@ class LocalStorage(Storage):
 
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
         """Write atomically and durably: temp file, fsync, rename, fsync the directory."""
-        path = self._path(key)
-        header = {
-            "content_type": content_type,
-            "etag": _etag(body),
-            "cache_control": IMMUTABLE_CACHE_CONTROL if immutable else None,
-        }
-        data = _MAGIC + json.dumps(header).encode() + b"\n" + body
+        self.put_all([NewObject(key, body, content_type, immutable)])
+
+    def put_all(self, objects: Sequence[NewObject]) -> None:
+        """``put`` each object, one phase at a time: all temp files are written, then
+        each is fsynced, renamed in order, and each directory fsynced once. A sync finds
+        little left to do after the first of its phase, so two objects cost about the
+        journal commits of one (the server stores an original and its status together)."""
+        files = [(self._path(item.key), _encode(item)) for item in objects]
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _replace_atomically(path, data)
+            for path, _ in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            _replace_atomically(files)
         except OSError as exc:
-            raise StorageUnavailable(f"cannot write {key!r} under {self._root}: {exc}") from exc
+            keys = ", ".join(repr(item.key) for item in objects)
+            raise StorageUnavailable(f"cannot write {keys} under {self._root}: {exc}") from exc
 
     def get(self, key: str) -> StoredObject:
         """Read the object; its metadata always belongs to the body returned."""
@@ -91,32 +96,61 @@ class LocalStorage(Storage):
         return self._root / key
 
 
+def _encode(item: NewObject) -> bytes:
+    header = {
+        "content_type": item.content_type,
+        "etag": _etag(item.body),
+        "cache_control": IMMUTABLE_CACHE_CONTROL if item.immutable else None,
+    }
+    return _MAGIC + json.dumps(header).encode() + b"\n" + item.body
+
+
 def _etag(body: bytes) -> str:
     # The quoted MD5 is what S3 returns for a single-part put, so ETags look alike on
     # both backends and can go straight into an HTTP ETag header.
     return f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
-    # A hidden, unique temp name in the target directory: never a valid key, never shared
-    # by two writers, and on the same filesystem so os.replace is atomic.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+def _replace_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Publish each (path, data) atomically and durably."""
+    # Hidden, unique temp names in the target directories: never a valid key, never
+    # shared by two writers, and on the same filesystem so os.replace is atomic.
+    temps = [p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp") for p, _ in files]
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
+        _write_synced(zip(temps, (data for _, data in files), strict=True))
+        for temp, (path, _) in zip(temps, files, strict=True):
+            os.replace(temp, path)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        for temp in temps:  # those already renamed are gone
+            temp.unlink(missing_ok=True)
         raise
-    # The rename is durable only once the directory entry itself is on disk.
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    # A rename is durable only once the directory entry itself is on disk.
+    for directory in dict.fromkeys(path.parent for path, _ in files):
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _write_synced(files: Iterable[tuple[Path, bytes]]) -> None:
+    """Create and write every file, then fsync each."""
+    descriptors: list[int] = []
     try:
-        os.fsync(dir_fd)
+        for path, data in files:
+            descriptors.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            _write_all(descriptors[-1], data)
+        for descriptor in descriptors:
+            os.fsync(descriptor)
     finally:
-        os.close(dir_fd)
+        for descriptor in descriptors:
+            os.close(descriptor)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _decode(key: str, data: bytes) -> StoredObject:

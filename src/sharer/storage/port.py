@@ -2,6 +2,7 @@
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Image objects never change once written, so any cache may keep them for a year.
@@ -46,6 +47,16 @@ class StoredObject:
     cache_control: str | None = None
 
 
+@dataclass(frozen=True)
+class NewObject:
+    """One object to store with ``Storage.put_all``: ``put``'s arguments."""
+
+    key: str
+    body: bytes
+    content_type: str
+    immutable: bool = True
+
+
 class Storage(ABC):
     """A flat key -> object store. Writes are atomic: readers see all of an object or none.
 
@@ -55,6 +66,15 @@ class Storage(ABC):
     @abstractmethod
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
         """Store ``body`` at ``key``; immutable objects carry the year-long Cache-Control."""
+
+    def put_all(self, objects: Sequence[NewObject]) -> None:
+        """Store each object as ``put`` would, in order; all are stored when it returns.
+
+        An adapter may share work between them (the local one syncs each phase once).
+        If it raises, any of them may or may not have been stored.
+        """
+        for item in objects:
+            self.put(item.key, item.body, item.content_type, immutable=item.immutable)
 
     @abstractmethod
     def get(self, key: str) -> StoredObject:
