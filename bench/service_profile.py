@@ -31,14 +31,14 @@ UPLOAD_PARTS = (
     "_load_form_data (",
     "inspect_upload (",
     "_prove_decodes (",
-    "LocalStorage.put (",
+    "LocalStorage.put_all (",
     "SqliteQueue.send (",
 )
 JOB_ENTRY = "JobProcessor.handle ("
 JOB_PARTS = (
     "LocalStorage.get (",
     "make_thumbnails (",
-    "LocalStorage.put (",
+    "LocalStorage.put_all (",
     "JobProcessor._record (",
     "SqliteQueue.delete (",
 )
