@@ -40,11 +40,15 @@ run: $(RUNTIME)
 test: $(DEV)
 	$(BIN)/pytest -q
 
+# Every test directory but infra, which is type-checked with the CDK app.
+CHECKED_TESTS := $(filter-out tests/infra/ tests/__pycache__/,$(wildcard tests/*/))
+
 ## lint: ruff and mypy (the CDK app is type-checked apart: aws_cdk's types are large).
 lint: $(DEV)
 	$(BIN)/ruff check src tests cdk app.py bench
 	$(BIN)/ruff format --check src tests cdk app.py bench
 	$(BIN)/mypy
+	MYPYPATH=src:tests:bench $(BIN)/mypy --strict --explicit-package-bases $(CHECKED_TESTS) bench
 	MYPYPATH=src:tests/infra $(BIN)/mypy --strict --explicit-package-bases cdk app.py tests/infra
 
 ## synth: the CloudFormation templates in cdk.out/, with no AWS account.

@@ -4,6 +4,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,7 +94,8 @@ def test_sqs_url_opens_sqs_queue_with_its_dead_letter_queue(moto_aws: Settings) 
 def test_unsupported_urls_are_refused(
     tmp_path: Path, opener: Callable[[Settings], object], field: str, url: str
 ) -> None:
-    settings = dataclasses.replace(local_settings(tmp_path), **{field: url})
+    changes: dict[str, Any] = {field: url}
+    settings = dataclasses.replace(local_settings(tmp_path), **changes)
 
     with pytest.raises(SettingsError):
         opener(settings)

@@ -2,10 +2,11 @@
 policy, and every message of a queue with the reason the worker gave it."""
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 # Pages of 10 read before giving up on seeing more: a bound, not an expectation.
@@ -20,7 +21,7 @@ def create_work_queues(
     dead_arn = client.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
-    attributes: dict[str, Any] = {
+    attributes: dict[QueueAttributeNameType, str] = {
         "RedrivePolicy": json.dumps(
             {"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(max_receives)}
         )
@@ -58,4 +59,5 @@ def release(client: "SQSClient", queue_url: str, messages: list["MessageTypeDef"
 
 def reason_of(message: "MessageTypeDef") -> str | None:
     """The worker's dead-letter reason; None when SQS's redrive policy moved the message."""
-    return message.get("MessageAttributes", {}).get("reason", {}).get("StringValue")
+    reason = message.get("MessageAttributes", {}).get("reason")
+    return None if reason is None else reason.get("StringValue")
