@@ -27,6 +27,7 @@ REPO = BENCH.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from server.inspection import InvalidImage, inspect_upload  # noqa: E402
+from sharer.formats import JPEG, sniff  # noqa: E402
 from support import images  # noqa: E402
 from support.faults import process_memory  # noqa: E402
 
@@ -56,7 +57,7 @@ def child(path: Path, runs: int) -> None:
         "outcome": outcome,
         "median_ms": statistics.median(times) * 1000,
         "peak_growth_kb": _vm_hwm_kb() - before,
-        "full_decode_ms": _full_decode_ms(data, runs) if data[:2] == b"\xff\xd8" else None,
+        "full_decode_ms": _full_decode_ms(data, runs) if sniff(data[:16]) is JPEG else None,
     }
     print(json.dumps(result))
 
@@ -109,7 +110,7 @@ def main() -> None:
         for name, data in cases().items():
             path = Path(scratch) / "upload"
             path.write_bytes(data)
-            runs = "15" if "JPEG" in name else "3"
+            runs = "15" if sniff(data[:16]) is JPEG else "3"
             done = subprocess.run(
                 [sys.executable, __file__, "--child", str(path), runs],
                 capture_output=True,

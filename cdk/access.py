@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from cdk.nag import acknowledge_object_keys
+from cdk.nag import grant_object_keys
 from sharer.formats import ACCEPTED
 from sharer.variants import VARIANTS, original_key, status_key, thumbnail_format, variant_key
 
@@ -36,8 +36,8 @@ def grant_server(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
     """Store and remove originals, keep status records, queue jobs, answer /healthz."""
-    grant_object_keys(role, bucket, ["s3:PutObject", "s3:DeleteObject"], original_keys())
-    grant_object_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:DeleteObject"], original_keys())
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
     # HeadBucket (the health check) is authorised by s3:ListBucket.
     role.add_to_policy(
         iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
@@ -59,9 +59,9 @@ def grant_worker(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
     """Read originals, write thumbnails and status, consume jobs, dead-letter poison ones."""
-    grant_object_keys(role, bucket, ["s3:GetObject"], original_keys())
-    grant_object_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
-    grant_object_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
+    _grant_image_keys(role, bucket, ["s3:GetObject"], original_keys())
+    _grant_image_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
     role.add_to_policy(
         iam.PolicyStatement(
             actions=[
@@ -78,18 +78,8 @@ def grant_worker(
     )
 
 
-def grant_object_keys(
-    role: iam.Role,
-    bucket: s3.IBucket,
-    actions: list[str],
-    keys: list[str],
-    reason: str = KEY_WILDCARD_REASON,
+def _grant_image_keys(
+    role: iam.Role, bucket: s3.IBucket, actions: list[str], keys: list[str]
 ) -> None:
-    """Allow ``actions`` on the ``bucket`` objects matching ``keys``, and nothing else.
-
-    Each key pattern's wildcard is a cdk-nag IAM5 finding, acknowledged with ``reason``.
-    """
-    role.add_to_policy(
-        iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
-    )
-    acknowledge_object_keys(role, bucket, keys, reason)
+    """``grant_object_keys`` for key patterns of the app's scheme (``*`` = an image id)."""
+    grant_object_keys(role, bucket, actions, keys, KEY_WILDCARD_REASON)

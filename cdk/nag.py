@@ -1,6 +1,10 @@
-"""Acknowledging a cdk-nag finding: always on the resource it concerns, always with a reason."""
+"""Acknowledging a cdk-nag finding: always on the resource it concerns, always with a reason.
+
+And granting object keys by pattern, which is always such a finding.
+"""
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
@@ -23,3 +27,16 @@ def acknowledge_object_keys(
     logical_id = Stack.of(bucket).get_logical_id(bucket_resource)
     for key in keys:
         acknowledge(construct, f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{key}]", reason)
+
+
+def grant_object_keys(
+    role: iam.Role, bucket: s3.IBucket, actions: list[str], keys: list[str], reason: str
+) -> None:
+    """Allow ``actions`` on the ``bucket`` objects matching ``keys``, and nothing else.
+
+    Each key pattern's wildcard is a cdk-nag IAM5 finding, acknowledged with ``reason``.
+    """
+    role.add_to_policy(
+        iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
+    )
+    acknowledge_object_keys(role, bucket, keys, reason)

@@ -22,9 +22,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.access import grant_object_keys
 from cdk.instances import ROOT_DEVICE, ROOT_VOLUME_GIB, https_only_security_group
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, grant_object_keys
 from cdk.settings import parameter_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -2,15 +2,16 @@
 
 The upload's pixel cap is enforced on these numbers before Pillow parses the file, so a
 decompression bomb is refused from its first bytes. The GIF block walking is shared with
-``server.privacy.gif``.
+``server.privacy.gif``; JPEG markers are walked by ``server.jpeg_stream``.
 """
 
 import struct
 
+from server.jpeg_stream import EOI, SOS, jpeg_segments
 from sharer.formats import GIF, PNG, WEBP, ImageFormat
 
+# SOF0-SOF15, less DHT (C4), JPG (C8) and DAC (CC), which share the range.
 _JPEG_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_JPEG_STANDALONE_MARKERS = frozenset(range(0xD0, 0xD9)) | {0x01}
 
 
 def declared_size(data: bytes, image_format: ImageFormat) -> tuple[int, int] | None:
@@ -23,7 +24,7 @@ def declared_size(data: bytes, image_format: ImageFormat) -> tuple[int, int] | N
         if image_format is WEBP:
             return _webp_size(data)
         return _jpeg_size(data)
-    except (struct.error, IndexError):
+    except (struct.error, IndexError, SyntaxError):  # the file ends inside its header
         return None
 
 
@@ -62,22 +63,13 @@ def _gif_size(data: bytes) -> tuple[int, int]:
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    at = 2
-    while True:
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-        elif marker in _JPEG_FRAME_MARKERS:
-            height, width = struct.unpack_from(">HH", data, at + 5)
+    for segment in jpeg_segments(data):
+        if segment.marker in _JPEG_FRAME_MARKERS:
+            height, width = struct.unpack_from(">HH", data, segment.start + 5)
             return width, height
-        elif marker in _JPEG_STANDALONE_MARKERS:
-            at += 2
-        elif marker in (0xD9, 0xDA):  # end of image or scan before any frame header
+        if segment.marker in (EOI, SOS):  # no frame header before the pixels
             return None
-        else:
-            at += 2 + struct.unpack_from(">H", data, at + 2)[0]
+    return None
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -89,7 +89,9 @@ def inspect_upload(data: bytes, *, max_pixels: int) -> UploadedImage:
         max_pixels //= WEBP_COST_FACTOR
     _check_pixels(declared, max_pixels, image_format)
     with _refused_if_undecodable():
-        image = open_image(data, image_format)
+        # A JPEG is opened as its skeleton: the same headers for Pillow, and what
+        # _prove_decodes has libjpeg decode.
+        image = open_image(jpeg_skeleton(data) if image_format is JPEG else data, image_format)
     _check_pixels(image.size, max_pixels, image_format)  # what Pillow saw must agree
     accepted = UploadedImage(image_format, image.width, image.height, _has_alpha(image))
     with _refused_if_undecodable():
@@ -133,7 +135,6 @@ def _prove_decodes(image: Image.Image, data: bytes, image_format: ImageFormat) -
         verify_png_stream(data)
         return
     if image_format is JPEG:
-        image = open_image(jpeg_skeleton(data), JPEG)
         # 1/8 scale, and only the luma of YCbCr files: colour conversion is skipped too.
         image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
     image.load()

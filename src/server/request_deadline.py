@@ -122,7 +122,7 @@ def _closing_unread_bodies(app: WSGIApp) -> WSGIApp:
             # Connection header is hop-by-hop and dropped, so force_close is the way.
             response = getattr(start_response, "__self__", None)
             body = environ.get("wsgi.input")
-            if isinstance(response, Response) and isinstance(body, Body) and body_unread(body):
+            if isinstance(response, Response) and isinstance(body, Body) and _body_unread(body):
                 response.force_close()
             return start_response(status, headers, exc_info)
 
@@ -131,7 +131,7 @@ def _closing_unread_bodies(app: WSGIApp) -> WSGIApp:
     return serve
 
 
-def body_unread(body: Body) -> bool:
+def _body_unread(body: Body) -> bool:
     """Whether part of the request body is still unread (or unknown: then say yes)."""
     reader = body.reader
     if body.buf.tell():

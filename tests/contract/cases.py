@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from sharer.queues.port import Queue
-from sharer.storage.port import Storage
+from sharer.storage.port import NewObject, Storage
 
 # Short enough that expiry tests take about a second, long enough that a test's own
 # steps never outlast it by accident.
@@ -38,6 +38,7 @@ def assert_refuses_key(storage: Storage, key: str) -> None:
     """Every operation on ``storage`` refuses ``key`` with the port's ValueError."""
     for operation in (
         lambda: storage.put(key, b"x", "image/jpeg"),
+        lambda: storage.put_all([NewObject(key, b"x", "image/jpeg")]),
         lambda: storage.get(key),
         lambda: storage.delete(key),
     ):

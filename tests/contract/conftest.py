@@ -18,10 +18,10 @@ from sharer.queues.sqs import SqsQueue
 from sharer.settings import Settings, load_settings
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
-from support.sqs import create_work_queues, reason_of, receive_all, release
+from support.sqs import create_work_queues, peek
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
+    pass
 
 
 @pytest.fixture
@@ -85,13 +85,6 @@ def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
     missing_url = queue_url.replace("/jobs", "/no-such-queue")
     yield QueueCase(
         queue=SqsQueue(client, queue_url, dlq_url, visibility_timeout=VISIBILITY_TIMEOUT),
-        dead_letters=lambda: _peek_all(client, dlq_url),
+        dead_letters=lambda: peek(client, dlq_url),
         broken=lambda: SqsQueue(client, missing_url, dlq_url, visibility_timeout=1),
     )
-
-
-def _peek_all(client: "SQSClient", queue_url: str) -> list[tuple[str, str | None]]:
-    """Every message in the queue with its "reason" attribute, left in the queue."""
-    messages = receive_all(client, queue_url)
-    release(client, queue_url, messages)
-    return [(m["Body"], reason_of(m)) for m in messages]

@@ -101,20 +101,6 @@ def test_unsupported_urls_are_refused(
         opener(settings)
 
 
-@pytest.mark.parametrize(
-    ("variable", "url"),
-    [
-        ("SHARER_STORAGE_URL", "ftp://example.org/media"),
-        ("SHARER_STORAGE_URL", "file://otherhost/var/media"),
-        ("SHARER_QUEUE_URL", "redis://localhost/0"),
-        ("SHARER_QUEUE_URL", "sqlite://otherhost/queue.sqlite3"),
-    ],
-)
-def test_urls_naming_another_host_or_backend_are_refused_at_start(variable: str, url: str) -> None:
-    with pytest.raises(SettingsError, match=variable):
-        load_settings({variable: url})
-
-
 def test_sqs_without_dead_letter_queue_is_refused(tmp_path: Path) -> None:
     settings = dataclasses.replace(
         local_settings(tmp_path),

@@ -77,8 +77,11 @@ def test_a_failed_put_all_leaves_no_temporary_file(tmp_path: Path) -> None:
     ]
     with pytest.raises(StorageUnavailable, match="images/x"):
         storage.put_all(objects)
-    # What was renamed before the failure may stay (the port allows it); no temp file does.
-    assert all_files(tmp_path / "media") <= {"images/x/small.jpg", "images/y/large.jpg"}
+    # What was renamed before the failure may stay (the port allows it); no temp file
+    # does, and what was there before is untouched.
+    files = all_files(tmp_path / "media")
+    assert {"images/x/small.jpg"} <= files <= {"images/x/small.jpg", "images/y/large.jpg"}
+    assert storage.get("images/x/small.jpg").body == b"thumb"
 
 
 def test_put_all_makes_every_file_durable_before_any_is_visible(

@@ -50,6 +50,9 @@ def test_put_all_stores_each_object_as_put_would(storage_case: StorageCase) -> N
         got = storage.get(item.key)
         assert (got.body, got.content_type) == (item.body, item.content_type)
         assert got.cache_control == (IMMUTABLE_CACHE_CONTROL if item.immutable else None)
+        # The same body stored by put has the same entity tag.
+        storage.put(KEY, item.body, item.content_type, immutable=item.immutable)
+        assert got.etag == storage.get(KEY).etag
     storage.put(KEY, b"alone", "image/jpeg")
     assert storage.get(KEY).etag not in {storage.get(item.key).etag for item in objects}
 

@@ -21,7 +21,7 @@ from sharer.storage import Storage
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
 from sharer.variants import status_key
-from support.sqs import reason_of, receive_all, release
+from support.sqs import peek, receive_all
 
 
 @dataclass(frozen=True)
@@ -126,9 +126,7 @@ class AwsBackends(Backends):
         return int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def dead_letters(self) -> list[DeadLetter]:
-        messages = receive_all(self.sqs, self.dead_letter_url)
-        release(self.sqs, self.dead_letter_url, messages)
-        return [DeadLetter(m["Body"], reason_of(m)) for m in messages]
+        return [DeadLetter(*letter) for letter in peek(self.sqs, self.dead_letter_url)]
 
     def redrive(self) -> int:
         """What ``aws sqs start-message-move-task`` does (moto does not implement it)."""

@@ -1,5 +1,6 @@
 """Alarms, dashboard, log shipping, and the stack's outputs."""
 
+import json
 import re
 from typing import Any
 
@@ -8,6 +9,7 @@ from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, render
 
 from cdk.logs import log_file
 from cdk.monitoring import JOB_DONE_PATTERN
+from cdk.scaling import PERIOD_SECONDS
 
 
 def _alarm_on(synthesized: Synthesized, metric: str) -> dict[str, Any]:
@@ -19,14 +21,10 @@ def test_a_dead_lettered_job_raises_an_alarm(synthesized: Synthesized) -> None:
     queue_id, dead_letter_id = synthesized.queue_ids()
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
     alarm = _alarm_on(synthesized, "ApproximateNumberOfMessagesVisible")
-    (dimension,) = alarm["Dimensions"]
-    dead_letter = dimension["Value"]["Fn::GetAtt"][0]
-    assert dead_letter in synthesized.resources("AWS::SQS::Queue")
-    assert dead_letter != queue_id
-    assert dimension == {
-        "Name": "QueueName",
-        "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]},
-    }
+    assert dead_letter_id != queue_id  # the dead-letter queue, not the work queue
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dead_letter_id, "QueueName"]}}
+    ]
     assert alarm["Threshold"] == 1
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["AlarmActions"] == [{"Ref": topic_id}]
@@ -56,6 +54,13 @@ def test_dashboard_shows_backlog_workers_and_latency(synthesized: Synthesized) -
         "ThumbnailJobMilliseconds",
     ):
         assert metric in body
+    group_id, _ = synthesized.only("AWS::AutoScaling::AutoScalingGroup")
+    (workers,) = [w for w in json.loads(body)["widgets"] if w["properties"]["title"] == "Workers"]
+    shown = workers["properties"]["metrics"]
+    lines = (("GroupInServiceInstances", "in service"), ("GroupDesiredCapacity", "desired"))
+    for name, label in lines:
+        line = ["AWS/AutoScaling", name, "AutoScalingGroupName", f"<{group_id}>"]
+        assert [*line, {"label": label, "period": PERIOD_SECONDS, "stat": "Maximum"}] in shown
 
 
 def test_worker_logs_yield_the_job_duration_metric(synthesized: Synthesized) -> None:

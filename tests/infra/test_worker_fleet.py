@@ -153,6 +153,8 @@ def test_scaling_alarms_watch_jobs_per_in_service_worker(synthesized: Synthesize
         }
         for name, stat in watched.items():
             assert stat["Period"] == PERIOD_SECONDS
+            # The fewest workers in service over the period: the load is never understated.
+            assert stat["Stat"] == ("Minimum" if name == "GroupInServiceInstances" else "Maximum")
             (dimension,) = stat["Metric"]["Dimensions"]
             expected = (
                 {"Name": "AutoScalingGroupName", "Value": {"Ref": group_id}}

@@ -13,9 +13,7 @@ if TYPE_CHECKING:
 MAX_PAGES = 20
 
 
-def create_work_queues(
-    client: "SQSClient", name: str, *, max_receives: int, visibility_timeout: int | None = None
-) -> tuple[str, str]:
+def create_work_queues(client: "SQSClient", name: str, *, max_receives: int) -> tuple[str, str]:
     """Create ``name`` and ``name-dead`` with SQS redrive after ``max_receives``; their URLs."""
     dead_url = client.create_queue(QueueName=f"{name}-dead")["QueueUrl"]
     dead_arn = client.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])[
@@ -26,8 +24,6 @@ def create_work_queues(
             {"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(max_receives)}
         )
     }
-    if visibility_timeout is not None:
-        attributes["VisibilityTimeout"] = str(visibility_timeout)
     queue_url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     return queue_url, dead_url
 
@@ -61,3 +57,10 @@ def reason_of(message: "MessageTypeDef") -> str | None:
     """The worker's dead-letter reason; None when SQS's redrive policy moved the message."""
     reason = message.get("MessageAttributes", {}).get("reason")
     return None if reason is None else reason.get("StringValue")
+
+
+def peek(client: "SQSClient", queue_url: str) -> list[tuple[str, str | None]]:
+    """Every message in the queue with its dead-letter reason, left in the queue."""
+    messages = receive_all(client, queue_url)
+    release(client, queue_url, messages)
+    return [(m["Body"], reason_of(m)) for m in messages]

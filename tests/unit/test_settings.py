@@ -35,7 +35,10 @@ def test_aws_backends() -> None:
     [
         ("SHARER_STORAGE_URL", "ftp://x"),
         ("SHARER_STORAGE_URL", "s3://"),
+        # file://host/dir would silently mean /dir on this machine.
+        ("SHARER_STORAGE_URL", "file://otherhost/var/media"),
         ("SHARER_QUEUE_URL", "redis://x"),
+        ("SHARER_QUEUE_URL", "sqlite://otherhost/queue.sqlite3"),
         ("SHARER_PUBLIC_BASE_URL", "cdn.example.com"),
         ("SHARER_MAX_UPLOAD_BYTES", "lots"),
         ("SHARER_MAX_PIXELS", "0"),
