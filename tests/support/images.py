@@ -15,6 +15,8 @@ from functools import lru_cache
 
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageDraw, ImageFilter, PngImagePlugin
 
+from server.containers.png import ADAM7
+
 Size = tuple[int, int]
 Colour = tuple[int, int, int]
 
@@ -287,18 +289,6 @@ def interlaced_png(size: Size = (37, 23), *, seed: int = 0) -> bytes:
                     pixels[c::3] = channels[c]
                 rows.append(b"\x00" + pixels)
     return png_chunks(size, 2, 8, zlib.compress(b"".join(rows)), interlaced=True)
-
-
-# Adam7 passes: first column, first row, column step, row step.
-ADAM7 = (
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-)
 
 
 def png_chunks(
