@@ -92,7 +92,7 @@ def test_the_audit_would_catch_an_eps_reaching_ghostscript(tmp_path: Path) -> No
 
 
 DAMAGEABLE = ["jpeg", "jpeg_progressive", "png_rgba", "png_palette_transparent", "gif", "webp"]
-DAMAGEABLE += ["webp_lossless"]
+DAMAGEABLE += ["webp_lossless", "heif", "heif_alpha", "avif", "avif_alpha"]
 
 
 @pytest.mark.parametrize("name", DAMAGEABLE)

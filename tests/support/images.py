@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Callable
 from functools import lru_cache
 
+import pillow_heif
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageDraw, ImageFilter, PngImagePlugin
 
 from server.containers.png import ADAM7
@@ -365,6 +366,70 @@ def webp(
     return encode(picture, "WEBP", **options)
 
 
+def _photo_maybe_alpha(size: Size, seed: int, alpha: bool) -> Image.Image:
+    picture = photo_image(size, seed=seed)
+    if alpha:
+        picture.putalpha(alpha_mask(size))
+    return picture
+
+
+def heif(
+    size: Size = (320, 240), *, seed: int = 0, alpha: bool = False, **options: object
+) -> bytes:
+    """A HEIC photo encoded by libheif's x265 (pillow-heif), with a soft alpha mask when
+    ``alpha``; ``options`` go to the encoder (``exif``, ``xmp``, ``tile_size`` for a grid)."""
+    buffer = io.BytesIO()
+    encoded = pillow_heif.from_pillow(_photo_maybe_alpha(size, seed, alpha))
+    encoded.save(buffer, format="HEIF", **({"quality": 60} | options))
+    return buffer.getvalue()
+
+
+def heif_many_images(count: int = 40, size: Size = (64, 48)) -> bytes:
+    """A HEIF holding ``count`` top-level images; the first is the primary one."""
+    container = pillow_heif.from_pillow(photo_image(size))
+    for seed in range(1, count):
+        container.add_from_pillow(photo_image(size, seed=seed))
+    buffer = io.BytesIO()
+    container.save(buffer, format="HEIF", quality=40)
+    return buffer.getvalue()
+
+
+def avif(
+    size: Size = (320, 240), *, seed: int = 0, alpha: bool = False, **options: object
+) -> bytes:
+    """An AVIF photo encoded by Pillow's own plugin (libavif), with a soft alpha mask
+    when ``alpha``; ``options`` go to the encoder (``exif``, ``xmp``)."""
+    return encode(
+        _photo_maybe_alpha(size, seed, alpha), "AVIF", **({"quality": 60, "speed": 10} | options)
+    )
+
+
+def avif_sequence(frames: int = 3, size: Size = (64, 48)) -> bytes:
+    """An animated AVIF (an image sequence, brand ``avis``)."""
+    pictures = [photo_image(size, seed=seed) for seed in range(frames)]
+    return encode(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], speed=10)
+
+
+def declared_as(data: bytes, size: Size) -> bytes:
+    """A HEIF or AVIF whose every ``ispe`` property declares ``size``; pixels unchanged."""
+    damaged = bytearray(data)
+    at = damaged.find(b"ispe")
+    while at >= 0:
+        damaged[at + 8 : at + 16] = struct.pack(">II", *size)
+        at = damaged.find(b"ispe", at + 16)
+    return bytes(damaged)
+
+
+def heif_bomb(size: Size = (30000, 30000)) -> bytes:
+    """A small HEIC whose primary image declares ``size``; its HEVC data is a 64x48 one."""
+    return declared_as(heif((64, 48)), size)
+
+
+def avif_bomb(size: Size = (30000, 30000)) -> bytes:
+    """A small AVIF whose primary image declares ``size``; its AV1 data is a 64x48 one."""
+    return declared_as(avif((64, 48)), size)
+
+
 def tiny() -> bytes:
     """A 50x40 JPEG: smaller than every thumbnail box."""
     return jpeg((50, 40))
@@ -390,6 +455,7 @@ def corrupt(data: bytes) -> bytes:
     PNG: bytes inside the first IDAT are flipped (CRC and zlib stream both break).
     GIF: the LZW data after the first image descriptor is overwritten with 0xFF codes.
     WebP: the bitstream header after the RIFF header is overwritten.
+    HEIF, AVIF: the start of the coded data (in ``mdat``) is overwritten.
     Mid-stream garbage in a JPEG or lossy WebP is not used: decoders conceal it.
     """
     damaged = bytearray(data)
@@ -404,6 +470,9 @@ def corrupt(data: bytes) -> bytes:
         damaged[at : at + min(200, data[at - 1])] = b"\xff" * min(200, data[at - 1])
     elif data.startswith(b"RIFF"):
         damaged[40:80] = b"\xff" * 40
+    elif data[4:8] == b"ftyp":
+        at = data.rindex(b"mdat") + 4
+        damaged[at : at + 16] = b"\xff" * 16
     else:
         raise ValueError("not a format corrupt() knows")
     return bytes(damaged)
@@ -541,6 +610,16 @@ def webp_with_metadata(orientation: int = 6) -> bytes:
     return webp(alpha=True, exif=exif_bytes(orientation=orientation, gps=True), xmp=XMP)
 
 
+def heif_with_metadata() -> bytes:
+    """A HEIC carrying EXIF items (camera, GPS) and XMP."""
+    return heif(exif=exif_bytes(gps=True), xmp=XMP)
+
+
+def avif_with_metadata() -> bytes:
+    """An AVIF carrying EXIF items (camera, GPS) and XMP."""
+    return avif(exif=exif_bytes(gps=True), xmp=XMP)
+
+
 BUILDERS: dict[str, Callable[[], bytes]] = {
     "jpeg": jpeg,
     "jpeg_progressive": lambda: jpeg(progressive=True),
@@ -555,4 +634,9 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
     "webp": webp,
     "webp_alpha": lambda: webp(alpha=True),
     "webp_lossless": lambda: webp(lossless=True),
+    "heif": heif,
+    "heif_alpha": lambda: heif(alpha=True),
+    "heif_grid": lambda: heif((640, 480), tile_size=256),
+    "avif": avif,
+    "avif_alpha": lambda: avif(alpha=True),
 }
