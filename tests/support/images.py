@@ -309,7 +309,52 @@ def png_chunks(
     if plte is not None:
         chunks.append((b"PLTE", plte))
     chunks += [(b"IDAT", idat), (b"IEND", b"")]
+    return png_from_chunks(chunks)
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG file of ``chunks`` (type, body), each with its length and a right CRC."""
     return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(kind, body) for kind, body in chunks)
+
+
+def png_chunk_list(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, body) of each chunk of a well-formed PNG."""
+    chunks, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        chunks.append((kind, data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def apng(size: Size = (48, 32), frames: int = 3) -> bytes:
+    """An animated PNG (acTL, then fcTL and fdAT per frame), made by Pillow."""
+    pictures = [photo_image(size, seed=seed) for seed in range(frames)]
+    return encode(pictures[0], "PNG", save_all=True, append_images=pictures[1:])
+
+
+def apng_inconsistent(fault: str) -> bytes:
+    """An APNG whose acTL announces one frame (so Pillow decodes it as a still PNG and
+    reads the animation chunks after the pixels) and whose second fcTL is broken:
+    ``sequence`` (a wrong sequence number) or ``outside`` (a frame beyond the canvas)."""
+    chunks = png_chunk_list(apng())
+    chunks = [(k, struct.pack(">II", 1, 0)) if k == b"acTL" else (k, b) for k, b in chunks]
+    at = [n for n, (kind, _) in enumerate(chunks) if kind == b"fcTL"][1]
+    body = chunks[at][1]
+    if fault == "sequence":
+        body = struct.pack(">I", 7) + body[4:]
+    else:
+        body = body[:4] + struct.pack(">II", 400, 400) + body[12:]
+    chunks[at] = (b"fcTL", body)
+    return png_from_chunks(chunks)
+
+
+def png_last_chunk_cut() -> bytes:
+    """A PNG whose pixels are whole but whose last chunk (a text chunk after the pixels,
+    where IEND should follow) is cut short."""
+    chunks = png_chunk_list(png((48, 32)))
+    whole = png_from_chunks([*chunks[:-1], (b"tEXt", b"Comment\0" + b"x" * 200)])
+    return whole[:-40]
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -9,7 +9,9 @@ from PIL import Image, ImageFile
 
 from server.inspection import InvalidImage, UploadedImage, inspect_upload
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat
+from sharer.messages import ThumbnailSpec
 from support import images
+from worker.thumbnails import ThumbnailError, make_thumbnails
 
 CAP = 50_000_000
 
@@ -169,6 +171,25 @@ def test_refuses_png_rows_with_unknown_filter_types() -> None:
     rows = b"".join(b"\x07" + bytes(3 * 8) for _ in range(8))
     data = images.png_chunks((8, 8), 2, 8, zlib.compress(rows))
     assert refusal(data).reason == "undecodable"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(images.apng_inconsistent("sequence"), id="apng-sequence-error"),
+        pytest.param(images.apng_inconsistent("outside"), id="apng-frame-outside"),
+        pytest.param(images.png_last_chunk_cut(), id="png-last-chunk-cut"),
+    ],
+)
+def test_refuses_what_the_worker_could_not_decode(data: bytes) -> None:
+    # Each decodes its pixels, then fails in Pillow's pass over the chunks after them.
+    assert refusal(data).reason == "undecodable"
+    with pytest.raises(ThumbnailError):
+        make_thumbnails(data, PNG, [ThumbnailSpec("small", 10, 10, "k", JPEG)])
+
+
+def test_a_valid_apng_is_accepted() -> None:
+    assert _described(inspect(images.apng())) == (PNG, 48, 32, False)
 
 
 def test_animated_gif_is_judged_on_its_first_frame() -> None:
