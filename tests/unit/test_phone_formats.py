@@ -164,3 +164,16 @@ def test_the_strip_blanks_exif_and_xmp_and_keeps_the_pixels(fmt: ImageFormat) ->
     assert not after.getexif().get_ifd(0x8825)  # no GPS
     accepted: UploadedImage = inspect_upload(stripped, max_pixels=CAP)
     assert accepted.image_format is fmt
+
+
+@pytest.mark.usefixtures("no_codec")
+def test_an_avif_coding_larger_frames_than_it_declares_never_reaches_libavif() -> None:
+    # libavif would decode the whole coded frame and crop it to the declared size.
+    data = images.declared_as(images.avif((640, 480), grain=0), (64, 48))
+    assert _refusal(data).reason == "undecodable"
+
+
+def test_a_heif_coding_larger_frames_than_it_declares_is_refused() -> None:
+    # libheif's own limit: the coded size may not exceed what ispe declares.
+    data = images.declared_as(images.heif((640, 480), grain=0), (64, 48))
+    assert _refusal(data).reason == "undecodable"
