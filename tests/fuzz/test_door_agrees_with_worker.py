@@ -10,7 +10,7 @@ runs beside them as an oracle. Counted and asserted:
 - false refusals: a valid file refused (= 0);
 - every format reaches both verdicts, so the corpus exercises the door at all.
 
-``make test`` runs a few dozen mutants a seed; ``make fuzz`` (Hypothesis's ``fuzz``
+``make test`` runs 150 mutants a seed; ``make fuzz`` (Hypothesis's ``fuzz``
 profile) runs many more, with the same seeds.
 """
 
