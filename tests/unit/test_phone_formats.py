@@ -177,3 +177,17 @@ def test_a_heif_coding_larger_frames_than_it_declares_is_refused() -> None:
     # libheif's own limit: the coded size may not exceed what ispe declares.
     data = images.declared_as(images.heif((640, 480), grain=0), (64, 48))
     assert _refusal(data).reason == "undecodable"
+
+
+@pytest.mark.usefixtures("no_codec")
+def test_a_box_repeated_inside_meta_is_refused() -> None:
+    # Two pitm boxes: which primary image a codec would pick is not guessed.
+    data = _built("heif")
+    structure = isobmff.read_structure(data)
+    meta = next(box for box in structure.top_level if box.kind == b"meta")
+    pitm = next(b for b in isobmff.boxes(data, meta.body + 4, meta.end) if b.kind == b"pitm")
+    twice = data[pitm.start : pitm.end] * 2
+    grown = (meta.end - meta.start + len(twice) // 2).to_bytes(4)
+    doubled = data[: meta.start] + grown + data[meta.start + 4 : pitm.start] + twice
+    doubled += data[pitm.end :]
+    assert _refusal(doubled).reason == "undecodable"

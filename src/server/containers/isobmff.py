@@ -100,7 +100,11 @@ def boxes(data: bytes, at: int, end: int) -> Iterator[Box]:
 
 
 def _read_meta(data: bytes, meta: Box, structure: HeifStructure) -> None:
-    children = {box.kind: box for box in boxes(data, meta.body + 4, meta.end)}
+    listed = list(boxes(data, meta.body + 4, meta.end))
+    children = {box.kind: box for box in listed}
+    if len(children) < len(listed):
+        # Which of two would libheif or libavif read? Refused rather than guessed.
+        raise Malformed("a box is repeated inside meta")
     if b"pitm" in children:
         pitm = children[b"pitm"]
         version = data[pitm.body]
@@ -152,8 +156,11 @@ def _read_iprp(data: bytes, iprp: Box, structure: HeifStructure) -> None:
                     index = data[at] & 0x7F
                     at += 1
                 if 0 < index <= len(properties) and properties[index - 1].kind == b"ispe":
-                    body = properties[index - 1].body
-                    structure.item_sizes[item_id] = struct.unpack_from(">II", data, body + 4)
+                    size = struct.unpack_from(">II", data, properties[index - 1].body + 4)
+                    # Of several sizes, the largest: the cap holds whichever a codec reads.
+                    known = structure.item_sizes.get(item_id, (0, 0))
+                    if size[0] * size[1] >= known[0] * known[1]:
+                        structure.item_sizes[item_id] = size
             if at > ipma.end:
                 raise Malformed("ipma runs past its box")
 
