@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image
 
 BENCH = Path(__file__).resolve().parent
@@ -75,16 +76,28 @@ def _full_decode_ms(data: bytes, runs: int) -> float:
 
 
 def cases() -> dict[str, bytes]:
-    """The measured uploads: ~500 KB 2 MP photos, and 49 MP single-colour images."""
+    """The measured uploads: ~500 KB 2 MP photos, 49 MP single-colour images, and the
+    phone formats at their cap (a quarter of it)."""
     solid = Image.new("RGB", (SIDE, SIDE), (90, 140, 200))
+    at_cap = solid.crop((0, 0, 3535, 3535))
+    heif_at_cap = io.BytesIO()
+    # HEVC codes whole blocks: the declared (ispe) size of a 3535-pixel side is 3536.
+    pillow_heif.from_pillow(at_cap.crop((0, 0, 3520, 3520))).save(
+        heif_at_cap, format="HEIF", quality=50
+    )
     return {
         "JPEG 1730x1150 (2 MP)": images.jpeg((1730, 1150), quality=90),
         "JPEG 1730x1150 progressive": images.jpeg((1730, 1150), quality=90, progressive=True),
         "PNG 7000x7000 solid": images.solid_png((SIDE, SIDE)),
         "GIF 7000x7000 solid": images.encode(solid.convert("P"), "GIF"),
         "WebP 7000x7000 solid (lossless)": images.encode(solid, "WEBP", lossless=True),
-        "WebP 3535x3535 solid (12.5 MP, its cap)": images.encode(
-            solid.crop((0, 0, 3535, 3535)), "WEBP", lossless=True
+        "WebP 3535x3535 solid (12.5 MP, its cap)": images.encode(at_cap, "WEBP", lossless=True),
+        "HEIC 1730x1150 photo": images.heif((1730, 1150)),
+        "HEIC 3520x3520 solid (12.4 MP, at its cap)": heif_at_cap.getvalue(),
+        "AVIF 1730x1150 photo": images.avif((1730, 1150)),
+        "AVIF 3535x3535 solid (12.5 MP, its cap)": images.encode(at_cap, "AVIF", speed=10),
+        "AVIF 7000x7000 coded, 64x64 declared": images.declared_as(
+            images.encode(solid, "AVIF", speed=10, quality=10), (64, 64)
         ),
     }
 

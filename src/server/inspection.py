@@ -2,49 +2,34 @@
 
 It runs on the request path before the 202, so it is cheap and bounded in memory:
 
-1. the format is sniffed from the bytes (never from the client's Content-Type or name);
-2. the dimensions are read from the header by this module and the pixel cap enforced
-   before any Pillow plugin parses the file, so Pillow's own decompression-bomb check
-   (at ``Image.MAX_IMAGE_PIXELS``) is never approached;
+1. the format is sniffed from the bytes (never from the client's Content-Type or name)
+   and must be one of the operator's accepted formats;
+2. the format's container module (``server.containers``) walks the file once, and the
+   pixel cap is enforced on the dimensions its header declares before any Pillow plugin
+   parses the file, so Pillow's own decompression-bomb check (at
+   ``Image.MAX_IMAGE_PIXELS``) is never approached;
 3. the file is opened with the one allow-listed plugin for that format;
-4. the pixels are proven to decode, per format:
+4. the container module proves the pixels decode (its docstring says how, and what it
+   costs); formats whose proof is a full decode with several buffers (WebP, HEIF, AVIF)
+   are held to a fraction of the cap (``WalkedImage.cost_factor``).
 
-   - JPEG: every marker is walked to the end-of-image marker, then libjpeg decodes the
-     file with its entropy-coded data removed, at 1/8 scale. libjpeg only *warns* about
-     damaged pixel data, so this accepts nothing a full decode refuses, for a seventh of
-     the CPU (see ``server.jpeg_stream``); it refuses a little more: a file cut short or
-     with a stray marker inside a scan, which a full decode would fill with grey.
-   - PNG: the zlib stream is inflated through a bounded window and discarded, checking
-     chunk CRCs, every row's filter byte and the decoded length. Memory stays constant
-     whatever the dimensions (a 49 MP solid-colour PNG is ~150 KB on the wire).
-   - GIF: Pillow decodes the first frame, one byte per pixel (at most ``max_pixels``).
-   - WebP: Pillow decodes the first frame through libwebp's animation decoder, which
-     peaks near 16 bytes per pixel (a canvas, the previous frame, a copy, the image);
-     Pillow exposes no scaled or incremental WebP decoding. So WebP is held to a
-     quarter of the pixel cap (12.5 MP at the default 50 MP): the same memory as a
-     4-byte-per-pixel decode at the full cap. A 2 KB lossless WebP of 7000x7000 would
-     otherwise cost ~750 MB and seconds of CPU here, and again in the worker.
-
-Animated GIF and WebP: only the first frame is checked (and thumbnailed).
+Animated GIF, PNG and WebP: only the first frame is checked (and thumbnailed).
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from PIL import Image, ImageFile
 
-from server.image_headers import declared_size
-from server.jpeg_stream import jpeg_skeleton
-from server.png_stream import verify_png_stream
-from sharer.formats import DECODE_ERRORS, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from server.containers import Malformed, WalkedImage, walk_container
+from server.containers.walked import UnsupportedVariant
+from sharer.formats import ACCEPTED, DECODE_ERRORS, SNIFF_BYTES, ImageFormat, open_image, sniff
 
 Reason = Literal["empty", "unsupported_format", "too_many_pixels", "undecodable"]
 
 _UNDECODABLE = "The image is damaged or incomplete and cannot be read."
-# Pillow's WebP decoding needs about four times the memory per pixel of the others.
-WEBP_COST_FACTOR = 4
 
 
 class InvalidImage(ValueError):
@@ -58,20 +43,26 @@ class InvalidImage(ValueError):
 @dataclass(frozen=True)
 class UploadedImage:
     """What the server needs to know about an accepted upload (dimensions as stored,
-    before any EXIF orientation)."""
+    before any EXIF orientation), and its container as walked, for the metadata strip."""
 
     image_format: ImageFormat
     width: int
     height: int
     has_alpha: bool
+    walked: WalkedImage = field(compare=False, repr=False)
 
 
-def inspect_upload(data: bytes, *, max_pixels: int) -> UploadedImage:
+def inspect_upload(
+    data: bytes,
+    *,
+    max_pixels: int,
+    accepted: Collection[ImageFormat] = tuple(ACCEPTED.values()),
+) -> UploadedImage:
     """Accept ``data`` as an image the worker can thumbnail, or raise ``InvalidImage``.
 
     ``max_pixels`` must not exceed Pillow's ``Image.MAX_IMAGE_PIXELS``: the cap is then
-    always reached before Pillow's own bomb check. WebP gets ``max_pixels //
-    WEBP_COST_FACTOR`` (see the module docstring).
+    always reached before Pillow's own bomb check. Formats with a ``cost_factor`` get
+    ``max_pixels // cost_factor``. ``accepted`` lists the formats the operator allows.
     """
     if max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
         raise ValueError(f"max_pixels {max_pixels} is above Pillow's bomb limit")
@@ -79,24 +70,38 @@ def inspect_upload(data: bytes, *, max_pixels: int) -> UploadedImage:
         raise RuntimeError("ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     if not data:
         raise InvalidImage("empty", "The upload is empty.")
-    image_format = sniff(data[:16])
-    if image_format is None:
-        raise InvalidImage("unsupported_format", "This is not a JPEG, PNG, GIF or WebP image.")
-    declared = declared_size(data, image_format)
-    if declared is None or 0 in declared:
+    image_format = sniff(data[:SNIFF_BYTES])
+    if image_format is None or image_format not in accepted:
+        raise InvalidImage("unsupported_format", unsupported_message(accepted))
+    try:
+        walked = walk_container(data, image_format)
+    except UnsupportedVariant as exc:
+        raise InvalidImage("unsupported_format", str(exc)) from exc
+    except Malformed as exc:
+        raise InvalidImage("undecodable", _UNDECODABLE) from exc
+    if 0 in walked.size:
         raise InvalidImage("undecodable", _UNDECODABLE)
-    if image_format is WEBP:
-        max_pixels //= WEBP_COST_FACTOR
-    _check_pixels(declared, max_pixels, image_format)
+    max_pixels //= walked.cost_factor
+    _check_pixels(walked.size, max_pixels, image_format)
     with _refused_if_undecodable():
-        # A JPEG is opened as its skeleton: the same headers for Pillow, and what
-        # _prove_decodes has libjpeg decode.
-        image = open_image(jpeg_skeleton(data) if image_format is JPEG else data, image_format)
+        image = open_image(walked.pillow_input(), image_format)
     _check_pixels(image.size, max_pixels, image_format)  # what Pillow saw must agree
-    accepted = UploadedImage(image_format, image.width, image.height, _has_alpha(image))
+    accepted_image = UploadedImage(
+        image_format, image.width, image.height, _has_alpha(image), walked
+    )
     with _refused_if_undecodable():
-        _prove_decodes(image, data, image_format)
-    return accepted
+        walked.prove_decodes(image)
+    return accepted_image
+
+
+def unsupported_message(accepted: Collection[ImageFormat]) -> str:
+    """The refusal of a format outside ``accepted``, naming those that are accepted."""
+    names = [_DISPLAY_NAMES.get(f.name, f.name) for f in ACCEPTED.values() if f in accepted]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"This is not a {listed} image."
+
+
+_DISPLAY_NAMES = {"WEBP": "WebP"}
 
 
 @contextmanager
@@ -128,13 +133,3 @@ def _has_alpha(image: Image.Image) -> bool:
     if isinstance(transparency, bytes):  # palette alpha: transparent only below 255
         return min(transparency, default=255) < 255
     return transparency is not None
-
-
-def _prove_decodes(image: Image.Image, data: bytes, image_format: ImageFormat) -> None:
-    if image_format is PNG:
-        verify_png_stream(data)
-        return
-    if image_format is JPEG:
-        # 1/8 scale, and only the luma of YCbCr files: colour conversion is skipped too.
-        image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
-    image.load()

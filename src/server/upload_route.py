@@ -37,6 +37,7 @@ def upload() -> tuple[Response, int]:
             queue=current_queue(),
             max_pixels=current_settings().max_pixels,
             strip_metadata=current_settings().strip_original_metadata,
+            accepted_formats=current_settings().accepted_formats,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc

@@ -6,9 +6,11 @@ already stored is removed and the caller answers 503.
 """
 
 import logging
+from collections.abc import Collection
 
 from server import privacy
 from server.inspection import inspect_upload
+from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.queues import Queue, QueueUnavailable
@@ -26,18 +28,20 @@ def accept_upload(
     queue: Queue,
     max_pixels: int,
     strip_metadata: bool = False,
+    accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
 ) -> ThumbnailJob:
     """Validate ``data``, store it and queue its thumbnails; return the queued job.
 
     With ``strip_metadata`` the original is stored without its metadata (see
-    ``server.privacy``), otherwise byte for byte as uploaded.
+    ``server.privacy``), otherwise byte for byte as uploaded. ``accepted_formats`` are
+    the formats the operator allows.
 
     Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
     ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
     """
-    image = inspect_upload(data, max_pixels=max_pixels)
+    image = inspect_upload(data, max_pixels=max_pixels, accepted=accepted_formats)
     if strip_metadata:
-        data = privacy.strip_metadata(data, image.image_format)
+        data = privacy.strip_walked(image.walked)
     job = job_for_upload(new_image_id(), image.image_format, image.has_alpha)
     objects = [
         NewObject(job.original_key, data, image.image_format.media_type),

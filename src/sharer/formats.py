@@ -1,9 +1,11 @@
 """The image formats the service accepts, and the only way our code opens image bytes.
 
 Pillow tries every plugin it knows when asked to open unknown bytes, including ones that
-hand data to Ghostscript (EPS) or parse complex containers (TIFF, PSD). We import the four
-allow-listed plugins ourselves and always pass ``formats=``, so no other plugin is reached
-with untrusted bytes.
+hand data to Ghostscript (EPS) or parse complex containers (TIFF, PSD). We import the
+allow-listed plugins ourselves (Pillow's own four and AVIF, and pi-heif's decode-only
+HEIF plugin) and always pass ``formats=``, so no other plugin is reached with untrusted
+bytes. pi-heif is registered without its thumbnail, depth and auxiliary images: only
+the primary image is ever decoded.
 """
 
 import io
@@ -11,7 +13,9 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+import pi_heif
 from PIL import (
+    AvifImagePlugin,
     GifImagePlugin,
     Image,
     JpegImagePlugin,
@@ -19,7 +23,14 @@ from PIL import (
     WebPImagePlugin,
 )
 
-_REGISTERED_PLUGINS = (GifImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin)
+_REGISTERED_PLUGINS = (
+    AvifImagePlugin,
+    GifImagePlugin,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
+pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 # Everything Pillow and its decoders raise for bytes that are not a valid image.
 DECODE_ERRORS: tuple[type[Exception], ...] = (
@@ -31,6 +42,7 @@ DECODE_ERRORS: tuple[type[Exception], ...] = (
     struct.error,
     zlib.error,
     Image.DecompressionBombError,
+    RuntimeError,  # libheif's and libavif's decode errors, through pi-heif and Pillow
 )
 
 
@@ -47,12 +59,22 @@ JPEG = ImageFormat("JPEG", "image/jpeg", "jpg")
 PNG = ImageFormat("PNG", "image/png", "png")
 GIF = ImageFormat("GIF", "image/gif", "gif")
 WEBP = ImageFormat("WEBP", "image/webp", "webp")
+HEIF = ImageFormat("HEIF", "image/heic", "heic")
+AVIF = ImageFormat("AVIF", "image/avif", "avif")
 
-ACCEPTED: dict[str, ImageFormat] = {f.name: f for f in (JPEG, PNG, GIF, WEBP)}
+ACCEPTED: dict[str, ImageFormat] = {f.name: f for f in (JPEG, PNG, GIF, WEBP, HEIF, AVIF)}
+
+# ISOBMFF brands of still images (ISO/IEC 23008-12, the AV1 image file format); the
+# sequence brand ``avis`` is sniffed as AVIF so that the door can refuse it by name.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEVC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis"})
+# Brands past this many bytes are not looked at; real files list a handful.
+SNIFF_BYTES = 64
 
 
 def sniff(head: bytes) -> ImageFormat | None:
-    """Identify an accepted format from the first bytes alone (at least 12 are needed)."""
+    """Identify an accepted format from the first bytes alone (at least 12 are needed;
+    an ISOBMFF file's compatible brands are read from the first ``SNIFF_BYTES``)."""
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -61,6 +83,17 @@ def sniff(head: bytes) -> ImageFormat | None:
         return GIF
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
+    if head[4:8] == b"ftyp":
+        return _sniff_brands(head[: min(SNIFF_BYTES, int.from_bytes(head[:4]))])
+    return None
+
+
+def _sniff_brands(ftyp: bytes) -> ImageFormat | None:
+    brands = {ftyp[8:12]} | {ftyp[at : at + 4] for at in range(16, len(ftyp) - 3, 4)}
+    if brands & _AVIF_BRANDS and not brands & _HEVC_BRANDS:
+        return AVIF
+    if brands & _HEVC_BRANDS or b"mif1" in brands:  # mif1 alone: the primary item decides
+        return HEIF
     return None
 
 

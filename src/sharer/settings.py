@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import SplitResult, urlsplit
 
+from sharer.formats import ACCEPTED, ImageFormat
+
 T = TypeVar("T")
 
 DEFAULT_DATA_DIR = "./var"
@@ -36,6 +38,7 @@ class Settings:
     worker_threads: int
     worker_grace_seconds: int
     strip_original_metadata: bool
+    accepted_formats: tuple[ImageFormat, ...]
     log_level: str
     bind: str
     server_processes: int
@@ -93,6 +96,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
+        accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
         bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
@@ -115,6 +119,14 @@ def _boolean(raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false")
+
+
+def _accepted_formats(raw: str) -> tuple[ImageFormat, ...]:
+    names = {name.strip().upper() for name in raw.split(",") if name.strip()}
+    unknown = names - set(ACCEPTED)
+    if unknown or not names:
+        raise ValueError(f"must list one or more of {', '.join(ACCEPTED)}")
+    return tuple(f for name, f in ACCEPTED.items() if name in names)
 
 
 def _log_level(raw: str) -> str:

@@ -16,6 +16,8 @@ BOMBS = {
     "gif": images.gif_bomb,
     "jpeg": images.jpeg_bomb,
     "webp": images.webp_bomb,
+    "heif": images.heif_bomb,
+    "avif": images.avif_bomb,
 }
 MIB = 1024 * 1024
 # Peak RSS may grow by this much per server process while bombs arrive: request buffers,

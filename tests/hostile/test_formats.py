@@ -24,6 +24,7 @@ from support.faults import process_memory
 from support.services import Service
 
 ALLOWED_PLUGINS = {
+    "PIL.AvifImagePlugin",
     "PIL.GifImagePlugin",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
@@ -51,7 +52,7 @@ def _plugins(events: list[dict[str, object]], pids: set[int] | None = None) -> s
 def test_a_format_outside_the_allow_list_is_refused(local: Service, name: str) -> None:
     response = upload(local.base_url, NOT_ALLOWED[name], filename=f"picture.{name}")
     assert response.status_code == 400
-    assert response.json()["error"] == "This is not a JPEG, PNG, GIF or WebP image."
+    assert response.json()["error"] == "This is not a JPEG, PNG, GIF, WebP, HEIF or AVIF image."
 
 
 def test_no_plugin_outside_the_allow_list_runs_in_the_server(audited: Audited) -> None:
@@ -91,7 +92,7 @@ def test_the_audit_would_catch_an_eps_reaching_ghostscript(tmp_path: Path) -> No
 
 
 DAMAGEABLE = ["jpeg", "jpeg_progressive", "png_rgba", "png_palette_transparent", "gif", "webp"]
-DAMAGEABLE += ["webp_lossless"]
+DAMAGEABLE += ["webp_lossless", "heif", "heif_alpha", "avif", "avif_alpha"]
 
 
 @pytest.mark.parametrize("name", DAMAGEABLE)

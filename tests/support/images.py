@@ -13,7 +13,10 @@ import zlib
 from collections.abc import Callable
 from functools import lru_cache
 
+import pillow_heif
 from PIL import ExifTags, Image, ImageChops, ImageCms, ImageDraw, ImageFilter, PngImagePlugin
+
+from server.containers.png import ADAM7
 
 Size = tuple[int, int]
 Colour = tuple[int, int, int]
@@ -289,18 +292,6 @@ def interlaced_png(size: Size = (37, 23), *, seed: int = 0) -> bytes:
     return png_chunks(size, 2, 8, zlib.compress(b"".join(rows)), interlaced=True)
 
 
-# Adam7 passes: first column, first row, column step, row step.
-ADAM7 = (
-    (0, 0, 8, 8),
-    (4, 0, 8, 8),
-    (0, 4, 4, 8),
-    (2, 0, 4, 4),
-    (0, 2, 2, 4),
-    (1, 0, 2, 2),
-    (0, 1, 1, 2),
-)
-
-
 def png_chunks(
     size: Size,
     colour_type: int,
@@ -318,7 +309,52 @@ def png_chunks(
     if plte is not None:
         chunks.append((b"PLTE", plte))
     chunks += [(b"IDAT", idat), (b"IEND", b"")]
+    return png_from_chunks(chunks)
+
+
+def png_from_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """A PNG file of ``chunks`` (type, body), each with its length and a right CRC."""
     return b"\x89PNG\r\n\x1a\n" + b"".join(_png_chunk(kind, body) for kind, body in chunks)
+
+
+def png_chunk_list(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, body) of each chunk of a well-formed PNG."""
+    chunks, at = [], 8
+    while at < len(data):
+        length, kind = struct.unpack_from(">I4s", data, at)
+        chunks.append((kind, data[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
+def apng(size: Size = (48, 32), frames: int = 3) -> bytes:
+    """An animated PNG (acTL, then fcTL and fdAT per frame), made by Pillow."""
+    pictures = [photo_image(size, seed=seed) for seed in range(frames)]
+    return encode(pictures[0], "PNG", save_all=True, append_images=pictures[1:])
+
+
+def apng_inconsistent(fault: str) -> bytes:
+    """An APNG whose acTL announces one frame (so Pillow decodes it as a still PNG and
+    reads the animation chunks after the pixels) and whose second fcTL is broken:
+    ``sequence`` (a wrong sequence number) or ``outside`` (a frame beyond the canvas)."""
+    chunks = png_chunk_list(apng())
+    chunks = [(k, struct.pack(">II", 1, 0)) if k == b"acTL" else (k, b) for k, b in chunks]
+    at = [n for n, (kind, _) in enumerate(chunks) if kind == b"fcTL"][1]
+    body = chunks[at][1]
+    if fault == "sequence":
+        body = struct.pack(">I", 7) + body[4:]
+    else:
+        body = body[:4] + struct.pack(">II", 400, 400) + body[12:]
+    chunks[at] = (b"fcTL", body)
+    return png_from_chunks(chunks)
+
+
+def png_last_chunk_cut() -> bytes:
+    """A PNG whose pixels are whole but whose last chunk (a text chunk after the pixels,
+    where IEND should follow) is cut short."""
+    chunks = png_chunk_list(png((48, 32)))
+    whole = png_from_chunks([*chunks[:-1], (b"tEXt", b"Comment\0" + b"x" * 200)])
+    return whole[:-40]
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -375,6 +411,70 @@ def webp(
     return encode(picture, "WEBP", **options)
 
 
+def _photo_maybe_alpha(size: Size, seed: int, alpha: bool) -> Image.Image:
+    picture = photo_image(size, seed=seed)
+    if alpha:
+        picture.putalpha(alpha_mask(size))
+    return picture
+
+
+def heif(
+    size: Size = (320, 240), *, seed: int = 0, alpha: bool = False, **options: object
+) -> bytes:
+    """A HEIC photo encoded by libheif's x265 (pillow-heif), with a soft alpha mask when
+    ``alpha``; ``options`` go to the encoder (``exif``, ``xmp``, ``tile_size`` for a grid)."""
+    buffer = io.BytesIO()
+    encoded = pillow_heif.from_pillow(_photo_maybe_alpha(size, seed, alpha))
+    encoded.save(buffer, format="HEIF", **({"quality": 60} | options))
+    return buffer.getvalue()
+
+
+def heif_many_images(count: int = 40, size: Size = (64, 48)) -> bytes:
+    """A HEIF holding ``count`` top-level images; the first is the primary one."""
+    container = pillow_heif.from_pillow(photo_image(size))
+    for seed in range(1, count):
+        container.add_from_pillow(photo_image(size, seed=seed))
+    buffer = io.BytesIO()
+    container.save(buffer, format="HEIF", quality=40)
+    return buffer.getvalue()
+
+
+def avif(
+    size: Size = (320, 240), *, seed: int = 0, alpha: bool = False, **options: object
+) -> bytes:
+    """An AVIF photo encoded by Pillow's own plugin (libavif), with a soft alpha mask
+    when ``alpha``; ``options`` go to the encoder (``exif``, ``xmp``)."""
+    return encode(
+        _photo_maybe_alpha(size, seed, alpha), "AVIF", **({"quality": 60, "speed": 10} | options)
+    )
+
+
+def avif_sequence(frames: int = 3, size: Size = (64, 48)) -> bytes:
+    """An animated AVIF (an image sequence, brand ``avis``)."""
+    pictures = [photo_image(size, seed=seed) for seed in range(frames)]
+    return encode(pictures[0], "AVIF", save_all=True, append_images=pictures[1:], speed=10)
+
+
+def declared_as(data: bytes, size: Size) -> bytes:
+    """A HEIF or AVIF whose every ``ispe`` property declares ``size``; pixels unchanged."""
+    damaged = bytearray(data)
+    at = damaged.find(b"ispe")
+    while at >= 0:
+        damaged[at + 8 : at + 16] = struct.pack(">II", *size)
+        at = damaged.find(b"ispe", at + 16)
+    return bytes(damaged)
+
+
+def heif_bomb(size: Size = (30000, 30000)) -> bytes:
+    """A small HEIC whose primary image declares ``size``; its HEVC data is a 64x48 one."""
+    return declared_as(heif((64, 48)), size)
+
+
+def avif_bomb(size: Size = (30000, 30000)) -> bytes:
+    """A small AVIF whose primary image declares ``size``; its AV1 data is a 64x48 one."""
+    return declared_as(avif((64, 48)), size)
+
+
 def tiny() -> bytes:
     """A 50x40 JPEG: smaller than every thumbnail box."""
     return jpeg((50, 40))
@@ -400,6 +500,7 @@ def corrupt(data: bytes) -> bytes:
     PNG: bytes inside the first IDAT are flipped (CRC and zlib stream both break).
     GIF: the LZW data after the first image descriptor is overwritten with 0xFF codes.
     WebP: the bitstream header after the RIFF header is overwritten.
+    HEIF, AVIF: the start of the coded data (in ``mdat``) is overwritten.
     Mid-stream garbage in a JPEG or lossy WebP is not used: decoders conceal it.
     """
     damaged = bytearray(data)
@@ -414,6 +515,9 @@ def corrupt(data: bytes) -> bytes:
         damaged[at : at + min(200, data[at - 1])] = b"\xff" * min(200, data[at - 1])
     elif data.startswith(b"RIFF"):
         damaged[40:80] = b"\xff" * 40
+    elif data[4:8] == b"ftyp":
+        at = data.rindex(b"mdat") + 4
+        damaged[at : at + 16] = b"\xff" * 16
     else:
         raise ValueError("not a format corrupt() knows")
     return bytes(damaged)
@@ -551,6 +655,16 @@ def webp_with_metadata(orientation: int = 6) -> bytes:
     return webp(alpha=True, exif=exif_bytes(orientation=orientation, gps=True), xmp=XMP)
 
 
+def heif_with_metadata() -> bytes:
+    """A HEIC carrying EXIF items (camera, GPS) and XMP."""
+    return heif(exif=exif_bytes(gps=True), xmp=XMP)
+
+
+def avif_with_metadata() -> bytes:
+    """An AVIF carrying EXIF items (camera, GPS) and XMP."""
+    return avif(exif=exif_bytes(gps=True), xmp=XMP)
+
+
 BUILDERS: dict[str, Callable[[], bytes]] = {
     "jpeg": jpeg,
     "jpeg_progressive": lambda: jpeg(progressive=True),
@@ -565,4 +679,9 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
     "webp": webp,
     "webp_alpha": lambda: webp(alpha=True),
     "webp_lossless": lambda: webp(lossless=True),
+    "heif": heif,
+    "heif_alpha": lambda: heif(alpha=True),
+    "heif_grid": lambda: heif((640, 480), tile_size=256),
+    "avif": avif,
+    "avif_alpha": lambda: avif(alpha=True),
 }

@@ -9,13 +9,19 @@ from PIL import Image, ImageFile
 
 from server.inspection import InvalidImage, UploadedImage, inspect_upload
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat
+from sharer.messages import ThumbnailSpec
 from support import images
+from worker.thumbnails import ThumbnailError, make_thumbnails
 
 CAP = 50_000_000
 
 
 def inspect(data: bytes, max_pixels: int = CAP) -> UploadedImage:
     return inspect_upload(data, max_pixels=max_pixels)
+
+
+def _described(image: UploadedImage) -> tuple[ImageFormat, int, int, bool]:
+    return image.image_format, image.width, image.height, image.has_alpha
 
 
 def refusal(data: bytes, max_pixels: int = CAP) -> InvalidImage:
@@ -76,7 +82,7 @@ def no_pillow_decode(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_accepts_each_allowed_kind(
     build: Callable[[], bytes], image_format: ImageFormat, has_alpha: bool
 ) -> None:
-    assert inspect(build()) == UploadedImage(image_format, 320, 240, has_alpha)
+    assert _described(inspect(build())) == (image_format, 320, 240, has_alpha)
 
 
 def test_reports_dimensions_as_stored_before_exif_orientation() -> None:
@@ -167,6 +173,25 @@ def test_refuses_png_rows_with_unknown_filter_types() -> None:
     assert refusal(data).reason == "undecodable"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(images.apng_inconsistent("sequence"), id="apng-sequence-error"),
+        pytest.param(images.apng_inconsistent("outside"), id="apng-frame-outside"),
+        pytest.param(images.png_last_chunk_cut(), id="png-last-chunk-cut"),
+    ],
+)
+def test_refuses_what_the_worker_could_not_decode(data: bytes) -> None:
+    # Each decodes its pixels, then fails in Pillow's pass over the chunks after them.
+    assert refusal(data).reason == "undecodable"
+    with pytest.raises(ThumbnailError):
+        make_thumbnails(data, PNG, [ThumbnailSpec("small", 10, 10, "k", JPEG)])
+
+
+def test_a_valid_apng_is_accepted() -> None:
+    assert _described(inspect(images.apng())) == (PNG, 48, 32, False)
+
+
 def test_animated_gif_is_judged_on_its_first_frame() -> None:
     animation = images.gif(frames=3)
     # Cut inside the last frame: the first one is whole, and it is all we thumbnail.
@@ -232,7 +257,7 @@ def test_a_jpeg_is_proven_at_an_eighth_of_its_size_without_its_pixel_data(
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", recording)
     data = images.jpeg((1600, 1200))
-    assert inspect(data) == UploadedImage(JPEG, 1600, 1200, False)
+    assert _described(inspect(data)) == (JPEG, 1600, 1200, False)
     [(mode, size, decoded_bytes)] = decoded
     assert (mode, size) == ("L", (200, 150))
     assert decoded_bytes < len(data) // 50
@@ -243,7 +268,7 @@ def test_accepts_a_huge_solid_png_within_the_cap() -> None:
     # 12 MP of one colour: a few tens of KB that inflate to 36 MB, streamed, not stored
     # (Pillow's load, which would hold all 36 MB, is never called).
     data = images.solid_png((4000, 3000))
-    assert inspect(data) == UploadedImage(PNG, 4000, 3000, False)
+    assert _described(inspect(data)) == (PNG, 4000, 3000, False)
 
 
 def test_refuses_a_cap_above_pillows_bomb_limit() -> None:

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from server.containers.jpeg import EOI, SOS, jpeg_segments, jpeg_skeleton
 from server.inspection import InvalidImage, inspect_upload
-from server.jpeg_stream import EOI, SOS, jpeg_segments, jpeg_skeleton
 from sharer.formats import DECODE_ERRORS, JPEG, open_image
 from support import images
 

@@ -120,13 +120,24 @@ def test_stripping_twice_changes_nothing_more() -> None:
         assert _strip(once) == once
 
 
-@pytest.mark.parametrize("name", ["gif", "png", "webp"])
+@pytest.mark.parametrize("name", ["gif", "png_rgba", "webp"])
 def test_a_container_cut_short_is_refused(name: str) -> None:
-    data = _built(name)
+    data = images.BUILDERS[name]()  # one frame: the cut falls inside it
     cut = data[: len(data) * 3 // 4]
     with pytest.raises(InvalidImage) as caught:
         _strip(cut)
     assert caught.value.reason == "undecodable"
+
+
+def test_a_gif_cut_in_a_later_frame_keeps_its_whole_frames() -> None:
+    # Accepted (only the first frame is thumbnailed), so its strip must not fail either.
+    animation = images.gif_with_metadata(frames=3)
+    cut = animation[: len(animation) - 100]
+    stripped = _strip(cut)
+    assert stripped.endswith(b"\x00;")
+    whole = _frames(stripped)
+    assert 1 <= len(whole) < 3
+    assert whole[0] == _frames(animation)[0]
 
 
 @pytest.mark.parametrize("strip", [False, True])

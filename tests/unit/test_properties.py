@@ -21,6 +21,8 @@ from support.mutations import mutated_images
 
 MAX_PIXELS = 50_000_000
 SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP"]
+SIGNATURES += [b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"]
+SIGNATURES += [b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00mif1avif"]
 
 relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

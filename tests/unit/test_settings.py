@@ -2,6 +2,7 @@
 
 import pytest
 
+from sharer.formats import ACCEPTED
 from sharer.settings import SettingsError, load_settings
 
 
@@ -45,6 +46,8 @@ def test_aws_backends() -> None:
         ("SHARER_MAX_RECEIVES", "-1"),
         ("SHARER_STRIP_ORIGINAL_METADATA", "maybe"),
         ("SHARER_LOG_LEVEL", "LOUD"),
+        ("SHARER_ACCEPTED_FORMATS", "jpeg,tiff"),
+        ("SHARER_ACCEPTED_FORMATS", " , "),
         ("SHARER_BIND", "8080"),
         ("SHARER_BIND", "0.0.0.0:99999"),
     ],
@@ -64,3 +67,9 @@ def test_request_timeout_bounds_every_request() -> None:
     assert load_settings({"SHARER_REQUEST_TIMEOUT": "5"}).request_timeout == 5
     with pytest.raises(SettingsError, match="SHARER_REQUEST_TIMEOUT"):
         load_settings({"SHARER_REQUEST_TIMEOUT": "soon"})
+
+
+def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:
+    assert load_settings({}).accepted_formats == tuple(ACCEPTED.values())
+    narrowed = load_settings({"SHARER_ACCEPTED_FORMATS": " HEIF, jpeg "}).accepted_formats
+    assert narrowed == (ACCEPTED["JPEG"], ACCEPTED["HEIF"])

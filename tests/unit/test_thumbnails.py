@@ -359,7 +359,13 @@ def test_same_input_same_bytes() -> None:
     assert make_thumbnails(data, JPEG, specs()) == make_thumbnails(data, JPEG, specs())
 
 
-ALLOWED_PLUGINS = {"GifImagePlugin", "JpegImagePlugin", "PngImagePlugin", "WebPImagePlugin"}
+ALLOWED_PLUGINS = {
+    "AvifImagePlugin",
+    "GifImagePlugin",
+    "JpegImagePlugin",
+    "PngImagePlugin",
+    "WebPImagePlugin",
+}
 # Image.open imports these two itself ("preinit"); ``formats=`` keeps them from ever
 # being tried, which the ThumbnailError for BMP bytes below shows.
 PREINIT_PLUGINS = {"BmpImagePlugin", "PpmImagePlugin"}

@@ -1,10 +1,7 @@
-"""What the format strippers share: the orientation-only EXIF block and their error."""
+"""The EXIF orientation, read from and written to a minimal TIFF: shared by the strips
+of the formats whose orientation lives in EXIF (JPEG, PNG, WebP)."""
 
 import struct
-
-
-class Malformed(ValueError):
-    """The container does not parse; reported to the client as ``InvalidImage``."""
 
 
 def read_orientation(exif: bytes) -> int | None:
