@@ -35,7 +35,8 @@ def measure(kind: str, count: int) -> tuple[str, str, str]:
             with swarm.attacking(SECONDS + 5):
                 uploads, health = probe_meanwhile(service.base_url, SECONDS)
             longest = max([*swarm.held, *swarm.uncut], default=0.0)
-            held = f"{swarm.cuts} cut, {len(swarm.uncut)} never cut; longest held {longest:.0f} s"
+            still_open = len(swarm.uncut)
+            held = f"{swarm.cuts} cut, {still_open} open at the end; longest held {longest:.0f} s"
     return uploads.summary(202), health.summary(200), held
 
 

@@ -182,12 +182,9 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
             conn.registered = False
 
     def _on_request_bytes(self, conn: _Connection, _sock: Any = None) -> None:
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._close(conn)  # the client left before its request was complete
             return
@@ -245,12 +242,9 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         self._lingering.add(conn)
 
     def _on_linger(self, conn: _Connection, _sock: Any = None) -> None:
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except (BlockingIOError, InterruptedError):
+        data = _receive(conn.sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.drained += len(data)
         if not data or conn.drained > LINGER_BYTES:
             self._close(conn)
@@ -369,6 +363,17 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
             )
         with contextlib.suppress(OSError):
             client.sendall(json_answer(status, message, rid))
+
+
+def _receive(sock: socket.socket) -> bytes | None:
+    """What a readable non-blocking socket holds: None if nothing yet, b"" once it is done
+    (closed by the client, or reset)."""
+    try:
+        return sock.recv(RECV_BYTES)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
 
 
 def json_answer(status: int, message: str, rid: str, extra_headers: str = "") -> bytes:

@@ -16,15 +16,17 @@ reconnections meanwhile) is reached and sustained; running longer repeats it.
 
 import resource
 import select
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
-from support import wire
+from support import images, wire
 from support.attackers import BODY, HEADERS, IDLE, Swarm, probe_meanwhile
 from support.services import Service, local_env
 
@@ -219,3 +221,27 @@ def test_a_request_within_the_deadline_is_untouched(small: Service) -> None:
     )
     assert answer.status == 400  # the body is junk; what matters is that it was answered
     assert answer.sent == 2000
+
+
+def test_a_graceful_stop_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    env = local_env(tmp_path) | {
+        "SHARER_SERVER_PROCESSES": "1",
+        "SHARER_REQUEST_TIMEOUT": str(STANDARD_DEADLINE),
+    }
+    service = Service(env, tmp_path)
+    with service.running():
+        assert service.server is not None
+        body = wire.multipart(wire.part(images.jpeg((64, 48))), boundary=b"b")
+        head = wire.request_head(b"multipart/form-data; boundary=b", len(body))
+        with socket.create_connection(("127.0.0.1", service.port), timeout=wire.TIMEOUT) as sock:
+            sock.sendall(head + body[:100])
+            time.sleep(0.5)
+            stopped_at = time.monotonic()
+            service.server.send_signal(signal.SIGTERM)
+            time.sleep(1.0)  # the server is stopping while the body is still arriving
+            sock.sendall(body[100:])
+            answer = wire.read_answer(sock, time.monotonic())
+        assert answer.status == 202
+        assert answer.headers["connection"] == "close"
+        assert service.server.wait(STANDARD_DEADLINE + 5) == 0
+        assert time.monotonic() - stopped_at < STANDARD_DEADLINE + 4

@@ -47,6 +47,9 @@ def test_aws_backends() -> None:
         ("SHARER_LOG_LEVEL", "LOUD"),
         ("SHARER_BIND", "8080"),
         ("SHARER_BIND", "0.0.0.0:99999"),
+        ("SHARER_KEEPALIVE_SECONDS", "0"),
+        ("SHARER_MAX_CONNECTIONS_PER_CLIENT", "-1"),
+        ("SHARER_FORWARDED_HOPS", "two"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -64,3 +67,18 @@ def test_request_timeout_bounds_every_request() -> None:
     assert load_settings({"SHARER_REQUEST_TIMEOUT": "5"}).request_timeout == 5
     with pytest.raises(SettingsError, match="SHARER_REQUEST_TIMEOUT"):
         load_settings({"SHARER_REQUEST_TIMEOUT": "soon"})
+
+
+def test_connection_settings_default_to_a_lone_server() -> None:
+    settings = load_settings({})
+    assert settings.keepalive_seconds == 5
+    assert settings.max_connections_per_client == 16
+    assert settings.forwarded_hops == 0
+    assert settings.strip_original_metadata
+    behind_cloudfront = load_settings(
+        {"SHARER_FORWARDED_HOPS": "2", "SHARER_MAX_CONNECTIONS_PER_CLIENT": "0"}
+    )
+    assert (behind_cloudfront.forwarded_hops, behind_cloudfront.max_connections_per_client) == (
+        2,
+        0,
+    )
