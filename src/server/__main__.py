@@ -20,7 +20,7 @@ HEARTBEAT_TIMEOUT = 30
 # Connections one process holds at most (waiting ones cost a descriptor and their bytes,
 # never a thread); the file-descriptor limit is raised to fit them.
 CONNECTIONS_PER_PROCESS = 8192
-# After its last request's deadline, a stopping process may still spend a second until
+# After its last request's deadline, a stopping process may take a moment until
 # its loop notices, and then linger over the closing connection.
 STOP_MARGIN_SECONDS = 1 + math.ceil(LINGER_SECONDS)
 

@@ -125,12 +125,9 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
             raise
         self.nr_conns += 1
         conn = _Connection(self.cfg, sock, address, listener.getsockname())
-        now = time.monotonic()
-        conn.due = now + self.deadline
         if self.forwarded_hops == 0 and not self._admit(conn, conn.peer):
             return
-        self._await_request(conn, b"")
-        conn.idle_until = min(conn.due, now + self.cfg.keepalive)
+        self._await_request(conn, b"", due=time.monotonic() + self.deadline)
 
     def _admit(self, conn: _Connection, key: str) -> bool:
         """Count ``conn`` against its client's bound, or refuse it with 429."""
@@ -153,16 +150,23 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
                 del self._clients[conn.client_key]
             conn.client_key = None
 
-    def _await_request(self, conn: _Connection, read_ahead: bytes) -> None:
-        """Read ``conn``'s next request in the main loop (``read_ahead`` is its start)."""
+    def _await_request(
+        self, conn: _Connection, read_ahead: bytes, *, due: float | None = None
+    ) -> None:
+        """Read ``conn``'s next request in the main loop (``read_ahead`` is its start).
+
+        Its deadline is ``due`` (a new connection's: counted from accept), or else counted
+        from the request's first byte.
+        """
         conn.collector = RequestCollector(max_body=self.max_body)
         conn.sock.setblocking(False)
+        now = time.monotonic()
         if read_ahead:
-            conn.due = time.monotonic() + self.deadline
+            conn.due = due if due is not None else now + self.deadline
             self._progress(conn, conn.collector.feed(read_ahead))
             return
-        conn.due = float("inf")  # counted from the first byte
-        conn.idle_until = time.monotonic() + self.cfg.keepalive
+        conn.due = due if due is not None else float("inf")
+        conn.idle_until = min(conn.due, now + self.cfg.keepalive)
         self._watch(conn)
 
     def _watch(self, conn: _Connection) -> None:
@@ -272,6 +276,10 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         self._release(conn)
         self.nr_conns -= 1
         conn.close()
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """Gunicorn's poll, woken at least every ``SCAN_INTERVAL`` for the deadlines."""
+        super().wait_for_and_dispatch_events(min(timeout, SCAN_INTERVAL))
 
     def murder_pending(self) -> None:
         """Gunicorn's main loop calls this after every poll; deadlines are checked here."""

@@ -193,7 +193,7 @@ GUNICORN_REFUSALS = {
     "bad header name": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400),
     "no Host in HTTP/1.1": (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
     "unknown coding": (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: bogus\r\n\r\n",
         501,
     ),
 }

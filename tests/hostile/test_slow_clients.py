@@ -185,6 +185,19 @@ def test_trickling_clients_are_cut_off_and_others_are_served(small: Service) -> 
     assert len(warnings) >= len(trick)
 
 
+def test_the_deadline_counts_from_accept(small: Service) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", small.port), timeout=wire.TIMEOUT) as sock:
+        time.sleep(DEADLINE * 0.75)  # silent, then a request that never ends
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        answer = wire.read_answer(sock, started)
+    assert answer.status == 408
+    assert answer.headers["content-type"] == "application/json"
+    assert "not done within" in str(answer.json()["error"])
+    # Counted from the first byte, it would have come DEADLINE * 0.75 later.
+    assert answer.elapsed < DEADLINE + 0.5, answer.elapsed
+
+
 def test_silent_connections_take_no_thread(small: Service) -> None:
     silent = [socket.create_connection(("127.0.0.1", small.port)) for _ in range(3 * THREADS)]
     try:
