@@ -230,6 +230,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         that could destroy the response in flight (RFC 9112, section 9.6).
         """
         self._unwatch(conn)
+        self._release(conn)  # answered: it no longer counts against its client's bound
         with contextlib.suppress(OSError):
             conn.sock.setblocking(False)
             conn.sock.shutdown(socket.SHUT_WR)

@@ -103,7 +103,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),
         keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
         max_connections_per_client=parsed(
-            "SHARER_MAX_CONNECTIONS_PER_CLIENT", "16", _non_negative_int
+            "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
         ),
         forwarded_hops=parsed("SHARER_FORWARDED_HOPS", "0", _non_negative_int),
     )

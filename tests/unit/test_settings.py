@@ -72,7 +72,7 @@ def test_request_timeout_bounds_every_request() -> None:
 def test_connection_settings_default_to_a_lone_server() -> None:
     settings = load_settings({})
     assert settings.keepalive_seconds == 5
-    assert settings.max_connections_per_client == 16
+    assert settings.max_connections_per_client == 64
     assert settings.forwarded_hops == 0
     assert settings.strip_original_metadata
     behind_cloudfront = load_settings(
