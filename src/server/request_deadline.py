@@ -163,6 +163,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         now = time.monotonic()
         if read_ahead:
             conn.due = due if due is not None else now + self.deadline
+            conn.idle_until = float("inf")
             self._progress(conn, conn.collector.feed(read_ahead))
             return
         conn.due = due if due is not None else float("inf")

@@ -209,3 +209,18 @@ def test_refusals_before_the_app_are_json_with_a_request_id(service: Service, na
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["x-request-id"]
     assert answer.json()["error"]
+
+
+def test_pipelined_requests_are_answered_in_order(service: Service) -> None:
+    # The second request arrives with the first: it is read ahead, and served next.
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
+    second = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\nConnection: close\r\n\r\n"
+    )
+    received = b""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(first + second)
+        while chunk := sock.recv(65536):  # until the server closes after the second
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert 0 < received.index(b"X-Request-Id: first") < received.index(b"X-Request-Id: second")
