@@ -1,13 +1,14 @@
 """``sharer-server``: validate settings, then serve the app with gunicorn."""
 
+import math
+import resource
 import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from server.app import create_app
-from server.gunicorn_hooks import refuse_oversized_before_continue
-from server.request_deadline import deadline_worker
+from server.app import create_app, max_request_bytes
+from server.request_deadline import LINGER_SECONDS, buffering_worker
 from sharer.logs import configure_logging
 from sharer.settings import Settings, SettingsError, load_settings
 
@@ -16,6 +17,12 @@ from sharer.settings import Settings, SettingsError, load_settings
 # hung process, not a slow request: requests are bounded by settings.request_timeout
 # (see server.request_deadline).
 HEARTBEAT_TIMEOUT = 30
+# Connections one process holds at most (waiting ones cost a descriptor and their bytes,
+# never a thread); the file-descriptor limit is raised to fit them.
+CONNECTIONS_PER_PROCESS = 8192
+# After its last request's deadline, a stopping process may take a moment until
+# its loop notices, and then linger over the closing connection.
+STOP_MARGIN_SECONDS = 1 + math.ceil(LINGER_SECONDS)
 
 
 class SharerServer(BaseApplication):  # type: ignore[misc]
@@ -29,16 +36,25 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
         options: dict[str, Any] = {
             "bind": self.settings.bind,
             "workers": self.settings.server_processes,
-            "worker_class": deadline_worker(self.settings.request_timeout),
+            "worker_class": buffering_worker(
+                deadline=self.settings.request_timeout,
+                max_body=max_request_bytes(self.settings),
+                max_per_client=self.settings.max_connections_per_client,
+                forwarded_hops=self.settings.forwarded_hops,
+            ),
             "threads": self.settings.server_threads,
+            "worker_connections": CONNECTIONS_PER_PROCESS,
             "timeout": HEARTBEAT_TIMEOUT,
-            # In-flight requests end within request_timeout anyway (cut at their deadline).
-            "graceful_timeout": self.settings.request_timeout,
-            "keepalive": 5,
+            # Every in-flight request ends by its deadline (counted from accept), so a
+            # graceful stop lets each one finish or be cut, and never kills one early.
+            "graceful_timeout": self.settings.request_timeout + STOP_MARGIN_SECONDS,
+            "keepalive": self.settings.keepalive_seconds,
             "limit_request_line": 8190,
             "limit_request_fields": 64,
             "limit_request_field_size": 8190,
-            "pre_request": refuse_oversized_before_continue(self.settings),
+            # Public URLs come from settings, and client addresses through
+            # SHARER_FORWARDED_HOPS: gunicorn trusts no X-Forwarded-* header.
+            "forwarded_allow_ips": "",
             "accesslog": None,
             "loglevel": self.settings.log_level.lower(),
             "logconfig_dict": _json_logging(self.settings.log_level),
@@ -77,7 +93,16 @@ def main() -> None:
         settings = load_settings()
     except SettingsError as exc:
         sys.exit(f"sharer-server: bad setting: {exc}")
+    _raise_file_limit(settings.server_processes * CONNECTIONS_PER_PROCESS + 256)
     SharerServer(settings).run()
+
+
+def _raise_file_limit(wanted: int) -> None:
+    """Raise this process's (and its workers') open-file limit towards ``wanted``."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,10 @@ def create_app(
         MAX_FORM_PARTS=MAX_FORM_PARTS,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Werkzeug would answer a path with "//" by a redirect it builds from the Host header,
+    # and OPTIONS by an empty HTML page; here the one is a JSON 404, the other a JSON 405.
+    app.url_map.merge_slashes = False
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     bind_backends(
         app,
         settings,

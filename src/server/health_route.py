@@ -1,12 +1,21 @@
-"""``GET /healthz``: 200 when storage and queue answer, 503 naming what does not."""
+"""``GET /healthz``: 200 when storage and queue answer, 503 naming what does not.
+
+The body says which backend is down, never why: the error (a path, a bucket, a host)
+goes to the operator's log with the request id.
+"""
+
+import logging
 
 from flask import Blueprint, Response, jsonify
 
 from server.context import current_queue, current_storage
+from server.request_context import request_id
 from sharer.queues import QueueUnavailable
 from sharer.storage import StorageUnavailable
 
 health_blueprint = Blueprint("health", __name__)
+
+log = logging.getLogger("sharer.server")
 
 
 @health_blueprint.get("/healthz")
@@ -17,13 +26,21 @@ def healthz() -> tuple[Response, int]:
         current_storage().check()
         checks["storage"] = "ok"
     except StorageUnavailable as exc:
-        checks["storage"] = f"unavailable: {exc}"
+        checks["storage"] = _unavailable("storage", exc)
     try:
         current_queue().check()
         checks["queue"] = "ok"
     except QueueUnavailable as exc:
-        checks["queue"] = f"unavailable: {exc}"
+        checks["queue"] = _unavailable("queue", exc)
     healthy = all(v == "ok" for v in checks.values())
     response = jsonify(status="ok" if healthy else "unavailable", **checks)
     response.headers["Cache-Control"] = "no-store"
     return response, 200 if healthy else 503
+
+
+def _unavailable(backend: str, exc: Exception) -> str:
+    log.error(
+        "health check failed",
+        extra={"request_id": request_id(), "backend": backend, "error": repr(exc)},
+    )
+    return "unavailable"

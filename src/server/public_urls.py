@@ -1,17 +1,33 @@
-"""The public URLs of an image's objects: on the CDN, or on our own media route locally."""
+"""The public URLs of an image's objects: on the CDN, or on our own media route locally.
 
-from flask import request
+They come from settings alone, never from the request (its Host header is the client's
+to write): ``SHARER_PUBLIC_BASE_URL``, or else the media route at the bind address.
+"""
+
+import socket
 
 from server.context import current_settings
 from sharer.messages import ThumbnailJob
+from sharer.settings import Settings
 
 MEDIA_PREFIX = "/media"
+# A server bound to every interface is reached by the machine's name.
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")  # noqa: S104 - recognised, not bound
+
+
+def media_base_url(settings: Settings) -> str:
+    """Where clients fetch stored objects: the configured base, or our own media route."""
+    if settings.public_base_url is not None:
+        return settings.public_base_url
+    host, _, port = settings.bind.rpartition(":")
+    if host in _WILDCARD_HOSTS:
+        host = socket.gethostname()
+    return f"http://{host}:{port}{MEDIA_PREFIX}"
 
 
 def public_url(key: str) -> str:
     """URL at which clients fetch the object stored at ``key``."""
-    base = current_settings().public_base_url or request.host_url.rstrip("/") + MEDIA_PREFIX
-    return f"{base}/{key}"
+    return f"{media_base_url(current_settings())}/{key}"
 
 
 def image_urls(job: ThumbnailJob) -> dict[str, str]:

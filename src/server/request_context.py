@@ -6,6 +6,10 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import BadRequest
+
+from server.client_address import client_address
+from server.context import current_settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A client-sent id is echoed only if it is short and plain, so it cannot forge log lines.
@@ -19,14 +23,24 @@ def request_id() -> str:
     return str(g.get("request_id", "-"))
 
 
+def usable_request_id(sent: str | None) -> str:
+    """``sent`` (a client's ``X-Request-Id``) if it is short and plain, else a new id."""
+    return sent if sent is not None and _CLIENT_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
 def init_request_context(app: Flask) -> None:
     """Assign request ids, echo them, and write one access line per request."""
 
     @app.before_request
     def _start() -> None:
-        sent = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = sent if _CLIENT_ID.fullmatch(sent) else uuid.uuid4().hex
+        g.request_id = usable_request_id(request.headers.get(REQUEST_ID_HEADER))
         g.started = time.perf_counter()
+        # RFC 9112, section 3.2: a server must answer 400 to an HTTP/1.1 request without
+        # Host (Werkzeug would fill one in from the bind address).
+        if request.environ.get("SERVER_PROTOCOL") == "HTTP/1.1" and "HTTP_HOST" not in (
+            request.environ
+        ):
+            raise BadRequest("an HTTP/1.1 request must carry a Host header")
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -38,6 +52,11 @@ def init_request_context(app: Flask) -> None:
             "request",
             extra={
                 "request_id": rid,
+                "client": client_address(
+                    request.remote_addr or "-",
+                    request.headers.getlist("X-Forwarded-For"),
+                    current_settings().forwarded_hops,
+                ),
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,

@@ -44,6 +44,9 @@ class Settings:
     server_processes: int
     server_threads: int
     request_timeout: int
+    keepalive_seconds: int
+    max_connections_per_client: int
+    forwarded_hops: int
 
     @property
     def serves_media(self) -> bool:
@@ -95,13 +98,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int
         ),
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
-        strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
+        strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "true", _boolean),
         accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
         bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
         server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
         request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),
+        keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
+        max_connections_per_client=parsed(
+            "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
+        ),
+        forwarded_hops=parsed("SHARER_FORWARDED_HOPS", "0", _non_negative_int),
     )
 
 
@@ -109,6 +117,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
     return value
 
 

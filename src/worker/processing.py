@@ -43,7 +43,12 @@ class JobProcessor:
         except ObjectNotFound:
             self._dead_letter(delivery, job, "the original image is missing")
         except ThumbnailError as exc:
-            self._dead_letter(delivery, job, f"the image could not be thumbnailed: {exc}")
+            self._dead_letter(
+                delivery,
+                job,
+                f"the image could not be thumbnailed: {exc}",
+                public="the image could not be thumbnailed",
+            )
         except Exception as exc:  # noqa: BLE001 - any other failure may pass; retry it
             self._retry_later(delivery, job, exc)
         else:
@@ -77,7 +82,10 @@ class JobProcessor:
     def _retry_later(self, delivery: Delivery, job: ThumbnailJob, exc: Exception) -> None:
         if delivery.receive_count >= self.max_receives:
             self._dead_letter(
-                delivery, job, f"gave up after {delivery.receive_count} attempts: {exc!r}"
+                delivery,
+                job,
+                f"gave up after {delivery.receive_count} attempts: {exc!r}",
+                public=f"the thumbnails could not be made after {delivery.receive_count} tries",
             )
             return
         backoff = min(2**delivery.receive_count, MAX_BACKOFF_SECONDS)
@@ -92,10 +100,14 @@ class JobProcessor:
         )
         self.queue.change_visibility(delivery.receipt, backoff)
 
-    def _dead_letter(self, delivery: Delivery, job: ThumbnailJob | None, reason: str) -> None:
+    def _dead_letter(
+        self, delivery: Delivery, job: ThumbnailJob | None, reason: str, public: str | None = None
+    ) -> None:
         # Record the failure first: if that write fails, the message stays and comes back.
+        # The status is public: it says what happened in words (``public``), while the
+        # details (paths, bucket names, pids in an exception) go to the log line below.
         if job is not None:
-            self._record(job, ImageState.FAILED, reason)
+            self._record(job, ImageState.FAILED, public or reason)
         self.queue.dead_letter(delivery, reason)
         log.error(
             "job dead-lettered",

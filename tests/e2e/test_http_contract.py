@@ -1,6 +1,7 @@
 """Every status code of the upload contract, over real HTTP to gunicorn."""
 
 import socket
+import time
 
 import pytest
 import requests
@@ -129,3 +130,97 @@ def test_healthz_and_request_ids(service: Service) -> None:
     access = [line for line in service.logs() if line.get("request_id") == "r-1"]
     assert access
     assert access[0]["status"] == 200
+
+
+def _media_base(service: Service) -> str:
+    """Where the service's configuration says images are fetched."""
+    return service.env.get("SHARER_PUBLIC_BASE_URL", f"{service.base_url}/media")
+
+
+FORGED = {
+    "Host": "evil.example",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "gopher",
+    "Forwarded": "host=evil.example;proto=gopher",
+}
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:1", "bad host[", ""])
+def test_urls_come_from_configuration_never_from_the_request(service: Service, host: str) -> None:
+    headers = FORGED | {"Host": host}
+    response = upload(service.base_url, images.jpeg((64, 48)), **headers)
+    assert response.status_code == 202
+    urls = response.json()
+    for url in urls.values():
+        assert url.startswith(_media_base(service) + "/images/"), url
+    status = requests.get(
+        f"{service.base_url}{response.headers['Location']}", headers=headers, timeout=10
+    ).json()
+    assert set(status["urls"].values()) >= set(urls.values())
+    assert "evil" not in str(status)
+
+
+@pytest.mark.parametrize(
+    "path", ["//healthz", "//evil.example/images", "//images//x", "/healthz//"]
+)
+def test_double_slashes_never_redirect_to_the_host_header(service: Service, path: str) -> None:
+    response = requests.get(
+        f"{service.base_url}{path}",
+        headers={"Host": "evil.example"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert "evil" not in response.headers.get("Location", "")
+    assert not response.is_redirect
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-Id"]
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/images/AAAAAAAAAAAAAAAAAAAAAA", "/"])
+def test_options_answers_json(service: Service, path: str) -> None:
+    response = requests.options(f"{service.base_url}{path}", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-Id"]
+    assert "Allow" in response.headers
+
+
+GUNICORN_REFUSALS = {
+    "request line too long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    "too many headers": (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 70 + b"\r\n", 431),
+    "header too large": (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n", 431),
+    "bad request line": (b"GET\r\n\r\n", 400),
+    "bad header name": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400),
+    "no Host in HTTP/1.1": (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
+    "unknown coding": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: bogus\r\n\r\n",
+        501,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GUNICORN_REFUSALS))
+def test_refusals_before_the_app_are_json_with_a_request_id(service: Service, name: str) -> None:
+    request, status = GUNICORN_REFUSALS[name]
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = wire.read_answer(sock, time.monotonic())
+    assert answer.status == status
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["x-request-id"]
+    assert answer.json()["error"]
+
+
+def test_pipelined_requests_are_answered_in_order(service: Service) -> None:
+    # The second request arrives with the first: it is read ahead, and served next.
+    first = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first\r\n\r\n"
+    second = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second\r\nConnection: close\r\n\r\n"
+    )
+    received = b""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(first + second)
+        while chunk := sock.recv(65536):  # until the server closes after the second
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert 0 < received.index(b"X-Request-Id: first") < received.index(b"X-Request-Id: second")

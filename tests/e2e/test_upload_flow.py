@@ -3,7 +3,7 @@
 import io
 
 import requests
-from PIL import Image
+from PIL import ExifTags, Image
 
 from support import images
 from support.client import fetch_when_ready, upload, wait_for_status
@@ -22,7 +22,12 @@ def test_the_reference_client_upload_gets_all_four_images(service: Service) -> N
     original = requests.get(urls["original"], timeout=10)
     assert original.status_code == 200
     assert original.headers["Content-Type"] == "image/jpeg"
-    assert original.content == data
+    # Stored without its metadata (the default), and not re-encoded: the same pixels.
+    assert b"private note" in data
+    assert b"private note" not in original.content
+    with Image.open(io.BytesIO(original.content)) as stored, Image.open(io.BytesIO(data)) as sent:
+        assert not stored.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        assert stored.tobytes() == sent.tobytes()
 
     for name, box in THUMBNAIL_BOXES.items():
         thumb = fetch_when_ready(urls[name])

@@ -3,7 +3,7 @@
 ``audited`` (files and SQLite) runs under an audit hook that logs every Pillow module its
 processes load and every program they try to start, with a fake Ghostscript on its PATH.
 ``aws_stripping`` (S3 and SQS on moto's server, no worker) stores originals with their
-metadata stripped. Both live for the session.
+metadata stripped, as the service does by default. Both live for the session.
 """
 
 from collections.abc import Iterator
@@ -34,9 +34,10 @@ def local(audited: Audited) -> Service:
 @pytest.fixture(scope="session")
 def aws_stripping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone (what is stored is all that matters here) on moto's S3 and SQS,
-    with SHARER_STRIP_ORIGINAL_METADATA on."""
+    storing originals stripped of their metadata, as it does by default."""
     workdir = tmp_path_factory.mktemp("hostile-aws")
-    with moto_server(workdir) as endpoint:
-        env = aws_env(endpoint, bucket="hostile") | {"SHARER_STRIP_ORIGINAL_METADATA": "true"}
-        with Service(env, workdir).running() as service:
-            yield service
+    with (
+        moto_server(workdir) as endpoint,
+        Service(aws_env(endpoint, bucket="hostile"), workdir).running() as service,
+    ):
+        yield service

@@ -1,7 +1,8 @@
-"""Privacy over HTTP: thumbnails never carry metadata; originals keep theirs unless
-SHARER_STRIP_ORIGINAL_METADATA is on, and then lose it without losing a pixel."""
+"""Privacy over HTTP: thumbnails never carry metadata; originals lose theirs without
+losing a pixel, unless the operator turns SHARER_STRIP_ORIGINAL_METADATA off."""
 
 import io
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -10,7 +11,7 @@ from PIL import ExifTags, Image, ImageSequence
 from hostile.stored import stored_in_s3
 from support import images
 from support.client import fetch_when_ready, upload
-from support.services import Service
+from support.services import Service, local_env
 
 SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam")
 WITH_METADATA = {
@@ -40,13 +41,33 @@ def test_thumbnails_of_a_gps_photo_carry_no_metadata(local: Service) -> None:
             assert not image.getexif()  # no GPS, and no orientation: pixels are upright
             assert not {"exif", "xmp", "comment", "icc_profile"} & set(image.info)
             assert image.height > image.width  # orientation 6 was applied to a 4:3 photo
-    # By default the original is kept as uploaded, GPS and all (see docs/security.md).
-    original = requests.get(urls["original"], timeout=10)
-    assert original.content == data
+    # Anyone holding a thumbnail URL can guess the original's: by default it has no GPS.
+    original = requests.get(urls["original"], timeout=10).content
+    for secret in SECRETS:
+        assert secret not in original
+    assert _frames(original) == _frames(data)
+    with Image.open(io.BytesIO(original)) as image:
+        assert not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+        assert dict(image.getexif()) == {ExifTags.Base.Orientation: 6}
+
+
+@pytest.fixture(scope="module")
+def keeping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The server alone, with the operator's opt-out: originals kept as uploaded."""
+    workdir = tmp_path_factory.mktemp("keeping")
+    env = local_env(workdir) | {"SHARER_STRIP_ORIGINAL_METADATA": "false"}
+    with Service(env, workdir).running() as service:
+        yield service
+
+
+def test_an_operator_may_keep_originals_as_uploaded(keeping: Service) -> None:
+    data = images.jpeg_with_metadata()
+    urls = upload(keeping.base_url, data).json()
+    assert requests.get(urls["original"], timeout=10).content == data
 
 
 @pytest.mark.parametrize("name", sorted(WITH_METADATA))
-def test_originals_are_stored_stripped_with_the_setting(aws_stripping: Service, name: str) -> None:
+def test_originals_are_stored_stripped_by_default(aws_stripping: Service, name: str) -> None:
     build, media_type = WITH_METADATA[name]
     data = build()
     response = upload(aws_stripping.base_url, data)

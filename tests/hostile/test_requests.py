@@ -5,7 +5,10 @@ server waiting for more input; oversized bodies are refused before they are all 
 and the client's filename has no bearing on where anything is stored.
 """
 
+import json
 import re
+import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -184,3 +187,36 @@ def test_filenames_have_no_bearing_on_storage(local: Service) -> None:
         assert "passwd" not in path.name
         assert path.name.isascii()
     assert not Path("/tmp/escaped.jpg").exists()
+
+
+BROKEN_CHUNKS = {
+    "hex prefix": b"0x5\r\nhello\r\n0\r\n\r\n",
+    "space after the size": b"1000 \r\nhello\r\n0\r\n\r\n",
+    "chunk without its CRLF": b"5\r\nhelloXX0\r\n\r\n",
+    "size that is not hex": b"zz\r\nhello\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_CHUNKS))
+def test_broken_chunked_framing_is_a_400_logged_in_one_short_line(
+    local: Service, name: str
+) -> None:
+    rid = "chunks-" + name.replace(" ", "-")
+    head = wire.request_head(MULTIPART, None, extra=f"X-Request-Id: {rid}\r\n".encode())
+    logged_before = len(local.logs("server"))
+    with socket.create_connection(("127.0.0.1", local.port), timeout=wire.TIMEOUT) as sock:
+        sock.sendall(head + BROKEN_CHUNKS[name])
+        answer = wire.read_answer(sock, time.monotonic())
+    assert answer.status == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.headers["connection"] == "close"
+    assert answer.headers["x-request-id"] == rid
+    assert "chunked" in str(answer.json()["error"])
+    assert answer.elapsed < PROMPT
+    time.sleep(0.2)  # the access line is written after the answer
+    new_lines = local.logs("server")[logged_before:]
+    ours = [line for line in new_lines if line.get("request_id") == rid]
+    assert len(ours) == 1, ours
+    assert ours[0]["status"] == 400
+    assert not [line for line in new_lines if "exc" in line or line.get("level") == "ERROR"]
+    assert len(json.dumps(ours[0])) < 400

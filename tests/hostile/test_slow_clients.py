@@ -1,20 +1,33 @@
 """Slow, silent and lingering clients cannot hold the server (see server.request_deadline).
 
-A server with one process of two threads and a 2 s request deadline, so that a handful
-of hostile connections would take every thread if they could. Each test measures how
-long ordinary requests take meanwhile; before the fix each of these starved the server
-(for as long as the clients liked, or for 5 or 2 s per connection).
+``small``: one process of two threads and a 2 s request deadline, so that a handful of
+hostile connections would take every thread if they could. Each test measures how long
+ordinary requests take meanwhile; before the fix each of these starved the server (for
+as long as the clients liked, or for 5 or 2 s per connection).
+
+``standard``: the server as ``make run`` starts it (two processes of four threads), with
+a 5 s deadline, against issue 15's swarms: dozens of trickling connections, or 2,000
+idle ones, each reopened the moment it is cut, from other loopback addresses (other
+hosts, as far as the per-client bound goes). Each swarm runs for ``SWARM_SECONDS``: with
+a 5 s deadline (and a 5 s idle limit) every attacker is cut and comes back several times
+over, so the attack's steady state (every attacker holding a connection, cuts and
+reconnections meanwhile) is reached and sustained; running longer repeats it.
 """
 
+import resource
+import select
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
-from support import wire
+from support import images, wire
+from support.attackers import BODY, HEADERS, IDLE, Swarm, probe_meanwhile
 from support.services import Service, local_env
 
 DEADLINE = 2
@@ -34,6 +47,91 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     }
     with Service(env, workdir).running() as service:
         yield service
+
+
+STANDARD_DEADLINE = 5
+SWARM_SECONDS = 20.0
+UPLOAD_WITHIN = 2.0
+PER_CLIENT = 16
+
+
+@pytest.fixture(scope="module")
+def standard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The server alone as ``make run`` runs it, but for a 5 s request deadline."""
+    workdir = tmp_path_factory.mktemp("swarm")
+    env = local_env(workdir) | {
+        "SHARER_REQUEST_TIMEOUT": str(STANDARD_DEADLINE),
+        "SHARER_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+    }
+    with Service(env, workdir).running() as service:
+        yield service
+
+
+def _sources(first: int, count: int) -> list[str]:
+    """``count`` loopback addresses from 127.0.0.``first`` on (all of 127/8 is local)."""
+    return [f"127.0.{(first + n) // 256}.{(first + n) % 256}" for n in range(count)]
+
+
+def _raise_file_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def test_tricklers_delay_no_upload(standard: Service) -> None:
+    swarm = Swarm(standard.port, {HEADERS: 32, BODY: 16}, sources=_sources(2, 8))
+    with swarm.attacking(SWARM_SECONDS + 5):
+        time.sleep(1.0)  # every attacker connected and trickling
+        uploads, health = probe_meanwhile(standard.base_url, SWARM_SECONDS)
+    assert uploads.statuses == [202] * len(uploads.statuses), uploads
+    assert max(uploads.answered) < UPLOAD_WITHIN, uploads.summary(202)
+    assert set(health.statuses) == {200}, health
+    # The attackers were there all along: each cut at its deadline, and back at once.
+    assert swarm.cuts >= 48 * (SWARM_SECONDS // (STANDARD_DEADLINE + 3)), swarm.cuts
+    assert max(swarm.uncut) < STANDARD_DEADLINE + 3, swarm.uncut
+
+
+def test_two_thousand_idle_connections_delay_no_upload(standard: Service) -> None:
+    _raise_file_limit(8192)
+    swarm = Swarm(standard.port, {IDLE: 2000}, sources=_sources(20, 200))
+    with swarm.attacking(SWARM_SECONDS / 2 + 10):
+        time.sleep(3.0)  # all 2,000 connected
+        uploads, health = probe_meanwhile(standard.base_url, SWARM_SECONDS / 2)
+    assert uploads.statuses == [202] * len(uploads.statuses), uploads
+    assert max(uploads.answered) < UPLOAD_WITHIN, uploads.summary(202)
+    assert set(health.statuses) == {200}, health
+    assert swarm.failed_connects == 0
+    assert len(swarm.uncut) == 2000
+
+
+def test_connections_beyond_the_per_client_bound_are_refused(standard: Service) -> None:
+    processes = 2  # the bound holds per server process
+    wanted = processes * PER_CLIENT + 8
+    socks = []
+    answers = []
+    try:
+        for _ in range(wanted):
+            sock = socket.socket()
+            sock.settimeout(wire.TIMEOUT)
+            sock.bind(("127.0.1.250", 0))
+            sock.connect(("127.0.0.1", standard.port))
+            socks.append(sock)
+        time.sleep(0.5)
+        for sock in socks:
+            if select.select([sock], [], [], 0)[0]:
+                answers.append(wire.read_answer(sock, time.monotonic()))
+        # Another address is not affected.
+        assert requests.get(f"{standard.base_url}/healthz", timeout=5).status_code == 200
+    finally:
+        for sock in socks:
+            sock.close()
+    assert wanted - processes * PER_CLIENT <= len(answers) <= wanted - PER_CLIENT, len(answers)
+    for answer in answers:
+        assert answer.status == 429
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["retry-after"] == "1"
+        assert "x-request-id" in answer.headers
+        assert "too many connections" in str(answer.json()["error"])
 
 
 def _served_meanwhile(service: Service, seconds: float) -> list[float]:
@@ -87,6 +185,19 @@ def test_trickling_clients_are_cut_off_and_others_are_served(small: Service) -> 
     assert len(warnings) >= len(trick)
 
 
+def test_the_deadline_counts_from_accept(small: Service) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", small.port), timeout=wire.TIMEOUT) as sock:
+        time.sleep(DEADLINE * 0.75)  # silent, then a request that never ends
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        answer = wire.read_answer(sock, started)
+    assert answer.status == 408
+    assert answer.headers["content-type"] == "application/json"
+    assert "not done within" in str(answer.json()["error"])
+    # Counted from the first byte, it would have come DEADLINE * 0.75 later.
+    assert answer.elapsed < DEADLINE + 0.5, answer.elapsed
+
+
 def test_silent_connections_take_no_thread(small: Service) -> None:
     silent = [socket.create_connection(("127.0.0.1", small.port)) for _ in range(3 * THREADS)]
     try:
@@ -123,3 +234,27 @@ def test_a_request_within_the_deadline_is_untouched(small: Service) -> None:
     )
     assert answer.status == 400  # the body is junk; what matters is that it was answered
     assert answer.sent == 2000
+
+
+def test_a_graceful_stop_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
+    env = local_env(tmp_path) | {
+        "SHARER_SERVER_PROCESSES": "1",
+        "SHARER_REQUEST_TIMEOUT": str(STANDARD_DEADLINE),
+    }
+    service = Service(env, tmp_path)
+    with service.running():
+        assert service.server is not None
+        body = wire.multipart(wire.part(images.jpeg((64, 48))), boundary=b"b")
+        head = wire.request_head(b"multipart/form-data; boundary=b", len(body))
+        with socket.create_connection(("127.0.0.1", service.port), timeout=wire.TIMEOUT) as sock:
+            sock.sendall(head + body[:100])
+            time.sleep(0.5)
+            stopped_at = time.monotonic()
+            service.server.send_signal(signal.SIGTERM)
+            time.sleep(1.0)  # the server is stopping while the body is still arriving
+            sock.sendall(body[100:])
+            answer = wire.read_answer(sock, time.monotonic())
+        assert answer.status == 202
+        assert answer.headers["connection"] == "close"
+        assert service.server.wait(STANDARD_DEADLINE + 5) == 0
+        assert time.monotonic() - stopped_at < STANDARD_DEADLINE + 4

@@ -36,9 +36,9 @@ def test_202_stores_original_records_pending_and_queues_the_job(
     assert list(body) == ["original", "small", "medium", "large"]
     (message,) = queue.messages.values()
     job = decode_job(message.body)
-    assert body["original"] == f"http://localhost/media/{job.original_key}"
+    assert body["original"] == f"http://127.0.0.1:8080/media/{job.original_key}"
     assert {name: body[name] for name in ("small", "medium", "large")} == {
-        t.name: f"http://localhost/media/{t.key}" for t in job.thumbnails
+        t.name: f"http://127.0.0.1:8080/media/{t.key}" for t in job.thumbnails
     }
     stored = storage.objects[job.original_key]
     assert stored.body == data

@@ -50,6 +50,9 @@ def test_aws_backends() -> None:
         ("SHARER_ACCEPTED_FORMATS", " , "),
         ("SHARER_BIND", "8080"),
         ("SHARER_BIND", "0.0.0.0:99999"),
+        ("SHARER_KEEPALIVE_SECONDS", "0"),
+        ("SHARER_MAX_CONNECTIONS_PER_CLIENT", "-1"),
+        ("SHARER_FORWARDED_HOPS", "two"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -73,3 +76,18 @@ def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:
     assert load_settings({}).accepted_formats == tuple(ACCEPTED.values())
     narrowed = load_settings({"SHARER_ACCEPTED_FORMATS": " HEIF, jpeg "}).accepted_formats
     assert narrowed == (ACCEPTED["JPEG"], ACCEPTED["HEIF"])
+
+
+def test_connection_settings_default_to_a_lone_server() -> None:
+    settings = load_settings({})
+    assert settings.keepalive_seconds == 5
+    assert settings.max_connections_per_client == 64
+    assert settings.forwarded_hops == 0
+    assert settings.strip_original_metadata
+    behind_cloudfront = load_settings(
+        {"SHARER_FORWARDED_HOPS": "2", "SHARER_MAX_CONNECTIONS_PER_CLIENT": "0"}
+    )
+    assert (behind_cloudfront.forwarded_hops, behind_cloudfront.max_connections_per_client) == (
+        2,
+        0,
+    )
