@@ -52,6 +52,7 @@ class Cdn(Construct):
         load_balancer_port: int,
         read_timeout: Duration,
         keepalive_timeout: Duration,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         headers = cloudfront.ResponseHeadersPolicy(
@@ -126,6 +127,7 @@ class Cdn(Construct):
                 for status in (403, 404)
             ],
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            web_acl_id=web_acl_arn,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_logging=True,
             log_bucket=log_bucket,
@@ -163,10 +165,11 @@ class Cdn(Construct):
             "The service is open to every country by design; there is no legal reason to "
             "geo-restrict image sharing here.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR2",
-            "A WAF web ACL costs ~$5/month plus ~$1 per rule before any traffic, the "
-            "biggest line of the idle bill; uploads are already size-, type- and "
-            "pixel-checked by the server. Add one (web_acl_id) when the service is public.",
-        )
+        if web_acl_arn is None:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR2",
+                "A WAF web ACL costs ~$5/month plus ~$1 per rule before any traffic; "
+                "uploads are already size-, type- and pixel-checked by the server. The "
+                "wafRateLimit context parameter adds one (docs/deploy.md).",
+            )

@@ -39,6 +39,7 @@ class DeployConfig:
     scaling_steps: ScalingSteps = DEFAULT_STEPS
     latency_objective_seconds: int = 60
     alarm_email: str | None = None
+    waf_rate_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -62,6 +63,9 @@ class DeployConfig:
                 f"serverMin={self.server_min}, serverMax={self.server_max}: "
                 "need serverMin >= 2 and serverMax > serverMin"
             )
+        # AWS WAF's smallest rate-based limit.
+        if self.waf_rate_limit is not None and self.waf_rate_limit < 10:
+            raise ConfigError("wafRateLimit: uploads per client per 5 minutes, at least 10")
         if self.latency_objective_seconds < 1:
             raise ConfigError("latencyObjectiveSeconds: must be a positive number of seconds")
 
@@ -101,6 +105,7 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
             "latency_objective_seconds", defaults.latency_objective_seconds, int
         ),
         alarm_email=value("alarm_email", defaults.alarm_email, str),
+        waf_rate_limit=value("waf_rate_limit", defaults.waf_rate_limit, int),
     )
 
 

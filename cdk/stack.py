@@ -19,6 +19,7 @@ from cdk.job_queues import JobQueues
 from cdk.logs import LogShipping
 from cdk.monitoring import Monitoring
 from cdk.network import Network
+from cdk.upload_rate_limit import UploadRateLimit
 from cdk.upload_tier import (
     LISTENER_PORT,
     ORIGIN_KEEPALIVE_SECONDS,
@@ -90,6 +91,11 @@ class SharerStack(Stack):
             max_capacity=config.server_max,
             agent_parameter_name=log_shipping.agent_parameter_name,
         )
+        rate_limit = (
+            None
+            if config.waf_rate_limit is None
+            else UploadRateLimit(self, "UploadRateLimit", limit=config.waf_rate_limit)
+        )
         cdn = Cdn(
             self,
             "Cdn",
@@ -99,6 +105,7 @@ class SharerStack(Stack):
             load_balancer_port=LISTENER_PORT,
             read_timeout=Duration.seconds(ORIGIN_READ_TIMEOUT_SECONDS),
             keepalive_timeout=Duration.seconds(ORIGIN_KEEPALIVE_SECONDS),
+            web_acl_arn=None if rate_limit is None else rate_limit.web_acl.attr_arn,
         )
         public_base_url = f"https://{cdn.domain_name}"
         # The distribution names the balancer, never a server, so the servers' settings

@@ -71,6 +71,7 @@ def test_instance_architecture_follows_aws_naming(instance_type: str, architectu
         ({"fleetMax": "0", "fleetMin": "0"}, "fleetMax"),
         ({"fleetMax": "many"}, "fleetMax"),
         ({"serverMin": "1"}, "serverMin"),
+        ({"wafRateLimit": "5"}, "wafRateLimit"),
         ({"serverMin": "4", "serverMax": "4"}, "serverMax"),
         ({"latencyObjectiveSeconds": "0"}, "latencyObjectiveSeconds"),
         ({"scalingSteps": "[]"}, "scalingSteps"),
