@@ -10,6 +10,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +34,10 @@ def wheelhouse(architecture: str, lock: Path = RUNTIME_LOCK) -> Path:
     target = CACHE / f"{architecture}-{digest}"
     if target.is_dir():
         return target
-    partial = target.with_name(f"{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    # A directory of this process's own, renamed into place whole: a synthesis running
+    # beside this one (pytest -n) never sees half a wheelhouse.
+    partial = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=CACHE))
     platforms = [f"--platform={tag}_{MACHINES[architecture]}" for tag in MANYLINUX_TAGS]
     subprocess.run(
         [
@@ -45,5 +48,9 @@ def wheelhouse(architecture: str, lock: Path = RUNTIME_LOCK) -> Path:
         ],
         check=True,
     )  # fmt: skip
-    partial.rename(target)
+    try:
+        partial.rename(target)
+    except OSError:
+        # Another synthesis finished the same download first; its copy is as good.
+        shutil.rmtree(partial)
     return target
