@@ -12,18 +12,27 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
 
-.PHONY: run test lint synth bench soak fuzz fuzz-atheris clean
+.PHONY: run test lint synth lock bench soak fuzz fuzz-atheris clean
+
+# The pins every install uses as constraints (all extras), and the runtime pins with their
+# hashes that the AMI installs from its wheelhouse (cdk/wheelhouse.py); `make lock` writes
+# both from pyproject.toml. A dependency added to pyproject.toml but not locked yet still
+# installs (a constraints file only narrows what it names); `make lock` then pins it.
+LOCK := requirements.lock
+RUNTIME_LOCK := image-builder/requirements.lock
+UV_VERSION := 0.13.9
+LOCK_OPTIONS := --universal --python-version 3.11 --quiet
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(RUNTIME): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(RUNTIME): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e .
 	touch $@
 
-$(DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,cdk]'
+$(DEV): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk]'
 	touch $@ $(RUNTIME)
 
 ## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT.
@@ -55,8 +64,15 @@ lint: $(DEV)
 synth: $(DEV)
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
-$(BENCH): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+## lock: re-pin every dependency of pyproject.toml from PyPI (run it after changing them).
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	| $(BIN)/uv pip compile pyproject.toml - $(LOCK_OPTIONS) --generate-hashes -o $(RUNTIME_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --all-extras -c $(RUNTIME_LOCK) $(LOCK_OPTIONS) -o $(LOCK)
+
+$(BENCH): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,bench]'
 	touch $@ $(RUNTIME)
 
 ## bench: thumbnailer and service benchmarks (never part of make test); tables in bench/results/.
@@ -74,7 +90,7 @@ fuzz: $(DEV)
 
 ## fuzz-atheris: coverage-guided fuzzing of make_thumbnails for 10 minutes.
 fuzz-atheris: $(DEV)
-	$(BIN)/pip install --quiet -e '.[fuzz]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[fuzz]'
 	$(BIN)/python tests/fuzz/atheris_thumbnails.py -max_total_time=600
 
 clean:

@@ -3,7 +3,8 @@
 The key patterns come from ``sharer.variants`` (the app's own key scheme), with ``*``
 standing for the image id, so a grant cannot drift from the keys the code uses: the
 server may write and delete originals but never a thumbnail, the worker may read
-originals and write thumbnails but never delete anything, and neither may list keys.
+originals and write thumbnails but never delete anything, and neither may list keys
+(the server's health check asks for the bucket's location instead).
 """
 
 from aws_cdk import aws_iam as iam
@@ -38,9 +39,10 @@ def grant_server(
     """Store and remove originals, keep status records, queue jobs, answer /healthz."""
     _grant_image_keys(role, bucket, ["s3:PutObject", "s3:DeleteObject"], original_keys())
     _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
-    # HeadBucket (the health check) is authorised by s3:ListBucket.
+    # The health check: GetBucketLocation proves the bucket and the credentials without
+    # the listing that HeadBucket would need (s3:ListBucket).
     role.add_to_policy(
-        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn])
     )
     role.add_to_policy(
         iam.PolicyStatement(

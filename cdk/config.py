@@ -34,9 +34,12 @@ class DeployConfig:
     server_instance_type: str = "t4g.small"
     fleet_min: int = 1
     fleet_max: int = 4
+    server_min: int = 2
+    server_max: int = 4
     scaling_steps: ScalingSteps = DEFAULT_STEPS
     latency_objective_seconds: int = 60
     alarm_email: str | None = None
+    waf_rate_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -53,6 +56,16 @@ class DeployConfig:
                 f"fleetMin={self.fleet_min}, fleetMax={self.fleet_max}: "
                 "need 0 <= fleetMin <= fleetMax and fleetMax >= 1"
             )
+        # Two zones need two servers; a rolling update starts a new one before it stops an
+        # old one, so the group must have room for one more than its minimum.
+        if self.server_min < 2 or self.server_max <= self.server_min:
+            raise ConfigError(
+                f"serverMin={self.server_min}, serverMax={self.server_max}: "
+                "need serverMin >= 2 and serverMax > serverMin"
+            )
+        # AWS WAF's smallest rate-based limit.
+        if self.waf_rate_limit is not None and self.waf_rate_limit < 10:
+            raise ConfigError("wafRateLimit: uploads per client per 5 minutes, at least 10")
         if self.latency_objective_seconds < 1:
             raise ConfigError("latencyObjectiveSeconds: must be a positive number of seconds")
 
@@ -85,11 +98,14 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         server_instance_type=value("server_instance_type", defaults.server_instance_type, str),
         fleet_min=value("fleet_min", defaults.fleet_min, int),
         fleet_max=value("fleet_max", defaults.fleet_max, int),
+        server_min=value("server_min", defaults.server_min, int),
+        server_max=value("server_max", defaults.server_max, int),
         scaling_steps=value("scaling_steps", defaults.scaling_steps, _steps),
         latency_objective_seconds=value(
             "latency_objective_seconds", defaults.latency_objective_seconds, int
         ),
         alarm_email=value("alarm_email", defaults.alarm_email, str),
+        waf_rate_limit=value("waf_rate_limit", defaults.waf_rate_limit, int),
     )
 
 

@@ -6,7 +6,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.settings import grant_read_parameters, parameter_name
+from cdk.instance_settings import grant_read_parameters, parameter_name
 
 ROLES = ("worker", "server")
 

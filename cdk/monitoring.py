@@ -8,8 +8,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from cdk.job_queues import JobQueues
 from cdk.nag import acknowledge
-from cdk.queues import Queues
 from cdk.scaling import PERIOD_SECONDS, ScalingSteps
 from cdk.worker_fleet import WorkerFleet
 
@@ -29,7 +29,7 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        queues: Queues,
+        queues: JobQueues,
         fleet: WorkerFleet,
         steps: ScalingSteps,
         worker_log_group: logs.ILogGroup,

@@ -1,4 +1,4 @@
-"""The VPC: public subnets only, no NAT gateway, flow logs to the log bucket."""
+"""The VPC: public subnets for the instances, isolated ones for the balancer, no NAT."""
 
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
@@ -6,12 +6,15 @@ from constructs import Construct
 
 
 class Network(Construct):
-    """Two public subnets in two zones.
+    """Two zones, each with a public subnet and an isolated one.
 
-    Nothing listens on the workers; the server admits only CloudFront. Instances reach S3,
-    SQS, SSM and CloudWatch over the internet gateway, which costs nothing while idle,
-    where a NAT gateway or interface endpoints would cost dollars a month each. The S3
-    gateway endpoint (free) keeps image bytes off the internet path.
+    The internal load balancer (and the interfaces CloudFront's VPC origin places beside
+    it) lives in the isolated subnets, which have no route to the internet. Nothing
+    listens on the workers; the servers admit only the balancer. Instances reach S3, SQS,
+    SSM, CloudWatch and CloudFront's API over the internet gateway, which costs nothing
+    while idle, where a NAT gateway or interface endpoints would cost dollars a month
+    each (docs/deploy.md). The S3 gateway endpoint (free) keeps image bytes off the
+    internet path.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, log_bucket: s3.IBucket) -> None:
@@ -22,7 +25,10 @@ class Network(Construct):
             max_azs=2,
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+                ec2.SubnetConfiguration(
+                    name="balancer", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+                ),
             ],
             gateway_endpoints={
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)

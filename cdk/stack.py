@@ -1,25 +1,38 @@
-"""The one stack: every construct of cdk/, wired together, and the outputs a user needs."""
+"""The one stack: every construct of cdk/, wired together, and the outputs a user needs.
 
-from aws_cdk import App, CfnOutput, Stack, Validations
+The constructs take plain values and expose their roles and resources; what one may do
+with another's (grants), and what must exist before what (dependencies), is decided here.
+"""
+
+from aws_cdk import App, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from cdk.access import grant_server, grant_worker
+from cdk.app_image import AppImage
+from cdk.cdn import Cdn
 from cdk.config import DeployConfig, config_from_context
-from cdk.delivery import Delivery
+from cdk.image_bucket import ImageBucket
+from cdk.instance_settings import app_settings
+from cdk.job_queues import JobQueues
 from cdk.logs import LogShipping
 from cdk.monitoring import Monitoring
 from cdk.network import Network
-from cdk.queues import Queues
-from cdk.server import PORT, Server
-from cdk.storage import Storage
+from cdk.upload_rate_limit import UploadRateLimit
+from cdk.upload_tier import (
+    LISTENER_PORT,
+    ORIGIN_KEEPALIVE_SECONDS,
+    ORIGIN_READ_TIMEOUT_SECONDS,
+    UploadTier,
+    server_settings,
+)
 from cdk.worker_fleet import WorkerFleet
-from cdk.worker_image import WorkerImage
 
 LOG_RETENTION_DAYS = 30
 # CDK feature flags this app relies on, set in code so that `python app.py` (make synth)
 # and the CDK CLI build the same template: access logs delivered by bucket policy rather
-# than the legacy ACL, and a per-stack name for the server's IMDSv2 launch template.
+# than the legacy ACL, and a per-stack name for the IMDSv2 launch templates.
 FEATURE_FLAGS = {
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
     "@aws-cdk/aws-ec2:uniqueImdsv2TemplateName": True,
@@ -27,7 +40,7 @@ FEATURE_FLAGS = {
 
 
 class SharerStack(Stack):
-    """Bucket, queues, AMI, worker fleet, server, CloudFront and monitoring."""
+    """Bucket, queues, AMI, worker fleet, upload tier, CloudFront and monitoring."""
 
     def __init__(self, scope: Construct, config: DeployConfig) -> None:
         super().__init__(
@@ -36,51 +49,89 @@ class SharerStack(Stack):
             description="My Little Image Sharer: upload API, thumbnail workers, CDN.",
         )
         self.config = config
-        storage = Storage(self, "Storage", log_retention_days=LOG_RETENTION_DAYS)
-        queues = Queues(self, "Queues")
-        network = Network(self, "Network", log_bucket=storage.log_bucket)
+        images = ImageBucket(self, "ImageBucket", log_retention_days=LOG_RETENTION_DAYS)
+        queues = JobQueues(self, "JobQueues")
+        network = Network(self, "Network", log_bucket=images.log_bucket)
         log_shipping = LogShipping(self, "LogShipping", retention=logs.RetentionDays.ONE_MONTH)
-        image = WorkerImage(
+        image = AppImage(
             self,
-            "WorkerImage",
+            "AppImage",
             vpc=network.vpc,
             architecture=config.architecture,
             build_instance_type=config.worker_instance_type,
-            log_bucket=storage.log_bucket,
+            log_bucket=images.log_bucket,
+        )
+        shared_settings = app_settings(
+            bucket_name=images.bucket.bucket_name,
+            queue_url=queues.queue.queue_url,
+            dead_letter_queue_url=queues.dead_letter_queue.queue_url,
         )
         fleet = WorkerFleet(
             self,
             "WorkerFleet",
             vpc=network.vpc,
-            image=image,
+            ami_parameter_name=image.ami_parameter_name,
+            image_version=image.version,
             instance_type=config.worker_instance_type,
             fleet_min=config.fleet_min,
             fleet_max=config.fleet_max,
             steps=config.scaling_steps,
-            storage=storage,
-            queues=queues,
-            log_shipping=log_shipping,
+            settings=shared_settings,
+            agent_parameter_name=log_shipping.agent_parameter_name,
+            queue=queues.queue,
         )
-        server = Server(
+        uploads = UploadTier(
             self,
-            "Server",
+            "UploadTier",
             vpc=network.vpc,
-            image=image,
+            ami_parameter_name=image.ami_parameter_name,
+            image_version=image.version,
             instance_type=config.server_instance_type,
-            storage=storage,
-            queues=queues,
-            log_shipping=log_shipping,
+            min_capacity=config.server_min,
+            max_capacity=config.server_max,
+            agent_parameter_name=log_shipping.agent_parameter_name,
         )
-        delivery = Delivery(
+        rate_limit = (
+            None
+            if config.waf_rate_limit is None
+            else UploadRateLimit(self, "UploadRateLimit", limit=config.waf_rate_limit)
+        )
+        cdn = Cdn(
             self,
-            "Delivery",
-            bucket=storage.bucket,
-            log_bucket=storage.log_bucket,
-            server_domain_name=server.instance.instance_public_dns_name,
-            server_port=PORT,
+            "Cdn",
+            bucket=images.bucket,
+            log_bucket=images.log_bucket,
+            load_balancer=uploads.load_balancer,
+            load_balancer_port=LISTENER_PORT,
+            read_timeout=Duration.seconds(ORIGIN_READ_TIMEOUT_SECONDS),
+            keepalive_timeout=Duration.seconds(ORIGIN_KEEPALIVE_SECONDS),
+            web_acl_arn=None if rate_limit is None else rate_limit.web_acl.attr_arn,
         )
-        public_base_url = f"https://{delivery.domain_name}"
-        server.publish_settings(public_base_url)
+        public_base_url = f"https://{cdn.domain_name}"
+        # The distribution names the balancer, never a server, so the servers' settings
+        # (and invalidation grant) may name the distribution without a cycle.
+        uploads.publish_settings(
+            {
+                **shared_settings,
+                **server_settings(),
+                "SHARER_PUBLIC_BASE_URL": public_base_url,
+                "SHARER_CDN_DISTRIBUTION_ID": cdn.distribution_id,
+            }
+        )
+
+        grant_worker(fleet.role, images.bucket, queues.queue, queues.dead_letter_queue)
+        grant_server(uploads.role, images.bucket, queues.queue, queues.dead_letter_queue)
+        cdn.distribution.grant_create_invalidation(uploads.role)
+        for role_name, role in (("worker", fleet.role), ("server", uploads.role)):
+            log_shipping.grant_shipping(role_name, role)
+        # EC2 resolves the AMI parameter when a launch template (version) is created, and
+        # Image Builder creates that parameter at the end of the deploy-time build.
+        for template in (fleet.launch_template, uploads.launch_template):
+            template.node.add_dependency(image.image)
+        # Instances hand the agent its configuration at first boot.
+        for group in (fleet.group, uploads.group):
+            group.node.add_dependency(log_shipping.agent_config)
+
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -93,8 +144,8 @@ class SharerStack(Stack):
         )
 
         CfnOutput(self, "UploadUrl", value=f"{public_base_url}/", description="POST images here")
-        CfnOutput(self, "CdnDomain", value=delivery.domain_name)
-        CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
+        CfnOutput(self, "CdnDomain", value=cdn.domain_name)
+        CfnOutput(self, "BucketName", value=images.bucket.bucket_name)
         CfnOutput(self, "QueueUrl", value=queues.queue.queue_url)
         CfnOutput(
             self,

@@ -8,18 +8,24 @@ at-least-once delivery and idempotent jobs already cover. A hook would add an on
 agent, an Auto Scaling permission and a minutes-long wait for no stronger guarantee.
 """
 
-from aws_cdk import Duration, Tags
+from collections.abc import Mapping
+
+from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.access import grant_worker
-from cdk.instances import https_only_security_group, instance_role, root_volume
-from cdk.logs import LogShipping
+from cdk.instance_settings import boot_user_data, parameter_name, settings_parameter
+from cdk.instances import (
+    MAX_INSTANCE_LIFETIME,
+    https_only_security_group,
+    instance_role,
+    role_launch_template,
+)
 from cdk.nag import acknowledge
-from cdk.queues import Queues
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
     LOAD_EXPRESSION,
@@ -29,13 +35,14 @@ from cdk.scaling import (
     ScalingSteps,
     Step,
 )
-from cdk.settings import app_settings, boot_user_data, parameter_name, settings_parameter
-from cdk.storage import Storage
-from cdk.worker_image import WorkerImage
 
 
 class WorkerFleet(Construct):
-    """Launch template, Auto Scaling group, and the scale-out and scale-in policies."""
+    """Launch template, Auto Scaling group, and the scale-out and scale-in policies.
+
+    ``role`` is the workers' instance role (the stack grants it the bucket and queues),
+    ``settings`` the parameter they read at start, ``launch_template`` and ``group``.
+    """
 
     def __init__(
         self,
@@ -43,61 +50,44 @@ class WorkerFleet(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        image: WorkerImage,
+        ami_parameter_name: str,
+        image_version: str,
         instance_type: str,
         fleet_min: int,
         fleet_max: int,
         steps: ScalingSteps,
-        storage: Storage,
-        queues: Queues,
-        log_shipping: LogShipping,
+        settings: Mapping[str, str],
+        agent_parameter_name: str,
+        queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         settings_name = parameter_name(self, "worker")
-        settings = settings_parameter(
-            self,
-            "Settings",
-            name=settings_name,
-            settings=app_settings(storage, queues),
-        )
-        role = instance_role(
-            self,
-            "Role",
-            role_name="worker",
-            settings_parameter_name=settings_name,
-            log_shipping=log_shipping,
-        )
-        grant_worker(role, storage.bucket, queues.queue, queues.dead_letter_queue)
-        template = ec2.LaunchTemplate(
+        self.settings = settings_parameter(self, "Settings", name=settings_name, settings=settings)
+        self.role = instance_role(self, "Role", role_name="worker")
+        self.launch_template = role_launch_template(
             self,
             "LaunchTemplate",
-            machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(
-                image.ami_parameter_name
-            ),
-            instance_type=ec2.InstanceType(instance_type),
-            role=role,
+            ami_parameter_name=ami_parameter_name,
+            image_version=image_version,
+            instance_type=instance_type,
+            role=self.role,
+            settings_parameter_name=settings_name,
             security_group=https_only_security_group(
                 self, "SecurityGroup", vpc=vpc, description="Sharer workers: nothing in, HTTPS out."
             ),
             user_data=boot_user_data(
                 "worker",
                 settings_parameter_name=settings_name,
-                agent_parameter_name=log_shipping.agent_parameter_name,
+                agent_parameter_name=agent_parameter_name,
             ),
-            require_imdsv2=True,
-            detailed_monitoring=True,
-            block_devices=[root_volume()],
         )
-        # The AMI id is resolved at launch, so nothing in the template would change with a
-        # new image; this tag does, which makes a deploy of a new version roll the fleet.
-        Tags.of(template).add("sharer:app-version", image.version)
 
         self.group = autoscaling.AutoScalingGroup(
             self,
             "Group",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            launch_template=template,
+            launch_template=self.launch_template,
             min_capacity=fleet_min,
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
@@ -106,9 +96,10 @@ class WorkerFleet(Construct):
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 max_batch_size=1, min_instances_in_service=min(fleet_min, fleet_max - 1)
             ),
+            max_instance_lifetime=MAX_INSTANCE_LIFETIME,
         )
-        # Instances resolve the AMI parameter at launch and read the other two at first boot.
-        self.group.node.add_dependency(image.ami_parameter, settings, log_shipping.agent_config)
+        # Instances read their settings at first boot.
+        self.group.node.add_dependency(self.settings)
         acknowledge(
             self.group,
             "AwsSolutions-AS3",
@@ -120,10 +111,8 @@ class WorkerFleet(Construct):
             label="Jobs per in-service worker",
             period=Duration.seconds(PERIOD_SECONDS),
             using_metrics={
-                "visible": queues.queue.metric_approximate_number_of_messages_visible(
-                    statistic="Maximum"
-                ),
-                "in_flight": queues.queue.metric_approximate_number_of_messages_not_visible(
+                "visible": queue.metric_approximate_number_of_messages_visible(statistic="Maximum"),
+                "in_flight": queue.metric_approximate_number_of_messages_not_visible(
                     statistic="Maximum"
                 ),
                 "in_service": self.group_metric("GroupInServiceInstances", statistic="Minimum"),

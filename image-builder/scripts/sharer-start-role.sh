@@ -1,7 +1,8 @@
 #!/bin/sh
-# Run once from user data at first boot: record where the role's settings live, enable
-# the role's unit so it starts now and at every later boot, then start shipping logs to
-# CloudWatch (the agent reads the log file from its start, so nothing is missed).
+# Run once from user data at first boot: record where the role's settings and the log
+# agent's configuration live, then enable the role's unit and the log agent's so both
+# start now and at every later boot (systemd retries each until it succeeds), and the
+# server's timers where the image has them.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -21,11 +22,11 @@ case $role in
 esac
 
 install -d -m 0755 /etc/sharer
-printf 'AWS_REGION=%s\nSHARER_SETTINGS_PARAMETER=%s\n' "$region" "$settings_parameter" \
-    >/etc/sharer/bootstrap.env
-systemctl enable "sharer@$role.service"
-# Without waiting: the server's settings may not exist yet (they name the CloudFront
-# distribution, created after the instance); the unit retries until they do.
-systemctl start --no-block "sharer@$role.service"
-/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl \
-    -a fetch-config -m ec2 -s -c "ssm:$agent_parameter"
+printf 'AWS_REGION=%s\nSHARER_SETTINGS_PARAMETER=%s\nSHARER_AGENT_PARAMETER=%s\n' \
+    "$region" "$settings_parameter" "$agent_parameter" >/etc/sharer/bootstrap.env
+# Without waiting: each unit keeps retrying until SSM answers. The agent reads the log
+# file from its start, so nothing the role writes before it runs is missed.
+systemctl enable --now --no-block "sharer@$role.service" sharer-log-agent.service
+if [ "$role" = server ] && [ -f /etc/systemd/system/sharer-reconcile.timer ]; then
+    systemctl enable --now --no-block sharer-reconcile.timer
+fi

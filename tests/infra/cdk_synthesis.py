@@ -46,6 +46,43 @@ class Synthesized:
         (dead_letter,) = set(self.resources("AWS::SQS::Queue")) - {work}
         return work, dead_letter
 
+    def group(self, role: str) -> tuple[str, dict[str, Any]]:
+        """Logical id and properties of the Auto Scaling group of ``role`` (worker or server)."""
+        found = {}
+        for group_id, resource in self.resources("AWS::AutoScaling::AutoScalingGroup").items():
+            properties = resource["Properties"]
+            template_id = properties["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+            if f"sharer-start-role {role} " in self.user_data(template_id):
+                found[group_id] = properties
+        ((group_id, properties),) = found.items()
+        return group_id, properties
+
+    def launch_template(self, role: str) -> tuple[str, dict[str, Any]]:
+        """Logical id and LaunchTemplateData of the launch template of ``role``'s group."""
+        template_id = self.group(role)[1]["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+        template = self.resources("AWS::EC2::LaunchTemplate")[template_id]
+        data: dict[str, Any] = template["Properties"]["LaunchTemplateData"]
+        return template_id, data
+
+    def user_data(self, template_id: str) -> str:
+        """The user data script of a launch template, references rendered."""
+        template = self.resources("AWS::EC2::LaunchTemplate")[template_id]
+        return render(template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"])
+
+    def settings(self, role: str) -> dict[str, str]:
+        """A role's settings parameter as the EnvironmentFile its unit will read."""
+        name = f"/sharer/{self.stack.stack_name}/{role}"
+        _, parameter = self.only("AWS::SSM::Parameter", {"Properties": {"Name": name}})
+        text = render(parameter["Value"])
+        return dict(line.split("=", 1) for line in text.splitlines())
+
+    def role_id(self, role: str) -> str:
+        """Logical id of the instance role of ``role`` (worker or server)."""
+        role_id, _ = self.only(
+            "AWS::IAM::Role", {"Properties": {"Description": f"Sharer {role} instances."}}
+        )
+        return role_id
+
     def metadata(self) -> dict[str, list[dict[str, Any]]]:
         """The stack's construct metadata (acknowledged rules, warnings, logical ids)."""
         path = self.outdir / f"{self.stack.artifact_id}.metadata.json"

@@ -24,10 +24,7 @@ def _jobs() -> list[ThumbnailJob]:
 
 
 def _role(synthesized: Synthesized, name: str) -> dict[str, set[str]]:
-    role_id, _ = synthesized.only(
-        "AWS::IAM::Role", {"Properties": {"Description": f"Sharer {name} instances."}}
-    )
-    return grants(synthesized, role_id)
+    return grants(synthesized, synthesized.role_id(name))
 
 
 def _may(allowed: dict[str, set[str]], action: str, resource: str) -> bool:
@@ -84,7 +81,18 @@ def test_server_stores_originals_and_never_thumbnails(synthesized: Synthesized, 
                 assert not _may(server, action, f"{media}/{thumbnail.key}")
         for action in ("s3:GetObject", "s3:PutObject"):
             assert _may(server, action, f"{media}/{status_key(job.image_id)}")
-    assert server["s3:ListBucket"] == {media}
+    # The health check reads the bucket's location: listing keys is never allowed.
+    assert "s3:ListBucket" not in server
+    assert server["s3:GetBucketLocation"] == {media}
+
+
+def test_server_may_invalidate_this_distribution_only(synthesized: Synthesized) -> None:
+    distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
+    server = _role(synthesized, "server")
+    (arn,) = server["cloudfront:CreateInvalidation"]
+    assert arn.startswith("arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/")
+    assert arn.endswith(f"/<{distribution_id}>")
+    assert "cloudfront:CreateInvalidation" not in _role(synthesized, "worker")
 
 
 def test_server_sends_jobs_and_only_checks_the_dead_letter_queue(

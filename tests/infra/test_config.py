@@ -28,12 +28,15 @@ def test_command_line_strings_and_cdk_json_values_both_parse() -> None:
             "serverInstanceType": "t3.small",
             "fleetMin": "0",
             "fleetMax": 12,
+            "serverMin": "3",
+            "serverMax": 6,
             "latencyObjectiveSeconds": "30",
             "alarmEmail": "ops@example.com",
             "scalingSteps": {"scaleOut": [[5, None, 100]], "scaleIn": [[None, 0.2, -50]]},
         }
     )
     assert (config.fleet_min, config.fleet_max) == (0, 12)
+    assert (config.server_min, config.server_max) == (3, 6)
     assert config.latency_objective_seconds == 30
     assert config.scaling_steps.scale_out == (Step(5, None, 100),)
     assert config.alarm_email == "ops@example.com"
@@ -67,6 +70,9 @@ def test_instance_architecture_follows_aws_naming(instance_type: str, architectu
         ({"fleetMin": "3", "fleetMax": "2"}, "fleetMin"),
         ({"fleetMax": "0", "fleetMin": "0"}, "fleetMax"),
         ({"fleetMax": "many"}, "fleetMax"),
+        ({"serverMin": "1"}, "serverMin"),
+        ({"wafRateLimit": "5"}, "wafRateLimit"),
+        ({"serverMin": "4", "serverMax": "4"}, "serverMax"),
         ({"latencyObjectiveSeconds": "0"}, "latencyObjectiveSeconds"),
         ({"scalingSteps": "[]"}, "scalingSteps"),
     ],

@@ -1,4 +1,4 @@
-"""The Image Builder documents, their shell, and the systemd unit they install."""
+"""The Image Builder documents, their shell, and the systemd units they install."""
 
 import re
 import shutil
@@ -11,13 +11,16 @@ import pytest
 import yaml
 from cdk_synthesis import REPO_ROOT
 
+from cdk.instance_settings import START_ROLE_COMMAND
 from cdk.logs import ROLES, log_file
-from cdk.settings import START_ROLE_COMMAND
+from cdk.upload_tier import WAIT_HEALTHY_COMMAND
 
 IMAGE_BUILDER = REPO_ROOT / "image-builder"
 DOCUMENTS = sorted((IMAGE_BUILDER / "components").glob("*.yml"))
 SCRIPTS = sorted((IMAGE_BUILDER / "scripts").glob("*.sh"))
 UNIT = IMAGE_BUILDER / "systemd" / "sharer@.service"
+LOG_AGENT_UNIT = IMAGE_BUILDER / "systemd" / "sharer-log-agent.service"
+START_ROLE = IMAGE_BUILDER / "scripts" / "sharer-start-role.sh"
 # AWSTOE action modules (Image Builder user guide, "Action modules supported by AWSTOE").
 AWSTOE_ACTIONS = {
     "ExecuteBash", "ExecuteBinary", "ExecuteDocument", "ExecutePowerShell",
@@ -106,16 +109,65 @@ def test_scripts_pass_shellcheck(script: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
-def test_every_script_is_installed_and_called() -> None:
+def _build_script() -> str:
+    return "\n".join(script for name, script in _bash_steps() if ":build:" in name)
+
+
+def _installed(directory: str, build: str) -> str:
+    """The destination of the build's loop over every file of image-builder/<directory>."""
+    loop = re.search(
+        rf'for (\w+) in "\$src"/{directory}/\*\S*; do install -m \d+ "\$\1" "?(/[^"$ ;]+)', build
+    )
+    assert loop is not None, f"image-builder/{directory}/ is not installed file by file"
+    return loop.group(2)
+
+
+def test_every_script_and_unit_is_installed_without_naming_it() -> None:
+    # A new script or unit (say a timer) needs no edit of the component.
+    build = _build_script()
+    assert _installed("scripts", build).startswith("/opt/sharer/bin/")
+    assert _installed("systemd", build) == "/etc/systemd/system/"
     steps = _bash_steps()
-    build = "\n".join(script for name, script in steps if ":build:" in name)
     checks = "\n".join(script for name, script in steps if ":build:" not in name)
-    callers = UNIT.read_text() + START_ROLE_COMMAND + checks
+    callers = UNIT.read_text() + START_ROLE_COMMAND + WAIT_HEALTHY_COMMAND + checks
     for script in SCRIPTS:
-        installed = re.search(rf"{re.escape(script.name)}\"? (/opt/sharer/bin/\S+)", build)
-        assert installed is not None, f"{script.name} is never installed"
-        assert installed.group(1) in callers, f"{installed.group(1)} is never called"
-    assert "/etc/systemd/system/sharer@.service" in build
+        assert f"/opt/sharer/bin/{script.stem}" in callers, f"{script.name} is never called"
+
+
+def test_the_image_installs_locked_wheels_with_no_index() -> None:
+    build = _build_script()
+    installs = re.findall(r"^\S*/pip install .*$", build, re.MULTILINE)
+    assert installs
+    for install in installs:
+        assert "--no-index" in install, install
+    assert any("--require-hashes" in i and "image-builder/requirements.lock" in i for i in installs)
+    assert "pip check" in build
+
+
+def test_log_shipping_is_retried_until_it_works() -> None:
+    # Configuring the agent at boot calls SSM; a failure must not be final.
+    unit = LOG_AGENT_UNIT.read_text()
+    assert re.search(r"^Restart=on-failure$", unit, re.MULTILINE)
+    assert re.search(r"^StartLimitIntervalSec=0$", unit, re.MULTILINE)
+    assert re.search(
+        r"^ExecStart=\S*amazon-cloudwatch-agent-ctl .*ssm:\$\{SHARER_AGENT_PARAMETER\}",
+        unit,
+        re.MULTILINE,
+    )
+    start_role = START_ROLE.read_text()
+    assert "amazon-cloudwatch-agent-ctl" not in start_role
+    assert re.search(r"systemctl enable --now .*sharer-log-agent\.service", start_role)
+    assert "SHARER_AGENT_PARAMETER=" in start_role
+
+
+def test_start_role_enables_the_servers_timer_where_the_image_has_it() -> None:
+    start_role = START_ROLE.read_text()
+    assert re.search(
+        r'if \[ "\$role" = server \] && '
+        r"\[ -f /etc/systemd/system/sharer-reconcile\.timer \]; then\n"
+        r"\s+systemctl enable --now --no-block sharer-reconcile\.timer",
+        start_role,
+    )
 
 
 def test_unit_runs_the_venv_console_scripts_and_logs_where_the_agent_reads() -> None:
@@ -128,17 +180,21 @@ def test_unit_runs_the_venv_console_scripts_and_logs_where_the_agent_reads() -> 
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not here")
-@pytest.mark.parametrize("role", ROLES)
-def test_unit_passes_systemd_analyze_verify(role: str, tmp_path: Path) -> None:
-    # The unit's programs exist only on the AMI, and verify rejects a unit whose commands
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [(UNIT, f"sharer@{role}.service") for role in ROLES] + [(LOG_AGENT_UNIT, LOG_AGENT_UNIT.name)],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_units_pass_systemd_analyze_verify(source: Path, name: str, tmp_path: Path) -> None:
+    # The units' programs exist only on the AMI, and verify rejects a unit whose commands
     # are missing, so the copy checked here runs /bin/true instead; every other line is
     # verified as written.
-    unit = UNIT.read_text()
+    unit = source.read_text()
     commands = re.findall(r"^Exec\w+=(\S+)", unit, flags=re.MULTILINE)
     assert commands
     for command in commands:
         unit = unit.replace(command, "/bin/true")
-    instance = tmp_path / f"sharer@{role}.service"
+    instance = tmp_path / name
     instance.write_text(unit)
     result = subprocess.run(
         ["systemd-analyze", "verify", str(instance)],

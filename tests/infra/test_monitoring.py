@@ -54,7 +54,7 @@ def test_dashboard_shows_backlog_workers_and_latency(synthesized: Synthesized) -
         "ThumbnailJobMilliseconds",
     ):
         assert metric in body
-    group_id, _ = synthesized.only("AWS::AutoScaling::AutoScalingGroup")
+    group_id, _ = synthesized.group("worker")
     (workers,) = [w for w in json.loads(body)["widgets"] if w["properties"]["title"] == "Workers"]
     shown = workers["properties"]["metrics"]
     lines = (("GroupInServiceInstances", "in service"), ("GroupDesiredCapacity", "desired"))

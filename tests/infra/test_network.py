@@ -1,19 +1,22 @@
-"""The VPC: public subnets in two zones, no NAT gateway, S3 by gateway, rejects logged."""
+"""The VPC: public and isolated subnets in two zones, no NAT, S3 by gateway, rejects logged."""
 
 from aws_cdk.assertions import Capture
 from cdk_synthesis import Synthesized, render
 
 
-def test_public_subnets_in_two_zones_and_no_nat_gateway(synthesized: Synthesized) -> None:
+def test_two_zones_of_public_and_isolated_subnets_and_no_nat_gateway(
+    synthesized: Synthesized,
+) -> None:
     # The idle bill (docs/deploy.md) counts on no NAT gateway and no interface endpoint.
     synthesized.template.resource_count_is("AWS::EC2::NatGateway", 0)
-    synthesized.template.resource_count_is("AWS::EC2::Subnet", 2)
-    synthesized.template.all_resources_properties("AWS::EC2::Subnet", {"MapPublicIpOnLaunch": True})
-    zones = [
-        str(subnet["Properties"]["AvailabilityZone"])
-        for subnet in synthesized.resources("AWS::EC2::Subnet").values()
-    ]
-    assert len(set(zones)) == 2
+    synthesized.template.resource_count_is("AWS::EC2::VPCEndpoint", 1)
+    subnets = synthesized.resources("AWS::EC2::Subnet").values()
+    public = [s for s in subnets if s["Properties"]["MapPublicIpOnLaunch"]]
+    assert len(public) == 2
+    assert len(subnets) == 4
+    for group in (public, [s for s in subnets if s not in public]):
+        zones = {str(s["Properties"]["AvailabilityZone"]) for s in group}
+        assert len(zones) == 2
 
 
 def test_s3_traffic_takes_the_free_gateway_endpoint_from_every_subnet(

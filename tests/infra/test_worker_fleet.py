@@ -14,24 +14,20 @@ from cdk.scaling import (
 
 
 def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
-    group = _group(synthesized)[1]
-    template_id = group["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
-    return template_id, synthesized.resources("AWS::EC2::LaunchTemplate")[template_id]["Properties"]
+    return synthesized.launch_template("worker")
 
 
 def _group(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
-    return synthesized.only("AWS::AutoScaling::AutoScalingGroup")
+    return synthesized.group("worker")
 
 
 def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     synthesized: Synthesized,
 ) -> None:
-    _, template = _launch_template(synthesized)
-    data = template["LaunchTemplateData"]
-    _, ami_parameter = synthesized.only(
-        "AWS::SSM::Parameter", {"Properties": {"DataType": "aws:ec2:image"}}
-    )
-    assert data["ImageId"] == f"resolve:ssm:{ami_parameter['Name']}"
+    _, data = _launch_template(synthesized)
+    _, distribution = synthesized.only("AWS::ImageBuilder::DistributionConfiguration")
+    (target,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
+    assert data["ImageId"] == f"resolve:ssm:{target['ParameterName']}"
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["Monitoring"] == {"Enabled": True}
     assert data["InstanceType"] == synthesized.stack.config.worker_instance_type
@@ -39,39 +35,34 @@ def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     assert "sharer-start-role worker " in render(data["UserData"]["Fn::Base64"])
 
 
-def test_a_new_app_version_rolls_the_fleet(synthesized: Synthesized) -> None:
-    template_id, template = _launch_template(synthesized)
-    _, component = synthesized.only("AWS::ImageBuilder::Component")
-    tags = template["LaunchTemplateData"]["TagSpecifications"][0]["Tags"]
-    assert {"Key": "sharer:app-version", "Value": component["Version"]} in tags
+def test_a_new_image_rolls_the_fleet_and_a_week_replaces_every_worker(
+    synthesized: Synthesized,
+) -> None:
+    template_id, data = _launch_template(synthesized)
+    _, recipe = synthesized.only("AWS::ImageBuilder::ImageRecipe")
+    tags = data["TagSpecifications"][0]["Tags"]
+    assert {"Key": "sharer:app-version", "Value": recipe["Version"]} in tags
     group_id, group = _group(synthesized)
     resource = synthesized.resources("AWS::AutoScaling::AutoScalingGroup")[group_id]
     assert group["LaunchTemplate"]["Version"] == {
         "Fn::GetAtt": [template_id, "LatestVersionNumber"]
     }
     assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
-    ami_parameter_id, _ = synthesized.only(
-        "AWS::SSM::Parameter", {"Properties": {"DataType": "aws:ec2:image"}}
-    )
-    assert ami_parameter_id in resource["DependsOn"]
+    # A worker launched after a rebuild resolves the new AMI; none lives longer than this.
+    assert group["MaxInstanceLifetime"] == 7 * 24 * 3600
 
 
 def test_group_sizes_metrics_and_warmup(synthesized: Synthesized) -> None:
     config = synthesized.stack.config
-    synthesized.template.has_resource_properties(
-        "AWS::AutoScaling::AutoScalingGroup",
-        {
-            "MinSize": str(config.fleet_min),
-            "MaxSize": str(config.fleet_max),
-            "MetricsCollection": [{"Granularity": "1Minute"}],
-            "DefaultInstanceWarmup": INSTANCE_WARMUP_SECONDS,
-        },
-    )
+    _, group = _group(synthesized)
+    assert (group["MinSize"], group["MaxSize"]) == (str(config.fleet_min), str(config.fleet_max))
+    assert group["MetricsCollection"] == [{"Granularity": "1Minute"}]
+    assert group["DefaultInstanceWarmup"] == INSTANCE_WARMUP_SECONDS
 
 
 def test_workers_accept_no_inbound_traffic(synthesized: Synthesized) -> None:
-    _, template = _launch_template(synthesized)
-    (group_ref,) = template["LaunchTemplateData"]["SecurityGroupIds"]
+    _, data = _launch_template(synthesized)
+    (group_ref,) = data["SecurityGroupIds"]
     group_id = group_ref["Fn::GetAtt"][0]
     group = synthesized.resources("AWS::EC2::SecurityGroup")[group_id]["Properties"]
     assert "SecurityGroupIngress" not in group
@@ -86,7 +77,10 @@ def test_workers_accept_no_inbound_traffic(synthesized: Synthesized) -> None:
 def _scaling(synthesized: Synthesized) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Comparison operator -> (step scaling policy, the alarm that triggers it)."""
     found = {}
-    for policy_id, policy in synthesized.resources("AWS::AutoScaling::ScalingPolicy").items():
+    step_scaling = {"Properties": {"PolicyType": "StepScaling"}}
+    for policy_id, policy in synthesized.resources(
+        "AWS::AutoScaling::ScalingPolicy", step_scaling
+    ).items():
         _, alarm = synthesized.only(
             "AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [{"Ref": policy_id}]}}
         )

@@ -65,7 +65,7 @@ class S3Storage(Storage):
     def check(self) -> None:
         """The bucket exists and our credentials may use it."""
         with self._errors("check", ""):
-            self._client.head_bucket(Bucket=self._bucket)
+            self._client.get_bucket_location(Bucket=self._bucket)
 
     def _object_key(self, key: str) -> str:
         validate_key(key)

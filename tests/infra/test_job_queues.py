@@ -3,7 +3,7 @@
 from aws_cdk.assertions import Capture
 from cdk_synthesis import Synthesized
 
-from cdk.queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS
+from cdk.job_queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS
 
 WEEKEND_SECONDS = 3 * 24 * 3600
 

@@ -1,10 +1,10 @@
 """How an instance learns its settings: SSM parameters read at every start of its unit.
 
-A parameter, rather than values baked into user data, is what lets CloudFront front the
-server: the server's settings name the distribution's domain, the distribution names the
-server as its origin, and the instance only needs the parameter's *name*, a plain string
-known before either exists. Its IAM grant is built from that name, never from the
-parameter resource, for the same reason.
+A parameter, rather than values baked into user data, keeps the launch templates free of
+the values that name other resources (the CloudFront domain and distribution id in the
+server's): a template only carries the parameter's *name*, a plain string known before
+anything exists, so a new distribution or queue never rewrites a launch template. Its IAM
+grant is built from that name, never from the parameter resource, for the same reason.
 """
 
 from collections.abc import Mapping
@@ -15,8 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from cdk.queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS, Queues
-from cdk.storage import Storage
+from cdk.job_queues import MAX_RECEIVES, VISIBILITY_TIMEOUT_SECONDS
 
 # Installed into the AMI by image-builder/components/sharer-app.yml.
 START_ROLE_COMMAND = "/opt/sharer/bin/sharer-start-role"
@@ -27,26 +26,28 @@ def parameter_name(scope: Construct, purpose: str) -> str:
     return f"/sharer/{Stack.of(scope).stack_name}/{purpose}"
 
 
+def parameter_arn(scope: Construct, name: str) -> str:
+    """The ARN of the SSM parameter called ``name`` in this stack's account and region."""
+    return Stack.of(scope).format_arn(
+        service="ssm", resource="parameter", resource_name=name.lstrip("/")
+    )
+
+
 def grant_read_parameters(scope: Construct, role: iam.IRole, names: list[str]) -> None:
     """Let ``role`` read exactly the named parameters."""
-    stack = Stack.of(scope)
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=["ssm:GetParameter"],
-            resources=[
-                stack.format_arn(service="ssm", resource="parameter", resource_name=n.lstrip("/"))
-                for n in names
-            ],
+            actions=["ssm:GetParameter"], resources=[parameter_arn(scope, n) for n in names]
         )
     )
 
 
-def app_settings(storage: Storage, queues: Queues) -> dict[str, str]:
+def app_settings(*, bucket_name: str, queue_url: str, dead_letter_queue_url: str) -> dict[str, str]:
     """The settings (src/sharer/settings.py) both roles share on AWS."""
     return {
-        "SHARER_STORAGE_URL": f"s3://{storage.bucket.bucket_name}",
-        "SHARER_QUEUE_URL": queues.queue.queue_url,
-        "SHARER_DEAD_LETTER_QUEUE_URL": queues.dead_letter_queue.queue_url,
+        "SHARER_STORAGE_URL": f"s3://{bucket_name}",
+        "SHARER_QUEUE_URL": queue_url,
+        "SHARER_DEAD_LETTER_QUEUE_URL": dead_letter_queue_url,
         "SHARER_MAX_RECEIVES": str(MAX_RECEIVES),
         "SHARER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
         "SHARER_LOG_LEVEL": "INFO",

@@ -1,13 +1,15 @@
-"""CloudFront in front of everything: thumbnails from S3, the upload API from the server.
+"""CloudFront in front of everything: images from S3, the rest from the upload tier.
 
-One distribution serves two behaviours:
+One distribution, two origins:
 
 - ``images/*/*`` (``images/<id>/<name>.<ext>``: originals and thumbnails, immutable) from
   the bucket through Origin Access Control, with the managed CachingOptimized policy. The
   bucket policy lets the distribution read that prefix and nothing else, so status
   records (``status/``) are never served.
-- everything else (``POST /``, ``GET /images/<id>``, ``/healthz``) to the server,
-  uncached, all methods, so uploads get HTTPS and the server admits only CloudFront.
+- the internal load balancer through a VPC origin (no public origin at all):
+  ``static/*`` (fingerprinted page assets) and ``i/*`` (share pages) cached as the
+  server's Cache-Control says, and everything else (``POST /``, ``GET /images/<id>``,
+  ``/healthz``) uncached, all methods.
 
 A thumbnail's URL is handed out before the worker has made it; S3 answers 403 until then
 (OAC may not list the bucket), so 403 and 404 are cached for 0 seconds, not CloudFront's
@@ -17,6 +19,7 @@ default 10.
 from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -25,11 +28,18 @@ from cdk.nag import acknowledge
 
 IMAGES_PATH = "images/*/*"
 IMAGES_KEYS = "images/*"
+# Served by the upload tier, cached for as long as its Cache-Control allows.
+STATIC_PATH = "static/*"
+SHARE_PAGES_PATH = "i/*"
 HSTS_MAX_AGE = Duration.days(365)
+# What CloudFront keeps without a Cache-Control (nothing) and at most (a year, for
+# fingerprinted assets marked immutable).
+ORIGIN_DEFAULT_TTL = Duration.seconds(0)
+ORIGIN_MAX_TTL = Duration.days(365)
 
 
-class Delivery(Construct):
-    """``distribution`` and its ``domain_name``: the public face of the service."""
+class Cdn(Construct):
+    """``distribution``, its ``domain_name`` and ``distribution_id``: the public face."""
 
     def __init__(
         self,
@@ -38,8 +48,11 @@ class Delivery(Construct):
         *,
         bucket: s3.IBucket,
         log_bucket: s3.IBucket,
-        server_domain_name: str,
-        server_port: int,
+        load_balancer: elbv2.IApplicationLoadBalancer,
+        load_balancer_port: int,
+        read_timeout: Duration,
+        keepalive_timeout: Duration,
+        web_acl_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         headers = cloudfront.ResponseHeadersPolicy(
@@ -56,16 +69,36 @@ class Delivery(Construct):
         origin_access_control = cloudfront.S3OriginAccessControl(
             self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
         )
+        tier = origins.VpcOrigin.with_application_load_balancer(
+            load_balancer,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+            http_port=load_balancer_port,
+            read_timeout=read_timeout,
+            keepalive_timeout=keepalive_timeout,
+        )
+        as_the_server_says = cloudfront.CachePolicy(
+            self,
+            "OriginCacheControl",
+            comment="Cached as the server's Cache-Control says; nothing without one.",
+            default_ttl=ORIGIN_DEFAULT_TTL,
+            min_ttl=Duration.seconds(0),
+            max_ttl=ORIGIN_MAX_TTL,
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+        )
+        pages = cloudfront.BehaviorOptions(
+            origin=tier,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cache_policy=as_the_server_says,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            response_headers_policy=headers,
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="My Little Image Sharer",
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.HttpOrigin(
-                    server_domain_name,
-                    protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
-                    http_port=server_port,
-                ),
+                origin=tier,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -85,13 +118,16 @@ class Delivery(Construct):
                     cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                     response_headers_policy=headers,
-                )
+                ),
+                STATIC_PATH: pages,
+                SHARE_PAGES_PATH: pages,
             },
             error_responses=[
                 cloudfront.ErrorResponse(http_status=status, ttl=Duration.seconds(0))
                 for status in (403, 404)
             ],
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            web_acl_id=web_acl_arn,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_logging=True,
             log_bucket=log_bucket,
@@ -107,6 +143,7 @@ class Delivery(Construct):
             )
         )
         self.domain_name = self.distribution.distribution_domain_name
+        self.distribution_id = self.distribution.distribution_id
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR4",
@@ -117,11 +154,10 @@ class Delivery(Construct):
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR5",
-            "The hop from CloudFront to the server is plain HTTP on port 8080: an HTTPS "
-            "origin needs a certificate from a public CA for a domain the project does not "
-            "have. The server's security group admits only CloudFront's origin-facing "
-            "addresses; a domain with an ACM certificate, or a CloudFront VPC origin, removes "
-            "this (docs/deploy.md, Known limits).",
+            "The hop from CloudFront to the internal load balancer is HTTP inside AWS's "
+            "network (a VPC origin, no public address): an HTTPS listener needs a "
+            "certificate for a domain the project does not have (docs/deploy.md, Known "
+            "limits).",
         )
         acknowledge(
             self.distribution,
@@ -129,10 +165,11 @@ class Delivery(Construct):
             "The service is open to every country by design; there is no legal reason to "
             "geo-restrict image sharing here.",
         )
-        acknowledge(
-            self.distribution,
-            "AwsSolutions-CFR2",
-            "A WAF web ACL costs ~$5/month plus ~$1 per rule before any traffic, the "
-            "biggest line of the idle bill; uploads are already size-, type- and "
-            "pixel-checked by the server. Add one (web_acl_id) when the service is public.",
-        )
+        if web_acl_arn is None:
+            acknowledge(
+                self.distribution,
+                "AwsSolutions-CFR2",
+                "A WAF web ACL costs ~$5/month plus ~$1 per rule before any traffic; "
+                "uploads are already size-, type- and pixel-checked by the server. The "
+                "wafRateLimit context parameter adds one (docs/deploy.md).",
+            )

@@ -17,7 +17,7 @@ RETENTION = Duration.days(7)
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 
-class Queues(Construct):
+class JobQueues(Construct):
     """``queue`` carries thumbnail jobs; ``dead_letter_queue`` keeps the poison ones."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:

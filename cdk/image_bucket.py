@@ -7,7 +7,7 @@ from constructs import Construct
 from cdk.nag import acknowledge
 
 
-class Storage(Construct):
+class ImageBucket(Construct):
     """A private, encrypted, TLS-only bucket with its server access logs kept apart.
 
     ``bucket`` holds ``images/<id>/...`` (served by CloudFront) and ``status/<id>.json``

@@ -1,12 +1,12 @@
-"""CloudFront: thumbnails from S3 through OAC, the API from the server, errors uncached."""
+"""CloudFront: images from S3 through OAC, the rest from the balancer, errors uncached."""
 
 from fnmatch import fnmatchcase
 from typing import Any
 
 from cdk_synthesis import Synthesized, render
 
-from cdk.delivery import IMAGES_PATH
-from cdk.server import PORT
+from cdk.cdn import IMAGES_PATH, SHARE_PAGES_PATH, STATIC_PATH
+from cdk.upload_tier import LISTENER_PORT
 from sharer.formats import JPEG, WEBP
 from sharer.ids import new_image_id
 from sharer.variants import VARIANTS, original_key, status_key, variant_key
@@ -36,8 +36,7 @@ def test_images_come_from_the_bucket_through_origin_access_control(
     assert oac["OriginAccessControlConfig"]["OriginAccessControlOriginType"] == "s3"
     assert oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
     config = _config(synthesized)
-    (behavior,) = config["CacheBehaviors"]
-    assert behavior["PathPattern"] == IMAGES_PATH
+    (behavior,) = (b for b in config["CacheBehaviors"] if b["PathPattern"] == IMAGES_PATH)
     assert behavior["CachePolicyId"] == CACHING_OPTIMIZED
     assert behavior["AllowedMethods"] == ["GET", "HEAD"]
     origin = _origin(config, behavior["TargetOriginId"])
@@ -83,16 +82,49 @@ def test_path_pattern_serves_image_objects_but_not_the_status_route() -> None:
     assert not fnmatchcase(status_key(image_id), IMAGES_PATH)
 
 
-def test_everything_else_goes_uncached_to_the_server(synthesized: Synthesized) -> None:
-    server_id, _ = synthesized.only("AWS::EC2::Instance")
+def _balancer_origin(synthesized: Synthesized, config: dict[str, Any]) -> dict[str, Any]:
+    """The origin every non-image behaviour uses: the VPC origin of the internal balancer."""
+    balancer_id, _ = synthesized.only("AWS::ElasticLoadBalancingV2::LoadBalancer")
+    vpc_origin_id, vpc_origin = synthesized.only("AWS::CloudFront::VpcOrigin")
+    endpoint = vpc_origin["VpcOriginEndpointConfig"]
+    assert endpoint["Arn"] == {"Ref": balancer_id}
+    assert (endpoint["HTTPPort"], endpoint["OriginProtocolPolicy"]) == (LISTENER_PORT, "http-only")
+    (origin,) = (o for o in config["Origins"] if "VpcOriginConfig" in o)
+    assert origin["VpcOriginConfig"]["VpcOriginId"] == {"Fn::GetAtt": [vpc_origin_id, "Id"]}
+    assert origin["DomainName"] == {"Fn::GetAtt": [balancer_id, "DNSName"]}
+    found: dict[str, Any] = origin
+    return found
+
+
+def test_everything_else_goes_uncached_to_the_balancer(synthesized: Synthesized) -> None:
     config = _config(synthesized)
     default = config["DefaultCacheBehavior"]
     assert set(default["AllowedMethods"]) >= {"GET", "HEAD", "POST"}
     assert default["CachePolicyId"] == CACHING_DISABLED
     assert default["OriginRequestPolicyId"] == ALL_VIEWER_EXCEPT_HOST_HEADER
-    origin = _origin(config, default["TargetOriginId"])
-    assert origin["DomainName"] == {"Fn::GetAtt": [server_id, "PublicDnsName"]}
-    assert origin["CustomOriginConfig"]["HTTPPort"] == PORT
+    assert default["TargetOriginId"] == _balancer_origin(synthesized, config)["Id"]
+    # No origin is a public server: only the bucket and the VPC origin.
+    assert len(config["Origins"]) == 2
+
+
+def test_static_assets_and_share_pages_are_cached_as_the_server_says(
+    synthesized: Synthesized,
+) -> None:
+    config = _config(synthesized)
+    origin = _balancer_origin(synthesized, config)
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    for path in (STATIC_PATH, SHARE_PAGES_PATH):
+        behavior = behaviors[path]
+        assert behavior["TargetOriginId"] == origin["Id"]
+        assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+        policy_id = behavior["CachePolicyId"]["Ref"]
+        policy = synthesized.resources("AWS::CloudFront::CachePolicy")[policy_id]["Properties"]
+        ttl = policy["CachePolicyConfig"]
+        # Nothing cached without Cache-Control; up to a year for immutable assets.
+        assert (ttl["MinTTL"], ttl["DefaultTTL"]) == (0, 0)
+        assert ttl["MaxTTL"] >= 31536000
+    # Every other path (POST /, /healthz, the status route) takes the uncached default.
+    assert set(behaviors) == {IMAGES_PATH, STATIC_PATH, SHARE_PAGES_PATH}
 
 
 def test_viewers_get_https_security_headers_and_uncached_misses(
