@@ -7,6 +7,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 
+from sharer.edge_cache import EdgeCache, EdgeCacheUnavailable
 from sharer.queues import Delivery, Queue, QueueUnavailable
 from sharer.storage import (
     IMMUTABLE_CACHE_CONTROL,
@@ -118,3 +119,16 @@ class FakeQueue(Queue):
 
     def check(self) -> None:
         self._maybe_fail()
+
+
+@dataclass
+class FakeEdgeCache(EdgeCache):
+    """Records the prefixes it was told to forget; ``failing`` makes it raise."""
+
+    forgotten: list[str] = field(default_factory=list)
+    failing: bool = False
+
+    def forget(self, path_prefix: str) -> None:
+        if self.failing:
+            raise EdgeCacheUnavailable("fake CDN is down")
+        self.forgotten.append(path_prefix)

@@ -84,6 +84,15 @@ class Storage(ABC):
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; removing a missing key is not an error."""
 
+    def delete_all(self, keys: Sequence[str]) -> None:
+        """Remove every object of ``keys`` as ``delete`` would; all are gone when it returns.
+
+        An adapter may remove them in one request (S3 does). If it raises, any of them
+        may or may not have been removed.
+        """
+        for key in keys:
+            self.delete(key)
+
     @abstractmethod
     def check(self) -> None:
         """Raise ``StorageUnavailable`` unless the store is reachable and usable."""

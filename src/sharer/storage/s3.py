@@ -1,6 +1,6 @@
 """Object storage in an S3 bucket (``s3://bucket[/prefix]``)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -17,9 +17,11 @@ from sharer.storage.port import (
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, PutObjectRequestTypeDef
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# S3's limit on keys in one DeleteObjects request.
+_MAX_DELETE_OBJECTS = 1000
 
 
 class S3Storage(Storage):
@@ -61,6 +63,23 @@ class S3Storage(Storage):
         """Remove the object; S3 itself treats a missing key as success."""
         with self._errors("delete", key):
             self._client.delete_object(Bucket=self._bucket, Key=self._object_key(key))
+
+    def delete_all(self, keys: Sequence[str]) -> None:
+        """Remove the objects in one DeleteObjects request (an image has a handful)."""
+        if not keys:
+            return
+        if len(keys) > _MAX_DELETE_OBJECTS:
+            raise ValueError(f"at most {_MAX_DELETE_OBJECTS} keys per delete_all")
+        objects: list[ObjectIdentifierTypeDef] = [{"Key": self._object_key(k)} for k in keys]
+        with self._errors("delete", ", ".join(keys)):
+            response = self._client.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        # DeleteObjects answers 200 and lists the keys it could not remove, if any.
+        errors = response.get("Errors", [])
+        if errors:
+            failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
+            raise StorageUnavailable(f"S3 delete in s3://{self._bucket} failed for {failed}")
 
     def check(self) -> None:
         """The bucket exists and our credentials may use it."""
