@@ -38,3 +38,17 @@ def remove_image_objects(storage: Storage, status: ImageStatus) -> None:
 def remove_status(storage: Storage, image_id: str) -> None:
     """Remove the status record: the last step of a delete."""
     storage.delete(status_key(image_id))
+
+
+def undo_if_deleted(storage: Storage, status: ImageStatus) -> bool:
+    """After a write for an image by anyone but the delete route (the worker, the
+    reconciler): if a delete has begun, remove what is left of the image and say so.
+
+    Either this sees the tombstone, or the write came before the delete began and the
+    delete removes it: the delete wins whatever the interleaving.
+    """
+    if not is_deleted(storage, status.image_id):
+        return False
+    remove_image_objects(storage, status)
+    remove_status(storage, status.image_id)
+    return True

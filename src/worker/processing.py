@@ -14,7 +14,7 @@ before the delete began and the delete removes them (see ``sharer.deletion``).
 import logging
 import time
 
-from sharer.deletion import is_deleted, remove_image_objects, remove_status
+from sharer.deletion import undo_if_deleted
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, pending_status
@@ -47,8 +47,8 @@ class JobProcessor:
         try:
             self._make_and_store(job)
         except ObjectNotFound:
-            if is_deleted(self.storage, job.image_id):
-                self._undo(job)  # in case an earlier attempt wrote something
+            # In case an earlier attempt wrote something, undo it too.
+            if undo_if_deleted(self.storage, pending_status(job)):
                 self.queue.delete(delivery.receipt)
                 log.info("job dropped: its image was deleted", extra={"image_id": job.image_id})
             else:
@@ -93,16 +93,10 @@ class JobProcessor:
         self.storage.put(
             status_key(job.image_id), encode_status(status), "application/json", immutable=False
         )
-        if is_deleted(self.storage, job.image_id):
-            self._undo(job)
+        if undo_if_deleted(self.storage, status):
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
             return
         self.storage.delete(pending_key(job.image_id))
-
-    def _undo(self, job: ThumbnailJob) -> None:
-        """Remove whatever of the image is left, as the delete that won would have."""
-        remove_image_objects(self.storage, pending_status(job))
-        remove_status(self.storage, job.image_id)
 
     def _retry_later(self, delivery: Delivery, job: ThumbnailJob, exc: Exception) -> None:
         if delivery.receive_count >= self.max_receives:

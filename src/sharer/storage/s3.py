@@ -8,20 +8,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
     validate_key,
+    validate_prefix,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef, PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import (
+        ListObjectsV2RequestTypeDef,
+        ObjectIdentifierTypeDef,
+        PutObjectRequestTypeDef,
+    )
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 # S3's limit on keys in one DeleteObjects request.
 _MAX_DELETE_OBJECTS = 1000
+# S3's largest page of ListObjectsV2.
+_MAX_LIST_KEYS = 1000
 
 
 class S3Storage(Storage):
@@ -80,6 +88,30 @@ class S3Storage(Storage):
         if errors:
             failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
             raise StorageUnavailable(f"S3 delete in s3://{self._bucket} failed for {failed}")
+
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        """ListObjectsV2 pages (with ``/`` as delimiter) until ``limit`` keys."""
+        validate_prefix(prefix)
+        listed: list[ListedKey] = []
+        request: ListObjectsV2RequestTypeDef = {
+            "Bucket": self._bucket,
+            "Prefix": self._prefix + prefix,
+            "Delimiter": "/",
+        }
+        with self._errors("list", prefix):
+            while len(listed) < limit:
+                request["MaxKeys"] = min(limit - len(listed), _MAX_LIST_KEYS)
+                page = self._client.list_objects_v2(**request)
+                listed += [
+                    ListedKey(
+                        item["Key"].removeprefix(self._prefix), item["LastModified"].timestamp()
+                    )
+                    for item in page.get("Contents", [])
+                ]
+                if not page.get("IsTruncated"):
+                    break
+                request["ContinuationToken"] = page["NextContinuationToken"]
+        return listed[:limit]
 
     def check(self) -> None:
         """The bucket exists and our credentials may use it."""
