@@ -36,16 +36,18 @@ def leave_tombstone(storage: Storage, image_id: str, *, cdn_forgotten: bool = Fa
 
 def tombstone_of(storage: Storage, image_id: str) -> Tombstone | None:
     """The image's tombstone, or None if no delete of it has begun."""
+    if not storage.exists(tombstone_key(image_id)):
+        return None
     try:
         doc = json.loads(storage.get(tombstone_key(image_id)).body)
-    except ObjectNotFound:
+    except ObjectNotFound:  # operators may expire tombstones
         return None
     return Tombstone(cdn_forgotten=bool(doc.get("cdn_forgotten")))
 
 
 def is_deleted(storage: Storage, image_id: str) -> bool:
     """Whether a delete of the image has begun (its tombstone exists)."""
-    return tombstone_of(storage, image_id) is not None
+    return storage.exists(tombstone_key(image_id))
 
 
 def remove_image_objects(storage: Storage, status: ImageStatus) -> None:
