@@ -1,12 +1,17 @@
-"""``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs."""
+"""``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs.
+
+A ready image also has its upright ``width`` and ``height``, each thumbnail's size and a
+ThumbHash placeholder. A deleted image answers 410 for as long as its tombstone is kept.
+"""
 
 from flask import Blueprint, Response, jsonify
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Gone, NotFound
 
 from server.context import current_storage
 from server.public_urls import public_url
+from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
-from sharer.status import decode_status
+from sharer.status import ImageFacts, decode_status
 from sharer.storage import ObjectNotFound
 from sharer.variants import status_key
 
@@ -18,9 +23,12 @@ def image_status(image_id: str) -> Response:
     """The image's state, the reason if it failed, and the URL of each of its objects."""
     if not is_image_id(image_id):
         raise NotFound("no image with that id")
+    storage = current_storage()
     try:
-        record = current_storage().get(status_key(image_id))
+        record = storage.get(status_key(image_id))
     except ObjectNotFound as exc:
+        if is_deleted(storage, image_id):
+            raise Gone("this image was deleted") from exc
         raise NotFound("no image with that id") from exc
     status = decode_status(record.body)
     body: dict[str, object] = {
@@ -30,6 +38,20 @@ def image_status(image_id: str) -> Response:
     }
     if status.reason is not None:
         body["reason"] = status.reason
+    if status.facts is not None:
+        body |= _facts_body(status.facts)
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _facts_body(facts: ImageFacts) -> dict[str, object]:
+    return {
+        "width": facts.width,
+        "height": facts.height,
+        "thumbnails": {
+            name: {"width": width, "height": height}
+            for name, (width, height) in facts.thumbnail_sizes.items()
+        },
+        "thumbhash": facts.thumbhash,
+    }

@@ -5,6 +5,7 @@ bad variable, so a misconfigured process fails before it takes any traffic.
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -15,6 +16,8 @@ from sharer.formats import ACCEPTED, ImageFormat
 T = TypeVar("T")
 
 DEFAULT_DATA_DIR = "./var"
+# CloudFront distribution ids are upper-case letters and digits (e.g. E2QWRUHAPOMQZL).
+_DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -47,6 +50,9 @@ class Settings:
     keepalive_seconds: int
     max_connections_per_client: int
     forwarded_hops: int
+    cdn_distribution_id: str | None = None
+    reconcile_stale_seconds: int = 900
+    reconcile_batch: int = 100
 
     @property
     def serves_media(self) -> bool:
@@ -110,7 +116,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
         ),
         forwarded_hops=parsed("SHARER_FORWARDED_HOPS", "0", _non_negative_int),
+        cdn_distribution_id=_optional(
+            "SHARER_CDN_DISTRIBUTION_ID", get("SHARER_CDN_DISTRIBUTION_ID"), _distribution_id
+        ),
+        reconcile_stale_seconds=parsed("SHARER_RECONCILE_STALE_SECONDS", "900", _positive_int),
+        reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
     )
+
+
+def _optional(name: str, raw: str | None, parse: Callable[[str], T]) -> T | None:
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+def _distribution_id(raw: str) -> str:
+    if _DISTRIBUTION_ID.fullmatch(raw) is None:
+        raise ValueError("must be a CloudFront distribution id (upper-case letters, digits)")
+    return raw
 
 
 def _positive_int(raw: str) -> int:

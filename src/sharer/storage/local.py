@@ -9,20 +9,24 @@ sidecar to reconcile. The cost is that the files are not plain images; read them
 """
 
 import hashlib
+import heapq
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
     validate_key,
+    validate_prefix,
 )
 
 _MAGIC = b"sharer-object/1\n"
@@ -71,6 +75,16 @@ class LocalStorage(Storage):
             raise StorageUnavailable(f"cannot read {key!r} under {self._root}: {exc}") from exc
         return _decode(key, data)
 
+    def exists(self, key: str) -> bool:
+        """Whether the object's file is there (missing as ``get`` would say it is)."""
+        path = self._path(key)
+        try:
+            return stat.S_ISREG(path.stat().st_mode)
+        except _NOT_THERE:
+            return False
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot look up {key!r} under {self._root}: {exc}") from exc
+
     def delete(self, key: str) -> None:
         """Remove the object's file; a missing one is fine."""
         path = self._path(key)
@@ -80,6 +94,24 @@ class LocalStorage(Storage):
             return
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key!r} under {self._root}: {exc}") from exc
+
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        """The files of the prefix's directory, skipping temp files and subdirectories."""
+        validate_prefix(prefix)
+        directory = self._root / prefix
+        try:
+            with os.scandir(directory) as entries:
+                # nsmallest keeps at most ``limit`` names in memory, however many there are.
+                first = heapq.nsmallest(
+                    limit,
+                    (e for e in entries if not e.name.startswith(".") and e.is_file()),
+                    key=lambda e: e.name,
+                )
+                return [ListedKey(prefix + e.name, e.stat().st_mtime) for e in first]
+        except FileNotFoundError:  # nothing was ever stored under the prefix
+            return []
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot list {prefix!r} under {self._root}: {exc}") from exc
 
     def check(self) -> None:
         """Make sure the root exists and a file can be written there."""
