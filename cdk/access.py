@@ -2,9 +2,12 @@
 
 The key patterns come from ``sharer.variants`` (the app's own key scheme), with ``*``
 standing for the image id, so a grant cannot drift from the keys the code uses: the
-server may write and delete originals but never a thumbnail, the worker may read
-originals and write thumbnails but never delete anything, and neither may list keys
-(the server's health check asks for the bucket's location instead).
+server may write originals but never a thumbnail, the worker may read originals and
+write thumbnails but never write an original. Both may delete an image's objects (the
+server for a delete, the worker to undo a job that lost the race to one). Neither may
+list the bucket: only the prefixes of status records, pending markers and tombstones,
+so that a missing record can be told from a forbidden one (``S3Storage.exists``) and the
+reconciler can find images left pending.
 """
 
 from aws_cdk import aws_iam as iam
@@ -13,7 +16,15 @@ from aws_cdk import aws_sqs as sqs
 
 from cdk.nag import grant_object_keys
 from sharer.formats import ACCEPTED
-from sharer.variants import VARIANTS, original_key, status_key, thumbnail_format, variant_key
+from sharer.variants import (
+    VARIANTS,
+    original_key,
+    pending_key,
+    status_key,
+    thumbnail_format,
+    tombstone_key,
+    variant_key,
+)
 
 ANY_ID = "*"
 KEY_WILDCARD_REASON = (
@@ -33,12 +44,36 @@ def thumbnail_keys() -> list[str]:
     return sorted(variant_key(ANY_ID, v, f) for v in VARIANTS for f in formats)
 
 
+def record_prefixes() -> list[str]:
+    """The prefixes of the records the app looks up by listing: status, pending, deleted."""
+    return sorted(
+        {
+            key.split("/", 1)[0] + "/"
+            for key in (status_key(ANY_ID), pending_key(ANY_ID), tombstone_key(ANY_ID))
+        }
+    )
+
+
+def image_object_keys() -> list[str]:
+    """Every object key of an image: its original in any format and its thumbnails."""
+    return original_keys() + thumbnail_keys()
+
+
 def grant_server(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
-    """Store and remove originals, keep status records, queue jobs, answer /healthz."""
-    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:DeleteObject"], original_keys())
-    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
+    """Store originals, keep status records, pending markers and tombstones, delete an
+    image's objects, queue jobs (uploads and the reconciler), answer /healthz."""
+    _grant_image_keys(role, bucket, ["s3:PutObject"], original_keys())
+    _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
+    _grant_image_keys(
+        role,
+        bucket,
+        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        [status_key(ANY_ID), pending_key(ANY_ID)],
+    )
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [tombstone_key(ANY_ID)])
+    _grant_record_listing(role, bucket)
     # The health check: GetBucketLocation proves the bucket and the credentials without
     # the listing that HeadBucket would need (s3:ListBucket).
     role.add_to_policy(
@@ -60,10 +95,19 @@ def grant_server(
 def grant_worker(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
-    """Read originals, write thumbnails and status, consume jobs, dead-letter poison ones."""
+    """Read originals, write thumbnails and status, clear pending markers, undo a job
+    that a delete overtook, consume jobs, dead-letter poison ones."""
     _grant_image_keys(role, bucket, ["s3:GetObject"], original_keys())
     _grant_image_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
-    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [status_key(ANY_ID)])
+    _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
+    _grant_image_keys(
+        role,
+        bucket,
+        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        [status_key(ANY_ID)],
+    )
+    _grant_image_keys(role, bucket, ["s3:DeleteObject"], [pending_key(ANY_ID)])
+    _grant_record_listing(role, bucket)
     role.add_to_policy(
         iam.PolicyStatement(
             actions=[
@@ -77,6 +121,17 @@ def grant_worker(
     )
     role.add_to_policy(
         iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn])
+    )
+
+
+def _grant_record_listing(role: iam.Role, bucket: s3.IBucket) -> None:
+    """s3:ListBucket for the record prefixes alone (the ``s3:prefix`` condition key)."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in record_prefixes()]}},
+        )
     )
 
 

@@ -123,19 +123,41 @@ def render(value: Any) -> str:
     raise ValueError(f"cannot render {value!r}")
 
 
-def grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
-    """Every Allow of every inline policy attached to ``role_id``: action -> resources."""
-    allowed: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class RoleStatement:
+    """One Allow statement of a role's inline policies, its resources rendered."""
+
+    actions: list[str]
+    resources: list[str]
+    conditions: dict[str, Any]
+
+
+def role_statements(synthesized: Synthesized, role_id: str) -> list[RoleStatement]:
+    """Every statement of every inline policy attached to ``role_id`` (all are Allow)."""
+    statements: list[RoleStatement] = []
     for policy in synthesized.resources("AWS::IAM::Policy").values():
         properties = policy["Properties"]
         if {"Ref": role_id} not in properties["Roles"]:
             continue
         for statement in properties["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow"
-            actions = _as_list(statement["Action"])
-            resources = [render(r) for r in _as_list(statement["Resource"])]
-            for action in actions:
-                allowed.setdefault(action, set()).update(resources)
+            statements.append(
+                RoleStatement(
+                    actions=_as_list(statement["Action"]),
+                    resources=[render(r) for r in _as_list(statement["Resource"])],
+                    conditions=statement.get("Condition", {}),
+                )
+            )
+    return statements
+
+
+def grants(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
+    """Every Allow of every inline policy attached to ``role_id``: action -> resources
+    (conditions left out: ``role_statements`` has them)."""
+    allowed: dict[str, set[str]] = {}
+    for statement in role_statements(synthesized, role_id):
+        for action in statement.actions:
+            allowed.setdefault(action, set()).update(statement.resources)
     return allowed
 
 

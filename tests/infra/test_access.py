@@ -3,13 +3,13 @@
 from fnmatch import fnmatchcase
 
 import pytest
-from cdk_synthesis import Synthesized, agent_log_groups, grants
+from cdk_synthesis import Synthesized, agent_log_groups, grants, role_statements
 
 from cdk.logs import log_file
 from sharer.formats import ACCEPTED
 from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, job_for_upload
-from sharer.variants import status_key
+from sharer.variants import pending_key, status_key, tombstone_key
 
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
 
@@ -47,13 +47,36 @@ def test_worker_can_do_every_job(synthesized: Synthesized, media: str) -> None:
             assert _may(worker, action, f"{media}/{status_key(job.image_id)}")
 
 
-def test_worker_cannot_touch_originals_or_delete(synthesized: Synthesized, media: str) -> None:
+def test_worker_never_writes_originals_and_deletes_only_image_objects(
+    synthesized: Synthesized, media: str
+) -> None:
     worker = _role(synthesized, "worker")
     for job in _jobs():
         assert not _may(worker, "s3:PutObject", f"{media}/{job.original_key}")
-        assert not _may(worker, "s3:DeleteObject", f"{media}/{job.original_key}")
+        # Undoing a job that a delete overtook removes what the job wrote, and the rest.
+        for key in (job.original_key, status_key(job.image_id), pending_key(job.image_id)):
+            assert _may(worker, "s3:DeleteObject", f"{media}/{key}")
+        assert not _may(worker, "s3:DeleteObject", f"{media}/{tombstone_key(job.image_id)}")
     assert not _may(worker, "s3:PutObject", f"{media}/elsewhere/x.jpg")
-    assert not {"s3:DeleteObject", "s3:ListBucket", "sqs:PurgeQueue"} & worker.keys()
+    assert not _may(worker, "s3:DeleteObject", f"{media}/elsewhere/x.jpg")
+    assert "sqs:PurgeQueue" not in worker
+
+
+@pytest.mark.parametrize("name", ["worker", "server"])
+def test_listing_is_allowed_for_the_record_prefixes_only(
+    synthesized: Synthesized, media: str, name: str
+) -> None:
+    statements = [
+        statement
+        for statement in role_statements(synthesized, synthesized.role_id(name))
+        if "s3:ListBucket" in statement.actions
+    ]
+    assert statements, "a missing record must be told from a forbidden one"
+    for statement in statements:
+        assert statement.resources == [media]
+        assert statement.conditions == {
+            "StringLike": {"s3:prefix": ["deleted/*", "pending/*", "status/*"]}
+        }
 
 
 def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
@@ -71,18 +94,26 @@ def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
     assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>"}
 
 
-def test_server_stores_originals_and_never_thumbnails(synthesized: Synthesized, media: str) -> None:
+def test_server_stores_originals_and_never_writes_thumbnails(
+    synthesized: Synthesized, media: str
+) -> None:
     server = _role(synthesized, "server")
     for job in _jobs():
         assert _may(server, "s3:PutObject", f"{media}/{job.original_key}")
         assert _may(server, "s3:DeleteObject", f"{media}/{job.original_key}")
         for thumbnail in job.thumbnails:
-            for action in S3_OBJECT_ACTIONS:
+            for action in ("s3:GetObject", "s3:PutObject"):
                 assert not _may(server, action, f"{media}/{thumbnail.key}")
+            # A delete removes the thumbnails with the original.
+            assert _may(server, "s3:DeleteObject", f"{media}/{thumbnail.key}")
+        for key in (status_key(job.image_id), pending_key(job.image_id)):
+            for action in S3_OBJECT_ACTIONS:
+                assert _may(server, action, f"{media}/{key}")
         for action in ("s3:GetObject", "s3:PutObject"):
-            assert _may(server, action, f"{media}/{status_key(job.image_id)}")
-    # The health check reads the bucket's location: listing keys is never allowed.
-    assert "s3:ListBucket" not in server
+            assert _may(server, action, f"{media}/{tombstone_key(job.image_id)}")
+        assert not _may(server, "s3:DeleteObject", f"{media}/{tombstone_key(job.image_id)}")
+    # The health check reads the bucket's location; listing is for record prefixes only
+    # (test_listing_is_allowed_for_the_record_prefixes_only).
     assert server["s3:GetBucketLocation"] == {media}
 
 

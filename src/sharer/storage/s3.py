@@ -32,6 +32,10 @@ _MAX_DELETE_OBJECTS = 1000
 _MAX_LIST_KEYS = 1000
 
 
+class _AccessDenied(StorageUnavailable):
+    """S3 refused the request (403): a real refusal, or a missing key it will not name."""
+
+
 class S3Storage(Storage):
     """Objects in ``bucket`` under ``prefix``; S3 makes each put atomic."""
 
@@ -55,7 +59,20 @@ class S3Storage(Storage):
             self._client.put_object(**request)
 
     def get(self, key: str) -> StoredObject:
-        """Fetch the object; ``ObjectNotFound`` if there is none."""
+        """Fetch the object; ``ObjectNotFound`` if there is none.
+
+        S3 answers a GET of a missing key with 403 to a role that may not list the whole
+        bucket (ours may list a few prefixes only), so a 403 is followed by the key's own
+        listing (``exists``) to tell a missing object from a forbidden one.
+        """
+        try:
+            return self._get(key)
+        except _AccessDenied:
+            if not self.exists(key):
+                raise ObjectNotFound(key) from None
+            raise
+
+    def _get(self, key: str) -> StoredObject:
         with self._errors("get", key):
             response = self._client.get_object(Bucket=self._bucket, Key=self._object_key(key))
             with response["Body"] as stream:
@@ -139,6 +156,8 @@ class S3Storage(Storage):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if key and code in _NOT_FOUND_CODES:
                 raise ObjectNotFound(key) from exc
+            if code == "AccessDenied":
+                raise _AccessDenied(f"S3 {action} {where} failed: {code}") from exc
             raise StorageUnavailable(f"S3 {action} {where} failed: {code or exc}") from exc
         except BotoCoreError as exc:
             raise StorageUnavailable(f"S3 {action} {where} failed: {exc}") from exc
