@@ -63,6 +63,24 @@
     renderHistory();
   }
 
+  function markReady(id) {
+    saveHistory(loadHistory().map((e) => (e.id === id ? { ...e, ready: true } : e)));
+    renderHistory();
+  }
+
+  // An upload still being made when the page was left: ask once whether it is done.
+  async function checkPending(entry) {
+    try {
+      const response = await fetch("/images/" + encodeURIComponent(entry.id), {
+        headers: { Accept: "application/json" },
+      });
+      if (response.status === 404) forget(entry.id);
+      else if (response.ok && (await response.json()).status === "ready") markReady(entry.id);
+    } catch (error) {
+      // Offline: it shows as being prepared until the next visit.
+    }
+  }
+
   function forget(id) {
     saveHistory(loadHistory().filter((e) => e.id !== id));
     renderHistory();
@@ -100,7 +118,11 @@
     const card = element("li", { class: "card", "data-image-id": entry.id });
     const thumb = element("div", { class: "thumb" });
     const link = element("a", { href: entry.share });
-    link.append(element("img", { src: entry.small, alt: "Thumbnail of " + entry.name }));
+    if (entry.ready) {
+      link.append(element("img", { src: entry.small, alt: "Thumbnail of " + entry.name }));
+    } else {
+      link.textContent = "Being prepared";
+    }
     thumb.append(link);
     const body = element("div");
     body.append(element("p", { class: "name" }, entry.name));
@@ -242,6 +264,7 @@
       small: urls.small,
       token: request.getResponseHeader("Delete-Token") || null,
       at: Date.now(),
+      ready: false,
     };
     remember(entry);
     view.progress.value = 100;
@@ -287,6 +310,7 @@
     const original = element("a", { href: urls.original }, "Original");
     sizes.append(large, original);
     view.body.append(sizes, shareRow(entry.share, "Share link of " + entry.name));
+    markReady(entry.id);
     announce(entry.name + " is ready to share.");
   }
 
@@ -328,4 +352,5 @@
   });
 
   renderHistory();
+  loadHistory().filter((e) => !e.ready).forEach(checkPending);
 })();
