@@ -143,7 +143,8 @@ if (kind === "paste") {
 } else {
   const zone = document.getElementById("drop-zone");
   for (const step of ["dragenter", "dragover", "drop"]) {
-    zone.dispatchEvent(new DragEvent(step, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
+    zone.dispatchEvent(new DragEvent(step, init));
   }
 }
 """
