@@ -4,8 +4,10 @@ thumbnails, share links, refusals and "your uploads"."""
 import base64
 import re
 from pathlib import Path
+from typing import Literal
 
 import requests
+from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -35,21 +37,23 @@ def choose(browsing: Browsing, *paths: Path) -> None:
 def ready_cards(browsing: Browsing, count: int) -> list[WebElement]:
     """Wait until ``count`` upload cards show a loaded thumbnail and a share link."""
 
-    def loaded(driver: object) -> list[WebElement] | bool:
-        cards = browsing.driver.find_elements(By.CSS_SELECTOR, "#uploads .card")
+    def loaded(driver: webdriver.Chrome) -> list[WebElement] | Literal[False]:
+        cards = driver.find_elements(By.CSS_SELECTOR, "#uploads .card")
         done = [
             card
             for card in cards
             if card.find_elements(By.CSS_SELECTOR, ".thumb img")
-            and browsing.driver.execute_script(
-                "return arguments[0].querySelector('.thumb img').naturalWidth", card
-            )
-            > 0
+            and shown(driver, card.find_element(By.CSS_SELECTOR, ".thumb img"))
         ]
         return done if len(done) >= count else False
 
     result: list[WebElement] = WebDriverWait(browsing.driver, WAIT).until(loaded)
     return result
+
+
+def shown(driver: webdriver.Chrome, image: WebElement) -> bool:
+    """Has ``image`` loaded (a broken or pending one has no natural width)?"""
+    return bool(driver.execute_script("return arguments[0].naturalWidth > 0", image))
 
 
 def share_link(card: WebElement) -> str:
@@ -173,11 +177,8 @@ def test_paste_and_drop_upload_and_your_uploads_survive_a_reload(
         (card.find_element(By.CSS_SELECTOR, ".name").text, share_link(card)) for card in history
     ]
     assert sorted(remembered) == sorted(links.items())
-    for card in history:
-        thumb = card.find_element(By.CSS_SELECTOR, ".thumb img")
-        WebDriverWait(browsing.driver, WAIT).until(
-            lambda d, t=thumb: d.execute_script("return arguments[0].naturalWidth", t) > 0
-        )
+    thumbs = [card.find_element(By.CSS_SELECTOR, ".thumb img") for card in history]
+    WebDriverWait(browsing.driver, WAIT).until(lambda d: all(shown(d, t) for t in thumbs))
     assert browsing.driver.find_element(By.ID, "history-empty").is_displayed() is False
     browsing.driver.save_screenshot(str(artifacts / "your-uploads.png"))
 

@@ -51,11 +51,13 @@ def test_a_batch_of_twenty_with_two_invalid_files(service: Service, tmp_path: Pa
         assert line["share"] == f"{service.base_url}/i/{image_id}"
         for name in URL_FIELDS:
             assert f"/images/{image_id}/{name}." in str(line[name])
-    for path in (not_an_image, cut_short):
-        line = lines[str(path)]
-        assert line["status"] == 400
-        assert isinstance(line["error"], str) and line["error"]
-        assert "share" not in line
+    assert lines[str(not_an_image)] == {
+        "file": str(not_an_image),
+        "status": 400,
+        "error": "This is not a JPEG, PNG, GIF or WebP image.",
+    }
+    assert lines[str(cut_short)]["status"] == 400
+    assert "share" not in lines[str(cut_short)]
 
 
 def test_wait_returns_once_every_image_is_ready(service: Service, tmp_path: Path) -> None:

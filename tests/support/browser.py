@@ -54,7 +54,9 @@ def chromium(
 def requested_urls(driver: webdriver.Chrome) -> list[tuple[str, str]]:
     """(method, URL) of every request the browser sent since the last call."""
     sent = []
-    for entry in driver.get_log("performance"):
+    # selenium leaves get_log unannotated: a list of {"level", "message", ...} dicts.
+    entries: list[dict[str, str]] = driver.get_log("performance")  # type: ignore[no-untyped-call]
+    for entry in entries:
         message = json.loads(entry["message"])["message"]
         if message.get("method") == "Network.requestWillBeSent":
             request = message["params"]["request"]
@@ -64,7 +66,8 @@ def requested_urls(driver: webdriver.Chrome) -> list[tuple[str, str]]:
 
 def console_errors(driver: webdriver.Chrome) -> list[str]:
     """Console messages of level SEVERE since the last call (CSP violations among them)."""
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    entries: list[dict[str, str]] = driver.get_log("browser")  # type: ignore[no-untyped-call]
+    return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
 
 
 class NetworkLog:
