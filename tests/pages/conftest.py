@@ -12,7 +12,7 @@ import pytest
 from selenium import webdriver
 
 from support.browser import NetworkLog, chromium, console_errors
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "pages"
 
@@ -20,9 +20,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "pages"
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A server and one worker on files and SQLite."""
-    workdir = tmp_path_factory.mktemp("pages")
-    with Service(local_env(workdir), workdir).running(workers=1) as running:
-        yield running
+    yield from local_service(tmp_path_factory.mktemp("pages"), workers=1)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
 from support.images import jpeg
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 WAIT = 30.0
 
@@ -20,9 +20,7 @@ WAIT = 30.0
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A server with no worker yet: uploads stay pending until a test starts one."""
-    workdir = tmp_path_factory.mktemp("share")
-    with Service(local_env(workdir), workdir).running(workers=0) as running:
-        yield running
+    yield from local_service(tmp_path_factory.mktemp("share"), workers=0)
 
 
 def upload(service: Service, data: bytes) -> str:

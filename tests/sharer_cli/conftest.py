@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 SHARER = Path(sys.executable).with_name("sharer")
 # Bound on one run of the command: a hung client fails the test instead of the suite.
@@ -45,6 +45,4 @@ def sharer(*args: str | Path, env: dict[str, str] | None = None) -> Run:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """A server and one worker on files and SQLite."""
-    workdir = tmp_path_factory.mktemp("cli")
-    with Service(local_env(workdir), workdir).running(workers=1) as running:
-        yield running
+    yield from local_service(tmp_path_factory.mktemp("cli"), workers=1)
