@@ -7,6 +7,7 @@ from flask import Flask, Request
 from werkzeug.formparser import FormDataParser
 
 from server.context import bind_backends
+from server.delete_route import delete_blueprint
 from server.errors import init_error_handlers
 from server.health_route import health_blueprint
 from server.media_route import media_blueprint
@@ -16,7 +17,8 @@ from server.request_context import init_request_context
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
-from sharer.backends import open_queue, open_storage
+from sharer.backends import open_edge_cache, open_queue, open_storage
+from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings, load_settings
 from sharer.storage import Storage
@@ -68,10 +70,12 @@ def create_app(
     *,
     storage: Storage | None = None,
     queue: Queue | None = None,
+    edge_cache: EdgeCache | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (the environment's by default).
 
-    ``storage`` and ``queue`` replace the backends the settings name (tests pass fakes).
+    ``storage``, ``queue`` and ``edge_cache`` replace the backends the settings name
+    (tests pass fakes).
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -87,11 +91,13 @@ def create_app(
         settings,
         storage or open_storage(settings),
         queue or open_queue(settings),
+        edge_cache or open_edge_cache(settings),
     )
     init_request_context(app)
     init_error_handlers(app)
     app.register_blueprint(upload_blueprint)
     app.register_blueprint(status_blueprint)
+    app.register_blueprint(delete_blueprint)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(openapi_blueprint)

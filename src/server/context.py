@@ -4,14 +4,17 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings
 from sharer.storage import Storage
 
 
-def bind_backends(app: Flask, settings: Settings, storage: Storage, queue: Queue) -> None:
+def bind_backends(
+    app: Flask, settings: Settings, storage: Storage, queue: Queue, edge_cache: EdgeCache
+) -> None:
     """Attach the settings and backends to ``app`` for the request handlers."""
-    app.extensions["sharer"] = (settings, storage, queue)
+    app.extensions["sharer"] = (settings, storage, queue, edge_cache)
 
 
 def current_settings() -> Settings:
@@ -27,3 +30,8 @@ def current_storage() -> Storage:
 def current_queue() -> Queue:
     """Queue of the app handling the current request."""
     return cast(Queue, current_app.extensions["sharer"][2])
+
+
+def current_edge_cache() -> EdgeCache:
+    """The CDN caches in front of the images, for the app handling the current request."""
+    return cast(EdgeCache, current_app.extensions["sharer"][3])

@@ -6,6 +6,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server.request_context import request_id
+from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.queues import QueueUnavailable
 from sharer.storage import StorageUnavailable
 
@@ -36,6 +37,7 @@ def init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StorageUnavailable)
     @app.errorhandler(QueueUnavailable)
+    @app.errorhandler(EdgeCacheUnavailable)
     def _backend_down(exc: Exception) -> Response:
         log.error(
             "backend unavailable",

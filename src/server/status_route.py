@@ -1,12 +1,17 @@
-"""``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs."""
+"""``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs.
+
+A ready image also has its upright ``width`` and ``height``, each thumbnail's size and a
+ThumbHash placeholder. A deleted image answers 410 for as long as its tombstone is kept.
+"""
 
 from flask import Blueprint, Response, jsonify
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Gone, NotFound
 
 from server.context import current_storage
 from server.public_urls import public_url
+from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
-from sharer.status import decode_status
+from sharer.status import ImageFacts, decode_status
 from sharer.storage import ObjectNotFound
 from sharer.variants import status_key
 
@@ -15,12 +20,16 @@ status_blueprint = Blueprint("status", __name__)
 
 def status_document(image_id: str) -> dict[str, object]:
     """The public status of ``image_id`` (the JSON the route answers); ``NotFound`` if
-    there is no such image. The share page is rendered from the same document."""
+    there is no such image, ``Gone`` if it was deleted. The share page is rendered from
+    the same document."""
     if not is_image_id(image_id):
         raise NotFound("no image with that id")
+    storage = current_storage()
     try:
-        record = current_storage().get(status_key(image_id))
+        record = storage.get(status_key(image_id))
     except ObjectNotFound as exc:
+        if is_deleted(storage, image_id):
+            raise Gone("this image was deleted") from exc
         raise NotFound("no image with that id") from exc
     status = decode_status(record.body)
     body: dict[str, object] = {
@@ -30,6 +39,8 @@ def status_document(image_id: str) -> dict[str, object]:
     }
     if status.reason is not None:
         body["reason"] = status.reason
+    if status.facts is not None:
+        body |= _facts_body(status.facts)
     return body
 
 
@@ -39,3 +50,15 @@ def image_status(image_id: str) -> Response:
     response = jsonify(status_document(image_id))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _facts_body(facts: ImageFacts) -> dict[str, object]:
+    return {
+        "width": facts.width,
+        "height": facts.height,
+        "thumbnails": {
+            name: {"width": width, "height": height}
+            for name, (width, height) in facts.thumbnail_sizes.items()
+        },
+        "thumbhash": facts.thumbhash,
+    }

@@ -14,10 +14,13 @@ from server.inspection import InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
 from server.uploads import accept_upload
+from sharer.delete_tokens import new_delete_token, token_digest
 
 upload_blueprint = Blueprint("upload", __name__)
 
 FIELD = "image"
+# The header of the 202 that carries the image's delete token (the body stays the URLs).
+DELETE_TOKEN_HEADER = "Delete-Token"  # noqa: S105 - a header name, not a secret
 
 
 @upload_blueprint.route("/", methods=["POST"], provide_automatic_options=False)
@@ -30,18 +33,23 @@ def upload() -> tuple[Response, int]:
     if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     data = _read_image_part(limit)
+    token = new_delete_token()
     try:
         job = accept_upload(
             data,
             storage=current_storage(),
             queue=current_queue(),
             max_pixels=current_settings().max_pixels,
+            delete_token_sha256=token_digest(token),
             strip_metadata=current_settings().strip_original_metadata,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
     response = jsonify(image_urls(job))
     response.headers["Location"] = url_for("status.image_status", image_id=job.image_id)
+    response.headers[DELETE_TOKEN_HEADER] = token
+    # The token is a secret: no cache may keep this answer.
+    response.headers["Cache-Control"] = "no-store"
     return response, 202
 
 

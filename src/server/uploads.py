@@ -11,6 +11,7 @@ from server import privacy
 from server.inspection import inspect_upload
 from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
+from sharer.pending import marker_object
 from sharer.queues import Queue, QueueUnavailable
 from sharer.status import encode_status, pending_status
 from sharer.storage import NewObject, Storage, StorageUnavailable
@@ -25,9 +26,13 @@ def accept_upload(
     storage: Storage,
     queue: Queue,
     max_pixels: int,
+    delete_token_sha256: str,
     strip_metadata: bool = False,
 ) -> ThumbnailJob:
     """Validate ``data``, store it and queue its thumbnails; return the queued job.
+
+    ``delete_token_sha256`` (see ``sharer.delete_tokens``) goes into the status record and
+    the job, for the worker's record to keep it.
 
     With ``strip_metadata`` the original is stored without its metadata (see
     ``server.privacy``), otherwise byte for byte as uploaded.
@@ -38,7 +43,12 @@ def accept_upload(
     image = inspect_upload(data, max_pixels=max_pixels)
     if strip_metadata:
         data = privacy.strip_metadata(data, image.image_format)
-    job = job_for_upload(new_image_id(), image.image_format, image.has_alpha)
+    job = job_for_upload(
+        new_image_id(),
+        image.image_format,
+        image.has_alpha,
+        delete_token_sha256=delete_token_sha256,
+    )
     objects = [
         NewObject(job.original_key, data, image.image_format.media_type),
         NewObject(
@@ -47,6 +57,8 @@ def accept_upload(
             "application/json",
             immutable=False,
         ),
+        # Until the job ends; how the reconciler finds it if the send below never lands.
+        marker_object(job),
     ]
     try:
         storage.put_all(objects)

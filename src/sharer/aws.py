@@ -8,6 +8,7 @@ from botocore.config import Config
 from sharer.settings import Settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -31,6 +32,11 @@ def s3_client(settings: Settings) -> "S3Client":
 def sqs_client(settings: Settings) -> "SQSClient":
     """An SQS client for ``settings`` (endpoint override for moto, region, retries)."""
     return _session().client("sqs", **_options(settings))
+
+
+def cloudfront_client(settings: Settings) -> "CloudFrontClient":
+    """A CloudFront client for ``settings`` (endpoint override for moto, retries)."""
+    return _session().client("cloudfront", **_options(settings))
 
 
 def _session() -> boto3.session.Session:

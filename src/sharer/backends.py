@@ -1,4 +1,4 @@
-"""The one place that picks the Storage and Queue adapters, from the settings' URLs.
+"""The one place that picks the Storage, Queue and EdgeCache adapters, from the settings' URLs.
 
 The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
 """
@@ -6,7 +6,8 @@ The URLs were validated by ``load_settings``; a URL it would refuse raises here 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sharer.aws import s3_client, sqs_client
+from sharer.aws import cloudfront_client, s3_client, sqs_client
+from sharer.edge_cache import CloudFrontEdgeCache, EdgeCache, NoEdgeCache
 from sharer.queues.port import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
@@ -50,3 +51,10 @@ def open_queue(settings: Settings) -> Queue:
 def _local_path(url: str) -> Path:
     # load_settings has made sure it is a local absolute path.
     return Path(unquote(urlsplit(url).path))
+
+
+def open_edge_cache(settings: Settings) -> EdgeCache:
+    """CloudFront when ``SHARER_CDN_DISTRIBUTION_ID`` is set, otherwise no edge cache."""
+    if settings.cdn_distribution_id is None:
+        return NoEdgeCache()
+    return CloudFrontEdgeCache(cloudfront_client(settings), settings.cdn_distribution_id)

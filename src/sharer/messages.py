@@ -5,6 +5,7 @@ field is checked on decode and a ``MessageError`` names the first thing wrong.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +22,9 @@ from sharer.variants import (
 )
 
 SCHEMA_VERSION = 1
+
+# A SHA-256 digest in hex, as ``sharer.delete_tokens`` writes it.
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 T = TypeVar("T")
 
@@ -48,9 +52,19 @@ class ThumbnailJob:
     original_key: str
     original_format: ImageFormat
     thumbnails: tuple[ThumbnailSpec, ...]
+    # The hash of the image's delete token, carried so that the worker's status record
+    # keeps it (the worker never reads the record the server wrote). Optional in the
+    # schema: a job without one makes an image nobody can delete.
+    delete_token_sha256: str | None = None
 
 
-def job_for_upload(image_id: str, original_format: ImageFormat, has_alpha: bool) -> ThumbnailJob:
+def job_for_upload(
+    image_id: str,
+    original_format: ImageFormat,
+    has_alpha: bool,
+    *,
+    delete_token_sha256: str | None = None,
+) -> ThumbnailJob:
     """Plan the job for a fresh upload; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha)
     return ThumbnailJob(
@@ -61,28 +75,29 @@ def job_for_upload(image_id: str, original_format: ImageFormat, has_alpha: bool)
             ThumbnailSpec(v.name, v.width, v.height, variant_key(image_id, v, out), out)
             for v in VARIANTS
         ),
+        delete_token_sha256=delete_token_sha256,
     )
 
 
 def encode_job(job: ThumbnailJob) -> str:
     """Serialize a job as the JSON message body."""
-    return json.dumps(
-        {
-            "version": SCHEMA_VERSION,
-            "id": job.image_id,
-            "original": {"key": job.original_key, "format": job.original_format.name},
-            "thumbnails": [
-                {
-                    "name": t.name,
-                    "box": [t.width, t.height],
-                    "key": t.key,
-                    "format": t.image_format.name,
-                }
-                for t in job.thumbnails
-            ],
-        },
-        separators=(",", ":"),
-    )
+    doc: dict[str, Any] = {
+        "version": SCHEMA_VERSION,
+        "id": job.image_id,
+        "original": {"key": job.original_key, "format": job.original_format.name},
+        "thumbnails": [
+            {
+                "name": t.name,
+                "box": [t.width, t.height],
+                "key": t.key,
+                "format": t.image_format.name,
+            }
+            for t in job.thumbnails
+        ],
+    }
+    if job.delete_token_sha256 is not None:
+        doc["delete_token_sha256"] = job.delete_token_sha256
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def decode_job(body: str) -> ThumbnailJob:
@@ -107,7 +122,17 @@ def decode_job(body: str) -> ThumbnailJob:
         original_key=_key(original, image_id),
         original_format=_format(original),
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
+        delete_token_sha256=_digest(doc),
     )
+
+
+def _digest(doc: dict[str, Any]) -> str | None:
+    if "delete_token_sha256" not in doc:
+        return None
+    digest = _field(doc, "delete_token_sha256", str)
+    if _DIGEST.fullmatch(digest) is None:
+        raise MessageError("delete_token_sha256 is not a SHA-256 hex digest")
+    return digest
 
 
 def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:

@@ -5,6 +5,7 @@ bad variable, so a misconfigured process fails before it takes any traffic.
 """
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -13,6 +14,8 @@ from urllib.parse import SplitResult, urlsplit
 T = TypeVar("T")
 
 DEFAULT_DATA_DIR = "./var"
+# CloudFront distribution ids are upper-case letters and digits (e.g. E2QWRUHAPOMQZL).
+_DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -42,6 +45,9 @@ class Settings:
     server_processes: int
     server_threads: int
     request_timeout: int
+    cdn_distribution_id: str | None = None
+    reconcile_stale_seconds: int = 900
+    reconcile_batch: int = 100
 
     @property
     def serves_media(self) -> bool:
@@ -102,7 +108,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
         server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
         request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),
+        cdn_distribution_id=_optional(
+            "SHARER_CDN_DISTRIBUTION_ID", get("SHARER_CDN_DISTRIBUTION_ID"), _distribution_id
+        ),
+        reconcile_stale_seconds=parsed("SHARER_RECONCILE_STALE_SECONDS", "900", _positive_int),
+        reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
     )
+
+
+def _optional(name: str, raw: str | None, parse: Callable[[str], T]) -> T | None:
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+def _distribution_id(raw: str) -> str:
+    if _DISTRIBUTION_ID.fullmatch(raw) is None:
+        raise ValueError("must be a CloudFront distribution id (upper-case letters, digits)")
+    return raw
 
 
 def _positive_int(raw: str) -> int:

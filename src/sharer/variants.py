@@ -48,3 +48,24 @@ def variant_key(image_id: str, variant: Variant, image_format: ImageFormat) -> s
 def status_key(image_id: str) -> str:
     """Key of the image's status record (pending, ready or failed)."""
     return f"status/{image_id}.json"
+
+
+def image_prefix(image_id: str) -> str:
+    """The prefix every image object (original and thumbnails) of ``image_id`` shares."""
+    return f"images/{image_id}/"
+
+
+def tombstone_key(image_id: str) -> str:
+    """Key of the marker a delete leaves: the worker never writes it, so it outlives a job
+    still running when the image was deleted (see ``worker.processing``)."""
+    return f"deleted/{image_id}.json"
+
+
+# Status records of images still pending, as the reconciler finds them: it may list this
+# prefix and no other (the whole bucket is not listable on AWS).
+PENDING_PREFIX = "pending/"
+
+
+def pending_key(image_id: str) -> str:
+    """Key of the pending marker, written at upload and removed once the job has ended."""
+    return f"{PENDING_PREFIX}{image_id}.json"

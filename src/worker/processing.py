@@ -4,17 +4,23 @@ The message is deleted last, so a crash at any point means redelivery, and redel
 harmless: the same keys get the same bytes. A job that can never succeed (unreadable
 message, missing original, undecodable image) is marked failed and dead-lettered at once;
 a job that fails for a passing reason is retried with backoff until its last receive.
+
+A delete wins over a running job: after writing a status the worker looks for the
+image's tombstone (which only a delete writes, before it removes anything) and, if there
+is one, removes what it wrote. Either the check sees the tombstone, or every write came
+before the delete began and the delete removes them (see ``sharer.deletion``).
 """
 
 import logging
 import time
 
+from sharer.deletion import undo_if_deleted
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
-from sharer.status import ImageState, encode_status, pending_status
+from sharer.status import ImageFacts, ImageState, encode_status, pending_status
 from sharer.storage import NewObject, ObjectNotFound, Storage
-from sharer.variants import status_key
-from worker.thumbnails import ThumbnailError, make_thumbnails
+from sharer.variants import pending_key, status_key
+from worker.thumbnails import ThumbnailError, render_thumbnails
 
 log = logging.getLogger("sharer.worker")
 
@@ -41,7 +47,12 @@ class JobProcessor:
         try:
             self._make_and_store(job)
         except ObjectNotFound:
-            self._dead_letter(delivery, job, "the original image is missing")
+            # In case an earlier attempt wrote something, undo it too.
+            if undo_if_deleted(self.storage, pending_status(job)):
+                self.queue.delete(delivery.receipt)
+                log.info("job dropped: its image was deleted", extra={"image_id": job.image_id})
+            else:
+                self._dead_letter(delivery, job, "the original image is missing")
         except ThumbnailError as exc:
             self._dead_letter(delivery, job, f"the image could not be thumbnailed: {exc}")
         except Exception as exc:  # noqa: BLE001 - any other failure may pass; retry it
@@ -59,20 +70,33 @@ class JobProcessor:
 
     def _make_and_store(self, job: ThumbnailJob) -> None:
         original = self.storage.get(job.original_key)
-        encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
+        rendered = render_thumbnails(original.body, job.original_format, job.thumbnails)
         self.storage.put_all(
             [
-                NewObject(spec.key, encoded[spec.name], spec.image_format.media_type)
+                NewObject(spec.key, rendered.encoded[spec.name], spec.image_format.media_type)
                 for spec in job.thumbnails
             ]
         )
-        self._record(job, ImageState.READY, None)
+        width, height = rendered.original_size
+        facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
+        self._record(job, ImageState.READY, None, facts)
 
-    def _record(self, job: ThumbnailJob, state: ImageState, reason: str | None) -> None:
-        status = pending_status(job).with_state(state, reason)
+    def _record(
+        self,
+        job: ThumbnailJob,
+        state: ImageState,
+        reason: str | None,
+        facts: ImageFacts | None = None,
+    ) -> None:
+        """Write the job's final status, unless a delete began meanwhile (then undo)."""
+        status = pending_status(job).with_state(state, reason, facts)
         self.storage.put(
             status_key(job.image_id), encode_status(status), "application/json", immutable=False
         )
+        if undo_if_deleted(self.storage, status):
+            log.info("image deleted while its job ran", extra={"image_id": job.image_id})
+            return
+        self.storage.delete(pending_key(job.image_id))
 
     def _retry_later(self, delivery: Delivery, job: ThumbnailJob, exc: Exception) -> None:
         if delivery.receive_count >= self.max_receives:

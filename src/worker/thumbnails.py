@@ -13,14 +13,19 @@ One decode, then every thumbnail from it:
   never upscaled.
 - Output carries no metadata at all: no EXIF (so no GPS), no XMP, no comment, and no ICC
   profile either: pixels are sRGB, which the web assumes for untagged images.
+- Along the way it tells the original's upright size, each thumbnail's size and a
+  ThumbHash of the smallest thumbnail (from its pixels in memory, never re-decoded).
 
 Quality settings, chosen on ``bench/thumbnailer.py``: see the constants below.
 """
 
+import base64
 import io
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from fast_thumbhash import rgba_to_thumb_hash
 from PIL import ExifTags, Image
 
 from sharer.formats import DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
@@ -59,8 +64,20 @@ _UPRIGHT: dict[int, Image.Transpose] = {
 }
 _SWAPS_AXES = frozenset((5, 6, 7, 8))
 _WHITE = (255, 255, 255)
+# ThumbHash is defined for images of at most 100x100.
+THUMBHASH_BOX = (100, 100)
 
 Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RenderedThumbnails:
+    """The encoded thumbnails by name, with what a client needs to lay them out."""
+
+    encoded: dict[str, bytes]
+    original_size: Size
+    sizes: dict[str, Size]
+    thumbhash: str
 
 
 class ThumbnailError(Exception):
@@ -76,12 +93,24 @@ def make_thumbnails(
     """
     if not specs:
         return {}
+    return render_thumbnails(data, source_format, specs).encoded
+
+
+def render_thumbnails(
+    data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+) -> RenderedThumbnails:
+    """``make_thumbnails`` plus the sizes and the ThumbHash placeholder (``specs`` must
+    not be empty).
+
+    Raises ``ThumbnailError`` when ``data`` is not a decodable ``source_format`` image.
+    """
     try:
         source = _Source(data, source_format, specs)
     except DECODE_ERRORS as exc:
         raise ThumbnailError(f"cannot decode the {source_format.name} original: {exc}") from exc
     made: list[Image.Image] = []
     encoded: dict[str, bytes] = {}
+    sizes: dict[str, Size] = {}
     for spec in sorted(specs, key=lambda s: s.width * s.height, reverse=True):
         size = fit(source.size, (spec.width, spec.height))
         # ``made`` goes largest first: the last one that covers ``size`` is the cheapest.
@@ -89,7 +118,22 @@ def make_thumbnails(
         thumbnail = _resize(parent, size) if parent else source.thumbnail(size)
         made.append(thumbnail)
         encoded[spec.name] = _encode(thumbnail, spec.image_format)
-    return encoded
+        sizes[spec.name] = thumbnail.size
+    return RenderedThumbnails(encoded, source.size, sizes, thumbhash(made[-1]))
+
+
+def thumbhash(image: Image.Image) -> str:
+    """The ThumbHash of ``image`` (display-ready: upright, sRGB), base64 with padding.
+
+    An image larger than ``THUMBHASH_BOX`` is shrunk to fit it first, as ThumbHash
+    requires; the smallest thumbnail usually fits already.
+    """
+    size = fit(image.size, THUMBHASH_BOX)
+    if size != image.size:
+        image = _resize(image, size)
+    rgba = image.convert("RGBA")
+    digest = bytes(rgba_to_thumb_hash(rgba.width, rgba.height, rgba.tobytes()))
+    return base64.b64encode(digest).decode("ascii")
 
 
 def fit(size: Size, box: Size) -> Size:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 
+from sharer.edge_cache import EdgeCache, EdgeCacheUnavailable
 from sharer.queues import Delivery, Queue, QueueUnavailable
 from sharer.storage import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -26,6 +29,8 @@ class FakeStorage(Storage):
         self.failing = False
         self.fail_puts_to: set[str] = set()
         self.fail_deletes = False
+        # Last-write times for list_keys: set by put, and by tests to age an object.
+        self.modified: dict[str, float] = {}
 
     def _maybe_fail(self) -> None:
         if self.failing:
@@ -38,6 +43,7 @@ class FakeStorage(Storage):
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'  # quoted, as the adapters give it
         cache_control = IMMUTABLE_CACHE_CONTROL if immutable else None
         self.objects[key] = StoredObject(body, content_type, etag, cache_control)
+        self.modified[key] = time.time()
 
     def get(self, key: str) -> StoredObject:
         self._maybe_fail()
@@ -51,6 +57,13 @@ class FakeStorage(Storage):
         if self.fail_deletes:
             raise StorageUnavailable("fake storage refuses deletes")
         self.objects.pop(key, None)
+
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        self._maybe_fail()
+        names = sorted(
+            k for k in self.objects if k.startswith(prefix) and "/" not in k[len(prefix) :]
+        )
+        return [ListedKey(key, self.modified.get(key, 0.0)) for key in names[:limit]]
 
     def check(self) -> None:
         self._maybe_fail()
@@ -118,3 +131,16 @@ class FakeQueue(Queue):
 
     def check(self) -> None:
         self._maybe_fail()
+
+
+@dataclass
+class FakeEdgeCache(EdgeCache):
+    """Records the prefixes it was told to forget; ``failing`` makes it raise."""
+
+    forgotten: list[str] = field(default_factory=list)
+    failing: bool = False
+
+    def forget(self, path_prefix: str) -> None:
+        if self.failing:
+            raise EdgeCacheUnavailable("fake CDN is down")
+        self.forgotten.append(path_prefix)

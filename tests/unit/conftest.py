@@ -6,7 +6,7 @@ from flask.testing import FlaskClient
 
 from server.app import create_app
 from sharer.settings import Settings, load_settings
-from support.fakes import FakeQueue, FakeStorage
+from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 
 
 @pytest.fixture
@@ -25,8 +25,15 @@ def queue() -> FakeQueue:
 
 
 @pytest.fixture
-def app(settings: Settings, storage: FakeStorage, queue: FakeQueue) -> Flask:
-    return create_app(settings, storage=storage, queue=queue)
+def edge_cache() -> FakeEdgeCache:
+    return FakeEdgeCache()
+
+
+@pytest.fixture
+def app(
+    settings: Settings, storage: FakeStorage, queue: FakeQueue, edge_cache: FakeEdgeCache
+) -> Flask:
+    return create_app(settings, storage=storage, queue=queue, edge_cache=edge_cache)
 
 
 @pytest.fixture

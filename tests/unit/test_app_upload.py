@@ -117,7 +117,7 @@ def test_a_failed_cleanup_is_logged_not_hidden(
     response = _post(client, images.jpeg((64, 48)))
     assert response.status_code == 503
     records = [r for r in caplog.records if r.getMessage() == "orphan left behind"]  # type: ignore[attr-defined]
-    assert {r.key.split("/")[0] for r in records} == {"images", "status"}
+    assert {r.key.split("/")[0] for r in records} == {"images", "status", "pending"}
 
 
 def test_an_invalid_image_is_400_and_nothing_is_stored(

@@ -134,7 +134,12 @@ def test_accept_upload_stores_the_original_as_the_setting_says(strip: bool) -> N
     storage, queue = FakeStorage(), FakeQueue()
     data = images.jpeg_with_metadata()
     job = accept_upload(
-        data, storage=storage, queue=queue, max_pixels=50_000_000, strip_metadata=strip
+        data,
+        storage=storage,
+        queue=queue,
+        max_pixels=50_000_000,
+        delete_token_sha256="0" * 64,
+        strip_metadata=strip,
     )
     stored = storage.objects[job.original_key].body
     assert stored == (_strip(data) if strip else data)

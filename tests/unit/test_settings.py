@@ -28,6 +28,21 @@ def test_aws_backends() -> None:
     assert not settings.serves_media
     assert settings.public_base_url == "https://d123.cloudfront.net"
     assert settings.aws_region == "eu-west-1"
+    assert settings.cdn_distribution_id is None
+
+
+def test_cdn_and_reconciler_settings() -> None:
+    settings = load_settings(
+        {
+            "SHARER_CDN_DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+            "SHARER_RECONCILE_STALE_SECONDS": "60",
+            "SHARER_RECONCILE_BATCH": "7",
+        }
+    )
+    assert settings.cdn_distribution_id == "E2QWRUHAPOMQZL"
+    assert (settings.reconcile_stale_seconds, settings.reconcile_batch) == (60, 7)
+    defaults = load_settings({})
+    assert (defaults.reconcile_stale_seconds, defaults.reconcile_batch) == (900, 100)
 
 
 @pytest.mark.parametrize(
@@ -48,6 +63,9 @@ def test_aws_backends() -> None:
         ("SHARER_LOG_LEVEL", "LOUD"),
         ("SHARER_BIND", "8080"),
         ("SHARER_BIND", "0.0.0.0:99999"),
+        ("SHARER_CDN_DISTRIBUTION_ID", "d123.cloudfront.net"),
+        ("SHARER_RECONCILE_STALE_SECONDS", "0"),
+        ("SHARER_RECONCILE_BATCH", "many"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

@@ -2,6 +2,7 @@
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     NewObject,
     ObjectNotFound,
     Storage,
@@ -12,6 +13,7 @@ from sharer.storage.port import (
 
 __all__ = [
     "IMMUTABLE_CACHE_CONTROL",
+    "ListedKey",
     "NewObject",
     "ObjectNotFound",
     "Storage",

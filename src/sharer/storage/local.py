@@ -9,6 +9,7 @@ sidecar to reconcile. The cost is that the files are not plain images; read them
 """
 
 import hashlib
+import heapq
 import json
 import os
 import secrets
@@ -17,12 +18,14 @@ from pathlib import Path
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
     validate_key,
+    validate_prefix,
 )
 
 _MAGIC = b"sharer-object/1\n"
@@ -80,6 +83,24 @@ class LocalStorage(Storage):
             return
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key!r} under {self._root}: {exc}") from exc
+
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        """The files of the prefix's directory, skipping temp files and subdirectories."""
+        validate_prefix(prefix)
+        directory = self._root / prefix
+        try:
+            with os.scandir(directory) as entries:
+                # nsmallest keeps at most ``limit`` names in memory, however many there are.
+                first = heapq.nsmallest(
+                    limit,
+                    (e for e in entries if not e.name.startswith(".") and e.is_file()),
+                    key=lambda e: e.name,
+                )
+                return [ListedKey(prefix + e.name, e.stat().st_mtime) for e in first]
+        except FileNotFoundError:  # nothing was ever stored under the prefix
+            return []
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot list {prefix!r} under {self._root}: {exc}") from exc
 
     def check(self) -> None:
         """Make sure the root exists and a file can be written there."""

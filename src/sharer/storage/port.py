@@ -28,6 +28,13 @@ def validate_key(key: str) -> None:
             raise ValueError(f"storage key {key!r} has a bad segment {segment!r}")
 
 
+def validate_prefix(prefix: str) -> None:
+    """Raise ``ValueError`` unless ``prefix`` is valid key segments followed by ``/``."""
+    if not prefix.endswith("/"):
+        raise ValueError(f"a listed prefix must end with '/', not {prefix!r}")
+    validate_key(prefix[:-1])
+
+
 class ObjectNotFound(KeyError):
     """No object at that key (yet)."""
 
@@ -45,6 +52,14 @@ class StoredObject:
     etag: str
     # IMMUTABLE_CACHE_CONTROL for objects put with immutable=True, else None.
     cache_control: str | None = None
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    """One key found by ``Storage.list_keys``, with the POSIX time of its last write."""
+
+    key: str
+    modified: float
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,24 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; removing a missing key is not an error."""
+
+    def delete_all(self, keys: Sequence[str]) -> None:
+        """Remove every object of ``keys`` as ``delete`` would; all are gone when it returns.
+
+        Every key is checked first, so a bad one removes nothing. An adapter may remove
+        them in one request (S3 does). If it raises otherwise, any of them may or may not
+        have been removed.
+        """
+        for key in keys:
+            validate_key(key)
+        for key in keys:
+            self.delete(key)
+
+    @abstractmethod
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        """The first ``limit`` keys directly under ``prefix`` (which ends with ``/``), in
+        key order. Only the reconciler lists, and only its own small prefix: on AWS no
+        role may list the rest of the bucket."""
 
     @abstractmethod
     def check(self) -> None:

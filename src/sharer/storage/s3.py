@@ -1,6 +1,6 @@
 """Object storage in an S3 bucket (``s3://bucket[/prefix]``)."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -8,18 +8,28 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
+    ListedKey,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
     validate_key,
+    validate_prefix,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import PutObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import (
+        ListObjectsV2RequestTypeDef,
+        ObjectIdentifierTypeDef,
+        PutObjectRequestTypeDef,
+    )
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# S3's limit on keys in one DeleteObjects request.
+_MAX_DELETE_OBJECTS = 1000
+# S3's largest page of ListObjectsV2.
+_MAX_LIST_KEYS = 1000
 
 
 class S3Storage(Storage):
@@ -61,6 +71,47 @@ class S3Storage(Storage):
         """Remove the object; S3 itself treats a missing key as success."""
         with self._errors("delete", key):
             self._client.delete_object(Bucket=self._bucket, Key=self._object_key(key))
+
+    def delete_all(self, keys: Sequence[str]) -> None:
+        """Remove the objects in one DeleteObjects request (an image has a handful)."""
+        if not keys:
+            return
+        if len(keys) > _MAX_DELETE_OBJECTS:
+            raise ValueError(f"at most {_MAX_DELETE_OBJECTS} keys per delete_all")
+        objects: list[ObjectIdentifierTypeDef] = [{"Key": self._object_key(k)} for k in keys]
+        with self._errors("delete", ", ".join(keys)):
+            response = self._client.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True}
+            )
+        # DeleteObjects answers 200 and lists the keys it could not remove, if any.
+        errors = response.get("Errors", [])
+        if errors:
+            failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
+            raise StorageUnavailable(f"S3 delete in s3://{self._bucket} failed for {failed}")
+
+    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        """ListObjectsV2 pages (with ``/`` as delimiter) until ``limit`` keys."""
+        validate_prefix(prefix)
+        listed: list[ListedKey] = []
+        request: ListObjectsV2RequestTypeDef = {
+            "Bucket": self._bucket,
+            "Prefix": self._prefix + prefix,
+            "Delimiter": "/",
+        }
+        with self._errors("list", prefix):
+            while len(listed) < limit:
+                request["MaxKeys"] = min(limit - len(listed), _MAX_LIST_KEYS)
+                page = self._client.list_objects_v2(**request)
+                listed += [
+                    ListedKey(
+                        item["Key"].removeprefix(self._prefix), item["LastModified"].timestamp()
+                    )
+                    for item in page.get("Contents", [])
+                ]
+                if not page.get("IsTruncated"):
+                    break
+                request["ContinuationToken"] = page["NextContinuationToken"]
+        return listed[:limit]
 
     def check(self) -> None:
         """The bucket exists and our credentials may use it."""

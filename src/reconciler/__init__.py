@@ -1,0 +1,1 @@
+"""``sharer-reconcile``: finish or remove images left pending (see ``reconciler.pending``)."""

@@ -1,0 +1,52 @@
+"""``sharer-reconcile``: one bounded pass over stale pending images, then exit.
+
+Run by a systemd timer (``image-builder/systemd/sharer-reconcile.timer``). Exits 0 after
+a pass, 1 on a bad setting or when a backend fails (the next run goes on from there).
+"""
+
+import logging
+import sys
+
+from reconciler.pending import PendingReconciler
+from sharer.backends import open_queue, open_storage
+from sharer.logs import configure_logging
+from sharer.queues import QueueUnavailable
+from sharer.settings import SettingsError, load_settings
+from sharer.storage import StorageUnavailable
+
+log = logging.getLogger("sharer.reconciler")
+
+
+def main() -> None:
+    """Entry point: one pass, one summary log line."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"sharer-reconcile: bad setting: {exc}")
+    configure_logging(settings.log_level)
+    reconciler = PendingReconciler(
+        open_storage(settings),
+        open_queue(settings),
+        stale_seconds=settings.reconcile_stale_seconds,
+        batch=settings.reconcile_batch,
+    )
+    try:
+        report = reconciler.run_once()
+    except (StorageUnavailable, QueueUnavailable) as exc:
+        log.error(
+            "reconcile pass cut short", extra={"error": repr(exc), "cause": repr(exc.__cause__)}
+        )
+        sys.exit(1)
+    log.info(
+        "reconcile pass done",
+        extra={
+            "scanned": report.scanned,
+            "requeued": report.requeued,
+            "given_up": report.given_up,
+            "cleared": report.cleared,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``DELETE /images/<id>``: remove an image with the token its upload was answered with.
+
+401 (no usable ``Authorization: Bearer``) -> 404 (no such image) or 410 (deleted) ->
+403 (another token; nothing is removed) -> 204 (the original, every thumbnail and the
+status are gone, and on AWS the CDN has been told to forget them).
+"""
+
+from flask import Blueprint, Response, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
+
+from server.context import current_edge_cache, current_storage
+from server.public_urls import public_path_prefix
+from sharer.delete_tokens import token_matches
+from sharer.deletion import is_deleted, leave_tombstone, remove_image_objects, remove_status
+from sharer.ids import is_image_id
+from sharer.status import decode_status
+from sharer.storage import ObjectNotFound
+from sharer.variants import status_key
+
+delete_blueprint = Blueprint("delete", __name__)
+
+_REALM = "images"
+
+
+@delete_blueprint.delete("/images/<image_id>")
+def delete_image(image_id: str) -> Response:
+    """Delete the image if the bearer token is its delete token."""
+    token = _bearer_token()
+    storage = current_storage()
+    if not is_image_id(image_id):
+        raise NotFound("no image with that id")
+    try:
+        record = storage.get(status_key(image_id))
+    except ObjectNotFound as exc:
+        if is_deleted(storage, image_id):
+            raise Gone("this image was deleted") from exc
+        raise NotFound("no image with that id") from exc
+    status = decode_status(record.body)
+    digest = status.delete_token_sha256
+    if digest is None or not token_matches(token, digest):
+        raise Forbidden("that token does not delete this image")
+    # Tombstone first (a running job then undoes its own writes), objects next, the CDN
+    # after the objects (so it cannot fetch them again), the status last (so a delete
+    # cut short by an outage answers 503 and can be retried with the same token).
+    leave_tombstone(storage, image_id)
+    remove_image_objects(storage, status)
+    current_edge_cache().forget(public_path_prefix(image_id))
+    remove_status(storage, image_id)
+    return Response(status=204, mimetype="application/json")
+
+
+def _bearer_token() -> str:
+    """The token of an ``Authorization: Bearer <token>`` header, or 401 saying why not."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        raise _unauthorized("send Authorization: Bearer <the Delete-Token of the upload>")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise _unauthorized(
+            "the Authorization header must be 'Bearer <token>'", error="invalid_request"
+        )
+    return token
+
+
+def _unauthorized(description: str, *, error: str | None = None) -> Unauthorized:
+    parameters: dict[str, str | None] = {"realm": _REALM}
+    if error is not None:
+        parameters["error"] = error
+    return Unauthorized(description, www_authenticate=WWWAuthenticate("Bearer", parameters))

@@ -1,0 +1,54 @@
+"""Deleting an image, shared by the server's delete route and the worker.
+
+A delete first leaves a tombstone, then removes the image's objects, and removes its
+status record last (so a delete cut short can be retried with the same token). The
+worker never writes a tombstone and checks for one after every status it writes, so a
+job still running when its image was deleted undoes what it wrote: the delete wins
+whatever the interleaving (see ``worker.processing``).
+"""
+
+import json
+import time
+
+from sharer.status import ImageStatus
+from sharer.storage import ObjectNotFound, Storage
+from sharer.variants import pending_key, status_key, tombstone_key
+
+
+def leave_tombstone(storage: Storage, image_id: str) -> None:
+    """Record that the image was deleted (no image data, no token digest: id and time)."""
+    body = json.dumps({"id": image_id, "deleted_at": int(time.time())}).encode()
+    storage.put(tombstone_key(image_id), body, "application/json", immutable=False)
+
+
+def is_deleted(storage: Storage, image_id: str) -> bool:
+    """Whether a delete of the image has begun (its tombstone exists)."""
+    try:
+        storage.get(tombstone_key(image_id))
+    except ObjectNotFound:
+        return False
+    return True
+
+
+def remove_image_objects(storage: Storage, status: ImageStatus) -> None:
+    """Remove the original, every thumbnail and the pending marker; not the status."""
+    storage.delete_all([*status.keys.values(), pending_key(status.image_id)])
+
+
+def remove_status(storage: Storage, image_id: str) -> None:
+    """Remove the status record: the last step of a delete."""
+    storage.delete(status_key(image_id))
+
+
+def undo_if_deleted(storage: Storage, status: ImageStatus) -> bool:
+    """After a write for an image by anyone but the delete route (the worker, the
+    reconciler): if a delete has begun, remove what is left of the image and say so.
+
+    Either this sees the tombstone, or the write came before the delete began and the
+    delete removes it: the delete wins whatever the interleaving.
+    """
+    if not is_deleted(storage, status.image_id):
+        return False
+    remove_image_objects(storage, status)
+    remove_status(storage, status.image_id)
+    return True
