@@ -98,7 +98,7 @@ def _schemas(max_upload_bytes: int) -> Schema:
                 "reason": {"type": "string", "description": "why a failed image failed"},
                 "width": {"type": "integer", "minimum": 1, "description": "upright original"},
                 "height": {"type": "integer", "minimum": 1, "description": "upright original"},
-                "sizes": {
+                "thumbnails": {
                     "type": "object",
                     "description": "each thumbnail's size (ready images)",
                     "additionalProperties": _ref("Size"),
@@ -187,6 +187,7 @@ def _paths() -> Schema:
                         "content": {JSON: {"schema": _ref("ImageStatus")}},
                     },
                     "404": _error("no image with that id"),
+                    "410": _error("the image was deleted"),
                 },
             },
             "delete": {
@@ -206,6 +207,7 @@ def _paths() -> Schema:
                     ),
                     "403": _error("wrong token; nothing was removed"),
                     "404": _error("no image with that id"),
+                    "410": _error("the image was already deleted"),
                     "503": _BUSY,
                 },
             },
@@ -264,7 +266,11 @@ def _paths() -> Schema:
             "get": {
                 "summary": "An image's share page, with OpenGraph tags",
                 "operationId": "sharePage",
-                "responses": {"200": _html("the page"), "404": _html("no such image")},
+                "responses": {
+                    "200": _html("the page"),
+                    "404": _html("no such image"),
+                    "410": _html("the image was deleted"),
+                },
             },
         },
         "/static/{name}": {

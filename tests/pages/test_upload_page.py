@@ -105,6 +105,8 @@ def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
     assert meta["og:url"] == link
     assert meta["og:image"] == status["urls"]["large"]
     assert meta["og:image"].startswith("http://127.0.0.1:")
+    # 1600x1200 fits the 600x600 box as 600x450.
+    assert (meta["og:image:width"], meta["og:image:height"]) == ("600", "450")
     assert meta["twitter:card"] == "summary_large_image"
     image = browsing.driver.find_element(By.CSS_SELECTOR, "figure img")
     assert browsing.driver.execute_script("return arguments[0].naturalWidth", image) == 600
@@ -205,3 +207,34 @@ def test_the_page_works_from_the_keyboard_and_fits_a_phone(
     )
     assert overflow <= 0, "the page scrolls sideways on a phone"
     browsing.driver.save_screenshot(str(artifacts / "upload-phone.png"))
+
+
+def test_delete_from_your_uploads_removes_the_image_everywhere(
+    browsing: Browsing, tmp_path: Path, artifacts: Path
+) -> None:
+    browsing.open("/upload")
+    choose(browsing, write(tmp_path, "regret.jpg", jpeg((400, 300), seed=31)))
+    (card,) = ready_cards(browsing, 1)
+    link = share_link(card)
+    image_id = link.rsplit("/", 1)[1]
+    history_card = browsing.driver.find_element(By.CSS_SELECTOR, "#history .card")
+    small = str(history_card.find_element(By.CSS_SELECTOR, ".thumb img").get_attribute("src"))
+    delete = history_card.find_element(By.CSS_SELECTOR, "button.danger")
+    assert delete.get_attribute("aria-label") == "Delete regret.jpg from the service"
+
+    delete.click()
+    browsing.driver.switch_to.alert.dismiss()  # "Cancel" keeps it
+    assert requests.get(f"{browsing.base_url}/images/{image_id}", timeout=10).status_code == 200
+    delete.click()
+    browsing.driver.switch_to.alert.accept()
+    WebDriverWait(browsing.driver, WAIT).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "#history .card")
+    )
+    assert browsing.driver.find_element(By.ID, "announcer").text == "regret.jpg was deleted."
+    assert requests.get(f"{browsing.base_url}/images/{image_id}", timeout=10).status_code == 410
+    assert requests.get(small, timeout=10).status_code == 404
+
+    browsing.expected_errors.append("status of 410")
+    browsing.driver.get(link)
+    assert browsing.driver.find_element(By.TAG_NAME, "h1").text == "This image was deleted"
+    browsing.driver.save_screenshot(str(artifacts / "share-deleted.png"))

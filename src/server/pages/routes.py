@@ -8,7 +8,7 @@ this origin only, images to this origin and the public image base.
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, render_template, url_for
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import Gone, NotFound
 
 from server.context import current_settings
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
@@ -83,11 +83,14 @@ def upload_page() -> Response:
 
 @pages_blueprint.get("/i/<image_id>")
 def share_page(image_id: str) -> Response:
-    """An image's share page with OpenGraph tags; a placeholder while it is pending."""
+    """An image's share page with OpenGraph tags; a placeholder while it is pending;
+    404 for an unknown id, 410 for a deleted image (both HTML)."""
     try:
         document = status_document(image_id)
     except NotFound:
         return _page(render_template("not_found.html"), 404, CHANGING_PAGE_CACHE)
+    except Gone:
+        return _page(render_template("deleted.html"), 410, CHANGING_PAGE_CACHE)
     state = document["status"]
     html = render_template(
         "share.html",
@@ -103,7 +106,7 @@ def share_page(image_id: str) -> Response:
 
 def large_thumbnail_size(document: dict[str, object]) -> tuple[int, int] | None:
     """(width, height) of the large thumbnail when the status document gives it."""
-    sizes = document.get("sizes")
+    sizes = document.get("thumbnails")
     if not isinstance(sizes, dict):
         return None
     large = sizes.get("large")
