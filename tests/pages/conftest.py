@@ -32,6 +32,8 @@ class Browsing:
     base_url: str
     # Console errors a test expects (e.g. the refused upload's 400), by substring.
     expected_errors: list[str] = field(default_factory=list)
+    # Origins besides the server's that a test sends the browser to (a loopback proxy).
+    other_origins: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> None:
         """Load ``path`` of the service."""
@@ -46,13 +48,13 @@ def browsing(tmp_path: Path, service: Service) -> Iterator[Browsing]:
     with chromium(tmp_path / "profile") as driver:
         session = Browsing(driver, NetworkLog(driver), service.base_url)
         yield session
-        origin = urlsplit(service.base_url)[:2]
+        origins = {urlsplit(o)[:2] for o in [service.base_url, *session.other_origins]}
         elsewhere = [
             (method, url)
             for method, url in session.network.requests()
             # chrome:// pages (the new tab page at start) are the browser's own, not network
             if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-            and urlsplit(url)[:2] != origin
+            and urlsplit(url)[:2] not in origins
         ]
         assert elsewhere == [], "requests left the server's origin"
         unexpected = [

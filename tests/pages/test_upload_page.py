@@ -15,7 +15,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
+from support.faults import Fault, FaultProxy
 from support.images import jpeg, png
+from support.services import Service
 
 WAIT = 30.0
 SHARE_LINK = re.compile(r"^http://127\.0\.0\.1:\d+/i/[A-Za-z0-9_-]{22}$")
@@ -91,6 +93,19 @@ def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
     )
     assert card.find_element(By.CSS_SELECTOR, ".message").text == "Ready to share"
     browsing.driver.save_screenshot(str(artifacts / "upload-ready.png"))
+
+    # The copy button puts the share link on the clipboard.
+    browsing.driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": browsing.base_url, "permissions": ["clipboardReadWrite"]},
+    )
+    copy = card.find_element(By.CSS_SELECTOR, ".share-row button")
+    copy.click()
+    WebDriverWait(browsing.driver, WAIT).until(lambda _: copy.text == "Copied")
+    copied = browsing.driver.execute_async_script(
+        "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('failed: ' + e))"
+    )
+    assert copied == link
 
     # The share page: the large thumbnail, linking to the original, with OpenGraph tags.
     image_id = link.rsplit("/", 1)[1]
@@ -238,3 +253,30 @@ def test_delete_from_your_uploads_removes_the_image_everywhere(
     browsing.driver.get(link)
     assert browsing.driver.find_element(By.TAG_NAME, "h1").text == "This image was deleted"
     browsing.driver.save_screenshot(str(artifacts / "share-deleted.png"))
+
+
+def test_a_busy_service_is_explained_with_a_retry_button(
+    browsing: Browsing, service: Service, tmp_path: Path
+) -> None:
+    busy = Fault(
+        503,
+        b'{"error": "the service is briefly unavailable, retry shortly"}',
+        "application/json",
+        headers=(("Retry-After", "5"),),
+    )
+    with FaultProxy(service.base_url) as proxy:
+        # The page is loaded through the proxy, which answers every upload 503 itself.
+        proxy.inject(lambda request: request.method == "POST", busy)
+        browsing.other_origins.append(proxy.url)
+        browsing.expected_errors.append("status of 503")
+        browsing.driver.get(f"{proxy.url}/upload")
+        choose(browsing, write(tmp_path, "later.jpg", jpeg((200, 150), seed=41)))
+        message = WebDriverWait(browsing.driver, WAIT).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
+        )[0]
+        assert message.text == "The service is busy: retry in 5 s."
+        retry = browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card button")
+        assert retry.text == "Retry"
+        assert proxy.hits == 1
+        retry.click()
+        WebDriverWait(browsing.driver, WAIT).until(lambda _: proxy.hits == 2)
