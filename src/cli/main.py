@@ -30,6 +30,9 @@ POLL_FIRST = 0.25
 POLL_MAX = 5.0
 POLL_GROWTH = 1.6
 _ID_IN_URL = re.compile(r"/(?:i|images)/([A-Za-z0-9_-]{22})(?:/|$)")
+# A share page or a status resource is on the server itself; an image's own URL may be
+# on the CDN, which takes no deletes.
+_SERVER_PATH = re.compile(r"/(?:i|images)/[A-Za-z0-9_-]{22}/?")
 _BARE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -146,14 +149,14 @@ def delete_command(client: SharerClient, args: argparse.Namespace, out: TextIO) 
 
 def image_reference(text: str) -> tuple[str | None, str | None]:
     """(image id, the server it names) from a share or status URL; a bare id or an
-    image URL names no server (the configured one is used)."""
+    image's own URL names no server (the configured one is used)."""
     if _BARE_ID.fullmatch(text):
         return text, None
     parts = urlsplit(text)
     match = _ID_IN_URL.search(parts.path)
     if match is None:
         return None, None
-    names_server = parts.path.startswith(("/i/", "/images/")) and parts.scheme in ("http", "https")
+    names_server = _SERVER_PATH.fullmatch(parts.path) and parts.scheme in ("http", "https")
     return match.group(1), f"{parts.scheme}://{parts.netloc}" if names_server else None
 
 
