@@ -15,7 +15,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
-from support.faults import Fault, FaultProxy
+from support.faults import FaultProxy, service_busy
 from support.images import jpeg, png
 from support.services import Service
 
@@ -258,12 +258,7 @@ def test_delete_from_your_uploads_removes_the_image_everywhere(
 def test_a_busy_service_is_explained_with_a_retry_button(
     browsing: Browsing, service: Service, tmp_path: Path
 ) -> None:
-    busy = Fault(
-        503,
-        b'{"error": "the service is briefly unavailable, retry shortly"}',
-        "application/json",
-        headers=(("Retry-After", "5"),),
-    )
+    busy = service_busy(retry_after=5)
     with FaultProxy(service.base_url) as proxy:
         # The page is loaded through the proxy, which answers every upload 503 itself.
         proxy.inject(lambda request: request.method == "POST", busy)

@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 
 from sharer_cli.conftest import Run, sharer
-from support.faults import Fault, FaultProxy, ProxiedRequest, loop_symlink
+from support.faults import FaultProxy, ProxiedRequest, loop_symlink, service_busy
 from support.images import jpeg, png
 from support.services import Service
 
@@ -121,12 +121,7 @@ def test_a_503_with_retry_after_is_retried_after_it_and_a_400_never(
         posts.append(time.monotonic())
         return len(posts) <= 2
 
-    busy = Fault(
-        503,
-        b'{"error": "the service is briefly unavailable, retry shortly"}',
-        "application/json",
-        headers=(("Retry-After", "1"),),
-    )
+    busy = service_busy(retry_after=1)
     with FaultProxy(service.base_url) as proxy:
         proxy.inject(first_two_posts, busy)
         run = sharer("upload", "--server", proxy.url, "--json", photo)
@@ -163,7 +158,7 @@ def test_a_server_that_stays_busy_is_given_up_on_after_bounded_attempts(
         posts.append(time.monotonic())
         return request.method == "POST"
 
-    busy = Fault(503, b'{"error": "busy"}', "application/json", headers=(("Retry-After", "0"),))
+    busy = service_busy(retry_after=0, message="busy")
     with FaultProxy(service.base_url) as proxy:
         proxy.inject(every_post, busy)
         run = sharer("upload", "--server", proxy.url, "--json", "--attempts", "3", photo)

@@ -13,6 +13,7 @@
 """
 
 import http.client
+import json
 import os
 import sqlite3
 import threading
@@ -73,6 +74,12 @@ def sqs_throttled() -> Fault:
     """SQS's throttling answer in its JSON protocol."""
     body = b'{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}'
     return Fault(400, body, "application/x-amz-json-1.0")
+
+
+def service_busy(retry_after: int, message: str = "the service is briefly unavailable") -> Fault:
+    """Our own server's 503 (as it answers when a backend is down), for its clients."""
+    body = json.dumps({"error": message}).encode()
+    return Fault(503, body, "application/json", headers=(("Retry-After", str(retry_after)),))
 
 
 def held(seconds: float) -> Fault:
