@@ -103,7 +103,8 @@ class Server(Construct):
         )
 
     def publish_settings(self, public_base_url: str) -> None:
-        """Create the server's settings parameter, naming the CloudFront URL it hands out."""
+        """Create the server's settings parameter, naming the CloudFront URL it hands out
+        (for images and for share pages alike)."""
         settings_parameter(
             self,
             "Settings",
@@ -111,6 +112,8 @@ class Server(Construct):
             settings={
                 **app_settings(self._storage, self._queues),
                 "SHARER_PUBLIC_BASE_URL": public_base_url,
+                # People reach the pages through CloudFront too: share links name it.
+                "SHARER_SITE_URL": public_base_url,
                 "SHARER_BIND": f"0.0.0.0:{PORT}",
             },
         )

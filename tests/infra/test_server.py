@@ -55,6 +55,7 @@ def test_server_settings_name_the_cdn_and_break_no_cycle(synthesized: Synthesize
     distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
     settings = _settings(synthesized, "server")
     assert settings["SHARER_PUBLIC_BASE_URL"] == f"https://<{distribution_id}.DomainName>"
+    assert settings["SHARER_SITE_URL"] == settings["SHARER_PUBLIC_BASE_URL"]
     assert settings["SHARER_BIND"] == f"0.0.0.0:{PORT}"
     # The instance only knows the parameter's name: nothing it depends on names the CDN.
     _, instance = synthesized.only("AWS::EC2::Instance")
