@@ -1,4 +1,5 @@
-"""Run every benchmark (``make bench``): the thumbnailer's, inspection's, the service's.
+"""Run every benchmark (``make bench``): the thumbnailer's, inspection's, ThumbHash's,
+the service's.
 
 Each runs in its own process with its default settings and writes its own table under
 bench/results/; a failure of one does not stop the other, but makes this script exit 1.
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ("thumbnailer.py", "inspection.py", "service.py")
+BENCHMARKS = ("thumbnailer.py", "inspection.py", "thumbhash.py", "service.py")
 
 
 def main() -> None:

@@ -88,13 +88,13 @@ class PendingReconciler:
             )
             return
         pending = pending_status(job)
-        try:
-            status = decode_status(self.storage.get(status_key(image_id)).body)
-        except ObjectNotFound:
+        # exists, not a GET's 404: on AWS this role may not list the bucket as a whole.
+        if not self.storage.exists(status_key(image_id)):
             # Deleted, or an upload whose 503 cleanup failed halfway: nothing to finish.
             remove_image_objects(self.storage, pending)
             report.cleared.append(image_id)
             return
+        status = decode_status(self.storage.get(status_key(image_id)).body)
         if status.state is not ImageState.PENDING:
             # The worker ended the job but stopped before removing the marker.
             self.storage.delete(key)

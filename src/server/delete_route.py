@@ -12,7 +12,7 @@ from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
 from server.context import current_edge_cache, current_storage
 from server.public_urls import public_path_prefix
 from sharer.delete_tokens import token_matches
-from sharer.deletion import is_deleted, leave_tombstone, remove_image_objects, remove_status
+from sharer.deletion import leave_tombstone, remove_image_objects, remove_status, tombstone_of
 from sharer.ids import is_image_id
 from sharer.status import decode_status
 from sharer.storage import ObjectNotFound
@@ -33,9 +33,13 @@ def delete_image(image_id: str) -> Response:
     try:
         record = storage.get(status_key(image_id))
     except ObjectNotFound as exc:
-        if is_deleted(storage, image_id):
-            raise Gone("this image was deleted") from exc
-        raise NotFound("no image with that id") from exc
+        tombstone = tombstone_of(storage, image_id)
+        if tombstone is None:
+            raise NotFound("no image with that id") from exc
+        if not tombstone.cdn_forgotten:
+            # A delete whose status went before the CDN answered: finish that step.
+            _forget(image_id)
+        raise Gone("this image was deleted") from exc
     status = decode_status(record.body)
     digest = status.delete_token_sha256
     if digest is None or not token_matches(token, digest):
@@ -45,9 +49,15 @@ def delete_image(image_id: str) -> Response:
     # cut short by an outage answers 503 and can be retried with the same token).
     leave_tombstone(storage, image_id)
     remove_image_objects(storage, status)
-    current_edge_cache().forget(public_path_prefix(image_id))
+    _forget(image_id)
     remove_status(storage, image_id)
     return Response(status=204, mimetype="application/json")
+
+
+def _forget(image_id: str) -> None:
+    """Tell the CDN to drop the image's objects, then record that in the tombstone."""
+    current_edge_cache().forget(public_path_prefix(image_id))
+    leave_tombstone(current_storage(), image_id, cdn_forgotten=True)
 
 
 def _bearer_token() -> str:

@@ -9,25 +9,45 @@ whatever the interleaving (see ``worker.processing``).
 
 import json
 import time
+from dataclasses import dataclass
 
 from sharer.status import ImageStatus
 from sharer.storage import ObjectNotFound, Storage
 from sharer.variants import pending_key, status_key, tombstone_key
 
 
-def leave_tombstone(storage: Storage, image_id: str) -> None:
-    """Record that the image was deleted (no image data, no token digest: id and time)."""
-    body = json.dumps({"id": image_id, "deleted_at": int(time.time())}).encode()
+@dataclass(frozen=True)
+class Tombstone:
+    """What a delete leaves behind."""
+
+    # False until the CDN has been told to forget the image: a delete whose status the
+    # worker removed before the CDN answered is finished by the next delete request.
+    cdn_forgotten: bool
+
+
+def leave_tombstone(storage: Storage, image_id: str, *, cdn_forgotten: bool = False) -> None:
+    """Record that the image was deleted: its id, the time, and whether the CDN has been
+    told to forget it (no image data, no token digest)."""
+    body = json.dumps(
+        {"id": image_id, "deleted_at": int(time.time()), "cdn_forgotten": cdn_forgotten}
+    ).encode()
     storage.put(tombstone_key(image_id), body, "application/json", immutable=False)
+
+
+def tombstone_of(storage: Storage, image_id: str) -> Tombstone | None:
+    """The image's tombstone, or None if no delete of it has begun."""
+    if not storage.exists(tombstone_key(image_id)):
+        return None
+    try:
+        doc = json.loads(storage.get(tombstone_key(image_id)).body)
+    except ObjectNotFound:  # operators may expire tombstones
+        return None
+    return Tombstone(cdn_forgotten=bool(doc.get("cdn_forgotten")))
 
 
 def is_deleted(storage: Storage, image_id: str) -> bool:
     """Whether a delete of the image has begun (its tombstone exists)."""
-    try:
-        storage.get(tombstone_key(image_id))
-    except ObjectNotFound:
-        return False
-    return True
+    return storage.exists(tombstone_key(image_id))
 
 
 def remove_image_objects(storage: Storage, status: ImageStatus) -> None:

@@ -18,7 +18,7 @@ from sharer.deletion import undo_if_deleted
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, pending_status
-from sharer.storage import NewObject, ObjectNotFound, Storage
+from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
 from sharer.variants import pending_key, status_key
 from worker.thumbnails import ThumbnailError, render_thumbnails
 
@@ -47,16 +47,14 @@ class JobProcessor:
         try:
             self._make_and_store(job)
         except ObjectNotFound:
-            # In case an earlier attempt wrote something, undo it too.
-            if undo_if_deleted(self.storage, pending_status(job)):
-                self.queue.delete(delivery.receipt)
-                log.info("job dropped: its image was deleted", extra={"image_id": job.image_id})
-            else:
+            if not self._dropped_as_deleted(delivery, job):
                 self._dead_letter(delivery, job, "the original image is missing")
         except ThumbnailError as exc:
             self._dead_letter(delivery, job, f"the image could not be thumbnailed: {exc}")
         except Exception as exc:  # noqa: BLE001 - any other failure may pass; retry it
-            self._retry_later(delivery, job, exc)
+            # On S3 a deleted original is a 403, not a 404, to a role that may not list.
+            if not self._dropped_as_deleted(delivery, job):
+                self._retry_later(delivery, job, exc)
         else:
             self.queue.delete(delivery.receipt)
             log.info(
@@ -80,6 +78,18 @@ class JobProcessor:
         width, height = rendered.original_size
         facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
         self._record(job, ImageState.READY, None, facts)
+
+    def _dropped_as_deleted(self, delivery: Delivery, job: ThumbnailJob) -> bool:
+        """If the job's image was deleted, drop the job (undoing anything an earlier
+        attempt wrote) and say so; False when it was not, or the store cannot tell."""
+        try:
+            deleted = undo_if_deleted(self.storage, pending_status(job))
+        except StorageUnavailable:
+            return False  # the store is down: the usual retry decides
+        if deleted:
+            self.queue.delete(delivery.receipt)
+            log.info("job dropped: its image was deleted", extra={"image_id": job.image_id})
+        return deleted
 
     def _record(
         self,

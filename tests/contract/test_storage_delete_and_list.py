@@ -60,3 +60,14 @@ def test_list_keys_refuses_a_prefix_that_is_not_a_folder(storage_case: StorageCa
 def test_an_unreachable_store_fails_listing(storage_case: StorageCase) -> None:
     with pytest.raises(StorageUnavailable):
         storage_case.broken().list_keys("pending/", limit=1)
+
+
+def test_exists_tells_present_from_missing_keys(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    storage.put("deleted/AAAAAAAAAAAAAAAAAAAAAA.json", b"{}", "application/json", immutable=False)
+    storage.put("deleted/AAAAAAAAAAAAAAAAAAAAAA.json.other", b"{}", "application/json")
+    assert storage.exists("deleted/AAAAAAAAAAAAAAAAAAAAAA.json")
+    assert not storage.exists("deleted/AAAAAAAAAAAAAAAAAAAAAA.jso")
+    assert not storage.exists("deleted/BBBBBBBBBBBBBBBBBBBBBB.json")
+    storage.delete("deleted/AAAAAAAAAAAAAAAAAAAAAA.json")
+    assert not storage.exists("deleted/AAAAAAAAAAAAAAAAAAAAAA.json")

@@ -1,11 +1,12 @@
 """The real service as processes on loopback, once per backend pair: embedded (files and
-SQLite) and AWS (S3 and SQS on moto's server)."""
+SQLite) and AWS (S3, SQS and a CloudFront distribution on moto's server)."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.cdn import create_distribution
 from support.services import Service, aws_env, local_env, moto_server
 
 
@@ -19,8 +20,8 @@ def service(
         with Service(local_env(workdir), workdir).running(workers=1) as running:
             yield running
     else:
-        with (
-            moto_server(workdir) as endpoint,
-            Service(aws_env(endpoint, bucket="e2e-images"), workdir).running(workers=1) as running,
-        ):
-            yield running
+        with moto_server(workdir) as endpoint:
+            env = aws_env(endpoint, bucket="e2e-images")
+            env["SHARER_CDN_DISTRIBUTION_ID"] = create_distribution(endpoint, "e2e-images")
+            with Service(env, workdir).running(workers=1) as running:
+                yield running

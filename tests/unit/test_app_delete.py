@@ -132,3 +132,18 @@ def test_a_cdn_outage_answers_503_and_the_same_token_finishes_the_delete(
 def test_token_comparison_is_by_digest() -> None:
     assert token_matches("t", token_digest("t"))
     assert not token_matches("u", token_digest("t"))
+
+
+def test_a_delete_whose_status_went_before_the_cdn_answered_is_finished_by_the_next(
+    client: FlaskClient, storage: FakeStorage, edge_cache: FakeEdgeCache
+) -> None:
+    image_id, token = _upload(client)
+    edge_cache.failing = True
+    assert _delete(client, image_id, token).status_code == 503
+    # Meanwhile the worker found the tombstone and removed the status (its undo).
+    storage.delete(status_key(image_id))
+    edge_cache.failing = False
+    assert _delete(client, image_id, "another-token").status_code == 410
+    assert edge_cache.forgotten == [f"/images/{image_id}/"]
+    assert _delete(client, image_id, "another-token").status_code == 410
+    assert edge_cache.forgotten == [f"/images/{image_id}/"]  # once is enough

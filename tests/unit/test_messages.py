@@ -7,7 +7,14 @@ import pytest
 from sharer.formats import JPEG, PNG, WEBP
 from sharer.ids import new_image_id
 from sharer.messages import MessageError, decode_job, encode_job, job_for_upload
-from sharer.status import ImageState, decode_status, encode_status, pending_status
+from sharer.status import (
+    ImageFacts,
+    ImageState,
+    ImageStatus,
+    decode_status,
+    encode_status,
+    pending_status,
+)
 
 
 def test_job_plans_three_boxes_largest_first_under_the_image_prefix() -> None:
@@ -31,6 +38,8 @@ def test_opaque_images_get_jpeg_thumbnails() -> None:
 def test_round_trip() -> None:
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
     assert decode_job(encode_job(job)) == job
+    with_digest = job_for_upload(new_image_id(), JPEG, False, delete_token_sha256="0f" * 32)
+    assert decode_job(encode_job(with_digest)).delete_token_sha256 == "0f" * 32
 
 
 def _tampered(**changes: object) -> str:
@@ -55,6 +64,8 @@ def _tampered(**changes: object) -> str:
         (_tampered(original__key="images/other/original.jpg"), "outside"),
         (_tampered(original__format="TIFF"), "unknown format"),
         (_tampered(thumbnails=[]), "no thumbnails"),
+        (_tampered(delete_token_sha256="secret"), "SHA-256"),
+        (_tampered(delete_token_sha256=None), "'delete_token_sha256'"),
         # An accepted upload format, but not one the worker encodes thumbnails in.
         (_tampered(thumbnails__0__format="PNG"), "unknown format"),
         (_tampered(thumbnails__0__box=[600]), "bad box"),
@@ -79,3 +90,16 @@ def test_status_round_trip_and_transition() -> None:
     assert set(pending.keys) == {"original", "small", "medium", "large"}
     failed = pending.with_state(ImageState.FAILED, "broken")
     assert decode_status(encode_status(failed)) == failed
+
+
+def test_ready_status_round_trips_its_facts_and_old_records_still_decode() -> None:
+    job = job_for_upload(new_image_id(), JPEG, False, delete_token_sha256="0f" * 32)
+    facts = ImageFacts(
+        480, 640, {"small": (75, 100), "large": (450, 600)}, "1QcSHQRnh493V4dIh4eXh1h4kJUI"
+    )
+    ready = pending_status(job).with_state(ImageState.READY, facts=facts)
+    decoded = decode_status(encode_status(ready))
+    assert decoded == ready
+    assert decoded.delete_token_sha256 == "0f" * 32
+    old = json.dumps({"id": job.image_id, "state": "ready", "keys": {}, "reason": None})
+    assert decode_status(old.encode()) == ImageStatus(job.image_id, ImageState.READY, {})

@@ -11,7 +11,7 @@ from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.pending import marker_object
 from sharer.status import ImageFacts, ImageState, decode_status, encode_status, pending_status
-from sharer.storage import StoredObject
+from sharer.storage import StorageUnavailable, StoredObject
 from sharer.variants import pending_key, status_key
 from support import images
 from support.fakes import FakeQueue, FakeStorage
@@ -90,6 +90,27 @@ def test_a_job_whose_image_was_deleted_before_it_ran_is_dropped_not_dead_lettere
     leave_tombstone(storage, job.image_id)
     remove_image_objects(storage, status)
     remove_status(storage, job.image_id)
+    JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
+    assert [key for key in storage.objects if job.image_id in key] == [
+        f"deleted/{job.image_id}.json"
+    ]
+    assert queue.messages == {}
+    assert queue.dead == []
+
+
+def test_a_deleted_original_that_is_not_a_404_still_drops_the_job() -> None:
+    storage, queue = FakeStorage(), FakeQueue()
+    job = _queued(storage, queue)
+    leave_tombstone(storage, job.image_id)
+    # S3 answers a role that may not list the bucket 403 for a missing key.
+    real_get = storage.get
+
+    def denied(key: str) -> StoredObject:
+        if key == job.original_key:
+            raise StorageUnavailable("S3 get failed: AccessDenied")
+        return real_get(key)
+
+    storage.get = denied  # type: ignore[method-assign]
     JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
     assert [key for key in storage.objects if job.image_id in key] == [
         f"deleted/{job.image_id}.json"

@@ -13,6 +13,8 @@ def test_defaults_are_local_backends_under_the_data_dir() -> None:
     assert settings.max_pixels == 50_000_000
     assert settings.serves_media
     assert settings.public_base_url is None
+    assert settings.cdn_distribution_id is None
+    assert (settings.reconcile_stale_seconds, settings.reconcile_batch) == (900, 100)
 
 
 def test_aws_backends() -> None:
@@ -22,27 +24,17 @@ def test_aws_backends() -> None:
             "SHARER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/work",
             "SHARER_DEAD_LETTER_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/dead",
             "SHARER_PUBLIC_BASE_URL": "https://d123.cloudfront.net/",
+            "SHARER_CDN_DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+            "SHARER_RECONCILE_STALE_SECONDS": "60",
+            "SHARER_RECONCILE_BATCH": "7",
             "AWS_REGION": "eu-west-1",
         }
     )
     assert not settings.serves_media
     assert settings.public_base_url == "https://d123.cloudfront.net"
     assert settings.aws_region == "eu-west-1"
-    assert settings.cdn_distribution_id is None
-
-
-def test_cdn_and_reconciler_settings() -> None:
-    settings = load_settings(
-        {
-            "SHARER_CDN_DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
-            "SHARER_RECONCILE_STALE_SECONDS": "60",
-            "SHARER_RECONCILE_BATCH": "7",
-        }
-    )
     assert settings.cdn_distribution_id == "E2QWRUHAPOMQZL"
     assert (settings.reconcile_stale_seconds, settings.reconcile_batch) == (60, 7)
-    defaults = load_settings({})
-    assert (defaults.reconcile_stale_seconds, defaults.reconcile_batch) == (900, 100)
 
 
 @pytest.mark.parametrize(

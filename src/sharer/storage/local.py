@@ -13,6 +13,7 @@ import heapq
 import json
 import os
 import secrets
+import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -73,6 +74,16 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f"cannot read {key!r} under {self._root}: {exc}") from exc
         return _decode(key, data)
+
+    def exists(self, key: str) -> bool:
+        """Whether the object's file is there (missing as ``get`` would say it is)."""
+        path = self._path(key)
+        try:
+            return stat.S_ISREG(path.stat().st_mode)
+        except _NOT_THERE:
+            return False
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot look up {key!r} under {self._root}: {exc}") from exc
 
     def delete(self, key: str) -> None:
         """Remove the object's file; a missing one is fine."""

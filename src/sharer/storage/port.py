@@ -95,6 +95,19 @@ class Storage(ABC):
     def get(self, key: str) -> StoredObject:
         """Return the object at ``key``; raise ``ObjectNotFound`` if there is none."""
 
+    def exists(self, key: str) -> bool:
+        """Whether there is an object at ``key``.
+
+        For keys that are usually missing (tombstones): on S3 a GET of a missing key is
+        a 404 only for a role that may list the whole bucket (403 otherwise), so the S3
+        adapter lists the key's own name instead, which a policy can allow per prefix.
+        """
+        try:
+            self.get(key)
+        except ObjectNotFound:
+            return False
+        return True
+
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; removing a missing key is not an error."""

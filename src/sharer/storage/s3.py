@@ -67,6 +67,14 @@ class S3Storage(Storage):
                 cache_control=response.get("CacheControl"),
             )
 
+    def exists(self, key: str) -> bool:
+        """ListObjectsV2 of the key's own name (strongly consistent, like a GET): needs
+        s3:ListBucket for that prefix only, where a GET's 404 needs it for the bucket."""
+        name = self._object_key(key)
+        with self._errors("exists", key):
+            page = self._client.list_objects_v2(Bucket=self._bucket, Prefix=name, MaxKeys=1)
+        return any(item["Key"] == name for item in page.get("Contents", []))
+
     def delete(self, key: str) -> None:
         """Remove the object; S3 itself treats a missing key as success."""
         with self._errors("delete", key):
