@@ -12,7 +12,7 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
 
-.PHONY: run test lint synth lock bench soak fuzz fuzz-atheris clean
+.PHONY: run test browser lint synth lock bench soak fuzz fuzz-atheris clean
 
 # The pins every install uses as constraints (all extras), and the runtime pins with their
 # hashes that the AMI installs from its wheelhouse (cdk/wheelhouse.py); `make lock` writes
@@ -45,9 +45,16 @@ run: $(RUNTIME)
 	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
 	wait -n; kill -TERM $$server $$worker 2>/dev/null; wait
 
-## test: the whole suite (unit, contract, end to end, infrastructure).
-test: $(DEV)
+## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure).
+test: $(DEV) browser
 	$(BIN)/pytest -q
+
+## browser: Debian's Chromium and its driver for tests/pages, installed when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 # Every test directory but infra, which is type-checked with the CDK app.
 CHECKED_TESTS := $(filter-out tests/infra/ tests/__pycache__/,$(wildcard tests/*/))

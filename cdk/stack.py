@@ -115,6 +115,8 @@ class SharerStack(Stack):
                 **shared_settings,
                 **server_settings(),
                 "SHARER_PUBLIC_BASE_URL": public_base_url,
+                # People reach the pages through CloudFront too: share links name it.
+                "SHARER_SITE_URL": public_base_url,
                 "SHARER_CDN_DISTRIBUTION_ID": cdn.distribution_id,
             }
         )

@@ -11,7 +11,10 @@ from server.delete_route import delete_blueprint
 from server.errors import init_error_handlers
 from server.health_route import health_blueprint
 from server.media_route import media_blueprint
+from server.openapi_route import openapi_blueprint
+from server.pages import pages_blueprint
 from server.request_context import init_request_context
+from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
 from sharer.backends import open_edge_cache, open_queue, open_storage
@@ -100,6 +103,9 @@ def create_app(
     app.register_blueprint(status_blueprint)
     app.register_blueprint(delete_blueprint)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(pages_blueprint)
+    app.register_blueprint(openapi_blueprint)
+    app.register_blueprint(sharex_blueprint)
     if settings.serves_media:
         app.register_blueprint(media_blueprint)
     return app

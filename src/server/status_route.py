@@ -18,9 +18,10 @@ from sharer.variants import status_key
 status_blueprint = Blueprint("status", __name__)
 
 
-@status_blueprint.get("/images/<image_id>")
-def image_status(image_id: str) -> Response:
-    """The image's state, the reason if it failed, and the URL of each of its objects."""
+def status_document(image_id: str) -> dict[str, object]:
+    """The public status of ``image_id`` (the JSON the route answers); ``NotFound`` if
+    there is no such image, ``Gone`` if it was deleted. The share page is rendered from
+    the same document."""
     if not is_image_id(image_id):
         raise NotFound("no image with that id")
     storage = current_storage()
@@ -40,7 +41,13 @@ def image_status(image_id: str) -> Response:
         body["reason"] = status.reason
     if status.facts is not None:
         body |= _facts_body(status.facts)
-    response = jsonify(body)
+    return body
+
+
+@status_blueprint.get("/images/<image_id>")
+def image_status(image_id: str) -> Response:
+    """The image's state, the reason if it failed, and the URL of each of its objects."""
+    response = jsonify(status_document(image_id))
     response.headers["Cache-Control"] = "no-store"
     return response
 

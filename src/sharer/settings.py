@@ -32,6 +32,7 @@ class Settings:
     queue_url: str
     dead_letter_queue_url: str | None
     public_base_url: str | None
+    site_url: str
     aws_endpoint_url: str | None
     aws_region: str | None
     max_upload_bytes: int
@@ -88,11 +89,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     public_base = get("SHARER_PUBLIC_BASE_URL")
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
+    bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
+    site_url = parsed("SHARER_SITE_URL", f"http://{bind}", _http_url)
     return Settings(
         storage_url=storage_url,
         queue_url=queue_url,
         dead_letter_queue_url=dlq,
         public_base_url=public_base.rstrip("/") if public_base else None,
+        site_url=site_url.rstrip("/"),
         aws_endpoint_url=get("SHARER_AWS_ENDPOINT_URL"),
         aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         max_upload_bytes=parsed("SHARER_MAX_UPLOAD_BYTES", "1048576", _positive_int),
@@ -107,7 +111,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "true", _boolean),
         accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
-        bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),
+        bind=bind,
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
         server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
         request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),

@@ -163,6 +163,7 @@ def test_server_settings_name_the_cdn_and_its_distribution(synthesized: Synthesi
     distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
     settings = synthesized.settings("server")
     assert settings["SHARER_PUBLIC_BASE_URL"] == f"https://<{distribution_id}.DomainName>"
+    assert settings["SHARER_SITE_URL"] == settings["SHARER_PUBLIC_BASE_URL"]
     assert settings["SHARER_CDN_DISTRIBUTION_ID"] == f"<{distribution_id}>"
     assert settings["SHARER_BIND"] == f"0.0.0.0:{PORT}"
     # CloudFront and the balancer each add a hop; every connection is the balancer's.

@@ -1,8 +1,9 @@
 """Fault injection for tests that run the real processes.
 
-- ``FaultProxy``: an HTTP proxy on loopback in front of moto's server. A process pointed
-  at it (``SHARER_AWS_ENDPOINT_URL``) talks to S3 and SQS as usual until a test tells the
-  proxy to answer chosen requests with an error (throttling, 503) or to hold them back.
+- ``FaultProxy``: an HTTP proxy on loopback in front of moto's server (or of our own
+  server, for its clients). A process pointed at it (``SHARER_AWS_ENDPOINT_URL``) talks
+  to S3 and SQS as usual until a test tells the proxy to answer chosen requests with an
+  error (throttling, 503) or to hold them back.
 - ``loop_symlink``: a path that fails every access with ELOOP, an I/O error that is
   neither "missing" nor "denied" (root ignores permissions), for the local storage.
 - ``sqlite_write_lock``: another process holding the SQLite queue's write lock, as a
@@ -12,6 +13,7 @@
 """
 
 import http.client
+import json
 import os
 import sqlite3
 import threading
@@ -50,12 +52,14 @@ class ProxiedRequest:
 @dataclass(frozen=True)
 class Fault:
     """What the proxy does to a matching request: wait ``delay`` seconds, then either
-    forward it (``status`` None) or answer ``status`` with ``body`` itself."""
+    forward it (``status`` None) or answer ``status`` with ``body`` (and ``headers``)
+    itself."""
 
     status: int | None = None
     body: bytes = b""
     content_type: str = "application/octet-stream"
     delay: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def s3_slow_down() -> Fault:
@@ -70,6 +74,12 @@ def sqs_throttled() -> Fault:
     """SQS's throttling answer in its JSON protocol."""
     body = b'{"__type":"com.amazonaws.sqs#RequestThrottled","message":"Rate exceeded"}'
     return Fault(400, body, "application/x-amz-json-1.0")
+
+
+def service_busy(retry_after: int, message: str = "the service is briefly unavailable") -> Fault:
+    """Our own server's 503 (as it answers when a backend is down), for its clients."""
+    body = json.dumps({"error": message}).encode()
+    return Fault(503, body, "application/json", headers=(("Retry-After", str(retry_after)),))
 
 
 def held(seconds: float) -> Fault:
@@ -148,7 +158,8 @@ class FaultProxy:
                 if fault is not None:
                     proxy._released.wait(fault.delay)
                 if fault is not None and fault.status is not None:
-                    self._answer(fault.status, [("Content-Type", fault.content_type)], fault.body)
+                    answer_headers = [("Content-Type", fault.content_type), *fault.headers]
+                    self._answer(fault.status, answer_headers, fault.body)
                     return
                 upstream = http.client.HTTPConnection(*proxy._upstream, timeout=60)
                 try:

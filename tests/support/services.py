@@ -205,3 +205,10 @@ def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, s
         "SHARER_SERVER_PROCESSES": "2",
         "SHARER_WORKER_THREADS": "2",
     }
+
+
+def local_service(workdir: Path, *, workers: int = 1) -> Iterator[Service]:
+    """A running server and ``workers`` workers on files and SQLite under ``workdir``,
+    for a fixture to ``yield from``; stopped when the fixture is torn down."""
+    with Service(local_env(workdir), workdir).running(workers=workers) as running:
+        yield running

@@ -22,7 +22,7 @@ def stubbed() -> tuple[S3Storage, Stubber]:
         "s3",
         region_name="us-east-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - never sent anywhere
+        aws_secret_access_key="testing",
     )
     return S3Storage(client, BUCKET), Stubber(client)
 

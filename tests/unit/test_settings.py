@@ -48,6 +48,7 @@ def test_aws_backends() -> None:
         ("SHARER_QUEUE_URL", "redis://x"),
         ("SHARER_QUEUE_URL", "sqlite://otherhost/queue.sqlite3"),
         ("SHARER_PUBLIC_BASE_URL", "cdn.example.com"),
+        ("SHARER_SITE_URL", "img.example.com"),
         ("SHARER_MAX_UPLOAD_BYTES", "lots"),
         ("SHARER_MAX_PIXELS", "0"),
         ("SHARER_MAX_RECEIVES", "-1"),
@@ -101,3 +102,10 @@ def test_connection_settings_default_to_a_lone_server() -> None:
         2,
         0,
     )
+
+
+def test_site_url_defaults_to_the_bind_address() -> None:
+    assert load_settings({}).site_url == "http://127.0.0.1:8080"
+    assert load_settings({"SHARER_BIND": "127.0.0.1:9000"}).site_url == "http://127.0.0.1:9000"
+    configured = load_settings({"SHARER_SITE_URL": "https://img.example.com/"})
+    assert configured.site_url == "https://img.example.com"

@@ -1,0 +1,221 @@
+"""The HTTP side of the CLI: upload one file, read an image's status, delete an image,
+each retried by a ``RetryPolicy``."""
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from cli.retry import RetryPolicy
+
+# A connection that cannot be made in this long is reported (and retried).
+CONNECT_TIMEOUT = 10.0
+# How long we wait for an answer once the request is sent.
+READ_TIMEOUT = 60.0
+# Bytes handed to the socket at a time: small enough for a smooth progress bar.
+SEND_BLOCK = 64 * 1024
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class UploadResult:
+    """What happened to one file: ``status`` is the last HTTP status (None when there
+    was no answer or the file could not be read), ``error`` what went wrong."""
+
+    file: str
+    status: int | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    image_id: str | None = None
+    status_url: str | None = None
+    share: str | None = None
+    delete_token: str | None = None
+    error: str | None = None
+    state: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """The server answered 202."""
+        return self.status == 202
+
+
+class ProgressBody:
+    """A request body read in blocks, reporting to ``progress`` the bytes of
+    ``counted`` (a slice of the body: the file, not the form framing) as they are sent.
+
+    ``__len__`` lets requests send a Content-Length (the server refuses oversized
+    uploads from it before reading) instead of chunking.
+    """
+
+    def __init__(self, data: bytes, counted: slice, progress: Progress) -> None:
+        self._data = data
+        self._offset = 0
+        self._counted = counted
+        self._progress = progress
+        self.reported = 0
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def read(self, size: int = -1) -> bytes:
+        """The next block (requests and http.client call this)."""
+        size = min(size if size > 0 else SEND_BLOCK, SEND_BLOCK)
+        start = self._offset
+        block = self._data[start : start + size]
+        self._offset += len(block)
+        overlap = min(self._offset, self._counted.stop) - max(start, self._counted.start)
+        if overlap > 0:
+            self.reported += overlap
+            self._progress(overlap)
+        return block
+
+
+def multipart(field_name: str, filename: str, data: bytes) -> tuple[bytes, str, bytes]:
+    """(preamble, content type, epilogue) of a form with one file part around ``data``."""
+    boundary = uuid.uuid4().hex
+    safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field_name}"; filename="{safe_name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return head, f"multipart/form-data; boundary={boundary}", tail
+
+
+class SharerClient:
+    """One server's API; safe to use from several threads (a session per thread)."""
+
+    def __init__(self, server: str, policy: RetryPolicy) -> None:
+        self.server = server.rstrip("/")
+        self.policy = policy
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    def _request(
+        self, method: str, url: str, *, body: Callable[[], Any] | None = None, **kwargs: Any
+    ) -> requests.Response | requests.RequestException:
+        """``method url`` with retries; the last answer, or the last connection error.
+        ``body`` makes a fresh request body for each attempt."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                data = body() if body is not None else None
+                response = self._session().request(
+                    method, url, data=data, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not self.policy.should_retry(attempt, None):
+                    return exc
+                time.sleep(self.policy.delay(attempt, None))
+                continue
+            if not self.policy.should_retry(attempt, response.status_code):
+                return response
+            time.sleep(self.policy.delay(attempt, response.headers.get("Retry-After")))
+
+    def upload(self, path: Path, progress: Progress) -> UploadResult:
+        """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a
+        negative count takes back what a failed attempt had sent)."""
+        result = UploadResult(file=str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            result.error = _os_error_text(path, exc)
+            return result
+        head, content_type, tail = multipart("image", path.name, data)
+        whole = head + data + tail
+        bodies: list[ProgressBody] = []
+
+        def fresh_body() -> ProgressBody:
+            if bodies:  # a retry: take back what the failed attempt had counted
+                progress(-bodies[-1].reported)
+            bodies.append(ProgressBody(whole, slice(len(head), len(head) + len(data)), progress))
+            return bodies[-1]
+
+        answer = self._request(
+            "POST",
+            f"{self.server}/",
+            body=fresh_body,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+        )
+        if isinstance(answer, requests.RequestException):
+            result.error = f"could not reach {self.server}: {_first_line(answer)}"
+            return result
+        result.status = answer.status_code
+        document = _json(answer)
+        if answer.status_code != 202 or not isinstance(document, dict):
+            result.error = _error_text(answer, document)
+            return result
+        result.urls = {
+            name: str(document[name]) for name in ("original", "small", "medium", "large")
+        }
+        location = answer.headers.get("Location", "")
+        result.image_id = location.rstrip("/").rsplit("/", 1)[-1] or None
+        result.status_url = requests.compat.urljoin(f"{self.server}/", location)
+        result.share = f"{self.server}/i/{result.image_id}"
+        result.delete_token = answer.headers.get("Delete-Token")
+        return result
+
+    def state(self, status_url: str) -> str | None:
+        """pending, ready or failed (None: no answer, or not a status)."""
+        answer = self._request("GET", status_url, headers={"Accept": "application/json"})
+        if isinstance(answer, requests.RequestException) or answer.status_code != 200:
+            return None
+        document = _json(answer)
+        state = document.get("status") if isinstance(document, dict) else None
+        return state if isinstance(state, str) else None
+
+    def delete(
+        self, image_id: str, token: str, server: str | None = None
+    ) -> tuple[int | None, str]:
+        """DELETE the image; (status, message for a person)."""
+        base = (server or self.server).rstrip("/")
+        answer = self._request(
+            "DELETE",
+            f"{base}/images/{image_id}",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        if isinstance(answer, requests.RequestException):
+            return None, f"could not reach {base}: {_first_line(answer)}"
+        if answer.status_code == 204:
+            return 204, "deleted"
+        return answer.status_code, _error_text(answer, _json(answer))
+
+
+def _json(response: requests.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_text(response: requests.Response, document: object) -> str:
+    if isinstance(document, dict) and isinstance(document.get("error"), str):
+        return str(document["error"])
+    return f"HTTP {response.status_code} {response.reason}"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _os_error_text(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    if isinstance(exc, PermissionError):
+        return "not readable (permission denied)"
+    return f"cannot be read: {exc.strerror or exc}"

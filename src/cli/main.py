@@ -1,0 +1,214 @@
+"""``sharer upload`` and ``sharer delete``: the command line's one wiring point.
+
+Exit codes: 0 when everything asked for happened, 1 when some file was refused, missing
+or failed (or a delete was refused), 2 for a usage error.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from threading import Lock
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from tqdm import tqdm
+
+from cli.client import SharerClient, UploadResult
+from cli.retry import RetryPolicy
+
+DEFAULT_SERVER = "http://127.0.0.1:8080/"
+SERVER_VARIABLE = "SHARER_SERVER"
+# Status polling with --wait: quick first (thumbnails usually take well under a second),
+# then backing off.
+POLL_FIRST = 0.25
+POLL_MAX = 5.0
+POLL_GROWTH = 1.6
+_ID_IN_URL = re.compile(r"/(?:i|images)/([A-Za-z0-9_-]{22})(?:/|$)")
+# A share page or a status resource is on the server itself; an image's own URL may be
+# on the CDN, which takes no deletes.
+_SERVER_PATH = re.compile(r"/(?:i|images)/[A-Za-z0-9_-]{22}/?")
+_BARE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """Run ``sharer`` with ``argv`` (the process's by default); the exit code."""
+    env = dict(os.environ) if environ is None else environ
+    args = parser(env).parse_args(argv)
+    policy = RetryPolicy(attempts=args.attempts)
+    client = SharerClient(args.server, policy)
+    if args.command == "upload":
+        return upload_command(client, args, sys.stdout, sys.stderr)
+    return delete_command(client, args, sys.stdout)
+
+
+def parser(env: dict[str, str]) -> argparse.ArgumentParser:
+    """The command line; the server defaults to ``SHARER_SERVER``."""
+    top = argparse.ArgumentParser(prog="sharer", description="Share images with a server.")
+    commands = top.add_subparsers(dest="command", required=True)
+    server_help = f"the server (default: ${SERVER_VARIABLE}, else {DEFAULT_SERVER})"
+    server = env.get(SERVER_VARIABLE, "").strip() or DEFAULT_SERVER
+
+    upload = commands.add_parser("upload", help="upload image files")
+    upload.add_argument("files", nargs="+", metavar="FILE", help="image files to upload")
+    upload.add_argument("--server", default=server, type=_http_url, help=server_help)
+    upload.add_argument("--wait", action="store_true", help="return once every image is ready")
+    upload.add_argument(
+        "--timeout", type=_positive_float, default=120.0, help="seconds --wait waits (120)"
+    )
+    upload.add_argument("--json", action="store_true", help="one JSON object per line")
+    upload.add_argument("--concurrency", type=_positive_int, default=4, help="uploads at once (4)")
+    upload.add_argument(
+        "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
+    )
+
+    delete = commands.add_parser("delete", help="delete an image you uploaded")
+    delete.add_argument("url", metavar="URL", help="its share page, status URL or id")
+    delete.add_argument("--token", required=True, help="the Delete-Token its upload gave")
+    delete.add_argument("--server", default=server, type=_http_url, help=server_help)
+    delete.add_argument(
+        "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
+    )
+    return top
+
+
+def upload_command(client: SharerClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Upload every file (``--concurrency`` at once) with one progress bar; print a
+    line per file as it finishes."""
+    paths = [Path(name) for name in args.files]
+    total = sum(_size(path) for path in paths)
+    lock = Lock()
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=err, disable=None)
+    done = 0
+    bar.set_postfix_str(f"0/{len(paths)} files")
+
+    def progress(count: int) -> None:
+        with lock:
+            bar.update(count)
+
+    def one(path: Path) -> UploadResult:
+        nonlocal done
+        result = client.upload(path, progress)
+        with lock:
+            done += 1
+            bar.set_postfix_str(f"{done}/{len(paths)} files")
+        return result
+
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        results = list(pool.map(one, paths))
+    bar.close()
+    if args.wait:
+        wait_until_done(client, [r for r in results if r.accepted], args.timeout)
+    for result in results:
+        print(json.dumps(_json_line(result)) if args.json else _text_line(result), file=out)
+    everything_ready = all(r.accepted and (not args.wait or r.state == "ready") for r in results)
+    return EXIT_OK if everything_ready else EXIT_FAILED
+
+
+def wait_until_done(client: SharerClient, results: list[UploadResult], timeout: float) -> None:
+    """Poll each accepted image's status (with backoff) until it is ready or failed, or
+    ``timeout`` seconds pass; the state lands in each result (``timeout`` if not done)."""
+    deadline = time.monotonic() + timeout
+    delay = POLL_FIRST
+    waiting = [r for r in results if r.status_url]
+    while waiting and time.monotonic() < deadline:
+        for result in waiting:
+            assert result.status_url is not None
+            state = client.state(result.status_url)
+            if state in ("ready", "failed"):
+                result.state = state
+        waiting = [r for r in waiting if r.state is None]
+        if waiting:
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * POLL_GROWTH, POLL_MAX)
+    for result in waiting:
+        result.state = "timeout"
+        result.error = f"not ready after {timeout:g} s"
+    for result in results:
+        if result.state == "failed":
+            result.error = "accepted, but the server could not make its thumbnails"
+
+
+def delete_command(client: SharerClient, args: argparse.Namespace, out: TextIO) -> int:
+    """Delete one image by its URL (or id) with its token."""
+    image_id, server = image_reference(args.url)
+    if image_id is None:
+        print(f"sharer: {args.url}: not a share URL, status URL or image id", file=sys.stderr)
+        return EXIT_USAGE
+    status, message = client.delete(image_id, args.token, server)
+    print(f"{args.url}: {message}", file=out if status == 204 else sys.stderr)
+    return EXIT_OK if status == 204 else EXIT_FAILED
+
+
+def image_reference(text: str) -> tuple[str | None, str | None]:
+    """(image id, the server it names) from a share or status URL; a bare id or an
+    image's own URL names no server (the configured one is used)."""
+    if _BARE_ID.fullmatch(text):
+        return text, None
+    parts = urlsplit(text)
+    match = _ID_IN_URL.search(parts.path)
+    if match is None:
+        return None, None
+    names_server = _SERVER_PATH.fullmatch(parts.path) and parts.scheme in ("http", "https")
+    return match.group(1), f"{parts.scheme}://{parts.netloc}" if names_server else None
+
+
+def _json_line(result: UploadResult) -> dict[str, object]:
+    line: dict[str, object] = {"file": result.file, "status": result.status}
+    line |= result.urls
+    if result.share:
+        line["share"] = result.share
+    if result.delete_token:
+        line["delete_token"] = result.delete_token
+    if result.state:
+        line["state"] = result.state
+    if result.error:
+        line["error"] = result.error
+    return line
+
+
+def _text_line(result: UploadResult) -> str:
+    if not result.accepted:
+        refused = f"refused ({result.status}): " if result.status is not None else ""
+        return f"{result.file}: {refused}{result.error}"
+    if result.error:  # accepted, then failed or not ready in time (--wait)
+        return f"{result.file}: {result.share}: {result.error}"
+    token = f"  delete-token={result.delete_token}" if result.delete_token else ""
+    return f"{result.file}: {result.share}{token}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _http_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value

@@ -1,0 +1,50 @@
+"""When to try a request again, and after how long."""
+
+import random
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+# Answers that mean "not now" rather than "no": throttled, briefly unavailable, or a
+# gateway (CloudFront, the load balancer) that could not reach a server.
+RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded attempts; waits of ``Retry-After`` when the server gives one, else
+    exponential backoff; both jittered so a batch of clients does not come back at once."""
+
+    attempts: int = 5
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    # Up to this fraction of a wait is added at random.
+    jitter: float = 0.25
+
+    def should_retry(self, attempt: int, status: int | None) -> bool:
+        """Retry after ``attempt`` (1-based) failed with ``status`` (None: no answer)?"""
+        if attempt >= self.attempts:
+            return False
+        return status is None or status in RETRIED_STATUSES
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        wait = parse_retry_after(retry_after)
+        if wait is None:
+            wait = self.first_delay * 2 ** (attempt - 1)
+        wait = min(wait, self.max_delay)
+        return wait + random.uniform(0, wait * self.jitter)  # noqa: S311 (not a secret)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

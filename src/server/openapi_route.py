@@ -1,0 +1,356 @@
+"""``GET /openapi.json``: the OpenAPI 3.1 description of every route and status.
+
+Kept true by tests/api (schemathesis against the real server): a status, header, content
+type or body the server gives and this document does not describe fails that test.
+"""
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from server.context import current_settings
+
+openapi_blueprint = Blueprint("openapi", __name__)
+
+JSON = "application/json"
+HTML = "text/html"
+ID_PATTERN = "^[A-Za-z0-9_-]{22}$"
+THUMBNAILS = ("small", "medium", "large")
+
+Schema = dict[str, Any]
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str, **headers: Schema) -> Schema:
+    response: Schema = {"description": description, "content": {JSON: {"schema": _ref("Error")}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _html(description: str) -> Schema:
+    return {"description": description, "content": {HTML: {"schema": {"type": "string"}}}}
+
+
+_RETRY_AFTER: Schema = {
+    "description": "seconds to wait before retrying",
+    "schema": {"type": "integer", "minimum": 0},
+}
+_BUSY = _error(
+    "storage or queue briefly unavailable; nothing was kept", **{"Retry-After": _RETRY_AFTER}
+)
+
+
+def _id_parameter(description: str) -> Schema:
+    return {
+        "name": "image_id",
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "pattern": ID_PATTERN},
+    }
+
+
+def _url_set(names: tuple[str, ...]) -> Schema:
+    return {
+        "type": "object",
+        "required": list(names),
+        "properties": {name: {"type": "string", "format": "uri"} for name in names},
+    }
+
+
+def _schemas(max_upload_bytes: int) -> Schema:
+    accepted = _url_set(("original", *THUMBNAILS)) | {"additionalProperties": False}
+    return {
+        "UploadForm": {
+            "type": "object",
+            "required": ["image"],
+            "properties": {
+                "image": {
+                    "type": "string",
+                    "contentMediaType": "application/octet-stream",
+                    "description": (
+                        f"a JPEG, PNG, GIF or WebP image of at most {max_upload_bytes} bytes "
+                        "(sniffed from its bytes)"
+                    ),
+                }
+            },
+        },
+        "UploadAccepted": accepted,
+        "Size": {
+            "type": "object",
+            "required": ["width", "height"],
+            "properties": {
+                "width": {"type": "integer", "minimum": 1},
+                "height": {"type": "integer", "minimum": 1},
+            },
+        },
+        "ImageStatus": {
+            "type": "object",
+            "required": ["id", "status", "urls"],
+            "properties": {
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "status": {"enum": ["pending", "ready", "failed"]},
+                "urls": _url_set(("original", *THUMBNAILS)),
+                "reason": {"type": "string", "description": "why a failed image failed"},
+                "width": {"type": "integer", "minimum": 1, "description": "upright original"},
+                "height": {"type": "integer", "minimum": 1, "description": "upright original"},
+                "thumbnails": {
+                    "type": "object",
+                    "description": "each thumbnail's size (ready images)",
+                    "additionalProperties": _ref("Size"),
+                },
+                "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"enum": ["ok", "unavailable"]},
+                "storage": {"type": "string"},
+                "queue": {"type": "string"},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string", "description": "for a person to read"}},
+        },
+    }
+
+
+def _paths() -> Schema:
+    return {
+        "/": {
+            "post": {
+                "summary": "Upload one image",
+                "operationId": "upload",
+                "parameters": [
+                    {
+                        "name": "Accept",
+                        "in": "header",
+                        "required": False,
+                        "description": "must admit application/json (none, or */*, does)",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": _ref("UploadForm"),
+                            "encoding": {"image": {"contentType": "application/octet-stream"}},
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": "stored and queued: the URLs the image and its "
+                        "thumbnails will have",
+                        "headers": {
+                            "Location": {
+                                "description": "the image's status resource",
+                                "schema": {"type": "string"},
+                            },
+                            "Delete-Token": {
+                                "description": "the bearer token that deletes this image, "
+                                "given once",
+                                "schema": {"type": "string"},
+                            },
+                        },
+                        "content": {JSON: {"schema": _ref("UploadAccepted")}},
+                    },
+                    "400": _error("no image part, or not an image we accept"),
+                    "406": _error("Accept does not admit application/json"),
+                    "413": _error("the image or the form is too large (refused before reading)"),
+                    "503": _BUSY,
+                },
+            },
+            "get": {
+                "summary": "Not an upload: POST is the only method of /",
+                "operationId": "uploadWrongMethod",
+                "responses": {"405": _error("use POST (Allow: POST)")},
+            },
+        },
+        "/images/{image_id}": {
+            "parameters": [_id_parameter("the image's id")],
+            "get": {
+                "summary": "An image's status and URLs",
+                "operationId": "imageStatus",
+                "responses": {
+                    "200": {
+                        "description": "pending, ready or failed",
+                        "content": {JSON: {"schema": _ref("ImageStatus")}},
+                    },
+                    "404": _error("no image with that id"),
+                    "410": _error("the image was deleted"),
+                },
+            },
+            "delete": {
+                "summary": "Delete an image and all its objects",
+                "operationId": "deleteImage",
+                "security": [{"deleteToken": []}],
+                "responses": {
+                    "204": {"description": "deleted: every URL of the image now answers 404"},
+                    "401": _error(
+                        "no token given",
+                        **{
+                            "WWW-Authenticate": {
+                                "description": "Bearer",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    ),
+                    "403": _error("wrong token; nothing was removed"),
+                    "404": _error("no image with that id"),
+                    "410": _error("the image was already deleted"),
+                    "503": _BUSY,
+                },
+            },
+        },
+        "/healthz": {
+            "get": {
+                "summary": "Do storage and queue answer?",
+                "operationId": "health",
+                "responses": {
+                    "200": {
+                        "description": "healthy",
+                        "content": {JSON: {"schema": _ref("Health")}},
+                    },
+                    "503": {
+                        "description": "names the backend that does not answer",
+                        "content": {JSON: {"schema": _ref("Health")}},
+                    },
+                },
+            }
+        },
+        "/media/{key}": {
+            "parameters": [
+                {
+                    "name": "key",
+                    "in": "path",
+                    "required": True,
+                    "description": "images/<id>/<name>.<ext> (embedded backends only)",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "get": {
+                "summary": "An image object (on AWS, CloudFront serves these)",
+                "operationId": "media",
+                "responses": {
+                    "200": {
+                        "description": "the stored bytes, immutable",
+                        "content": {
+                            f"image/{kind}": {"schema": {"type": "string"}}
+                            for kind in ("jpeg", "png", "gif", "webp")
+                        },
+                    },
+                    "304": {"description": "not modified (If-None-Match)"},
+                    "404": _error("no such object (a thumbnail appears once made)"),
+                },
+            },
+        },
+        "/upload": {
+            "get": {
+                "summary": "The upload page",
+                "operationId": "uploadPage",
+                "responses": {"200": _html("the page")},
+            }
+        },
+        "/i/{image_id}": {
+            "parameters": [_id_parameter("the image's id")],
+            "get": {
+                "summary": "An image's share page, with OpenGraph tags",
+                "operationId": "sharePage",
+                "responses": {
+                    "200": _html("the page"),
+                    "404": _html("no such image"),
+                    "410": _html("the image was deleted"),
+                },
+            },
+        },
+        "/static/{name}": {
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "description": "a fingerprinted asset name the pages refer to",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "get": {
+                "summary": "A static asset of the pages, cacheable for a year",
+                "operationId": "staticAsset",
+                "responses": {
+                    "200": {
+                        "description": "the asset",
+                        "content": {
+                            "text/css": {"schema": {"type": "string"}},
+                            "text/javascript": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "404": _error("no such file"),
+                },
+            },
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {
+                    "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {}}}}
+                },
+            }
+        },
+        "/sharex.sxcu": {
+            "get": {
+                "summary": "A ShareX custom uploader for this server",
+                "operationId": "sharex",
+                "responses": {
+                    "200": {
+                        "description": "import it in ShareX (double-click the file)",
+                        "content": {JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
+    """The whole description, for a server reached at ``site_url``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "My Little Image Sharer",
+            "version": "1",
+            "description": "Upload an image, get its thumbnails' URLs at once (202); the "
+            "thumbnails exist once the status resource says ready.",
+        },
+        "servers": [{"url": site_url}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(max_upload_bytes),
+            "securitySchemes": {
+                "deleteToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "the Delete-Token header of the image's 202",
+                }
+            },
+        },
+    }
+
+
+@openapi_blueprint.get("/openapi.json")
+def openapi() -> Response:
+    """This server's API description."""
+    settings = current_settings()
+    response = jsonify(openapi_document(settings.site_url, settings.max_upload_bytes))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,34 @@
+// A share page whose image is still pending: poll its status (with backoff, bounded)
+// and reload once it is ready or failed, so the server renders the final page.
+"use strict";
+
+(function () {
+  const share = document.getElementById("share");
+  const statusUrl = share.dataset.statusUrl;
+  const FIRST_MS = 500;
+  const MAX_MS = 5000;
+  const GIVE_UP_MS = 10 * 60 * 1000;
+  const started = Date.now();
+
+  async function poll(delay) {
+    try {
+      const response = await fetch(statusUrl, { headers: { Accept: "application/json" } });
+      if (response.status === 404) {
+        window.location.reload();
+        return;
+      }
+      const status = response.ok ? await response.json() : null;
+      if (status && status.status !== "pending") {
+        window.location.reload();
+        return;
+      }
+    } catch (error) {
+      // A blip: try again within the bound.
+    }
+    if (Date.now() - started < GIVE_UP_MS) {
+      window.setTimeout(() => poll(Math.min(delay * 1.5, MAX_MS)), delay);
+    }
+  }
+
+  window.setTimeout(() => poll(FIRST_MS), FIRST_MS);
+})();
