@@ -1,10 +1,10 @@
 """The public URLs of an image's objects: on the CDN, or on our own media route locally.
 
 They come from settings alone, never from the request (its Host header is the client's
-to write): ``SHARER_PUBLIC_BASE_URL``, or else the media route at the bind address.
+to write): ``SHARER_PUBLIC_BASE_URL``, or else the media route under ``SHARER_SITE_URL``
+(which defaults to the bind address).
 """
 
-import socket
 from urllib.parse import urlsplit
 
 from server.context import current_settings
@@ -13,18 +13,13 @@ from sharer.settings import Settings
 from sharer.variants import image_prefix
 
 MEDIA_PREFIX = "/media"
-# A server bound to every interface is reached by the machine's name.
-_WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")  # noqa: S104 - recognised, not bound
 
 
 def media_base_url(settings: Settings) -> str:
     """Where clients fetch stored objects: the configured base, or our own media route."""
     if settings.public_base_url is not None:
         return settings.public_base_url
-    host, _, port = settings.bind.rpartition(":")
-    if host in _WILDCARD_HOSTS:
-        host = socket.gethostname()
-    return f"http://{host}:{port}{MEDIA_PREFIX}"
+    return f"{settings.site_url}{MEDIA_PREFIX}"
 
 
 def public_url(key: str) -> str:

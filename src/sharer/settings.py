@@ -6,6 +6,7 @@ bad variable, so a misconfigured process fails before it takes any traffic.
 
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -90,7 +91,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
-    site_url = parsed("SHARER_SITE_URL", f"http://{bind}", _http_url)
+    site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
         storage_url=storage_url,
         queue_url=queue_url,
@@ -141,6 +142,18 @@ def _distribution_id(raw: str) -> str:
     if _DISTRIBUTION_ID.fullmatch(raw) is None:
         raise ValueError("must be a CloudFront distribution id (upper-case letters, digits)")
     return raw
+
+
+# A server bound to every interface is reached by the machine's name.
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")  # noqa: S104 - recognised, not bound
+
+
+def _bind_url(bind: str) -> str:
+    """Where a server bound at ``bind`` is reached, when no URL is configured."""
+    host, _, port = bind.rpartition(":")
+    if host in _WILDCARD_HOSTS:
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
 
 
 def _positive_int(raw: str) -> int:

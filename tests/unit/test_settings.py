@@ -1,5 +1,7 @@
 """Settings: defaults that run locally, and a clear error naming any bad variable."""
 
+import socket
+
 import pytest
 
 from sharer.formats import ACCEPTED
@@ -107,5 +109,7 @@ def test_connection_settings_default_to_a_lone_server() -> None:
 def test_site_url_defaults_to_the_bind_address() -> None:
     assert load_settings({}).site_url == "http://127.0.0.1:8080"
     assert load_settings({"SHARER_BIND": "127.0.0.1:9000"}).site_url == "http://127.0.0.1:9000"
+    everywhere = load_settings({"SHARER_BIND": "0.0.0.0:9000"})
+    assert everywhere.site_url == f"http://{socket.gethostname()}:9000"
     configured = load_settings({"SHARER_SITE_URL": "https://img.example.com/"})
     assert configured.site_url == "https://img.example.com"
