@@ -204,13 +204,17 @@ def test_settings_agree_with_the_queues_and_pass_the_apps_validation(
 ) -> None:
     queue_id, queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
     queues = set(synthesized.resources("AWS::SQS::Queue"))
+    distributions = set(synthesized.resources("AWS::CloudFront::Distribution"))
     media = synthesized.bucket_id("BucketOwnerEnforced")
 
     def deployed(reference: re.Match[str]) -> str:
-        # What CloudFormation puts in place of a reference: a queue's Ref is its URL.
+        # What CloudFormation puts in place of a reference: a queue's Ref is its URL, a
+        # distribution's its id (upper-case letters and digits).
         name = reference.group(1)
         if name in queues:
             return f"https://sqs.eu-west-1.amazonaws.com/123456789012/{name}"
+        if name in distributions:
+            return "E2QWRUHAPOMQZL"
         return name.lower().replace(".", "-")
 
     for role in ("worker", "server"):

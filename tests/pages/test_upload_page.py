@@ -15,6 +15,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
+from server.inspection import unsupported_message
+from sharer.formats import ACCEPTED
 from support.faults import FaultProxy, service_busy
 from support.images import jpeg, png
 from support.services import Service
@@ -149,7 +151,7 @@ def test_a_refused_file_shows_the_servers_words(browsing: Browsing, tmp_path: Pa
     message = WebDriverWait(browsing.driver, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
     )[0]
-    assert message.text == "Refused: This is not a JPEG, PNG, GIF or WebP image."
+    assert message.text == f"Refused: {unsupported_message(ACCEPTED.values())}"
 
 
 # Builds a File from base64 and hands it to the page in a synthesized event, as the

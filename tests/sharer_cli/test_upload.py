@@ -7,6 +7,8 @@ from pathlib import Path
 
 import requests
 
+from server.inspection import unsupported_message
+from sharer.formats import ACCEPTED
 from sharer_cli.conftest import Run, sharer
 from support.faults import FaultProxy, ProxiedRequest, loop_symlink, service_busy
 from support.images import jpeg, png
@@ -54,7 +56,7 @@ def test_a_batch_of_twenty_with_two_invalid_files(service: Service, tmp_path: Pa
     assert lines[str(not_an_image)] == {
         "file": str(not_an_image),
         "status": 400,
-        "error": "This is not a JPEG, PNG, GIF or WebP image.",
+        "error": unsupported_message(ACCEPTED.values()),
     }
     assert lines[str(cut_short)]["status"] == 400
     assert "share" not in lines[str(cut_short)]

@@ -27,12 +27,18 @@ def stubbed() -> tuple[S3Storage, Stubber]:
     return S3Storage(client, BUCKET), Stubber(client)
 
 
-def _refuse_get(stubber: Stubber) -> None:
+def _refuse_get_then_list(stubber: Stubber, listed: list[str]) -> None:
+    """S3's answers: 403 to the GET, then the key's own listing holding ``listed``."""
     stubber.add_client_error(
         "get_object",
         service_error_code="AccessDenied",
         http_status_code=403,
         expected_params={"Bucket": BUCKET, "Key": KEY},
+    )
+    stubber.add_response(
+        "list_objects_v2",
+        {"KeyCount": len(listed), "IsTruncated": False, "Contents": [{"Key": k} for k in listed]},
+        {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1},
     )
 
 
@@ -40,12 +46,7 @@ def test_a_refused_get_of_an_unlisted_key_is_not_found(
     stubbed: tuple[S3Storage, Stubber],
 ) -> None:
     storage, stubber = stubbed
-    _refuse_get(stubber)
-    stubber.add_response(
-        "list_objects_v2",
-        {"KeyCount": 0, "IsTruncated": False},
-        {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1},
-    )
+    _refuse_get_then_list(stubber, [])
     with stubber, pytest.raises(ObjectNotFound):
         storage.get(KEY)
     stubber.assert_no_pending_responses()
@@ -55,12 +56,8 @@ def test_a_refused_get_of_a_listed_key_stays_a_refusal(
     stubbed: tuple[S3Storage, Stubber],
 ) -> None:
     storage, stubber = stubbed
-    _refuse_get(stubber)
-    stubber.add_response(
-        "list_objects_v2",
-        {"KeyCount": 1, "IsTruncated": False, "Contents": [{"Key": KEY}]},
-        {"Bucket": BUCKET, "Prefix": KEY, "MaxKeys": 1},
-    )
+    _refuse_get_then_list(stubber, [KEY])
     with stubber, pytest.raises(StorageUnavailable, match="AccessDenied") as refused:
         storage.get(KEY)
     assert not isinstance(refused.value, ObjectNotFound)
+    stubber.assert_no_pending_responses()
