@@ -22,12 +22,12 @@ from cdk.nag import acknowledge
 from cdk.queues import Queues
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
-    LOAD_EXPRESSION,
     PERIOD_SECONDS,
     SCALE_IN_EVALUATION_PERIODS,
     SCALE_OUT_EVALUATION_PERIODS,
     ScalingSteps,
     Step,
+    load_expression,
 )
 from cdk.settings import app_settings, boot_user_data, parameter_name, settings_parameter
 from cdk.storage import Storage
@@ -116,7 +116,7 @@ class WorkerFleet(Construct):
             "the DLQ and latency alarms. Activity history and the dashboard show it.",
         )
         self.load = cloudwatch.MathExpression(
-            expression=LOAD_EXPRESSION,
+            expression=load_expression(steps),
             label="Jobs per in-service worker",
             period=Duration.seconds(PERIOD_SECONDS),
             using_metrics={

@@ -5,6 +5,8 @@ field is checked on decode and a ``MessageError`` names the first thing wrong.
 """
 
 import json
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -48,10 +50,13 @@ class ThumbnailJob:
     original_key: str
     original_format: ImageFormat
     thumbnails: tuple[ThumbnailSpec, ...]
+    # When the server queued the job (Unix seconds): the worker reports the wait from
+    # here to ready. Optional, because messages queued before the field existed lack it.
+    enqueued_at: float | None = None
 
 
 def job_for_upload(image_id: str, original_format: ImageFormat, has_alpha: bool) -> ThumbnailJob:
-    """Plan the job for a fresh upload; thumbnail keys are final from here on."""
+    """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha)
     return ThumbnailJob(
         image_id=image_id,
@@ -61,13 +66,16 @@ def job_for_upload(image_id: str, original_format: ImageFormat, has_alpha: bool)
             ThumbnailSpec(v.name, v.width, v.height, variant_key(image_id, v, out), out)
             for v in VARIANTS
         ),
+        enqueued_at=time.time(),
     )
 
 
 def encode_job(job: ThumbnailJob) -> str:
     """Serialize a job as the JSON message body."""
+    enqueued = {} if job.enqueued_at is None else {"enqueued_at": job.enqueued_at}
     return json.dumps(
         {
+            **enqueued,
             "version": SCHEMA_VERSION,
             "id": job.image_id,
             "original": {"key": job.original_key, "format": job.original_format.name},
@@ -107,7 +115,17 @@ def decode_job(body: str) -> ThumbnailJob:
         original_key=_key(original, image_id),
         original_format=_format(original),
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
+        enqueued_at=_enqueued_at(doc),
     )
+
+
+def _enqueued_at(doc: dict[str, Any]) -> float | None:
+    value = doc.get("enqueued_at")
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise MessageError(f"enqueued_at {value!r} is not a time")
+    return float(value)
 
 
 def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:

@@ -14,6 +14,7 @@ from sharer.queues import Delivery, Queue
 from sharer.status import ImageState, encode_status, pending_status
 from sharer.storage import NewObject, ObjectNotFound, Storage
 from sharer.variants import status_key
+from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
 log = logging.getLogger("sharer.worker")
@@ -54,6 +55,7 @@ class JobProcessor:
                     "image_id": job.image_id,
                     "receive_count": delivery.receive_count,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    **ready_latency_fields(job.enqueued_at, time.time()),
                 },
             )
 
