@@ -185,12 +185,15 @@ def validate(
     )
     arrivals = sorted(t - first for _, t in answers)
     scenario = Scenario("calibration", BURST_SECONDS / 60, ((0.0, rate),))
-    # The service times this very run's worker logged (with the server's uploads and the
-    # other workers on the same cores), and those of the calibration file for comparison.
-    in_run = ServiceTimes(CORES, {threads * workers: tuple(ready[i][1] for i, _ in answers)})
+    # Each job's own time as this very run's worker logged it (with the server's uploads
+    # and the other workers on the same cores), and draws from the calibration file.
+    ordered = sorted(answers, key=lambda answer: answer[1])
+    own_times = [ready[image_id][1] for image_id, _ in ordered]
     predictions = {}
-    for name, times in (("in_run", in_run), ("calibration_file", service_times)):
-        predicted = simulate(scenario, fleet, times, seed=seed, arrivals=arrivals)
+    for name, times in (("in_run", own_times), ("calibration_file", None)):
+        predicted = simulate(
+            scenario, fleet, service_times, seed=seed, arrivals=arrivals, job_times=times
+        )
         # Jobs are numbered as they arrive, so latencies line up with the sorted arrivals.
         ends = [a + lat for a, lat in zip(arrivals, predicted.latencies, strict=True)]
         predictions[name] = {

@@ -344,12 +344,14 @@ class _Simulation:
         service: ServiceTimes,
         seed: int,
         arrivals: Sequence[float] | None,
+        job_times: Sequence[float] | None,
     ) -> None:
         self.scenario = scenario
         self.fleet = fleet
         self.rng = random.Random(seed)  # noqa: S311 - a seeded model, not secrets
         self.draw = service.sampler(fleet.instance.vcpus, random.Random(seed + 1))  # noqa: S311
         self.arrivals = arrivals
+        self.job_times = job_times
         self.events: list[tuple[float, int, int, int]] = []
         self.sequence = 0
         self.queue: deque[int] = deque()
@@ -427,7 +429,10 @@ class _Simulation:
                 continue
             job = self.queue.popleft()
             self.account_cpu(instance, now)
-            end = now + self.fleet.dispatch_s + self.draw(len(instance.busy) + 1)
+            took = (
+                self.draw(len(instance.busy) + 1) if self.job_times is None else self.job_times[job]
+            )
+            end = now + self.fleet.dispatch_s + took
             end += self.fleet.overhead_s
             instance.busy[job] = end
             self.running[job] = (index, end)
@@ -663,9 +668,15 @@ def simulate(
     *,
     seed: int = 1,
     arrivals: Sequence[float] | None = None,
+    job_times: Sequence[float] | None = None,
 ) -> Result:
-    """Run ``scenario`` against ``fleet``; deterministic for a given ``seed``."""
-    return _Simulation(scenario, fleet, service, seed, arrivals).run()
+    """Run ``scenario`` against ``fleet``; deterministic for a given ``seed``.
+
+    ``arrivals`` replaces the Poisson arrivals with given times (seconds), and
+    ``job_times`` gives each of them, in arrival order, its service time instead of a
+    draw from ``service``: the calibration replays a measured run this way.
+    """
+    return _Simulation(scenario, fleet, service, seed, arrivals, job_times).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,9 +33,10 @@ from typing import Any
 PERIOD_SECONDS = 60
 SCALE_OUT_EVALUATION_PERIODS = 2
 SCALE_IN_EVALUATION_PERIODS = 15
-# Boot, settings fetch and worker start measured in minutes, not seconds; a new instance
-# is not counted in the load until this has passed.
-INSTANCE_WARMUP_SECONDS = 180
+# A new instance is not counted as capacity until this has passed: launch, boot, settings
+# fetch and worker start take most of it. Chosen with the fleet simulator
+# (bench/results/scaling.md): shorter lets the next step act before the instance serves.
+INSTANCE_WARMUP_SECONDS = 120
 # The ids the stack binds to the three metrics of ``load_expression``.
 LOAD_METRIC_IDS = ("visible", "in_flight", "in_service")
 
@@ -176,9 +177,10 @@ def _check(steps: tuple[Step, ...], direction: int) -> None:
 
 
 DEFAULT_STEPS = ScalingSteps(
-    # A worker holds a handful of jobs at once (one per thread); 20 per instance means a
-    # queue forming, 100 means the backlog outruns the fleet several times over.
-    scale_out=(Step(20, 100, 50), Step(100, None, 100)),
+    # A worker holds a few jobs at once (one per thread); 5 per instance is a queue
+    # forming, 25 a backlog outrunning the fleet. The steps double, then quadruple, because
+    # capacity arrives minutes late: the fleet simulator chose them (bench/results/scaling.md).
+    scale_out=(Step(5, 25, 100), Step(25, None, 300)),
     # Under half a job per instance the fleet is mostly idle.
     scale_in=(Step(None, 0.5, -25),),
 )

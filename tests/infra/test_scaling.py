@@ -44,11 +44,12 @@ def test_default_table_grows_above_and_shrinks_below_a_dead_band() -> None:
         (4, 0.0, 3),  # -25% of 4 is exactly one instance
         (2, 0.5, 1),  # -25% of 2 is -0.5: AWS rounds a fraction to one instance
         (10, 0.5, 8),  # -2.5 truncates toward zero
-        (1, 20.0, 2),  # +50% of 1 is 0.5: at least one instance
-        (3, 50.0, 4),  # +1.5 truncates to 1
-        (3, 100.0, 6),  # +100%
+        (1, 5.0, 2),  # +100% of 1
+        (3, 10.0, 6),  # +100%
+        (2, 30.0, 8),  # +300%
+        (3, 25.0, 10),  # +300% of 3 is 9: capped at the maximum
         (8, 1000.0, 10),  # capped at the maximum
-        (3, 10.0, 3),  # in the dead band nothing happens
+        (3, 2.0, 3),  # in the dead band nothing happens
     ],
 )
 def test_next_capacity_rounds_as_ec2_auto_scaling(current: int, load: float, expected: int) -> None:

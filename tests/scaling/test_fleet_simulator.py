@@ -1,6 +1,8 @@
 """The fleet simulator's properties, on service times set by hand so the figures are known."""
 
 import math
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -146,3 +148,22 @@ def test_a_worker_scaled_in_mid_job_gives_it_back_for_redelivery() -> None:
 
 def test_default_policy_is_the_cdk_table() -> None:
     assert default_fleet().steps == DEFAULT_STEPS
+
+
+def test_a_replayed_run_gives_each_job_its_own_measured_time() -> None:
+    fleet = _fleet(fleet_min=1, fleet_max=1, fixed=True)
+    quiet = Scenario("replay", 2, ((0, 0.0),))
+    # Three threads: the fourth job waits for the first thread to free (at 1 + 5 s).
+    arrivals = [1.0, 1.1, 1.2, 1.3]
+    times = [5.0, 7.0, 9.0, 2.0]
+    result = simulate(quiet, fleet, SERVICE, arrivals=arrivals, job_times=times)
+    assert result.latencies == pytest.approx([5.0, 7.0, 9.0, 5.0 - 0.3 + 2.0])
+
+
+def test_the_simulator_imports_nothing_from_aws_cdk() -> None:
+    # A fresh interpreter, so modules other tests loaded do not hide an import.
+    probe = (
+        "import sys, cdk.fleet_simulator, cdk.metric_math; "
+        "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
