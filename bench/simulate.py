@@ -125,11 +125,11 @@ HEADER = (
 
 @dataclass(frozen=True)
 class Tuning:
-    """The chosen policy, every candidate's (label, dollars, worst p99) on the short
-    scenarios, and the best p99 of the burst from a one-instance minimum."""
+    """The chosen policy, every candidate's (label, dollars, worst p99, fleet min) on the
+    short scenarios, and the best p99 of the burst from a one-instance minimum."""
 
     chosen: Policy
-    points: list[tuple[str, float, float]]
+    points: list[tuple[str, float, float, int]]
     best_burst_p99_from_one: float
 
 
@@ -140,8 +140,9 @@ def tune(base: Fleet, scenarios: dict[str, Scenario], service: ServiceTimes) -> 
     from_one = []
     for policy in candidates(base):
         runs = [simulate(scenarios[name], policy.fleet, service) for name in SCREENED_ON]
+        dollars = sum(r.dollars for r in runs)
         points.append(
-            (policy.label, sum(r.dollars for r in runs), max(r.percentile(99) for r in runs))
+            (policy.label, dollars, max(r.percentile(99) for r in runs), policy.fleet.fleet_min)
         )
         if policy.fleet.fleet_min == 1:
             from_one.append(runs[1].percentile(99))
@@ -239,7 +240,7 @@ def main() -> None:
         plot_runs([r for _, r in runs], [label for label, _ in runs], PLOTS / f"{name}.png")
         print(f"{name}: done")
     objective = simulate(scenarios["steady"], base, service).objective_s
-    plot_tradeoff(tuning.points, objective, PLOTS / "tradeoff.png")
+    plot_tradeoff(tuning.points, tuned.label, objective, PLOTS / "tradeoff.png")
     lines += [
         "## Trade-off: cost against p99 over the tuning scenarios",
         "",

@@ -43,15 +43,19 @@ def plot_run(result: Result, path: Path) -> None:
 
 
 def plot_tradeoff(
-    points: Sequence[tuple[str, float, float]], objective_s: float, path: Path
+    points: Sequence[tuple[str, float, float, int]], chosen: str, objective_s: float, path: Path
 ) -> None:
-    """Cost against p99 latency, one labelled point per policy (``label, dollars, p99``)."""
+    """Cost against worst p99, one point per candidate (``label, dollars, p99, fleet_min``),
+    coloured by fleet minimum; the chosen candidate is labelled."""
     figure, axis = plt.subplots(figsize=(8, 5))
-    for label, dollars, p99 in points:
-        axis.scatter(dollars, p99)
-        axis.annotate(label, (dollars, p99), fontsize="x-small")
+    for fleet_min in sorted({p[3] for p in points}):
+        group = [p for p in points if p[3] == fleet_min]
+        axis.scatter([p[1] for p in group], [p[2] for p in group], label=f"fleetMin {fleet_min}")
+    for label, dollars, p99, _ in points:
+        if label == chosen:
+            axis.annotate(f"chosen: {label}", (dollars, p99), fontsize="small")
     axis.axhline(objective_s, color="red", linestyle=":", label="objective")
-    axis.set_xlabel("dollars over the scenarios")
+    axis.set_xlabel("dollars over the screening scenarios")
     axis.set_ylabel("worst p99 202 -> ready (s)")
     axis.set_yscale("log")
     axis.legend()
