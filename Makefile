@@ -11,8 +11,9 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
+SIMULATE := $(VENV)/.simulate-installed
 
-.PHONY: run test browser lint synth lock bench soak fuzz fuzz-atheris clean
+.PHONY: run test browser lint synth lock bench simulate soak fuzz fuzz-atheris clean
 
 # The pins every install uses as constraints (all extras), and the runtime pins with their
 # hashes that the AMI installs from its wheelhouse (cdk/wheelhouse.py); `make lock` writes
@@ -86,6 +87,16 @@ $(BENCH): pyproject.toml $(LOCK) | $(BIN)/python
 bench: $(BENCH)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run_all.py
+
+$(SIMULATE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,simulate]'
+	touch $@ $(RUNTIME)
+
+## simulate: calibrate the fleet simulator on real processes, run the scaling scenarios;
+## tables and plots in bench/results/scaling.md (a few minutes, never part of make test).
+simulate: $(SIMULATE)
+	$(BIN)/python bench/scaling_calibration.py
+	$(BIN)/python bench/simulate.py
 
 ## soak: 10 minutes of uploads with a worker SIGKILLed every minute (not in make test).
 soak: $(DEV)

@@ -18,6 +18,9 @@ METRIC_NAMESPACE = "ImageSharer"
 # are all stored.
 JOB_DONE_PATTERN = '{ $.msg = "thumbnails ready" && $.duration_ms = * }'
 JOB_DONE_VALUE = "$.duration_ms"
+# src/worker/ready_metric.py emits this metric (embedded metric format) with each ready job:
+# the wait from the server queueing the job to its thumbnails being stored.
+READY_LATENCY_METRIC = "ThumbnailReadyLatency"
 PERIOD = Duration.seconds(PERIOD_SECONDS)
 
 
@@ -80,7 +83,29 @@ class Monitoring(Construct):
             datapoints_to_alarm=2,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.dead_letter_alarm, self.latency_alarm):
+        ready_latency = cloudwatch.Metric(
+            namespace=METRIC_NAMESPACE,
+            metric_name=READY_LATENCY_METRIC,
+            period=PERIOD,
+            unit=cloudwatch.Unit.MILLISECONDS,
+        )
+        # The oldest message's age misses a job that waited long but is done; the workers'
+        # own figure sees every job, though only once it is ready (a stalled fleet shows up
+        # in the alarm above).
+        self.ready_latency_alarm = cloudwatch.Alarm(
+            self,
+            "ReadyLatencyAlarm",
+            alarm_description=f"The p99 wait from upload to thumbnails ready exceeded "
+            f"{latency_objective_seconds} s, the latency objective.",
+            metric=ready_latency.with_(statistic="p99"),
+            threshold=latency_objective_seconds * 1000,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarms = [self.dead_letter_alarm, self.latency_alarm, self.ready_latency_alarm]
+        for alarm in alarms:
             alarm.add_alarm_action(action)
 
         job_duration = logs.MetricFilter(
@@ -154,7 +179,20 @@ class Monitoring(Construct):
             ),
         )
         self.dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[self.dead_letter_alarm, self.latency_alarm], width=24
+            cloudwatch.GraphWidget(
+                title="Upload to thumbnails ready (ms)",
+                left=[
+                    ready_latency.with_(statistic=statistic, label=f"ready {statistic}")
+                    for statistic in ("p50", "p95", "p99")
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(
+                        value=latency_objective_seconds * 1000, label="objective"
+                    )
+                ],
+                width=24,
             )
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=alarms, width=24)
         )

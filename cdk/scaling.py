@@ -2,19 +2,24 @@
 
 The metric is the **load per in-service worker**::
 
-    load = (messages visible + messages in flight) / max(in-service instances, 1)
+    load = (messages visible + messages in flight) / in-service instances
 
-sampled every ``PERIOD_SECONDS``. Counting messages in flight as well as those waiting
-means a fleet that is busy but keeping up is not shrunk into a backlog, and dividing by
-the fleet size makes one table right for a fleet of 1 or of 40.
+sampled every ``PERIOD_SECONDS``. An empty fleet (``fleetMin`` 0) has no worker to divide
+by: there each job counts as a whole scale-out threshold, so one visible job breaches the
+scale-out alarm and wakes the fleet (``load_expression``). Counting messages in flight as
+well as those waiting means a fleet that is busy but keeping up is not shrunk into a
+backlog, and dividing by the fleet size makes one table right for a fleet of 1 or of 40.
 
 Each step changes the desired capacity by a percentage of the current one. EC2 Auto
 Scaling truncates the result toward zero but never below one instance (a change between
 -1 and 1 counts as -1 or 1); ``next_capacity`` reproduces that so a sizing tool can
 simulate the fleet without AWS. Alarm semantics follow CloudWatch: the scale-out alarm
 fires at ``load >= scale_out[0].lower``, the scale-in alarm at
-``load <= scale_in[-1].upper``. Scale-out reacts within two minutes; scale-in waits a
-quarter of an hour of low load, so a lull between bursts keeps the fleet.
+``load <= scale_in[-1].upper``. The table refuses a scale-in bound of one job per worker
+or more, and a scale-in step of -100%: a lone worker holding a job reads a load of at
+least one, so the fleet reaches zero only when nothing is visible or in flight.
+Scale-out reacts within two minutes; scale-in waits a quarter of an hour of low load, so
+a lull between bursts keeps the fleet.
 
 This module imports nothing from AWS CDK, so a sizing tool can use it on its own.
 """
@@ -28,11 +33,12 @@ from typing import Any
 PERIOD_SECONDS = 60
 SCALE_OUT_EVALUATION_PERIODS = 2
 SCALE_IN_EVALUATION_PERIODS = 15
-# Boot, settings fetch and worker start measured in minutes, not seconds; a new instance
-# is not counted in the load until this has passed.
-INSTANCE_WARMUP_SECONDS = 180
-# The load as CloudWatch metric math; the stack binds the three metric ids.
-LOAD_EXPRESSION = "(visible + in_flight) / IF(in_service > 0, in_service, 1)"
+# A new instance is not counted as capacity until this has passed: launch, boot, settings
+# fetch and worker start take most of it. Chosen with the fleet simulator
+# (bench/results/scaling.md): shorter lets the next step act before the instance serves.
+INSTANCE_WARMUP_SECONDS = 120
+# The ids the stack binds to the three metrics of ``load_expression``.
+LOAD_METRIC_IDS = ("visible", "in_flight", "in_service")
 
 
 class ScalingStepsError(ValueError):
@@ -61,6 +67,15 @@ class ScalingSteps:
     def __post_init__(self) -> None:
         _check(self.scale_out, direction=1)
         _check(self.scale_in, direction=-1)
+        if self.scale_in_threshold >= 1:
+            raise ScalingStepsError(
+                f"scale-in bound {self.scale_in_threshold} must lie below one job per worker, "
+                "or the last worker could be removed while it holds a job"
+            )
+        if any(s.change <= -100 for s in self.scale_in):
+            raise ScalingStepsError(
+                "scale-in: a change of -100% or less would empty a fleet that still holds jobs"
+            )
         if self.scale_in_threshold >= self.scale_out_threshold:
             raise ScalingStepsError(
                 f"scale-in bound {self.scale_in_threshold} must lie below "
@@ -86,8 +101,25 @@ class ScalingSteps:
         if load >= self.scale_out_threshold:
             return next(s.change for s in self.scale_out if s.upper is None or load < s.upper)
         if load <= self.scale_in_threshold:
-            return next(s.change for s in self.scale_in if s.lower is None or load > s.lower)
+            # Below the threshold AWS takes a step's upper bound inclusive, its lower exclusive.
+            return next(
+                s.change
+                for s in self.scale_in
+                if (s.lower is None or load > s.lower) and (s.upper is None or load <= s.upper)
+            )
         return 0
+
+
+def load_expression(steps: ScalingSteps) -> str:
+    """The load as CloudWatch metric math over the metrics named by ``LOAD_METRIC_IDS``.
+
+    With no worker in service each job counts as ``steps.scale_out_threshold``, so any job
+    breaches the scale-out alarm; the load of an empty, idle fleet is 0.
+    """
+    visible, in_flight, in_service = LOAD_METRIC_IDS
+    jobs = f"({visible} + {in_flight})"
+    wake = f"{steps.scale_out_threshold:g}"
+    return f"IF({in_service} > 0, {jobs} / {in_service}, {jobs} * {wake})"
 
 
 def next_capacity(
@@ -145,9 +177,10 @@ def _check(steps: tuple[Step, ...], direction: int) -> None:
 
 
 DEFAULT_STEPS = ScalingSteps(
-    # A worker holds a handful of jobs at once (one per thread); 20 per instance means a
-    # queue forming, 100 means the backlog outruns the fleet several times over.
-    scale_out=(Step(20, 100, 50), Step(100, None, 100)),
-    # Under one job per instance the fleet is mostly idle.
-    scale_in=(Step(None, 1, -25),),
+    # A worker holds a few jobs at once (one per thread); 5 per instance is a queue
+    # forming, 25 a backlog outrunning the fleet. The steps double, then quadruple, because
+    # capacity arrives minutes late: the fleet simulator chose them (bench/results/scaling.md).
+    scale_out=(Step(5, 25, 100), Step(25, None, 300)),
+    # Under half a job per instance the fleet is mostly idle.
+    scale_in=(Step(None, 0.5, -25),),
 )

@@ -28,12 +28,12 @@ from cdk.instances import (
 from cdk.nag import acknowledge
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
-    LOAD_EXPRESSION,
     PERIOD_SECONDS,
     SCALE_IN_EVALUATION_PERIODS,
     SCALE_OUT_EVALUATION_PERIODS,
     ScalingSteps,
     Step,
+    load_expression,
 )
 
 
@@ -107,7 +107,7 @@ class WorkerFleet(Construct):
             "the DLQ and latency alarms. Activity history and the dashboard show it.",
         )
         self.load = cloudwatch.MathExpression(
-            expression=LOAD_EXPRESSION,
+            expression=load_expression(steps),
             label="Jobs per in-service worker",
             period=Duration.seconds(PERIOD_SECONDS),
             using_metrics={

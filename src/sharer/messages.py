@@ -5,7 +5,9 @@ field is checked on decode and a ``MessageError`` names the first thing wrong.
 """
 
 import json
+import math
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -56,6 +58,9 @@ class ThumbnailJob:
     # keeps it (the worker never reads the record the server wrote). Optional in the
     # schema: a job without one makes an image nobody can delete.
     delete_token_sha256: str | None = None
+    # When the server queued the job (Unix seconds): the worker reports the wait from
+    # here to ready. Optional, because messages queued before the field existed lack it.
+    enqueued_at: float | None = None
 
 
 def job_for_upload(
@@ -65,7 +70,7 @@ def job_for_upload(
     *,
     delete_token_sha256: str | None = None,
 ) -> ThumbnailJob:
-    """Plan the job for a fresh upload; thumbnail keys are final from here on."""
+    """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha)
     return ThumbnailJob(
         image_id=image_id,
@@ -76,6 +81,7 @@ def job_for_upload(
             for v in VARIANTS
         ),
         delete_token_sha256=delete_token_sha256,
+        enqueued_at=time.time(),
     )
 
 
@@ -95,6 +101,8 @@ def encode_job(job: ThumbnailJob) -> str:
             for t in job.thumbnails
         ],
     }
+    if job.enqueued_at is not None:
+        doc["enqueued_at"] = job.enqueued_at
     if job.delete_token_sha256 is not None:
         doc["delete_token_sha256"] = job.delete_token_sha256
     return json.dumps(doc, separators=(",", ":"))
@@ -123,6 +131,7 @@ def decode_job(body: str) -> ThumbnailJob:
         original_format=_format(original),
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
         delete_token_sha256=_digest(doc),
+        enqueued_at=_enqueued_at(doc),
     )
 
 
@@ -133,6 +142,15 @@ def _digest(doc: dict[str, Any]) -> str | None:
     if _DIGEST.fullmatch(digest) is None:
         raise MessageError("delete_token_sha256 is not a SHA-256 hex digest")
     return digest
+
+
+def _enqueued_at(doc: dict[str, Any]) -> float | None:
+    value = doc.get("enqueued_at")
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise MessageError(f"enqueued_at {value!r} is not a time")
+    return float(value)
 
 
 def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:

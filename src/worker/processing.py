@@ -20,6 +20,7 @@ from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, pending_status
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
 from sharer.variants import pending_key, status_key
+from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import ThumbnailError, render_thumbnails
 
 log = logging.getLogger("sharer.worker")
@@ -68,6 +69,7 @@ class JobProcessor:
                     "image_id": job.image_id,
                     "receive_count": delivery.receive_count,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    **ready_latency_fields(job.enqueued_at, time.time()),
                 },
             )
 

@@ -8,8 +8,10 @@ from aws_cdk.assertions import Match
 from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, render
 
 from cdk.logs import log_file
-from cdk.monitoring import JOB_DONE_PATTERN
+from cdk.monitoring import JOB_DONE_PATTERN, METRIC_NAMESPACE, READY_LATENCY_METRIC
 from cdk.scaling import PERIOD_SECONDS
+from worker.ready_metric import METRIC_NAMESPACE as EMITTED_NAMESPACE
+from worker.ready_metric import READY_LATENCY_METRIC as EMITTED
 
 
 def _alarm_on(synthesized: Synthesized, metric: str) -> dict[str, Any]:
@@ -102,3 +104,32 @@ def test_outputs_give_upload_url_cdn_bucket_queue_and_dashboard(synthesized: Syn
     )
     dashboard_id, _ = synthesized.only("AWS::CloudWatch::Dashboard")
     assert render(outputs["DashboardUrl"]["Value"]).endswith(f"#dashboards:name=<{dashboard_id}>")
+
+
+def test_the_workers_ready_latency_is_graphed_and_alarmed(synthesized: Synthesized) -> None:
+    objective_ms = synthesized.stack.config.latency_objective_seconds * 1000
+    topic_id, _ = synthesized.only("AWS::SNS::Topic")
+    alarm = _alarm_on(synthesized, READY_LATENCY_METRIC)
+    assert alarm["Namespace"] == METRIC_NAMESPACE
+    assert alarm["ExtendedStatistic"] == "p99"
+    assert alarm["Threshold"] == objective_ms
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+    _, dashboard = synthesized.only("AWS::CloudWatch::Dashboard")
+    (widget,) = [
+        w
+        for w in json.loads(render(dashboard["DashboardBody"]))["widgets"]
+        if w["properties"].get("title") == "Upload to thumbnails ready (ms)"
+    ]
+    lines = widget["properties"]["metrics"]
+    stats = [
+        line[-1]["stat"] for line in lines if line[:2] == [METRIC_NAMESPACE, READY_LATENCY_METRIC]
+    ]
+    assert stats == ["p50", "p95", "p99"]
+    assert widget["properties"]["annotations"]["horizontal"][0]["value"] == objective_ms
+
+
+def test_the_metric_the_dashboard_reads_is_the_one_the_worker_emits() -> None:
+    # The worker side cannot import the CDK app, so the two names are checked against each
+    # other here: a rename on one side alone would leave the graph and the alarm empty.
+    assert (EMITTED_NAMESPACE, EMITTED) == (METRIC_NAMESPACE, READY_LATENCY_METRIC)

@@ -1,0 +1,250 @@
+"""Calibrate the fleet simulator on the real service, then check its verdicts against it.
+
+1. **Service times** (``measure``): the real server takes the benchmark corpus' uploads
+   with no worker running; then one real worker with ``threads`` threads drains them, and
+   its "thumbnails ready" log lines give each job's time with that many jobs running at
+   once. Written to ``bench/results/scaling_calibration.json``, which the simulator reads.
+2. **Validation** (``validate``): the server and N real workers (the product's default
+   threads) on loopback take a Poisson burst of uploads at a known rate; each upload's
+   202 -> ready latency is the client's 202 time to the worker's ready log line (one
+   clock). The simulator replays the same arrival times on this machine's fleet (the N
+   workers share its cores: one "instance" of this machine's cores running N x threads)
+   and predicts p50, p95 and drain time; the ratios predicted/measured are the check.
+
+    .venv/bin/python bench/scaling_calibration.py [--repeats 3]
+"""
+
+import sys
+from pathlib import Path
+
+# The simulator lives in the CDK app's package, at the repository's root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import os
+import random
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+
+import requests
+from corpus import build
+from service_load import multipart_body
+from service_processes import running_service
+
+from cdk.fleet_simulator import (
+    CALIBRATION_FILE,
+    Fleet,
+    InstanceType,
+    Scenario,
+    ServiceTimes,
+    default_fleet,
+    load_service_times,
+    simulate,
+)
+from support.services import Service
+
+REPO = Path(__file__).resolve().parent.parent
+WORKDIR = REPO / "bench" / ".scaling-work"
+CORES = os.cpu_count() or 1
+MEASURED_THREADS = tuple(range(1, CORES + 2))
+# Each thread count drains this many passes over the corpus.
+PASSES = 2
+# Every wait on the service is bounded.
+DRAIN_TIMEOUT_S = 180.0
+BURST_SECONDS = 20.0
+UPLOAD_CLIENTS = 16
+OVERLOAD = 1.3
+
+
+def _ready_times(service: Service) -> dict[str, tuple[float, float]]:
+    """image id -> (ready time, job duration s) from the workers' "thumbnails ready" lines."""
+    ready = {}
+    for record in service.logs("worker-*"):
+        if record.get("msg") == "thumbnails ready":
+            at = datetime.fromisoformat(str(record["ts"])).timestamp()
+            ready[str(record["image_id"])] = (at, float(str(record["duration_ms"])) / 1000)
+    return ready
+
+
+def _wait_ready(service: Service, ids: set[str]) -> dict[str, tuple[float, float]]:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready = _ready_times(service)
+        if ids <= set(ready):
+            return ready
+        time.sleep(0.2)
+    raise TimeoutError(f"{len(ids - set(_ready_times(service)))} jobs never became ready")
+
+
+def _wait_started(service: Service, workers: int) -> None:
+    """Until every worker has logged its start: a burst must not meet workers importing."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        started = [r for r in service.logs("worker-*") if r.get("msg") == "worker started"]
+        if len(started) >= workers:
+            time.sleep(0.5)  # their first receive
+            return
+        time.sleep(0.1)
+    raise TimeoutError("the workers never started")
+
+
+def _upload(base_url: str, data: bytes) -> tuple[str, float]:
+    body, content_type = multipart_body(data)
+    answer = requests.post(
+        f"{base_url}/",
+        data=body,
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+        timeout=30,
+    )
+    answered = time.time()
+    answer.raise_for_status()
+    image_id = str(answer.json()["small"]).rstrip("/").split("/")[-2]
+    return image_id, answered
+
+
+def measure(corpus: list[bytes]) -> dict[str, Any]:
+    """Service time samples (ms) per number of jobs running at once, on the real worker."""
+    samples: dict[str, list[float]] = {}
+    for threads in MEASURED_THREADS:
+        with running_service(WORKDIR / f"measure-{threads}", worker_nice=0) as service:
+            ids = {_upload(service.base_url, data)[0] for data in corpus * PASSES}
+            service.start_worker(SHARER_WORKER_THREADS=str(threads))
+            ready = _wait_ready(service, ids)
+            samples[str(threads)] = sorted(round(ready[i][1] * 1000, 1) for i in ids)
+        print(f"  {threads} thread(s): median {statistics.median(samples[str(threads)]):.0f} ms")
+    return {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{CORES} cores, {os.uname().machine}",
+        "cores": CORES,
+        "corpus_files": len(corpus),
+        "service_ms": samples,
+    }
+
+
+def _burst(
+    service: Service, corpus: list[bytes], rate: float, seed: int
+) -> list[tuple[str, float]]:
+    """Poisson uploads at ``rate``/s for ``BURST_SECONDS``; (image id, 202 time) each."""
+    rng = random.Random(seed)
+    offsets, t = [], 0.0
+    while (t := t + rng.expovariate(rate)) < BURST_SECONDS:
+        offsets.append(t)
+    start = time.monotonic()
+    results: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def send(data: bytes) -> None:
+        answer = _upload(service.base_url, data)
+        with lock:
+            results.append(answer)
+
+    with ThreadPoolExecutor(UPLOAD_CLIENTS) as pool:
+        futures = []
+        for offset in offsets:
+            time.sleep(max(0.0, start + offset - time.monotonic()))
+            futures.append(pool.submit(send, rng.choice(corpus)))
+        for future in futures:
+            future.result()
+    return results
+
+
+def _quantile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def validate(
+    corpus: list[bytes], service_times: ServiceTimes, workers: int, rate: float, seed: int
+) -> dict[str, Any]:
+    """One measured burst against N workers, and the simulator's prediction of it."""
+    with running_service(WORKDIR / f"validate-{workers}", worker_nice=0, workers=workers) as svc:
+        _wait_started(svc, workers)
+        answers = _burst(svc, corpus, rate, seed)
+        ready = _wait_ready(svc, {image_id for image_id, _ in answers})
+    first = min(t for _, t in answers)
+    latencies = [ready[i][0] - t for i, t in answers]
+    drain = max(ready[i][0] for i, _ in answers) - first
+    threads = CORES + 1  # the product's default, which service_env keeps
+    here = InstanceType("this machine", CORES, 0.0, None, 0.0)
+    fleet: Fleet = default_fleet(here)
+    fleet = Fleet(
+        steps=fleet.steps,
+        fleet_min=1,
+        fleet_max=1,
+        instance=here,
+        threads=threads * workers,
+        fixed=True,
+        # Local backends: no S3 round trips; SQLite receive rechecks every 50 ms.
+        overhead_s=0.0,
+        dispatch_s=0.025,
+    )
+    arrivals = sorted(t - first for _, t in answers)
+    scenario = Scenario("calibration", BURST_SECONDS / 60, ((0.0, rate),))
+    # Each job's own time as this very run's worker logged it (with the server's uploads
+    # and the other workers on the same cores), and draws from the calibration file.
+    ordered = sorted(answers, key=lambda answer: answer[1])
+    own_times = [ready[image_id][1] for image_id, _ in ordered]
+    predictions = {}
+    for name, times in (("in_run", own_times), ("calibration_file", None)):
+        predicted = simulate(
+            scenario, fleet, service_times, seed=seed, arrivals=arrivals, job_times=times
+        )
+        # Jobs are numbered as they arrive, so latencies line up with the sorted arrivals.
+        ends = [a + lat for a, lat in zip(arrivals, predicted.latencies, strict=True)]
+        predictions[name] = {
+            "p50": predicted.percentile(50),
+            "p95": predicted.percentile(95),
+            "drain": max(ends),
+        }
+    measured = {"p50": _quantile(latencies, 50), "p95": _quantile(latencies, 95), "drain": drain}
+    return {
+        "workers": workers,
+        "threads_each": threads,
+        "rate_per_s": rate,
+        "uploads": len(answers),
+        "measured_s": measured,
+        "predicted_s": predictions["in_run"],
+        "ratio": {k: predictions["in_run"][k] / measured[k] for k in measured},
+        "predicted_from_file_s": predictions["calibration_file"],
+        "ratio_from_file": {k: predictions["calibration_file"][k] / measured[k] for k in measured},
+    }
+
+
+def main() -> None:
+    """Measure, write the calibration file, validate N = 1 and 2, print and save ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="validation runs per N")
+    parser.add_argument("--skip-measure", action="store_true", help="reuse the calibration file")
+    parser.add_argument("--output", type=Path, default=CALIBRATION_FILE)
+    options = parser.parse_args()
+    corpus = [path.read_bytes() for path in build()]
+    if options.skip_measure:
+        doc = json.loads(options.output.read_text())
+    else:
+        print("measuring service times on the real worker")
+        doc = measure(corpus)
+        options.output.write_text(json.dumps(doc, indent=1) + "\n")
+    service_times = load_service_times(options.output)
+    busy = service_times.by_concurrency[CORES + 1]
+    # This machine's throughput with one worker's threads all busy; the bursts run above
+    # it (N workers share these cores), so a backlog forms and drains, as in a burst on AWS.
+    rate = OVERLOAD * (CORES + 1) / statistics.mean(busy)
+    runs = []
+    for workers in (1, 2):
+        for repeat in range(options.repeats):
+            print(f"validating {workers} worker(s) at {rate:.1f}/s, run {repeat + 1}")
+            run = validate(corpus, service_times, workers, rate, seed=repeat + 1)
+            for key in ("ratio", "ratio_from_file"):
+                print(f"  {key} predicted/measured", {k: round(v, 2) for k, v in run[key].items()})
+            runs.append(run)
+    doc["validation"] = runs
+    options.output.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

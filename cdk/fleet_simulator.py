@@ -1,0 +1,726 @@
+"""A discrete-event simulation of the pipeline on AWS: uploads, SQS, the worker fleet.
+
+It answers what a deployment would do under a traffic shape before anyone deploys: the
+202 -> ready latency of every job, the oldest message's age (what the latency alarm
+sees), the backlog, the in-service and desired instances, and what it all costs.
+
+What it models, and how (docs/scaling.md says what it cannot know):
+
+- **Arrivals**: Poisson, at a scenario's piecewise-linear rate (uploads/s), or a given
+  list of arrival times (the calibration replays measured ones).
+- **Service**: each job takes a time drawn from the calibration file's samples, measured
+  by running the real worker on this machine, for the number of jobs then running on the
+  instance, mapped from this machine's cores to the instance's vCPUs by threads per core.
+  A per-job overhead (S3 and SQS round trips) is added on AWS.
+- **The fleet** as AWS runs it: the load expression and step table of ``cdk/scaling.py``
+  evaluated on one-minute datapoints that reach the alarm ``metric_delay_s`` late; an
+  alarm acts after its evaluation periods all breach, and Auto Scaling re-runs the policy
+  every minute while it stays in alarm; ``next_capacity`` on the current capacity (the
+  instances past their warm-up), never lowering the desired capacity on scale-out; no
+  scale-in while an instance warms up. A launched instance is in service after
+  ``launch_s``, consumes after ``boot_s`` more, and counts as capacity after the warm-up.
+  Scale-in takes a random instance: it stops receiving, finishes what it holds within the
+  grace period, and a job still running then goes back to the queue (redelivery).
+- **Cost**: instance-seconds (60 s minimum each) at the dated on-demand price table
+  ``cdk/instance_prices.json``; burstable (T) instances in unlimited mode, starting with
+  no credits, pay surplus credits for CPU used beyond the baseline they earned.
+
+Run one scenario with ``python -m cdk.fleet_simulator --scenario FILE.json`` (``--help``);
+this module imports nothing from AWS CDK.
+"""
+
+import argparse
+import heapq
+import itertools
+import json
+import math
+import random
+import sys
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cdk.config import DeployConfig
+from cdk.metric_math import compile_expression
+from cdk.scaling import (
+    INSTANCE_WARMUP_SECONDS,
+    LOAD_METRIC_IDS,
+    PERIOD_SECONDS,
+    SCALE_IN_EVALUATION_PERIODS,
+    SCALE_OUT_EVALUATION_PERIODS,
+    ScalingSteps,
+    ScalingStepsError,
+    load_expression,
+    next_capacity,
+    steps_from_json,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+PRICES_FILE = Path(__file__).resolve().parent / "instance_prices.json"
+CALIBRATION_FILE = REPO / "bench" / "results" / "scaling_calibration.json"
+# After the last arrival the run goes on until the queue is empty, at most this long.
+MAX_DRAIN_SECONDS = 3 * 3600
+
+
+class SimulationInputError(ValueError):
+    """A scenario, calibration or option the simulator cannot run; the message says which."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Upload rate over time: ``rate`` is ``((minute, uploads_per_second), ...)``, linear
+    between points and flat after the last one."""
+
+    name: str
+    minutes: float
+    rate: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if self.minutes <= 0:
+            raise SimulationInputError(f"scenario {self.name!r}: minutes must be positive")
+        if not self.rate:
+            raise SimulationInputError(f"scenario {self.name!r}: rate needs at least one point")
+        minutes = [m for m, _ in self.rate]
+        if minutes != sorted(minutes) or minutes[0] != 0:
+            raise SimulationInputError(
+                f"scenario {self.name!r}: rate points must start at minute 0, in order"
+            )
+        if any(r < 0 for _, r in self.rate):
+            raise SimulationInputError(f"scenario {self.name!r}: a rate is negative")
+
+    def rate_at(self, seconds: float) -> float:
+        """Uploads per second at ``seconds`` into the scenario."""
+        minute = seconds / 60
+        points = self.rate
+        for (m0, r0), (m1, r1) in itertools.pairwise(points):
+            if m0 <= minute < m1:
+                return r0 + (r1 - r0) * (minute - m0) / (m1 - m0)
+        return points[-1][1]
+
+    @property
+    def peak(self) -> float:
+        """The highest rate anywhere in the scenario."""
+        return max(r for _, r in self.rate)
+
+
+def scenario_from_json(doc: Any) -> Scenario:
+    """Parse ``{"name": ..., "minutes": ..., "rate": [[minute, uploads_per_second], ...]}``."""
+    if not isinstance(doc, dict):
+        raise SimulationInputError("scenario: not a JSON object")
+    unknown = set(doc) - {"name", "minutes", "rate"}
+    if unknown:
+        raise SimulationInputError(f"scenario: unknown field(s) {sorted(unknown)}")
+    try:
+        points = tuple((float(m), float(r)) for m, r in doc["rate"])
+        return Scenario(str(doc["name"]), float(doc["minutes"]), points)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, SimulationInputError):
+            raise
+        raise SimulationInputError(f"scenario: {exc!r} (need name, minutes, rate)") from exc
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """An EC2 instance type's size and price; ``baseline`` per vCPU for burstable types."""
+
+    name: str
+    vcpus: int
+    hourly: float
+    baseline: float | None
+    surplus_credit_per_vcpu_hour: float
+
+
+def instance_type(name: str, prices: Path = PRICES_FILE) -> InstanceType:
+    """Look ``name`` up in the dated price table."""
+    table = json.loads(prices.read_text())
+    try:
+        row = table["types"][name]
+    except KeyError:
+        known = ", ".join(sorted(table["types"]))
+        raise SimulationInputError(f"instance type {name!r} is not priced ({known})") from None
+    return InstanceType(
+        name, row["vcpus"], row["hourly"], row["baseline"], table["surplus_credit_per_vcpu_hour"]
+    )
+
+
+@dataclass(frozen=True)
+class ServiceTimes:
+    """Measured seconds per job by jobs running at once, on a machine of ``cores`` cores."""
+
+    cores: int
+    by_concurrency: dict[int, tuple[float, ...]]
+
+    def sampler(self, vcpus: int, rng: random.Random) -> Callable[[int], float]:
+        """Draw a job's time on a ``vcpus`` instance running ``busy`` jobs (itself included).
+
+        The machine's measurement at the same jobs per core stands in for the instance,
+        which assumes one of its vCPUs is as fast as one core here.
+        """
+        measured = sorted(self.by_concurrency)
+
+        def draw(busy: int) -> float:
+            per_core_here = math.ceil(busy * self.cores / vcpus)
+            key = min((k for k in measured if k >= per_core_here), default=measured[-1])
+            scale = per_core_here / key if per_core_here > key else 1.0
+            return rng.choice(self.by_concurrency[key]) * scale
+
+        return draw
+
+
+def load_service_times(path: Path = CALIBRATION_FILE) -> ServiceTimes:
+    """The service times in a calibration file written by ``bench/scaling_calibration.py``."""
+    try:
+        doc = json.loads(path.read_text())
+        samples = {int(k): tuple(v / 1000 for v in ms) for k, ms in doc["service_ms"].items()}
+        return ServiceTimes(int(doc["cores"]), samples)
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise SimulationInputError(f"calibration file {path}: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class TargetTracking:
+    """Target tracking on jobs per in-service worker (an alternative to the steps)."""
+
+    target: float
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Everything about the fleet and its scaling that the simulation reads."""
+
+    steps: ScalingSteps
+    fleet_min: int
+    fleet_max: int
+    instance: InstanceType
+    threads: int
+    warmup_s: float = INSTANCE_WARMUP_SECONDS
+    # From the launch request to InService, then to the worker consuming: boot, settings
+    # fetch, worker start. Assumed, not measured (no AWS here); docs/scaling.md says so.
+    launch_s: float = 45
+    boot_s: float = 60
+    # How late a one-minute SQS datapoint reaches the alarm (assumed).
+    metric_delay_s: float = 60
+    grace_s: float = 30
+    # Per job: receive to start, and the S3/SQS round trips the local backends lack.
+    dispatch_s: float = 0.02
+    overhead_s: float = 0.08
+    target_tracking: TargetTracking | None = None
+    # No scaling at all: the fleet stays at fleet_min.
+    fixed: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fleet_min <= self.fleet_max or self.fleet_max < 1:
+            raise SimulationInputError(
+                f"fleet-min {self.fleet_min}, fleet-max {self.fleet_max}: "
+                "need 0 <= min <= max and max >= 1"
+            )
+        if self.threads < 1:
+            raise SimulationInputError("threads: at least one")
+
+
+def default_fleet(instance: InstanceType | None = None, steps: ScalingSteps | None = None) -> Fleet:
+    """The fleet as the CDK app deploys it by default (``cdk/config.py``)."""
+    config = DeployConfig()
+    chosen = instance or instance_type(config.worker_instance_type)
+    return Fleet(
+        steps=steps or config.scaling_steps,
+        fleet_min=config.fleet_min,
+        fleet_max=config.fleet_max,
+        instance=chosen,
+        # The worker's default: one thread more than the instance has vCPUs.
+        threads=chosen.vcpus + 1,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One scaling policy action: the metric values it saw and the capacity it asked for."""
+
+    time: float
+    policy: str
+    visible: float
+    in_flight: float
+    in_service: float
+    load: float
+    current: int
+    desired_before: int
+    desired_after: int
+
+
+@dataclass
+class _Instance:
+    launched: float
+    in_service_at: float
+    serving_at: float
+    warmed_at: float
+    busy: dict[int, float] = field(default_factory=dict)
+    draining: bool = False
+    gone_at: float | None = None
+    cpu_seconds: float = 0.0
+    last_change: float = 0.0
+
+
+@dataclass
+class Result:
+    """One run's outputs; ``summary()`` is what ``--json`` writes."""
+
+    scenario: Scenario
+    fleet: Fleet
+    latencies: list[float]
+    series: list[dict[str, float]]
+    decisions: list[Decision]
+    instance_seconds: float
+    surplus_vcpu_seconds: float
+    end: float
+    redelivered: int
+    objective_s: float
+    # When each instance the policy launched came into service, in launch order.
+    added_in_service: list[float]
+
+    def percentile(self, p: float) -> float:
+        """The ``p``-th percentile (0..100) of 202 -> ready latency, seconds (nearest rank)."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+    @property
+    def instance_hours(self) -> float:
+        """Instance-hours billed."""
+        return self.instance_seconds / 3600
+
+    @property
+    def dollars(self) -> float:
+        """On-demand hours plus surplus CPU credits."""
+        instance = self.fleet.instance
+        credits = self.surplus_vcpu_seconds / 3600 * instance.surplus_credit_per_vcpu_hour
+        return self.instance_hours * instance.hourly + credits
+
+    @property
+    def objective_met(self) -> bool:
+        """Whether the p99 202 -> ready latency stayed within the objective."""
+        return self.percentile(99) <= self.objective_s
+
+    def summary(self, *, with_series: bool = True) -> dict[str, Any]:
+        """The outputs as JSON-ready values."""
+        doc: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "instance_type": self.fleet.instance.name,
+            "fleet_min": self.fleet.fleet_min,
+            "fleet_max": self.fleet.fleet_max,
+            "jobs": len(self.latencies),
+            "redelivered": self.redelivered,
+            "latency_s": {
+                "p50": self.percentile(50),
+                "p95": self.percentile(95),
+                "p99": self.percentile(99),
+                "max": max(self.latencies, default=0.0),
+            },
+            "max_oldest_age_s": max((s["oldest_age_s"] for s in self.series), default=0.0),
+            "max_in_service": max((s["in_service"] for s in self.series), default=0.0),
+            "drained_at_s": self.end,
+            "instance_hours": self.instance_hours,
+            "dollars": self.dollars,
+            "objective_s": self.objective_s,
+            "objective_met": self.objective_met,
+        }
+        if with_series:
+            doc["series"] = self.series
+        return doc
+
+
+_ARRIVAL, _DONE, _SERVING, _TICK, _DEADLINE = range(5)
+
+
+class _Simulation:
+    """The event loop; ``run`` is the public way in."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        fleet: Fleet,
+        service: ServiceTimes,
+        seed: int,
+        arrivals: Sequence[float] | None,
+        job_times: Sequence[float] | None,
+    ) -> None:
+        self.scenario = scenario
+        self.fleet = fleet
+        self.rng = random.Random(seed)  # noqa: S311 - a seeded model, not secrets
+        self.draw = service.sampler(fleet.instance.vcpus, random.Random(seed + 1))  # noqa: S311
+        self.arrivals = arrivals
+        self.job_times = job_times
+        self.events: list[tuple[float, int, int, int]] = []
+        self.sequence = 0
+        self.queue: deque[int] = deque()
+        self.arrived: list[float] = []
+        self.latencies: list[float] = []
+        self.instances: list[_Instance] = []
+        self.free: deque[int] = deque()
+        self.running: dict[int, tuple[int, float]] = {}  # job -> (instance, its end)
+        self.datapoints: list[tuple[float, float, float, float, float]] = []
+        self.series: list[dict[str, float]] = []
+        self.decisions: list[Decision] = []
+        self.desired = fleet.fleet_min
+        self.redelivered = 0
+        self.expression = compile_expression(load_expression(fleet.steps))
+        self.last_done = 0.0
+
+    def push(self, time: float, kind: int, subject: int) -> None:
+        self.sequence += 1
+        heapq.heappush(self.events, (time, self.sequence, kind, subject))
+
+    def run(self) -> Result:
+        horizon = self.scenario.minutes * 60
+        for _ in range(self.fleet.fleet_min):
+            self.launch(0.0, ready=True)
+        self.schedule_arrivals(horizon)
+        self.push(PERIOD_SECONDS, _TICK, 0)
+        now = 0.0
+        while self.events:
+            now, _, kind, subject = heapq.heappop(self.events)
+            if kind == _TICK:
+                done = now >= horizon and not self.queue and not self.running
+                if done or now > horizon + MAX_DRAIN_SECONDS:
+                    break
+                self.tick(now)
+                self.push(now + PERIOD_SECONDS, _TICK, 0)
+            elif kind == _ARRIVAL:
+                self.arrive(now)
+            elif kind == _DONE:
+                self.finish(now, subject)
+            elif kind == _SERVING:
+                self.serve(now, subject)
+            else:
+                self.deadline(now, subject)
+        end = max(horizon, now) if (self.queue or self.running) else max(horizon, self.last_done)
+        return self.result(end)
+
+    def schedule_arrivals(self, horizon: float) -> None:
+        if self.arrivals is not None:
+            times = list(self.arrivals)
+        else:
+            times, t, peak = [], 0.0, self.scenario.peak
+            while peak > 0:
+                t += self.rng.expovariate(peak)
+                if t >= horizon:
+                    break
+                if self.rng.random() * peak < self.scenario.rate_at(t):
+                    times.append(t)
+        for t in times:
+            self.push(t, _ARRIVAL, 0)
+
+    # --- jobs -----------------------------------------------------------------------
+
+    def arrive(self, now: float) -> None:
+        job = len(self.arrived)
+        self.arrived.append(now)
+        self.latencies.append(math.nan)
+        self.queue.append(job)
+        self.dispatch(now)
+
+    def dispatch(self, now: float) -> None:
+        while self.queue and self.free:
+            index = self.free.popleft()
+            instance = self.instances[index]
+            if instance.draining or instance.gone_at is not None:
+                continue
+            job = self.queue.popleft()
+            self.account_cpu(instance, now)
+            took = (
+                self.draw(len(instance.busy) + 1) if self.job_times is None else self.job_times[job]
+            )
+            end = now + self.fleet.dispatch_s + took
+            end += self.fleet.overhead_s
+            instance.busy[job] = end
+            self.running[job] = (index, end)
+            self.push(end, _DONE, job)
+
+    def finish(self, now: float, job: int) -> None:
+        held = self.running.get(job)
+        if held is None or held[1] != now:
+            return  # given back at a scale-in deadline; its later delivery counts
+        index, _ = held
+        del self.running[job]
+        instance = self.instances[index]
+        self.account_cpu(instance, now)
+        del instance.busy[job]
+        self.latencies[job] = now - self.arrived[job]
+        self.last_done = now
+        if instance.draining:
+            if not instance.busy:
+                instance.gone_at = now
+        else:
+            self.free.append(index)
+            self.dispatch(now)
+
+    # --- instances ------------------------------------------------------------------
+
+    def launch(self, now: float, *, ready: bool = False) -> None:
+        fleet = self.fleet
+        if ready:
+            instance = _Instance(now, now, now, now, last_change=now)
+        else:
+            in_service = now + fleet.launch_s
+            instance = _Instance(
+                now, in_service, in_service + fleet.boot_s, in_service + fleet.warmup_s
+            )
+            instance.last_change = instance.serving_at
+        self.instances.append(instance)
+        index = len(self.instances) - 1
+        if ready:
+            self.free.extend([index] * fleet.threads)
+        else:
+            self.push(instance.serving_at, _SERVING, index)
+
+    def serve(self, now: float, index: int) -> None:
+        instance = self.instances[index]
+        if instance.draining:
+            return
+        self.free.extend([index] * self.fleet.threads)
+        self.dispatch(now)
+
+    def terminate(self, now: float, index: int) -> None:
+        instance = self.instances[index]
+        instance.draining = True
+        if not instance.busy or now < instance.serving_at:
+            instance.gone_at = now
+        else:
+            self.push(now + self.fleet.grace_s, _DEADLINE, index)
+
+    def deadline(self, now: float, index: int) -> None:
+        instance = self.instances[index]
+        if instance.gone_at is not None:
+            return
+        self.account_cpu(instance, now)
+        # The worker gives back what it still holds; those messages are visible again.
+        for job in sorted(instance.busy, reverse=True):
+            del self.running[job]
+            self.queue.appendleft(job)
+            self.redelivered += 1
+        instance.busy.clear()
+        instance.gone_at = now
+        self.dispatch(now)
+
+    def account_cpu(self, instance: _Instance, now: float) -> None:
+        if now > instance.last_change:
+            used = min(len(instance.busy), self.fleet.instance.vcpus)
+            instance.cpu_seconds += used * (now - instance.last_change)
+            instance.last_change = now
+
+    def live(self) -> list[int]:
+        return [i for i, x in enumerate(self.instances) if not x.draining and x.gone_at is None]
+
+    def in_service(self, now: float) -> int:
+        return sum(1 for i in self.live() if self.instances[i].in_service_at <= now)
+
+    def warmed(self, now: float) -> int:
+        return sum(1 for i in self.live() if self.instances[i].warmed_at <= now)
+
+    # --- CloudWatch and Auto Scaling ------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        visible = float(len(self.queue))
+        in_flight = float(len(self.running))
+        in_service = float(self.in_service(now))
+        names = dict(zip(LOAD_METRIC_IDS, (visible, in_flight, in_service), strict=True))
+        load = self.expression(names)
+        self.datapoints.append((now, visible, in_flight, in_service, load))
+        oldest = min(
+            [self.arrived[self.queue[0]]] if self.queue else [],
+            default=now,
+        )
+        if self.running:
+            oldest = min(oldest, min(self.arrived[j] for j in self.running))
+        self.series.append(
+            {
+                "minute": now / 60,
+                "rate": self.scenario.rate_at(now - 1e-9),
+                "visible": visible,
+                "in_flight": in_flight,
+                "in_service": in_service,
+                "desired": float(self.desired),
+                "oldest_age_s": now - oldest,
+            }
+        )
+        seen = [d for d in self.datapoints if d[0] <= now - self.fleet.metric_delay_s]
+        if not self.fleet.fixed:
+            if self.fleet.target_tracking is not None:
+                self.track(now, seen, self.fleet.target_tracking.target)
+            else:
+                self.step(now, seen)
+        self.reconcile(now)
+
+    def step(self, now: float, seen: list[tuple[float, float, float, float, float]]) -> None:
+        fleet, steps = self.fleet, self.fleet.steps
+        out = seen[-SCALE_OUT_EVALUATION_PERIODS:]
+        if len(out) == SCALE_OUT_EVALUATION_PERIODS and all(
+            d[4] >= steps.scale_out_threshold for d in out
+        ):
+            self.act(now, "scale-out", out[-1], grow=True)
+            return
+        back = seen[-SCALE_IN_EVALUATION_PERIODS:]
+        warming = any(self.instances[i].warmed_at > now for i in self.live())
+        if (
+            len(back) == SCALE_IN_EVALUATION_PERIODS
+            and all(d[4] <= steps.scale_in_threshold for d in back)
+            and not warming
+            and self.desired > fleet.fleet_min
+        ):
+            self.act(now, "scale-in", back[-1], grow=False)
+
+    def act(
+        self, now: float, policy: str, point: tuple[float, float, float, float, float], grow: bool
+    ) -> None:
+        _, visible, in_flight, in_service, load = point
+        current = self.warmed(now)
+        asked = next_capacity(
+            self.fleet.steps, current, load, self.fleet.fleet_min, self.fleet.fleet_max
+        )
+        before = self.desired
+        self.desired = max(before, asked) if grow else min(before, asked)
+        self.decisions.append(
+            Decision(now, policy, visible, in_flight, in_service, load, current, before, asked)
+        )
+
+    def track(
+        self, now: float, seen: list[tuple[float, float, float, float, float]], target: float
+    ) -> None:
+        fleet = self.fleet
+        if not seen:
+            return
+        _, visible, in_flight, in_service, _ = seen[-1]
+        jobs = visible + in_flight
+        per_worker = jobs / in_service if in_service else (math.inf if jobs else 0.0)
+        wanted = min(fleet.fleet_max, max(fleet.fleet_min, math.ceil(jobs / target)))
+        recent = seen[-3:]
+        if len(recent) == 3 and all(_per_worker(d) > target for d in recent):
+            self.desired = max(self.desired, wanted, 1 if jobs else 0)
+        back = seen[-SCALE_IN_EVALUATION_PERIODS:]
+        warming = any(self.instances[i].warmed_at > now for i in self.live())
+        if (
+            len(back) == SCALE_IN_EVALUATION_PERIODS
+            and all(_per_worker(d) < 0.9 * target for d in back)
+            and not warming
+            and per_worker < target
+        ):
+            floor = 1 if jobs else 0
+            self.desired = max(fleet.fleet_min, min(self.desired, max(wanted, floor)))
+
+    def reconcile(self, now: float) -> None:
+        live = self.live()
+        for _ in range(self.desired - len(live)):
+            self.launch(now)
+        surplus = len(live) - self.desired
+        if surplus > 0:
+            # Not yet serving goes first (nothing lost), then AWS's choice, seen as random.
+            booting = [i for i in live if self.instances[i].serving_at > now]
+            serving = [i for i in live if self.instances[i].serving_at <= now]
+            self.rng.shuffle(serving)
+            for index in (booting + serving)[:surplus]:
+                self.terminate(now, index)
+
+    def result(self, end: float) -> Result:
+        seconds = 0.0
+        surplus = 0.0
+        instance_type_ = self.fleet.instance
+        for instance in self.instances:
+            stop = end if instance.gone_at is None else instance.gone_at
+            self.account_cpu(instance, stop)
+            lifetime = max(60.0, stop - instance.launched)
+            seconds += lifetime
+            if instance_type_.baseline is not None:
+                earned = instance_type_.baseline * instance_type_.vcpus * lifetime
+                surplus += max(0.0, instance.cpu_seconds - earned)
+        done = [lat for lat in self.latencies if not math.isnan(lat)]
+        unfinished = len(self.latencies) - len(done)
+        # A job never finished counts as waiting until the end: it cannot pass.
+        done += [end - self.arrived[j] for j, lat in enumerate(self.latencies) if math.isnan(lat)]
+        if unfinished:
+            print(f"{self.scenario.name}: {unfinished} jobs unfinished", file=sys.stderr)
+        return Result(
+            self.scenario,
+            self.fleet,
+            done,
+            self.series,
+            self.decisions,
+            seconds,
+            surplus,
+            end,
+            self.redelivered,
+            objective_s=DeployConfig().latency_objective_seconds,
+            added_in_service=[i.in_service_at for i in self.instances if i.launched > 0],
+        )
+
+
+def _per_worker(point: tuple[float, float, float, float, float]) -> float:
+    _, visible, in_flight, in_service, _ = point
+    jobs = visible + in_flight
+    return jobs / in_service if in_service else (math.inf if jobs else 0.0)
+
+
+def simulate(
+    scenario: Scenario,
+    fleet: Fleet,
+    service: ServiceTimes,
+    *,
+    seed: int = 1,
+    arrivals: Sequence[float] | None = None,
+    job_times: Sequence[float] | None = None,
+) -> Result:
+    """Run ``scenario`` against ``fleet``; deterministic for a given ``seed``.
+
+    ``arrivals`` replaces the Poisson arrivals with given times (seconds), and
+    ``job_times`` gives each of them, in arrival order, its service time instead of a
+    draw from ``service``: the calibration replays a measured run this way.
+    """
+    return _Simulation(scenario, fleet, service, seed, arrivals, job_times).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: one scenario, one fleet; exits 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cdk.fleet_simulator",
+        description="Simulate the worker fleet on one traffic scenario (docs/scaling.md).",
+    )
+    parser.add_argument("--scenario", required=True, type=Path, help="scenario JSON file")
+    parser.add_argument("--steps", help='scaling table JSON, as the "scalingSteps" context')
+    parser.add_argument("--fleet-min", type=int)
+    parser.add_argument("--fleet-max", type=int)
+    parser.add_argument("--instance-type", default=DeployConfig().worker_instance_type)
+    parser.add_argument("--threads", type=int, help="worker threads (default vCPUs + 1)")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the summary and time series here")
+    parser.add_argument("--plot", type=Path, help="write a PNG of the run here (matplotlib)")
+    options = parser.parse_args(argv)
+    try:
+        scenario = scenario_from_json(json.loads(options.scenario.read_text()))
+        steps = steps_from_json(options.steps) if options.steps else None
+        base = default_fleet(instance_type(options.instance_type), steps)
+        fleet = replace(
+            base,
+            fleet_min=base.fleet_min if options.fleet_min is None else options.fleet_min,
+            fleet_max=base.fleet_max if options.fleet_max is None else options.fleet_max,
+            threads=options.threads or base.threads,
+        )
+        service = load_service_times(options.calibration)
+    except (OSError, json.JSONDecodeError, SimulationInputError, ScalingStepsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = simulate(scenario, fleet, service, seed=options.seed)
+    summary = result.summary()
+    if options.json:
+        options.json.write_text(json.dumps(summary, indent=1))
+    if options.plot:
+        from cdk.fleet_plots import plot_run  # matplotlib only when a plot is asked for
+
+        plot_run(result, options.plot)
+    print(json.dumps(result.summary(with_series=False), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The fleet simulator's properties, on service times set by hand so the figures are known."""
+
+import math
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from cdk.fleet_simulator import (
+    Fleet,
+    InstanceType,
+    Scenario,
+    ServiceTimes,
+    default_fleet,
+    simulate,
+)
+from cdk.metric_math import evaluate
+from cdk.scaling import (
+    DEFAULT_STEPS,
+    PERIOD_SECONDS,
+    SCALE_OUT_EVALUATION_PERIODS,
+    load_expression,
+    next_capacity,
+    steps_from_json,
+)
+
+JOB_S = 1.0
+# Not burstable, so the cost is the instance-hours alone.
+STEADY_TYPE = InstanceType(
+    "test.large", vcpus=2, hourly=0.10, baseline=None, surplus_credit_per_vcpu_hour=0.04
+)
+SERVICE = ServiceTimes(cores=2, by_concurrency={1: (JOB_S,), 3: (JOB_S,)})
+
+
+def _fleet(**changes: object) -> Fleet:
+    fleet = replace(
+        default_fleet(STEADY_TYPE), fleet_min=1, fleet_max=4, dispatch_s=0.0, overhead_s=0.0
+    )
+    return replace(fleet, **changes)  # type: ignore[arg-type]
+
+
+def _capacity_per_instance(fleet: Fleet) -> float:
+    return fleet.threads / JOB_S
+
+
+def test_no_arrivals_keep_the_minimum_fleet_at_exactly_its_cost() -> None:
+    fleet = _fleet(fleet_min=2)
+    result = simulate(Scenario("idle", 120, ((0, 0.0),)), fleet, SERVICE)
+    assert result.latencies == []
+    assert {s["in_service"] for s in result.series} == {2.0}
+    assert {s["desired"] for s in result.series} == {2.0}
+    assert result.instance_hours == pytest.approx(2 * 2.0)
+    assert result.dollars == pytest.approx(2 * 2.0 * STEADY_TYPE.hourly)
+
+
+def test_a_rate_beyond_the_maximum_reaches_it_and_the_backlog_grows_at_the_excess() -> None:
+    fleet = _fleet(fleet_max=3)
+    capacity = fleet.fleet_max * _capacity_per_instance(fleet)
+    rate = capacity + 4
+    result = simulate(Scenario("flood", 24, ((0, rate),)), fleet, SERVICE)
+    in_service = [s["in_service"] for s in result.series if s["minute"] <= 24]
+    assert max(in_service) == fleet.fleet_max
+    assert all(n <= fleet.fleet_max for n in in_service)
+    # Once the whole fleet serves, the backlog grows at rate - capacity (Poisson noise aside).
+    late = [s for s in result.series if 12 <= s["minute"] <= 24]
+    growth = (late[-1]["visible"] - late[0]["visible"]) / (
+        (late[-1]["minute"] - late[0]["minute"]) * 60
+    )
+    assert growth == pytest.approx(rate - capacity, rel=0.1)
+
+
+def test_raising_the_fleet_maximum_never_makes_a_burst_worse() -> None:
+    burst = Scenario("burst", 30, ((0, 1.0), (5, 1.0), (5.01, 12.0), (15, 12.0), (15.01, 1.0)))
+    p95 = [simulate(burst, _fleet(fleet_max=n), SERVICE).percentile(95) for n in (1, 2, 4, 8)]
+    assert p95 == sorted(p95, reverse=True)
+    assert p95[0] > p95[-1]
+
+
+def test_the_policy_decides_as_next_capacity_on_the_alarm_s_expression() -> None:
+    burst = Scenario("burst", 45, ((0, 1.0), (5, 1.0), (5.01, 12.0), (15, 12.0), (15.01, 0.1)))
+    fleet = _fleet(fleet_max=8)
+    result = simulate(burst, fleet, SERVICE)
+    policies = {d.policy for d in result.decisions}
+    assert policies == {"scale-out", "scale-in"}
+    expression = load_expression(fleet.steps)
+    for d in result.decisions:
+        metrics = {"visible": d.visible, "in_flight": d.in_flight, "in_service": d.in_service}
+        assert d.load == evaluate(expression, metrics)
+        assert d.desired_after == next_capacity(
+            fleet.steps, d.current, d.load, fleet.fleet_min, fleet.fleet_max
+        )
+
+
+def test_deterministic_under_a_seed() -> None:
+    scenario = Scenario("steady", 10, ((0, 2.0),))
+    first, again = (simulate(scenario, _fleet(), SERVICE, seed=7) for _ in range(2))
+    other = simulate(scenario, _fleet(), SERVICE, seed=8)
+    assert first.summary() == again.summary()
+    assert first.latencies != other.latencies
+
+
+def test_the_first_added_instance_serves_when_the_alarm_metric_and_launch_allow() -> None:
+    fleet = _fleet()
+    result = simulate(Scenario("jump", 6, ((0, 20.0),)), fleet, SERVICE)
+    # Computed apart from the simulator: the period ending at each minute breaches; the
+    # alarm sees a datapoint metric_delay_s after its period ends and acts once it has
+    # SCALE_OUT_EVALUATION_PERIODS of them, at the next one-minute evaluation.
+    seen_all = SCALE_OUT_EVALUATION_PERIODS * PERIOD_SECONDS + fleet.metric_delay_s
+    acted = math.ceil(seen_all / PERIOD_SECONDS) * PERIOD_SECONDS
+    assert result.added_in_service[0] == acted + fleet.launch_s
+
+
+def test_an_empty_fleet_wakes_for_one_job_and_drains_back_to_zero() -> None:
+    fleet = _fleet(fleet_min=0)
+    arrivals = [30.0]
+    result = simulate(Scenario("night", 60, ((0, 0.0),)), fleet, SERVICE, arrivals=arrivals)
+    assert len(result.latencies) == 1
+    assert result.latencies[0] < 10 * 60
+    in_service = [s["in_service"] for s in result.series]
+    assert max(in_service) == 1
+    assert in_service[-1] == 0  # back to nothing once the job was done and the lull held
+
+
+def test_a_worker_scaled_in_mid_job_gives_it_back_for_redelivery() -> None:
+    # The first job runs 2000 s, the second 300 s; two jobs on one worker breach a 1.5
+    # threshold, a second worker joins, and once the short job is done half a job per
+    # worker lets scale-in pick one of the two: when it picks the busy one, the job
+    # comes back after the grace period and starts over on the other.
+    times = ServiceTimes(cores=2, by_concurrency={1: (2000.0,), 2: (300.0,), 3: (300.0,)})
+    steps = steps_from_json('{"scaleOut": [[1.5, null, 50]], "scaleIn": [[null, 0.5, -50]]}')
+    fleet = _fleet(fleet_min=1, fleet_max=2, steps=steps, grace_s=30)
+    night = Scenario("slow", 60, ((0, 0.0),))
+    runs = [simulate(night, fleet, times, seed=seed, arrivals=[1.0, 2.0]) for seed in range(1, 9)]
+    scaled_in = [r for r in runs if any(d.policy == "scale-in" for d in r.decisions)]
+    assert len(scaled_in) == len(runs)
+    redelivered = [r for r in runs if r.redelivered]
+    kept = [r for r in runs if not r.redelivered]
+    assert redelivered
+    assert kept
+    for run in redelivered:
+        (scale_in,) = [d.time for d in run.decisions if d.policy == "scale-in"]
+        assert run.redelivered == 1
+        assert run.latencies[0] == pytest.approx(scale_in + fleet.grace_s + 2000.0 - 1.0, abs=1)
+    for run in kept:
+        assert run.latencies[0] == pytest.approx(2000.0, abs=1)
+
+
+def test_default_policy_is_the_cdk_table() -> None:
+    assert default_fleet().steps == DEFAULT_STEPS
+
+
+def test_a_replayed_run_gives_each_job_its_own_measured_time() -> None:
+    fleet = _fleet(fleet_min=1, fleet_max=1, fixed=True)
+    quiet = Scenario("replay", 2, ((0, 0.0),))
+    # Three threads: the fourth job waits for the first thread to free (at 1 + 5 s).
+    arrivals = [1.0, 1.1, 1.2, 1.3]
+    times = [5.0, 7.0, 9.0, 2.0]
+    result = simulate(quiet, fleet, SERVICE, arrivals=arrivals, job_times=times)
+    assert result.latencies == pytest.approx([5.0, 7.0, 9.0, 5.0 - 0.3 + 2.0])
+
+
+def test_the_simulator_imports_nothing_from_aws_cdk() -> None:
+    # A fresh interpreter, so modules other tests loaded do not hide an import.
+    probe = (
+        "import sys, cdk.fleet_simulator, cdk.metric_math; "
+        "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs') for m in sys.modules))"
+    )
+    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
