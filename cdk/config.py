@@ -32,8 +32,8 @@ class DeployConfig:
     architecture: str = "arm64"
     worker_instance_type: str = "t4g.small"
     server_instance_type: str = "t4g.small"
-    fleet_min: int = 1
-    fleet_max: int = 4
+    fleet_min: int = 2
+    fleet_max: int = 16
     server_min: int = 2
     server_max: int = 4
     scaling_steps: ScalingSteps = DEFAULT_STEPS

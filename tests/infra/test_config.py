@@ -15,7 +15,8 @@ def _config(context: dict[str, Any]) -> DeployConfig:
 def test_no_context_gives_the_documented_defaults() -> None:
     config = _config({})
     assert config == DeployConfig()
-    assert config.fleet_min == 1
+    # The simulator's tuned bounds (bench/results/scaling.md).
+    assert (config.fleet_min, config.fleet_max) == (2, 16)
     assert config.scaling_steps == DEFAULT_STEPS
     assert instance_architecture(config.worker_instance_type) == config.architecture
 
