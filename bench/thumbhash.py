@@ -94,7 +94,7 @@ def main() -> None:
                 "(the machine is shared)",
                 "- command: `.venv/bin/python bench/thumbhash.py`",
                 f"- ThumbHash: `worker.thumbnails.thumbhash` on the small thumbnail, {RUNS} "
-                "runs in-process (RGBA conversion, fast-thumbhash encode, base64)",
+                "runs in-process (RGBA conversion, `worker.thumbhash` encode on NumPy, base64)",
                 f"- whole: `render_thumbnails` of the original (decode, three thumbnails, "
                 f"hash), median of {FULL_RUNS}",
                 "- target: under 2 ms per image",

@@ -25,12 +25,12 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fast_thumbhash import rgba_to_thumb_hash
 from PIL import ExifTags, Image
 
 from sharer.formats import DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
 from sharer.messages import ThumbnailSpec
 from worker.colour import to_srgb
+from worker.thumbhash import rgba_to_thumbhash
 
 # Measured with bench/thumbnailer.py and per-step timings on this corpus (2-core EPYC):
 #
@@ -132,7 +132,7 @@ def thumbhash(image: Image.Image) -> str:
     if size != image.size:
         image = _resize(image, size)
     rgba = image.convert("RGBA")
-    digest = bytes(rgba_to_thumb_hash(rgba.width, rgba.height, rgba.tobytes()))
+    digest = rgba_to_thumbhash(rgba.width, rgba.height, rgba.tobytes())
     return base64.b64encode(digest).decode("ascii")
 
 
