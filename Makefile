@@ -33,7 +33,7 @@ $(RUNTIME): pyproject.toml $(LOCK) | $(BIN)/python
 	touch $@
 
 $(DEV): pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk,simulate]'
 	touch $@ $(RUNTIME)
 
 ## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT.

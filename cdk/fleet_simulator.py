@@ -382,7 +382,8 @@ class _Simulation:
         while self.events:
             now, _, kind, subject = heapq.heappop(self.events)
             if kind == _TICK:
-                done = now >= horizon and not self.queue and not self.running
+                # The datapoint at the horizon is the scenario's last: record it too.
+                done = now > horizon and not self.queue and not self.running
                 if done or now > horizon + MAX_DRAIN_SECONDS:
                     break
                 self.tick(now)

@@ -90,7 +90,7 @@ def test_every_field_is_within_one_step_of_the_references() -> None:
 
 
 def test_most_hashes_are_byte_for_byte_the_references() -> None:
-    images = [i for i in _images(200) if any(lo != hi for lo, hi in i.getextrema())]
+    images = [i for i in _images(200) if i.getcolors(maxcolors=1) is None]  # not flat
     same = sum(
         rgba_to_thumbhash(i.width, i.height, i.tobytes())
         == bytes(reference.rgba_to_thumb_hash(i.width, i.height, i.tobytes()))
