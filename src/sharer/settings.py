@@ -13,6 +13,9 @@ from urllib.parse import SplitResult, urlsplit
 T = TypeVar("T")
 
 DEFAULT_DATA_DIR = "./var"
+# The worker's peak resident memory: the worker instance type (t4g.small, 2 GiB) less
+# what the OS, the SSM and CloudWatch agents and the page cache for originals need.
+DEFAULT_WORKER_MEMORY_BUDGET_MB = 1280
 
 
 class SettingsError(ValueError):
@@ -35,6 +38,7 @@ class Settings:
     visibility_timeout: int
     worker_threads: int
     worker_grace_seconds: int
+    worker_memory_budget_mb: int
     strip_original_metadata: bool
     log_level: str
     bind: str
@@ -92,6 +96,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int
         ),
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
+        worker_memory_budget_mb=parsed(
+            "SHARER_WORKER_MEMORY_BUDGET_MB",
+            str(DEFAULT_WORKER_MEMORY_BUDGET_MB),
+            _positive_int,
+        ),
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "false", _boolean),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
         bind=parsed("SHARER_BIND", "127.0.0.1:8080", _host_port),

@@ -14,7 +14,8 @@ from sharer.queues import Delivery, Queue
 from sharer.status import ImageState, encode_status, pending_status
 from sharer.storage import NewObject, ObjectNotFound, Storage
 from sharer.variants import status_key
-from worker.thumbnails import ThumbnailError, make_thumbnails
+from worker.memory import MemoryBudget
+from worker.thumbnails import ThumbnailError, decode_cost, make_thumbnails
 
 log = logging.getLogger("sharer.worker")
 
@@ -25,10 +26,19 @@ MAX_BACKOFF_SECONDS = 300
 class JobProcessor:
     """Handles deliveries with the given backends; safe to share between threads."""
 
-    def __init__(self, storage: Storage, queue: Queue, *, max_receives: int) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        queue: Queue,
+        *,
+        max_receives: int,
+        memory: MemoryBudget | None = None,
+    ) -> None:
         self.storage = storage
         self.queue = queue
         self.max_receives = max_receives
+        # None: jobs decode without waiting for memory.
+        self.memory = memory
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""
@@ -59,7 +69,12 @@ class JobProcessor:
 
     def _make_and_store(self, job: ThumbnailJob) -> None:
         original = self.storage.get(job.original_key)
-        encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
+        if self.memory is None:
+            encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
+        else:
+            cost = decode_cost(original.body, job.original_format, job.thumbnails)
+            with self.memory.reserved(cost):
+                encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
         self.storage.put_all(
             [
                 NewObject(spec.key, encoded[spec.name], spec.image_format.media_type)

@@ -13,6 +13,7 @@ def test_defaults_are_local_backends_under_the_data_dir() -> None:
     assert settings.max_pixels == 50_000_000
     assert settings.serves_media
     assert settings.public_base_url is None
+    assert settings.worker_memory_budget_mb == 1280
 
 
 def test_aws_backends() -> None:
@@ -44,6 +45,7 @@ def test_aws_backends() -> None:
         ("SHARER_MAX_PIXELS", "0"),
         ("SHARER_MAX_RECEIVES", "-1"),
         ("SHARER_STRIP_ORIGINAL_METADATA", "maybe"),
+        ("SHARER_WORKER_MEMORY_BUDGET_MB", "1.5G"),
         ("SHARER_LOG_LEVEL", "LOUD"),
         ("SHARER_BIND", "8080"),
         ("SHARER_BIND", "0.0.0.0:99999"),
