@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from server.uploads import accept_upload
 from sharer.backends import open_queue, open_storage
-from sharer.formats import PNG
-from sharer.ids import new_image_id
-from sharer.messages import encode_job, job_for_upload
 from sharer.settings import load_settings
-from sharer.status import encode_status, pending_status
-from sharer.storage import NewObject
 from sharer.variants import status_key
 from support import images
 from support.faults import process_memory
@@ -37,20 +33,11 @@ def test_peak_memory_stays_under_the_budget_with_50_mp_pngs(tmp_path: Path) -> N
     settings = load_settings(env)
     storage, queue = open_storage(settings), open_queue(settings)
     original = images.solid_png(SIZE)
-    jobs = [job_for_upload(new_image_id(), PNG, has_alpha=False) for _ in range(JOBS)]
-    for job in jobs:
-        storage.put_all(
-            [
-                NewObject(job.original_key, original, PNG.media_type),
-                NewObject(
-                    status_key(job.image_id),
-                    encode_status(pending_status(job)),
-                    "application/json",
-                    immutable=False,
-                ),
-            ]
-        )
-        queue.send(encode_job(job))
+    # Queued as the server queues them (the 1 MiB upload cap is not in the way here).
+    jobs = [
+        accept_upload(original, storage=storage, queue=queue, max_pixels=settings.max_pixels)
+        for _ in range(JOBS)
+    ]
     service = Service(env, tmp_path)
     try:
         worker = service.start_worker()
