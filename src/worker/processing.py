@@ -75,7 +75,8 @@ class JobProcessor:
             cost = decode_cost(original.body, job.original_format, job.thumbnails)
             with self.memory.reserved(cost):
                 encoded = make_thumbnails(original.body, job.original_format, job.thumbnails)
-        self.storage.put_all(
+        # Made again if the job is redone, so they may be served before they are synced.
+        self.storage.put_all_regenerable(
             [
                 NewObject(spec.key, encoded[spec.name], spec.image_format.media_type)
                 for spec in job.thumbnails

@@ -2,6 +2,7 @@
 order, a send waking a waiting receive at once, a lost wake-up costing only the re-check."""
 
 import multiprocessing
+import os
 import socket
 import sqlite3
 import threading
@@ -155,9 +156,12 @@ def test_a_listener_left_by_a_dead_process_is_removed_by_the_next_send(tmp_path:
     queue = make_queue(path)
     wake_dir = tmp_path / "queue.sqlite3.wake"
     wake_dir.mkdir()
+    directory = os.open(wake_dir, os.O_RDONLY | os.O_DIRECTORY)
     left = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    left.bind(str(wake_dir / "999999-dead.sock"))
+    # Through the descriptor: a deep tmp_path is longer than a socket address may be.
+    left.bind(f"/proc/self/fd/{directory}/999999-dead.sock")
     left.close()  # the file stays, as after a crash
+    os.close(directory)
 
     queue.send("job")
 
