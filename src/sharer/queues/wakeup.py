@@ -18,6 +18,7 @@ import secrets
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,7 @@ class WakeupListener:
     def wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``, less if a wake-up arrives; swallow what arrived."""
         if self._socket is None:
-            threading.Event().wait(seconds)
+            time.sleep(max(0.0, seconds))
             return
         readable, _, _ = select.select([self._socket], [], [], max(0.0, seconds))
         if readable:
