@@ -167,3 +167,21 @@ def test_a_listener_left_by_a_dead_process_is_removed_by_the_next_send(tmp_path:
 
     assert list(wake_dir.iterdir()) == []
     assert [d.body for d in queue.receive(1, 0)] == ["job"]
+
+
+def test_a_receive_commits_unsynced_and_every_send_synced(tmp_path: Path) -> None:
+    queue = make_queue(tmp_path / "queue.sqlite3")
+    queue.send("first")
+    statements: list[str] = []
+    queue._connect().set_trace_callback(statements.append)
+
+    queue.receive(1, 0)
+    queue.send("second")
+
+    def level_before(marker: str) -> str:
+        index = next(i for i, s in enumerate(statements) if s.startswith(marker))
+        return [s for s in statements[:index] if s.startswith("PRAGMA synchronous")][-1]
+
+    # A lost receive only redelivers; a lost send would break the 202's promise.
+    assert level_before("UPDATE messages SET receive_count") == "PRAGMA synchronous=NORMAL"
+    assert level_before("INSERT INTO messages") == "PRAGMA synchronous=FULL"
