@@ -169,19 +169,21 @@ def test_a_listener_left_by_a_dead_process_is_removed_by_the_next_send(tmp_path:
     assert [d.body for d in queue.receive(1, 0)] == ["job"]
 
 
-def test_a_receive_commits_unsynced_and_every_send_synced(tmp_path: Path) -> None:
+def test_receives_and_deletes_commit_unsynced_and_every_send_synced(tmp_path: Path) -> None:
     queue = make_queue(tmp_path / "queue.sqlite3")
     queue.send("first")
     statements: list[str] = []
     queue._connect().set_trace_callback(statements.append)
 
-    queue.receive(1, 0)
+    [delivery] = queue.receive(1, 0)
+    queue.delete(delivery.receipt)
     queue.send("second")
 
     def level_before(marker: str) -> str:
         index = next(i for i, s in enumerate(statements) if s.startswith(marker))
         return [s for s in statements[:index] if s.startswith("PRAGMA synchronous")][-1]
 
-    # A lost receive only redelivers; a lost send would break the 202's promise.
+    # A lost receive or delete only redelivers; a lost send would break the 202's promise.
     assert level_before("UPDATE messages SET receive_count") == "PRAGMA synchronous=NORMAL"
+    assert level_before("DELETE FROM messages WHERE receipt") == "PRAGMA synchronous=NORMAL"
     assert level_before("INSERT INTO messages") == "PRAGMA synchronous=FULL"
