@@ -9,7 +9,6 @@ accepted.
 """
 
 import ctypes
-import ctypes.util
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -90,9 +89,8 @@ def return_freed_pixels_promptly() -> bool:
     reservation was released. A fixed threshold keeps the peak at what is reserved.
     Returns False where the C library has no ``mallopt`` (not glibc).
     """
-    name = ctypes.util.find_library("c")
-    library = ctypes.CDLL(name) if name else None
-    mallopt = getattr(library, "mallopt", None)
+    # The process's own symbols include the C library's (find_library would run ldconfig).
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, _MAPPED_FROM_BYTES))
