@@ -83,7 +83,7 @@ $(BENCH): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,bench]'
 	touch $@ $(RUNTIME)
 
-## bench: thumbnailer and service benchmarks (never part of make test); tables in bench/results/.
+## bench: every benchmark, thumbor and AWS round trips included (never in make test); tables in bench/results/.
 bench: $(BENCH)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run_all.py

@@ -1,5 +1,6 @@
 """Run every benchmark (``make bench``): the thumbnailer's, inspection's, ThumbHash's,
-the service's.
+the service's, the whole job against thumbor (which installs thumbor in a venv of its own
+on first use), and the AWS round trips behind a latency proxy.
 
 Each runs in its own process with its default settings and writes its own table under
 bench/results/; a failure of one does not stop the other, but makes this script exit 1.
@@ -12,7 +13,14 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-BENCHMARKS = ("thumbnailer.py", "inspection.py", "thumbhash.py", "service.py")
+BENCHMARKS = (
+    "thumbnailer.py",
+    "inspection.py",
+    "thumbhash.py",
+    "service.py",
+    "thumbor_job.py",
+    "aws_round_trips.py",
+)
 
 
 def main() -> None:

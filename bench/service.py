@@ -4,17 +4,19 @@ What is measured, ``--repeats`` times over (fresh processes and data each time):
 
 - upload throughput: a ~470 KB 2 MP JPEG POSTed by wrk at concurrency 1, 4 and 16 to the
   real gunicorn server with a worker running, and the same load against
-  ``bench/bare_wsgi.py`` (same gunicorn configuration; it only stores the body), with
-  the CPU time the servers spent per upload. The worker runs at ``nice 19`` here so the
-  figure is the server's (in production workers have machines of their own); two more
-  runs at concurrency 16, with the worker at normal priority and with no worker at all,
-  show what sharing the 2 cores costs.
+  ``bench/bare_wsgi.py`` (same gunicorn configuration; it only stores the body) and
+  ``bench/durable_floor.py`` (same configuration; only the service's durable writes:
+  original and status, queue message), with the CPU time the servers spent per upload.
+  The worker runs at ``nice 19`` here so the figure is the server's (in production
+  workers have machines of their own); two more runs at concurrency 16, with the worker
+  at normal priority and with no worker at all, show what sharing the 2 cores costs.
 - the wait from 202 to the last thumbnail being fetchable (``service_latency``): idle,
   one upload at a time, and with 3 uploads in flight all the time, in alternating
   blocks; worker at normal priority. Each idle upload starts a random 0-50 ms after the
-  previous one's thumbnails: sent back to back, uploads phase-lock with the worker's
-  50 ms queue re-checks and every one waits about the same part of it (which part
-  depends on incidental timing); real uploads arrive at random moments. The loaded
+  previous one's thumbnails: sent back to back, uploads would phase-lock with the
+  worker's 50 ms queue re-checks if a wake-up were lost (a send wakes the worker at
+  once, so normally there is no re-check to wait for); real uploads arrive at random
+  moments. The loaded
   clients upload back to back, as the load must stay at 3 in flight.
 
 The machine is shared, so every figure is the median of the repeats, shown with its
@@ -44,6 +46,7 @@ from service_processes import (  # noqa: E402
     QUIET_WORKER_NICE,
     cpu_seconds,
     running_bare,
+    running_floor,
     running_service,
     server_pid,
     storage_root,
@@ -152,13 +155,18 @@ def one_repeat(
 ) -> Repeat:
     """Every measurement once, bare and service interleaved per concurrency."""
     bare: dict[int, Throughput] = {}
+    floor: dict[int, Throughput] = {}
     service: dict[int, Throughput] = {}
-    with running_bare(run_dir / "bare") as floor:
+    with running_bare(run_dir / "bare") as bare_server:
         for connections in CONCURRENCY:
             bare[connections] = _throughput(
-                floor.url, floor.pid, body_file, content_type, connections, options
+                bare_server.url, bare_server.pid, body_file, content_type, connections, options
             )
-            floor.clear()
+            bare_server.clear()
+            with running_floor(run_dir / f"floor-c{connections}") as (url, pid):
+                floor[connections] = _throughput(
+                    url, pid, body_file, content_type, connections, options
+                )
             workdir = run_dir / f"service-c{connections}"
             with running_service(workdir, worker_nice=QUIET_WORKER_NICE) as running:
                 service[connections] = _throughput(
@@ -185,7 +193,7 @@ def one_repeat(
             )
     with running_service(run_dir / "latency", worker_nice=0) as running:
         idle, loaded = _latencies(running, data, options)
-    return Repeat(bare, service, beside[1], beside[0], idle, loaded)
+    return Repeat(bare, floor, service, beside[1], beside[0], idle, loaded)
 
 
 def _latencies(

@@ -2,7 +2,8 @@
 
 - the service: gunicorn (``python -m server``) and one worker (``python -m worker``) on
   the embedded backends, configured by ``tests/support/services.local_env``;
-- the bare WSGI server (``bench/bare_wsgi.py``) under the same gunicorn configuration.
+- the bare WSGI server (``bench/bare_wsgi.py``) and the durable floor
+  (``bench/durable_floor.py``) under the same gunicorn configuration.
 
 The worker can be started at a lower CPU priority (``nice``): on this 2-core machine it
 otherwise takes CPU from the server whose upload rate is being measured, which it would
@@ -32,6 +33,7 @@ from support.services import (
 )
 
 BARE_WSGI = Path(__file__).resolve().parent / "bare_wsgi.py"
+DURABLE_FLOOR = Path(__file__).resolve().parent / "durable_floor.py"
 LOG_TAIL_LINES = 15
 # The worker's priority while the server's upload rate is measured (see the docstring).
 QUIET_WORKER_NICE = 19
@@ -78,19 +80,30 @@ def running_service(workdir: Path, *, worker_nice: int, workers: int = 1) -> Ite
 @contextmanager
 def running_bare(workdir: Path) -> Iterator[BareServer]:
     """The bare WSGI server with the service's gunicorn settings, storing under ``workdir``."""
+    bodies = workdir / "bodies"
+    with _running_script(BARE_WSGI, workdir, {"BARE_WSGI_DIR": str(bodies)}) as (url, pid):
+        yield BareServer(url, bodies, pid)
+
+
+@contextmanager
+def running_floor(workdir: Path) -> Iterator[tuple[str, int]]:
+    """The durable floor (URL, master pid) on the service's backends under ``workdir``."""
+    with _running_script(DURABLE_FLOOR, workdir, {}) as running:
+        yield running
+
+
+@contextmanager
+def _running_script(
+    script: Path, workdir: Path, extra_env: dict[str, str]
+) -> Iterator[tuple[str, int]]:
     workdir.mkdir(parents=True)
     port = free_port()
-    bodies = workdir / "bodies"
-    env = (
-        os.environ
-        | service_env(workdir)
-        | {"SHARER_BIND": f"127.0.0.1:{port}", "BARE_WSGI_DIR": str(bodies)}
-    )
-    log = (workdir / "bare.log").open("ab")
-    process = subprocess.Popen([sys.executable, str(BARE_WSGI)], env=env, stdout=log, stderr=log)
+    env = os.environ | service_env(workdir) | {"SHARER_BIND": f"127.0.0.1:{port}"} | extra_env
+    log = (workdir / f"{script.stem}.log").open("ab")
+    process = subprocess.Popen([sys.executable, str(script)], env=env, stdout=log, stderr=log)
     try:
         wait_until_listening(port, process, START_TIMEOUT)
-        yield BareServer(f"http://127.0.0.1:{port}/", bodies, process.pid)
+        yield f"http://127.0.0.1:{port}/", process.pid
     except BaseException:
         _print_logs(workdir)
         raise

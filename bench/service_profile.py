@@ -38,7 +38,7 @@ JOB_ENTRY = "JobProcessor.handle ("
 JOB_PARTS = (
     "LocalStorage.get (",
     "make_thumbnails (",
-    "LocalStorage.put_all (",
+    "LocalStorage.put_all_regenerable (",
     "JobProcessor._record (",
     "SqliteQueue.delete (",
 )

@@ -6,6 +6,7 @@ import boto3.session
 from botocore.config import Config
 
 from sharer.settings import Settings
+from sharer.variants import VARIANTS
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -24,14 +25,27 @@ _CONFIG = Config(
 )
 
 
+# The most objects one put_all stores at once: a job's thumbnails.
+WIDEST_PUT_ALL = len(VARIANTS)
+
+
+def calling_threads(settings: Settings) -> int:
+    """Threads of one process that may call a backend at once (server or worker)."""
+    return max(settings.server_threads, settings.worker_threads)
+
+
 def s3_client(settings: Settings) -> "S3Client":
-    """An S3 client for ``settings`` (endpoint override for moto, region, retries)."""
-    return _session().client("s3", **_options(settings))
+    """An S3 client for ``settings`` (endpoint override for moto, region, retries), with
+    a connection for each put of every calling thread's widest ``put_all``, so no call
+    waits for a connection or opens one that the pool then throws away."""
+    connections = calling_threads(settings) * WIDEST_PUT_ALL
+    return _session().client("s3", **_options(settings, connections))
 
 
 def sqs_client(settings: Settings) -> "SQSClient":
-    """An SQS client for ``settings`` (endpoint override for moto, region, retries)."""
-    return _session().client("sqs", **_options(settings))
+    """An SQS client for ``settings`` (endpoint override for moto, region, retries), with
+    a connection for every calling thread and the worker's visibility heartbeat."""
+    return _session().client("sqs", **_options(settings, calling_threads(settings) + 1))
 
 
 def cloudfront_client(settings: Settings) -> "CloudFrontClient":
@@ -44,9 +58,9 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def _options(settings: Settings) -> dict[str, Any]:
+def _options(settings: Settings, connections: int) -> dict[str, Any]:
     return {
         "endpoint_url": settings.aws_endpoint_url,
         "region_name": settings.aws_region,
-        "config": _CONFIG,
+        "config": _CONFIG.merge(Config(max_pool_connections=connections)),
     }

@@ -6,7 +6,7 @@ The URLs were validated by ``load_settings``; a URL it would refuse raises here 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sharer.aws import cloudfront_client, s3_client, sqs_client
+from sharer.aws import WIDEST_PUT_ALL, calling_threads, cloudfront_client, s3_client, sqs_client
 from sharer.edge_cache import CloudFrontEdgeCache, EdgeCache, NoEdgeCache
 from sharer.queues.port import Queue
 from sharer.queues.sqlite import SqliteQueue
@@ -23,7 +23,13 @@ def open_storage(settings: Settings) -> Storage:
     if parts.scheme == "file":
         return LocalStorage(_local_path(settings.storage_url))
     if parts.scheme == "s3" and parts.netloc:
-        return S3Storage(s3_client(settings), parts.netloc, parts.path.strip("/"))
+        return S3Storage(
+            s3_client(settings),
+            parts.netloc,
+            parts.path.strip("/"),
+            # Each caller does one put of its put_all itself.
+            parallel_puts=calling_threads(settings) * (WIDEST_PUT_ALL - 1),
+        )
     raise SettingsError(f"SHARER_STORAGE_URL={settings.storage_url!r}: unsupported storage")
 
 

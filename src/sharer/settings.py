@@ -19,6 +19,9 @@ T = TypeVar("T")
 DEFAULT_DATA_DIR = "./var"
 # CloudFront distribution ids are upper-case letters and digits (e.g. E2QWRUHAPOMQZL).
 _DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
+# The worker's peak resident memory: the worker instance type (t4g.small, 2 GiB) less
+# what the OS, the SSM and CloudWatch agents and the page cache for originals need.
+DEFAULT_WORKER_MEMORY_BUDGET_MB = 1280
 
 
 class SettingsError(ValueError):
@@ -42,6 +45,7 @@ class Settings:
     visibility_timeout: int
     worker_threads: int
     worker_grace_seconds: int
+    worker_memory_budget_mb: int
     strip_original_metadata: bool
     accepted_formats: tuple[ImageFormat, ...]
     log_level: str
@@ -109,6 +113,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int
         ),
         worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
+        worker_memory_budget_mb=parsed(
+            "SHARER_WORKER_MEMORY_BUDGET_MB",
+            str(DEFAULT_WORKER_MEMORY_BUDGET_MB),
+            _positive_int,
+        ),
         strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "true", _boolean),
         accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),

@@ -12,6 +12,7 @@ from sharer.backends import open_queue, open_storage
 from sharer.logs import configure_logging
 from sharer.settings import SettingsError, load_settings
 from worker.consumer import Consumer, ConsumerOptions
+from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobProcessor
 
 log = logging.getLogger("sharer.worker")
@@ -29,7 +30,12 @@ def main() -> None:
         sys.exit(f"sharer-worker: bad setting: {exc}")
     configure_logging(settings.log_level)
     queue = open_queue(settings)
-    processor = JobProcessor(open_storage(settings), queue, max_receives=settings.max_receives)
+    if not return_freed_pixels_promptly():
+        log.warning("no mallopt: freed image memory may stay in the process")
+    memory = job_budget(settings.worker_memory_budget_mb)
+    processor = JobProcessor(
+        open_storage(settings), queue, max_receives=settings.max_receives, memory=memory
+    )
     options = ConsumerOptions(
         threads=settings.worker_threads,
         visibility_timeout=settings.visibility_timeout,
@@ -44,7 +50,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    log.info("worker started", extra={"threads": options.threads, "pid": os.getpid()})
+    log.info(
+        "worker started",
+        extra={
+            "threads": options.threads,
+            "pid": os.getpid(),
+            "memory_for_jobs_mb": memory.total_bytes // 2**20,
+        },
+    )
     finished = Consumer(queue, processor.handle, options).run(stop)
     log.info("worker stopped", extra={"all_jobs_finished": finished})
     if not finished:

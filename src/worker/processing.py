@@ -13,6 +13,7 @@ before the delete began and the delete removes them (see ``sharer.deletion``).
 
 import logging
 import time
+from contextlib import nullcontext
 
 from sharer.deletion import undo_if_deleted
 from sharer.messages import MessageError, ThumbnailJob, decode_job
@@ -20,8 +21,9 @@ from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, pending_status
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
 from sharer.variants import pending_key, status_key
+from worker.memory import MemoryBudget
 from worker.ready_metric import ready_latency_fields
-from worker.thumbnails import ThumbnailError, render_thumbnails
+from worker.thumbnails import ThumbnailError, decode_cost, render_thumbnails
 
 log = logging.getLogger("sharer.worker")
 
@@ -32,10 +34,19 @@ MAX_BACKOFF_SECONDS = 300
 class JobProcessor:
     """Handles deliveries with the given backends; safe to share between threads."""
 
-    def __init__(self, storage: Storage, queue: Queue, *, max_receives: int) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        queue: Queue,
+        *,
+        max_receives: int,
+        memory: MemoryBudget | None = None,
+    ) -> None:
         self.storage = storage
         self.queue = queue
         self.max_receives = max_receives
+        # None: jobs decode without waiting for memory.
+        self.memory = memory
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""
@@ -75,8 +86,17 @@ class JobProcessor:
 
     def _make_and_store(self, job: ThumbnailJob) -> None:
         original = self.storage.get(job.original_key)
-        rendered = render_thumbnails(original.body, job.original_format, job.thumbnails)
-        self.storage.put_all(
+        reservation = (
+            nullcontext()
+            if self.memory is None
+            else self.memory.reserved(
+                decode_cost(original.body, job.original_format, job.thumbnails)
+            )
+        )
+        with reservation:
+            rendered = render_thumbnails(original.body, job.original_format, job.thumbnails)
+        # Made again if the job is redone, so they may be served before they are synced.
+        self.storage.put_all_regenerable(
             [
                 NewObject(spec.key, rendered.encoded[spec.name], spec.image_format.media_type)
                 for spec in job.thumbnails

@@ -63,6 +63,9 @@ _UPRIGHT: dict[int, Image.Transpose] = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = frozenset((5, 6, 7, 8))
+# Modes _normalize keeps as they are (no second copy of the pixels).
+_KEPT_MODES = frozenset(("L", "LA", "RGB", "RGBA", "CMYK"))
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _WHITE = (255, 255, 255)
 # ThumbHash is defined for images of at most 100x100.
 THUMBHASH_BOX = (100, 100)
@@ -156,15 +159,7 @@ class _Source:
     def __init__(
         self, data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
     ) -> None:
-        image = open_image(data, source_format)
-        stored = image.size
-        if source_format is JPEG:
-            # A JPEG's EXIF sits before its pixels: orientation is known before decoding.
-            orientation = _orientation(image)
-            display = _oriented(stored, orientation)
-            largest = max((fit(display, (s.width, s.height)) for s in specs), key=_area)
-            # draft picks the smallest DCT scale whose result still covers the request.
-            image.draft(image.mode, _oriented(largest, orientation))
+        image, stored = _opened(data, source_format, specs)
         # Load exactly once, before reading a PNG's EXIF (which may follow the pixels and
         # would trigger a load that Pillow cannot retry after a failure).
         image.load()
@@ -179,6 +174,51 @@ class _Source:
         if self.orientation in _UPRIGHT:
             image = image.transpose(_UPRIGHT[self.orientation])
         return to_srgb(image, self.icc_profile)
+
+
+def decode_cost(data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]) -> int:
+    """Bytes ``make_thumbnails`` holds at most for this original, from its header alone.
+
+    The decoded pixels (at the JPEG scale that will be decoded) as Pillow stores them,
+    plus the normalized copy where the mode changes, plus the original's own bytes; the
+    thumbnails are small beside them. Raises ``ThumbnailError`` for an unreadable header.
+    """
+    try:
+        image, _ = _opened(data, source_format, specs)
+    except DECODE_ERRORS as exc:
+        raise ThumbnailError(f"cannot read the {source_format.name} header: {exc}") from exc
+    if image.mode.startswith("I"):
+        copies = 8  # _normalize goes through two 32-bit images on its way to L
+    elif image.mode not in _KEPT_MODES or "transparency" in image.info:
+        copies = 4  # converted to a four-byte mode beside the decoded one
+    else:
+        copies = 0
+    if source_format is WEBP:
+        copies += 8  # libwebp's animation decoder keeps two canvases of its own
+    return image.size[0] * image.size[1] * (_stored_bytes(image.mode) + copies) + len(data)
+
+
+def _opened(
+    data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+) -> tuple[Image.Image, Size]:
+    """The original opened (header read, nothing decoded) with its stored size; a JPEG
+    drafted to the DCT scale it will be decoded at."""
+    image = open_image(data, source_format)
+    stored = image.size
+    if source_format is JPEG:
+        # A JPEG's EXIF sits before its pixels: orientation is known before decoding.
+        orientation = _orientation(image)
+        display = _oriented(image.size, orientation)
+        largest = max((fit(display, (s.width, s.height)) for s in specs), key=_area)
+        # draft picks the smallest DCT scale whose result still covers the request.
+        image.draft(image.mode, _oriented(largest, orientation))
+    return image, stored
+
+
+def _stored_bytes(mode: str) -> int:
+    # Pillow keeps 1-byte modes in one byte and 16-bit ones in two; every other mode,
+    # RGB included, takes four bytes a pixel.
+    return _STORED_BYTES.get(mode, 4)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -211,7 +251,7 @@ def _normalize(image: Image.Image) -> Image.Image:
         image = image.convert("L")
     elif has_key and mode in ("L", "RGB"):
         image = image.convert(mode + "A")
-    elif mode not in ("L", "LA", "RGB", "RGBA", "CMYK"):
+    elif mode not in _KEPT_MODES:
         raise ValueError(f"unsupported image mode {mode}")
     return image
 

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,11 +85,13 @@ def test_a_failed_put_all_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert storage.get("images/x/small.jpg").body == b"thumb"
 
 
-def test_put_all_makes_every_file_durable_before_any_is_visible(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    storage = LocalStorage(tmp_path / "media")
-    storage.put("images/x/original.jpg", b"original", "image/jpeg")
+THUMBNAILS = ["large.jpg", "medium.jpg", "small.jpg"]
+
+
+def recorded_syscalls(
+    monkeypatch: pytest.MonkeyPatch, store: Callable[[list[NewObject]], None]
+) -> list[tuple[str, str]]:
+    """The fsyncs and renames (by file name) of ``store`` putting three thumbnails."""
     calls: list[tuple[str, str]] = []
     names: dict[int, str] = {}
     real_open, real_fsync, real_replace = os.open, os.fsync, os.replace
@@ -109,16 +112,41 @@ def test_put_all_makes_every_file_durable_before_any_is_visible(
     monkeypatch.setattr(os, "open", opening)
     monkeypatch.setattr(os, "fsync", syncing)
     monkeypatch.setattr(os, "replace", renaming)
-    thumbnails = ["large.jpg", "medium.jpg", "small.jpg"]
-    storage.put_all([NewObject(f"images/x/{name}", b"t", "image/jpeg") for name in thumbnails])
+    store([NewObject(f"images/x/{name}", b"t", "image/jpeg") for name in THUMBNAILS])
+    monkeypatch.undo()
+    return calls
+
+
+def test_put_all_makes_every_file_durable_before_any_is_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = LocalStorage(tmp_path / "media")
+    storage.put("images/x/original.jpg", b"original", "image/jpeg")
+
+    calls = recorded_syscalls(monkeypatch, storage.put_all)
 
     kinds = [kind for kind, _ in calls]
     file_syncs = [name for kind, name in calls if kind == "fsync" and name.endswith(".tmp")]
     assert len(file_syncs) == 3
     assert kinds[:3] == ["fsync"] * 3  # every file is synced before any rename
-    assert [name for kind, name in calls if kind == "rename"] == thumbnails  # in order
+    assert [name for kind, name in calls if kind == "rename"] == THUMBNAILS  # in order
     assert calls[-1] == ("fsync", "x")  # then the one directory, once
     assert kinds.count("fsync") == 4
+
+
+def test_put_all_regenerable_shows_every_file_first_and_syncs_all_before_returning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = LocalStorage(tmp_path / "media")
+
+    calls = recorded_syscalls(monkeypatch, storage.put_all_regenerable)
+
+    kinds = [kind for kind, _ in calls]
+    assert calls[:3] == [("rename", name) for name in THUMBNAILS]  # visible at once
+    assert kinds[3:6] == ["fsync"] * 3  # then each file synced
+    assert calls[-1] == ("fsync", "x")  # and the directory, before it returns
+    assert kinds.count("fsync") == 4
+    assert [storage.get(f"images/x/{name}").body for name in THUMBNAILS] == [b"t"] * 3
 
 
 def test_a_file_we_did_not_write_is_reported_not_served(tmp_path: Path) -> None:

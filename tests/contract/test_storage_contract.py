@@ -40,11 +40,12 @@ def test_put_then_get_returns_body_type_etag_and_cache_control(storage_case: Sto
         assert got.cache_control == IMMUTABLE_CACHE_CONTROL
 
 
-def test_put_all_stores_each_object_as_put_would(storage_case: StorageCase) -> None:
+@pytest.mark.parametrize("method", ["put_all", "put_all_regenerable"])
+def test_put_all_stores_each_object_as_put_would(storage_case: StorageCase, method: str) -> None:
     storage = storage_case.storage
     objects = [NewObject(key, body, "image/jpeg") for key, body in BODIES.items()]
     objects.append(NewObject(STATUS_KEY, b'{"state":"pending"}', "application/json", False))
-    storage.put_all(objects)
+    getattr(storage, method)(objects)
 
     for item in objects:
         got = storage.get(item.key)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit
 
 # Headers that belong to one hop, never forwarded (the proxy closes every connection).
@@ -62,6 +63,47 @@ class Fault:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def forward(
+    upstream: tuple[str, int], method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send one request on a new connection to ``upstream``; its status, end-to-end
+    headers and body (none for HEAD)."""
+    connection = http.client.HTTPConnection(*upstream, timeout=60)
+    try:
+        forwarded = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
+        connection.request(method, path, body, forwarded)
+        response = connection.getresponse()
+        relayed = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+        return response.status, relayed, b"" if method == "HEAD" else response.read()
+    finally:
+        connection.close()
+
+
+def answer(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    close: bool,
+) -> None:
+    """Write a relayed answer; ``close`` ends the client's connection after it."""
+    handler.send_response(status)
+    length = str(len(body))
+    for name, value in headers:
+        if name.lower() != "content-length":
+            handler.send_header(name, value)
+        elif handler.command == "HEAD":
+            length = value  # a HEAD answer declares the length it did not send
+    handler.send_header("Content-Length", length)
+    if close:
+        handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(body)
+    handler.wfile.flush()
+    handler.close_connection = close
+
+
 def s3_slow_down() -> Fault:
     """S3's throttling answer (botocore retries it, then raises ``SlowDown``)."""
     body = (
@@ -87,17 +129,13 @@ def held(seconds: float) -> Fault:
     return Fault(delay=seconds)
 
 
-class FaultProxy:
-    """A threaded proxy to ``upstream``; ``inject`` sets the one rule it applies."""
+class LoopbackProxy:
+    """A threaded HTTP server on 127.0.0.1 relaying to ``upstream`` (a context manager);
+    a subclass gives the request handler."""
 
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self._lock = threading.Lock()
-        self._rule: tuple[Callable[[ProxiedRequest], bool], Fault] | None = None
-        self._hits = 0
-        # Set whenever no rule holds requests back, so held requests go on at once.
-        self._released = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -106,6 +144,30 @@ class FaultProxy:
     def url(self) -> str:
         """The endpoint to give a process instead of moto's."""
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class FaultProxy(LoopbackProxy):
+    """A threaded proxy to ``upstream``; ``inject`` sets the one rule it applies."""
+
+    def __init__(self, upstream: str) -> None:
+        self._lock = threading.Lock()
+        self._rule: tuple[Callable[[ProxiedRequest], bool], Fault] | None = None
+        self._hits = 0
+        # Set whenever no rule holds requests back, so held requests go on at once.
+        self._released = threading.Event()
+        super().__init__(upstream)
 
     @property
     def hits(self) -> int:
@@ -125,15 +187,9 @@ class FaultProxy:
             self._rule, self._hits = None, 0
             self._released.set()
 
-    def __enter__(self) -> "FaultProxy":
-        self._thread.start()
-        return self
-
     def __exit__(self, *_: object) -> None:
         self.heal()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__exit__()
 
     def _fault_for(self, request: ProxiedRequest) -> Fault | None:
         with self._lock:
@@ -161,32 +217,10 @@ class FaultProxy:
                     answer_headers = [("Content-Type", fault.content_type), *fault.headers]
                     self._answer(fault.status, answer_headers, fault.body)
                     return
-                upstream = http.client.HTTPConnection(*proxy._upstream, timeout=60)
-                try:
-                    forwarded = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
-                    upstream.request(self.command, self.path, body, forwarded)
-                    response = upstream.getresponse()
-                    relayed = [
-                        (k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP
-                    ]
-                    data = b"" if self.command == "HEAD" else response.read()
-                    self._answer(response.status, relayed, data)
-                finally:
-                    upstream.close()
+                self._answer(*forward(proxy._upstream, self.command, self.path, headers, body))
 
             def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-                self.send_response(status)
-                length = str(len(body))
-                for name, value in headers:
-                    if name.lower() != "content-length":
-                        self.send_header(name, value)
-                    elif self.command == "HEAD":
-                        length = value  # a HEAD answer declares the length it did not send
-                self.send_header("Content-Length", length)
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(body)
-                self.close_connection = True
+                answer(self, status, headers, body, close=True)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay  # noqa: N815 (stdlib names)
 

@@ -18,6 +18,7 @@ def test_defaults_are_local_backends_under_the_data_dir() -> None:
     assert settings.public_base_url is None
     assert settings.cdn_distribution_id is None
     assert (settings.reconcile_stale_seconds, settings.reconcile_batch) == (900, 100)
+    assert settings.worker_memory_budget_mb == 1280
 
 
 def test_aws_backends() -> None:
@@ -55,6 +56,7 @@ def test_aws_backends() -> None:
         ("SHARER_MAX_PIXELS", "0"),
         ("SHARER_MAX_RECEIVES", "-1"),
         ("SHARER_STRIP_ORIGINAL_METADATA", "maybe"),
+        ("SHARER_WORKER_MEMORY_BUDGET_MB", "1.5G"),
         ("SHARER_LOG_LEVEL", "LOUD"),
         ("SHARER_ACCEPTED_FORMATS", "jpeg,tiff"),
         ("SHARER_ACCEPTED_FORMATS", " , "),

@@ -10,6 +10,16 @@ Each delivery gets a fresh random receipt. A stale receipt (the message was rede
 to someone else, or is gone) matches no row, so ``delete``, ``change_visibility`` and
 ``dead_letter`` with it do nothing: the current holder keeps the message, and like SQS
 the caller is not told.
+
+Concurrent sends of one process share a commit (group commit): whichever thread gets the
+connection inserts every send waiting at that moment in one transaction, so one fsync
+serves them all. A waiting receive is woken by the sender through a datagram socket (see
+``sharer.queues.wakeup``); the database stays the only source of truth, and a receive
+still re-checks it every ``RECHECK_SECONDS``, so a lost wake-up costs at most that.
+
+Commits are fsynced (a send survives power loss, as the server's 202 promises) except a
+receive's and a delete's: losing one of those in a crash only delivers a message again,
+which at-least-once allows.
 """
 
 import os
@@ -18,13 +28,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from sharer.queues.port import Delivery, Queue, QueueUnavailable
+from sharer.queues.wakeup import WakeupChannel
 
-# How often an empty receive looks again for a message, within its wait.
+# How often an empty receive looks again for a message, within its wait, even without a
+# wake-up: it bounds what a lost wake-up costs and finds messages whose hiding ended.
 RECHECK_SECONDS = 0.05
 _BUSY_TIMEOUT_SECONDS = 10.0
 
@@ -58,6 +70,15 @@ class QueueCounts:
     dead: int
 
 
+@dataclass
+class _PendingSend:
+    """One ``send`` waiting for a commit; whoever commits it fills in the outcome."""
+
+    body: str
+    committed: bool = False
+    error: QueueUnavailable | None = None
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     """A message moved aside, with why and after how many receives."""
@@ -84,6 +105,10 @@ class SqliteQueue(Queue):
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
         self._connection_pid = 0
+        # Sends not yet committed, in the order they were called; taken under _lock.
+        self._pending_sends: list[_PendingSend] = []
+        self._pending_lock = threading.Lock()
+        self._wakeup = WakeupChannel(path.with_name(f"{path.name}.wake"))
 
     @property
     def path(self) -> Path:
@@ -91,30 +116,50 @@ class SqliteQueue(Queue):
         return self._path
 
     def send(self, body: str) -> None:
-        """Insert the message; the commit is fsynced before this returns."""
-        with self._transaction() as db:
-            now = time.time()
-            db.execute(
-                "INSERT INTO messages (body, visible_at, created_at) VALUES (?, ?, ?)",
-                (body, now, now),
-            )
+        """Insert the message; the commit is fsynced before this returns.
+
+        Sends from other threads waiting at the same time go into the same commit, in
+        the order they were called.
+        """
+        pending = _PendingSend(body)
+        with self._pending_lock:
+            self._pending_sends.append(pending)
+        with self._lock:
+            # An earlier holder of the lock may have committed this send with its own.
+            if not pending.committed and pending.error is None:
+                self._commit_pending_sends()
+        if pending.error is not None:
+            raise pending.error
+        self._wakeup.notify()
 
     def receive(self, max_messages: int, wait_seconds: float) -> list[Delivery]:
-        """Take up to ``max_messages``, re-checking every 50 ms for up to ``wait_seconds``."""
+        """Take up to ``max_messages``, waiting up to ``wait_seconds`` for the first one.
+
+        A send wakes the wait at once; without a wake-up it re-checks every
+        ``RECHECK_SECONDS``.
+        """
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         deadline = time.monotonic() + max(0.0, wait_seconds)
-        while True:
-            # Idle pollers only read, so they do not queue up for the write lock.
-            deliveries = self._take(max_messages) if self._any_visible() else []
-            remaining = deadline - time.monotonic()
-            if deliveries or remaining <= 0:
-                return deliveries
-            time.sleep(min(RECHECK_SECONDS, remaining))
+        # Listening starts before the first look, so a send committed after that look
+        # always finds this receive listening.
+        with self._wakeup.listening() as listener:
+            while True:
+                # Idle pollers only read, so they do not queue up for the write lock.
+                deliveries = self._take(max_messages) if self._any_visible() else []
+                remaining = deadline - time.monotonic()
+                if deliveries or remaining <= 0:
+                    return deliveries
+                listener.wait(min(RECHECK_SECONDS, remaining))
 
     def delete(self, receipt: str) -> None:
-        """Remove the message held with ``receipt``; a stale receipt does nothing."""
-        with self._transaction() as db:
+        """Remove the message held with ``receipt``; a stale receipt does nothing.
+
+        Not synced: a delete lost in a crash only means the finished job is done again
+        (same keys, same bytes), and the sync would hold the write lock that sends wait
+        for.
+        """
+        with self._transaction(synced=False) as db:
             db.execute("DELETE FROM messages WHERE receipt = ?", (receipt,))
 
     def change_visibility(self, receipt: str, seconds: int) -> None:
@@ -126,6 +171,8 @@ class SqliteQueue(Queue):
                 "UPDATE messages SET visible_at = ? WHERE receipt = ?",
                 (time.time() + seconds, receipt),
             )
+        if seconds == 0:
+            self._wakeup.notify()
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Move the message to the dead-letter table with ``reason``."""
@@ -178,6 +225,8 @@ class SqliteQueue(Queue):
                     (now, dead_id),
                 ).rowcount
                 db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+        if moved:
+            self._wakeup.notify()
         return moved
 
     def close(self) -> None:
@@ -187,6 +236,32 @@ class SqliteQueue(Queue):
                 self._connection.close()
             self._connection = None
 
+    def _commit_pending_sends(self) -> None:
+        """Insert every waiting send in one transaction (caller holds ``_lock``).
+
+        The batch is taken once the write lock is held, so sends that arrive while this
+        thread waits for another process's commit join it.
+        """
+        batch: list[_PendingSend] = []
+        try:
+            with self._transaction(locked=True) as db:
+                with self._pending_lock:
+                    batch, self._pending_sends = self._pending_sends, []
+                now = time.time()
+                db.executemany(
+                    "INSERT INTO messages (body, visible_at, created_at) VALUES (?, ?, ?)",
+                    [(pending.body, now, now) for pending in batch],
+                )
+        except QueueUnavailable as exc:
+            if not batch:  # the transaction never began: fail every send still waiting
+                with self._pending_lock:
+                    batch, self._pending_sends = self._pending_sends, []
+            for pending in batch:
+                pending.error = exc
+            return
+        for pending in batch:
+            pending.committed = True
+
     def _any_visible(self) -> bool:
         with self._transaction(write=False) as db:
             (found,) = db.execute(
@@ -195,7 +270,9 @@ class SqliteQueue(Queue):
         return bool(found)
 
     def _take(self, max_messages: int) -> list[Delivery]:
-        with self._transaction() as db:
+        # Not synced: a receive lost in a crash only means the message is delivered
+        # again, which at-least-once allows, and the sync would delay every job's start.
+        with self._transaction(synced=False) as db:
             now = time.time()
             # Same as SQS redrive: a visible message already received max_receives times
             # is moved aside by the receive that would have delivered it once more.
@@ -227,15 +304,22 @@ class SqliteQueue(Queue):
         return deliveries
 
     @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, *, write: bool = True, locked: bool = False, synced: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         """One short transaction; any failure is ``QueueUnavailable``.
 
         Writers take the write lock up front (``BEGIN IMMEDIATE``): a deferred one would
-        read, then fail to upgrade when another process wrote in between.
+        read, then fail to upgrade when another process wrote in between. ``locked``
+        says the caller already holds this process's connection lock. Without
+        ``synced`` the commit is not fsynced (it becomes durable with the next synced
+        one, or at a checkpoint); every other transaction syncs its commit (FULL).
         """
-        with self._lock:
+        with nullcontext() if locked else self._lock:
             try:
                 db = self._connect()
+                # Set for every transaction, so no failure can leave a send unsynced.
+                db.execute(f"PRAGMA synchronous={'FULL' if synced else 'NORMAL'}")
                 db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield db

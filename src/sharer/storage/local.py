@@ -55,14 +55,22 @@ class LocalStorage(Storage):
         each is fsynced, renamed in order, and each directory fsynced once. A sync finds
         little left to do after the first of its phase, so two objects cost about the
         journal commits of one (the server stores an original and its status together)."""
+        self._put_all(objects, visible_first=False)
+
+    def _put_all(self, objects: Sequence[NewObject], *, visible_first: bool) -> None:
         files = [(self._path(item.key), _encode(item)) for item in objects]
         try:
             for path, _ in files:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            _replace_atomically(files)
+            _replace_atomically(files, visible_first=visible_first)
         except OSError as exc:
             keys = ", ".join(repr(item.key) for item in objects)
             raise StorageUnavailable(f"cannot write {keys} under {self._root}: {exc}") from exc
+
+    def put_all_regenerable(self, objects: Sequence[NewObject]) -> None:
+        """``put_all``, but each file is renamed into place before the syncs, so readers
+        see the objects a few journal commits sooner; all are synced when it returns."""
+        self._put_all(objects, visible_first=True)
 
     def get(self, key: str) -> StoredObject:
         """Read the object; its metadata always belongs to the body returned."""
@@ -143,15 +151,27 @@ def _etag(body: bytes) -> str:
     return f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
 
 
-def _replace_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Publish each (path, data) atomically and durably."""
+def _replace_atomically(files: Sequence[tuple[Path, bytes]], *, visible_first: bool) -> None:
+    """Publish each (path, data) atomically; durably once this returns. Each file is
+    synced before its rename, or with ``visible_first`` after all the renames."""
     # Hidden, unique temp names in the target directories: never a valid key, never
     # shared by two writers, and on the same filesystem so os.replace is atomic.
     temps = [p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp") for p, _ in files]
+    descriptors: list[int] = []
     try:
-        _write_synced(zip(temps, (data for _, data in files), strict=True))
-        for temp, (path, _) in zip(temps, files, strict=True):
-            os.replace(temp, path)
+        try:
+            for temp, (_, data) in zip(temps, files, strict=True):
+                descriptors.append(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                _write_all(descriptors[-1], data)
+            if not visible_first:
+                _sync_each(descriptors)
+            for temp, (path, _) in zip(temps, files, strict=True):
+                os.replace(temp, path)
+            if visible_first:
+                _sync_each(descriptors)
+        finally:
+            for descriptor in descriptors:
+                os.close(descriptor)
     except BaseException:
         for temp in temps:  # those already renamed are gone
             temp.unlink(missing_ok=True)
@@ -165,18 +185,9 @@ def _replace_atomically(files: Sequence[tuple[Path, bytes]]) -> None:
             os.close(dir_fd)
 
 
-def _write_synced(files: Iterable[tuple[Path, bytes]]) -> None:
-    """Create and write every file, then fsync each."""
-    descriptors: list[int] = []
-    try:
-        for path, data in files:
-            descriptors.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-            _write_all(descriptors[-1], data)
-        for descriptor in descriptors:
-            os.fsync(descriptor)
-    finally:
-        for descriptor in descriptors:
-            os.close(descriptor)
+def _sync_each(descriptors: Iterable[int]) -> None:
+    for descriptor in descriptors:
+        os.fsync(descriptor)
 
 
 def _write_all(descriptor: int, data: bytes) -> None:

@@ -91,6 +91,17 @@ class Storage(ABC):
         for item in objects:
             self.put(item.key, item.body, item.content_type, immutable=item.immutable)
 
+    def put_all_regenerable(self, objects: Sequence[NewObject]) -> None:
+        """``put_all`` for objects that can be made again (a job's thumbnails): any may be
+        readable before all are durable; all are durable when it returns.
+
+        Whoever relies on their durability (the job's status, its message's delete) acts
+        only after the return, so a crash before it means the job is redone. An adapter
+        may publish first and sync after (the local one does); by default it is
+        ``put_all``.
+        """
+        self.put_all(objects)
+
     @abstractmethod
     def get(self, key: str) -> StoredObject:
         """Return the object at ``key``; raise ``ObjectNotFound`` if there is none."""

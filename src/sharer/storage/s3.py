@@ -1,6 +1,9 @@
 """Object storage in an S3 bucket (``s3://bucket[/prefix]``)."""
 
+import os
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -9,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
     ListedKey,
+    NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -37,13 +41,27 @@ class _AccessDenied(StorageUnavailable):
 
 
 class S3Storage(Storage):
-    """Objects in ``bucket`` under ``prefix``; S3 makes each put atomic."""
+    """Objects in ``bucket`` under ``prefix``; S3 makes each put atomic.
 
-    def __init__(self, client: "S3Client", bucket: str, prefix: str = "") -> None:
+    ``put_all`` sends its puts at once, up to ``parallel_puts`` at a time, so storing an
+    original with its status (or three thumbnails) waits one round trip, not one each;
+    the client's connection pool must hold that many per calling thread.
+    """
+
+    def __init__(
+        self, client: "S3Client", bucket: str, prefix: str = "", *, parallel_puts: int = 4
+    ) -> None:
+        if parallel_puts < 1:
+            raise ValueError("parallel_puts must be at least 1")
         self._client = client
         self._bucket = bucket
         stripped = prefix.strip("/")
         self._prefix = f"{stripped}/" if stripped else ""
+        self._parallel_puts = parallel_puts
+        # Made on first use in each process: a pool's threads do not survive a fork.
+        self._pool_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
 
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
         """Store the object with its Content-Type (and year-long Cache-Control if immutable)."""
@@ -57,6 +75,29 @@ class S3Storage(Storage):
             request["CacheControl"] = IMMUTABLE_CACHE_CONTROL
         with self._errors("put", key):
             self._client.put_object(**request)
+
+    def put_all(self, objects: Sequence[NewObject]) -> None:
+        """``put`` every object concurrently; returns once all are stored, else raises
+        the first failure (in the objects' order) after every put has ended."""
+        for item in objects:  # a refused key stops them all before anything is sent
+            self._object_key(item.key)
+        if len(objects) <= 1:
+            super().put_all(objects)
+            return
+        # The calling thread does the first put itself, so a pair needs one pool thread.
+        pool = self._executor()
+        others = [
+            pool.submit(self.put, item.key, item.body, item.content_type, immutable=item.immutable)
+            for item in objects[1:]
+        ]
+        try:
+            super().put_all(objects[:1])
+        finally:
+            wait(others)  # whatever happens, no put is still running once this ends
+        for future in others:
+            error = future.exception()
+            if error is not None:
+                raise error
 
     def get(self, key: str) -> StoredObject:
         """Fetch the object; ``ObjectNotFound`` if there is none.
@@ -142,6 +183,13 @@ class S3Storage(Storage):
         """The bucket exists and our credentials may use it."""
         with self._errors("check", ""):
             self._client.get_bucket_location(Bucket=self._bucket)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(self._parallel_puts, thread_name_prefix="s3-put")
+                self._pool_pid = os.getpid()
+            return self._pool
 
     def _object_key(self, key: str) -> str:
         validate_key(key)

@@ -1,0 +1,72 @@
+"""The durable floor: a WSGI app doing only the durable writes the service does per upload.
+
+It stores the request body as an original with its pending status (one ``put_all``) and
+sends the job's message, with the service's own storage and queue adapters from the same
+settings, under the service's gunicorn configuration (``server.__main__.SharerServer``). No
+multipart, no inspection, no Flask. The service's server CPU per upload over this one's
+is what the upload route costs beyond the writes the design requires.
+
+    SHARER_BIND=127.0.0.1:8082 SHARER_DATA_DIR=/tmp/floor .venv/bin/python bench/durable_floor.py
+"""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bare_wsgi import ANSWER, CHUNK, StartResponse
+
+from server.__main__ import SharerServer
+from sharer.backends import open_queue, open_storage
+from sharer.formats import JPEG
+from sharer.ids import new_image_id
+from sharer.messages import encode_job, job_for_upload
+from sharer.settings import Settings, load_settings
+from sharer.status import encode_status, pending_status
+from sharer.storage import NewObject
+from sharer.variants import status_key
+
+
+def make_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """A WSGI app storing each body as an original, its status, and its queued job."""
+    storage, queue = open_storage(settings), open_queue(settings)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        remaining = int(environ.get("CONTENT_LENGTH") or 0)
+        stream = environ["wsgi.input"]
+        parts = []
+        while remaining > 0 and (chunk := stream.read(min(remaining, CHUNK))):
+            parts.append(chunk)
+            remaining -= len(chunk)
+        job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
+        storage.put_all(
+            [
+                NewObject(job.original_key, b"".join(parts), JPEG.media_type),
+                NewObject(
+                    status_key(job.image_id),
+                    encode_status(pending_status(job)),
+                    "application/json",
+                    immutable=False,
+                ),
+            ]
+        )
+        queue.send(encode_job(job))
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(ANSWER)))]
+        start_response("202 Accepted", headers)
+        return [ANSWER]
+
+    return app
+
+
+class FloorServer(SharerServer):
+    """The service's gunicorn setup serving the durable floor instead of Flask."""
+
+    def load(self) -> Any:
+        return make_app(self.settings)
+
+
+def main() -> None:
+    """Serve until SIGTERM on ``SHARER_BIND``, storing under the settings' backends."""
+    FloorServer(load_settings()).run()
+
+
+if __name__ == "__main__":
+    main()

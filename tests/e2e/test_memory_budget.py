@@ -1,0 +1,61 @@
+"""A real worker process holds its memory budget: several 50 MP PNGs queued at once, more
+threads than the budget has room for, and the peak resident set (VmHWM) stays under it."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from server.uploads import accept_upload
+from sharer.backends import open_queue, open_storage
+from sharer.settings import load_settings
+from sharer.variants import status_key
+from support import images
+from support.faults import process_memory
+from support.services import Service, local_env
+
+pytestmark = pytest.mark.e2e
+
+# 8000 x 6000 RGB: 192 MB as Pillow holds it, three at once would need ~580 MB.
+SIZE = (8000, 6000)
+JOBS = 3
+THREADS = 3
+BUDGET_MB = 400
+JOBS_TIMEOUT_SECONDS = 90.0
+
+
+def test_peak_memory_stays_under_the_budget_with_50_mp_pngs(tmp_path: Path) -> None:
+    env = local_env(tmp_path) | {
+        "SHARER_WORKER_THREADS": str(THREADS),
+        "SHARER_WORKER_MEMORY_BUDGET_MB": str(BUDGET_MB),
+    }
+    settings = load_settings(env)
+    storage, queue = open_storage(settings), open_queue(settings)
+    original = images.solid_png(SIZE)
+    # Queued as the server queues them (the 1 MiB upload cap is not in the way here).
+    jobs = [
+        accept_upload(original, storage=storage, queue=queue, max_pixels=settings.max_pixels)
+        for _ in range(JOBS)
+    ]
+    service = Service(env, tmp_path)
+    try:
+        worker = service.start_worker()
+        deadline = time.monotonic() + JOBS_TIMEOUT_SECONDS
+        states: list[str] = []
+        while time.monotonic() < deadline:
+            states = [
+                json.loads(storage.get(status_key(job.image_id)).body)["state"] for job in jobs
+            ]
+            if all(state != "pending" for state in states) or worker.poll() is not None:
+                break
+            time.sleep(0.2)
+        [memory] = process_memory(worker.pid)
+    finally:
+        service.stop()
+
+    assert states == ["ready"] * JOBS
+    for job in jobs:
+        for spec in job.thumbnails:
+            assert storage.get(spec.key).body
+    assert memory.peak_kib < BUDGET_MB * 1024, memory
