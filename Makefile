@@ -88,8 +88,8 @@ bench: $(BENCH)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run_all.py
 
-$(SIMULATE): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,simulate]'
+$(SIMULATE): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,simulate]'
 	touch $@ $(RUNTIME)
 
 ## simulate: calibrate the fleet simulator on real processes, run the scaling scenarios;

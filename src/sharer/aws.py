@@ -49,8 +49,9 @@ def sqs_client(settings: Settings) -> "SQSClient":
 
 
 def cloudfront_client(settings: Settings) -> "CloudFrontClient":
-    """A CloudFront client for ``settings`` (endpoint override for moto, retries)."""
-    return _session().client("cloudfront", **_options(settings))
+    """A CloudFront client for ``settings`` (endpoint override for moto, retries), with a
+    connection for every calling thread (a delete makes one invalidation)."""
+    return _session().client("cloudfront", **_options(settings, calling_threads(settings)))
 
 
 def _session() -> boto3.session.Session:

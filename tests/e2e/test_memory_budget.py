@@ -9,6 +9,7 @@ import pytest
 
 from server.uploads import accept_upload
 from sharer.backends import open_queue, open_storage
+from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.settings import load_settings
 from sharer.variants import status_key
 from support import images
@@ -35,7 +36,13 @@ def test_peak_memory_stays_under_the_budget_with_50_mp_pngs(tmp_path: Path) -> N
     original = images.solid_png(SIZE)
     # Queued as the server queues them (the 1 MiB upload cap is not in the way here).
     jobs = [
-        accept_upload(original, storage=storage, queue=queue, max_pixels=settings.max_pixels)
+        accept_upload(
+            original,
+            storage=storage,
+            queue=queue,
+            max_pixels=settings.max_pixels,
+            delete_token_sha256=token_digest(new_delete_token()),
+        )
         for _ in range(JOBS)
     ]
     service = Service(env, tmp_path)
