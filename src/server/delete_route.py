@@ -11,12 +11,9 @@ from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
 
 from server.context import current_edge_cache, current_storage
 from server.public_urls import public_path_prefix
+from server.status_route import stored_status
 from sharer.delete_tokens import token_matches
 from sharer.deletion import leave_tombstone, remove_image_objects, remove_status, tombstone_of
-from sharer.ids import is_image_id
-from sharer.status import decode_status
-from sharer.storage import ObjectNotFound
-from sharer.variants import status_key
 
 delete_blueprint = Blueprint("delete", __name__)
 
@@ -28,19 +25,15 @@ def delete_image(image_id: str) -> Response:
     """Delete the image if the bearer token is its delete token."""
     token = _bearer_token()
     storage = current_storage()
-    if not is_image_id(image_id):
-        raise NotFound("no image with that id")
-    try:
-        record = storage.get(status_key(image_id))
-    except ObjectNotFound as exc:
+    status = stored_status(image_id)
+    if status is None:
         tombstone = tombstone_of(storage, image_id)
         if tombstone is None:
-            raise NotFound("no image with that id") from exc
+            raise NotFound("no image with that id")
         if not tombstone.cdn_forgotten:
             # A delete whose status went before the CDN answered: finish that step.
             _forget(image_id)
-        raise Gone("this image was deleted") from exc
-    status = decode_status(record.body)
+        raise Gone("this image was deleted")
     digest = status.delete_token_sha256
     if digest is None or not token_matches(token, digest):
         raise Forbidden("that token does not delete this image")

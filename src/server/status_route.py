@@ -11,27 +11,34 @@ from server.context import current_storage
 from server.public_urls import public_url
 from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
-from sharer.status import ImageFacts, decode_status
+from sharer.status import ImageFacts, ImageStatus, decode_status
 from sharer.storage import ObjectNotFound
 from sharer.variants import status_key
 
 status_blueprint = Blueprint("status", __name__)
 
 
+def stored_status(image_id: str) -> ImageStatus | None:
+    """The status record of ``image_id``, or None if none is stored (never was, or
+    deleted: the caller asks the tombstone which); ``NotFound`` for a malformed id."""
+    if not is_image_id(image_id):
+        raise NotFound("no image with that id")
+    try:
+        record = current_storage().get(status_key(image_id))
+    except ObjectNotFound:
+        return None
+    return decode_status(record.body)
+
+
 def status_document(image_id: str) -> dict[str, object]:
     """The public status of ``image_id`` (the JSON the route answers); ``NotFound`` if
     there is no such image, ``Gone`` if it was deleted. The share page is rendered from
     the same document."""
-    if not is_image_id(image_id):
+    status = stored_status(image_id)
+    if status is None:
+        if is_deleted(current_storage(), image_id):
+            raise Gone("this image was deleted")
         raise NotFound("no image with that id")
-    storage = current_storage()
-    try:
-        record = storage.get(status_key(image_id))
-    except ObjectNotFound as exc:
-        if is_deleted(storage, image_id):
-            raise Gone("this image was deleted") from exc
-        raise NotFound("no image with that id") from exc
-    status = decode_status(record.body)
     body: dict[str, object] = {
         "id": status.image_id,
         "status": status.state.value,
