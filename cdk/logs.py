@@ -1,4 +1,4 @@
-"""Worker and server logs shipped to CloudWatch Logs by the CloudWatch agent."""
+"""Worker, server and reconciler logs shipped to CloudWatch Logs by the CloudWatch agent."""
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -9,6 +9,9 @@ from constructs import Construct
 from cdk.instance_settings import grant_read_parameters, parameter_name
 
 ROLES = ("worker", "server")
+# The reconciler's timer runs on the server instances (image-builder/systemd/), so its
+# file goes to the server group, in a stream of its own beside the server's.
+RECONCILER_LOG_FILE = "/var/log/sharer/reconcile.log"
 
 
 def log_file(role: str) -> str:
@@ -16,12 +19,21 @@ def log_file(role: str) -> str:
     return f"/var/log/sharer/{role}.log"
 
 
+def shipped_files(role: str) -> dict[str, str]:
+    """The files an instance of ``role`` writes: path -> the log stream it goes to."""
+    files = {log_file(role): "{instance_id}"}
+    if role == "server":
+        files[RECONCILER_LOG_FILE] = "{instance_id}-reconcile"
+    return files
+
+
 class LogShipping(Construct):
     """A log group per role and the agent configuration that fills them.
 
     The configuration is an SSM parameter (``agent_parameter_name``) that
     sharer-start-role hands to ``amazon-cloudwatch-agent-ctl`` at first boot; one
-    configuration serves both roles, each instance tailing the one file its role writes.
+    configuration serves both roles, each instance tailing the files its role writes (a
+    file that never appears on an instance costs nothing).
     """
 
     def __init__(
@@ -43,12 +55,13 @@ class LogShipping(Construct):
                     "files": {
                         "collect_list": [
                             {
-                                "file_path": log_file(role),
+                                "file_path": path,
                                 "log_group_name": group.log_group_name,
-                                "log_stream_name": "{instance_id}",
+                                "log_stream_name": stream,
                                 "timezone": "UTC",
                             }
                             for role, group in self.log_groups.items()
+                            for path, stream in shipped_files(role).items()
                         ]
                     }
                 }

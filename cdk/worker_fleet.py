@@ -92,7 +92,6 @@ class WorkerFleet(Construct):
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.seconds(INSTANCE_WARMUP_SECONDS),
-            cooldown=Duration.seconds(INSTANCE_WARMUP_SECONDS),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 max_batch_size=1, min_instances_in_service=min(fleet_min, fleet_max - 1)
             ),

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Match
 from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, render
 
-from cdk.logs import log_file
+from cdk.logs import RECONCILER_LOG_FILE, log_file
 from cdk.monitoring import JOB_DONE_PATTERN, METRIC_NAMESPACE, READY_LATENCY_METRIC
 from cdk.scaling import PERIOD_SECONDS
 from worker.ready_metric import METRIC_NAMESPACE as EMITTED_NAMESPACE
@@ -88,7 +88,7 @@ def test_the_worker_log_line_the_filter_expects_is_what_the_worker_writes() -> N
 
 def test_both_roles_logs_are_shipped_and_kept(synthesized: Synthesized) -> None:
     groups = agent_log_groups(synthesized)
-    assert set(groups) == {log_file("worker"), log_file("server")}
+    assert set(groups) == {log_file("worker"), log_file("server"), RECONCILER_LOG_FILE}
     for group in groups.values():
         retention = synthesized.resources("AWS::Logs::LogGroup")[group]["Properties"]
         assert retention["RetentionInDays"] > 0
@@ -133,3 +133,11 @@ def test_the_metric_the_dashboard_reads_is_the_one_the_worker_emits() -> None:
     # The worker side cannot import the CDK app, so the two names are checked against each
     # other here: a rename on one side alone would leave the graph and the alarm empty.
     assert (EMITTED_NAMESPACE, EMITTED) == (METRIC_NAMESPACE, READY_LATENCY_METRIC)
+
+
+def test_the_reconcilers_log_goes_to_the_server_group(synthesized: Synthesized) -> None:
+    # The reconciler's timer is installed on the server instances; its unit appends here.
+    unit = (REPO_ROOT / "image-builder" / "systemd" / "sharer-reconcile.service").read_text()
+    assert f"StandardOutput=append:{RECONCILER_LOG_FILE}" in unit
+    groups = agent_log_groups(synthesized)
+    assert groups[RECONCILER_LOG_FILE] == groups[log_file("server")]

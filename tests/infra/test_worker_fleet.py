@@ -58,6 +58,9 @@ def test_group_sizes_metrics_and_warmup(synthesized: Synthesized) -> None:
     assert (group["MinSize"], group["MaxSize"]) == (str(config.fleet_min), str(config.fleet_max))
     assert group["MetricsCollection"] == [{"Granularity": "1Minute"}]
     assert group["DefaultInstanceWarmup"] == INSTANCE_WARMUP_SECONDS
+    # A group's Cooldown applies to simple scaling policies only; the step policies here
+    # pace themselves by the warm-up, so a Cooldown would only mislead a reader.
+    assert "Cooldown" not in group
 
 
 def test_workers_accept_no_inbound_traffic(synthesized: Synthesized) -> None:
@@ -121,6 +124,8 @@ def test_scaling_policies_carry_the_steps_of_the_one_table(synthesized: Synthesi
     for operator, (policy, alarm) in scaling.items():
         table, threshold, periods = expected[operator]
         assert policy["PolicyType"] == "StepScaling"
+        # Step policies do not support Cooldown (AWS::AutoScaling::ScalingPolicy docs).
+        assert "Cooldown" not in policy
         assert policy["AdjustmentType"] == "PercentChangeInCapacity"
         assert policy["AutoScalingGroupName"] == {"Ref": group_id}
         assert policy["StepAdjustments"] == _adjustments(table, threshold)
