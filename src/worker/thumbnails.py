@@ -40,7 +40,8 @@ from worker.thumbhash import rgba_to_thumbhash
 # factor, which is below 2: LANCZOS's quality on the large thumbnail within a fraction
 # of a dB for less CPU, because Pillow's resampling is scalar C and costs more than the
 # JPEG decode; cascaded sizes become exact box reductions (600 -> 300 -> 100), close to
-# LANCZOS for a small part of its cost (design_measurements.md#thumbnail-resampling).
+# LANCZOS for a small part of its cost
+# (bench/results/design_measurements.md#thumbnail-resampling).
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 1.0
 # JPEG: quality 85, 4:2:0, baseline, no optimized Huffman tables: optimizing or going
