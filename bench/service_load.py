@@ -1,9 +1,9 @@
 """Upload throughput: drive a server with wrk and read back what it measured.
 
 wrk (C, epoll) is the load generator because on a 2-core machine the client shares the
-CPU with the server it measures: wrk spends a few microseconds of CPU per request where
-a Python client spends a few hundred, and the CPU it did use is reported with each run
-(``client_cpu_s``) so the reader can check it stayed small.
+CPU with the server it measures: wrk spends far less CPU per request than a Python
+client would, and the CPU it did use is reported with each run (``client_cpu_s``, the
+"wrk CPU %" column of bench/results/service.md) so the reader can check it stayed small.
 """
 
 import json

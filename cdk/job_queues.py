@@ -7,9 +7,10 @@ from constructs import Construct
 # A message is received this many times before SQS moves it to the dead-letter queue; the
 # worker is told the same number (SHARER_MAX_RECEIVES) so it dead-letters on the last try.
 MAX_RECEIVES = 5
-# The worst job seen is a 50 MP PNG on a small instance (tens of seconds); the worker
-# also extends visibility while a job runs, so this only has to outlast a crashed worker's
-# last extension, yet stay short enough that its message comes back soon.
+# The worst job (a 50 MP PNG) fits well inside this, and the worker extends visibility
+# while a job runs, so this only has to outlast a crashed worker's last extension, yet
+# stay short enough that its message comes back soon
+# (bench/results/design_measurements.md#worst-job-time).
 VISIBILITY_TIMEOUT_SECONDS = 120
 # Friday evening to Monday morning is under three days; a week leaves room for a long
 # weekend. The DLQ keeps longer, because SQS keeps a message's original enqueue time.

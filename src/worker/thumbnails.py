@@ -32,23 +32,25 @@ from sharer.messages import ThumbnailSpec
 from worker.colour import to_srgb
 from worker.thumbhash import rgba_to_thumbhash
 
-# Measured with bench/thumbnailer.py and per-step timings on this corpus (2-core EPYC):
+# Chosen on bench/thumbnailer.py's corpus; what each choice was measured against is in
+# bench/results/design_measurements.md (an entry per constant below).
 #
 # Resampling: reduce() (a box filter) by the largest integer factor that keeps the image
 # at least as large as the target (REDUCING_GAP 1.0), then BICUBIC for the remaining
-# factor, which is below 2. Against LANCZOS with Pillow's default gap of 2 it costs ~25%
-# less CPU over the corpus for -0.1 dB PSNR on the large thumbnail (against a full-size
-# LANCZOS reference); cascaded sizes become exact box reductions (600 -> 300 -> 100),
-# ~37-47 dB from LANCZOS, at a tenth of its cost. (Pillow's resampling is scalar C:
-# LANCZOS alone took 10 ms for 800x600 -> 600x450, three times the JPEG decode.)
+# factor, which is below 2: LANCZOS's quality on the large thumbnail within a fraction
+# of a dB for less CPU, because Pillow's resampling is scalar C and costs more than the
+# JPEG decode; cascaded sizes become exact box reductions (600 -> 300 -> 100), close to
+# LANCZOS for a small part of its cost
+# (bench/results/design_measurements.md#thumbnail-resampling).
 RESAMPLE = Image.Resampling.BICUBIC
 REDUCING_GAP = 1.0
-# JPEG: quality 85, 4:2:0, baseline, no optimized Huffman tables. Optimizing saves ~2%
-# of the bytes for 2.5x the encode time; progressive saves ~5% for 5x (~5 ms a large).
+# JPEG: quality 85, 4:2:0, baseline, no optimized Huffman tables: optimizing or going
+# progressive saves a few percent of the bytes for several times the encode time
+# (bench/results/design_measurements.md#thumbnail-jpeg-encoding).
 JPEG_QUALITY = 85
-# WebP (only for images with alpha; the alpha plane is lossless, Pillow's default): at
-# 600x450, method 2 costs ~2.5x method 0's encode time for 10-25% fewer bytes, method 4
-# ~4x for 25-35% fewer. Method 2 is the knee; the alpha plane dominates the cost.
+# WebP (only for images with alpha; the alpha plane is lossless, Pillow's default):
+# method 2 is the knee of encode time against bytes; the alpha plane dominates the cost
+# (bench/results/design_measurements.md#thumbnail-webp-method).
 WEBP_QUALITY = 80
 WEBP_METHOD = 2
 

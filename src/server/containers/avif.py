@@ -4,8 +4,9 @@ Sniffed from the ``ftyp`` brands (``sharer.formats``). The walk reads the boxes 
 any codec: the primary item must be AV1 (``av01``) or a grid of AV1 tiles, and its
 declared size (``ispe``) is held to the pixel cap before libavif parses anything. That
 size binds only if the coded frames keep to it: libavif decodes a frame as large as the
-AV1 sequence header allows and crops it to ``ispe`` afterwards, so a 1 KB file declaring
-64x64 could make it decode 64 MP. So the sequence header of every AV1 item is read
+AV1 sequence header allows and crops it to ``ispe`` afterwards, so a tiny file declaring
+64x64 could make it decode a frame of tens of megapixels (bench/results/inspection.md
+refuses one). So the sequence header of every AV1 item is read
 here (its maximum frame size), and each must fit its item's ``ispe``, and no item may
 declare more than the primary image. An
 image sequence (the ``avis`` brand, or any ``moov`` box) is refused: libavif would

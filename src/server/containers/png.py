@@ -7,10 +7,11 @@ pixels when it decodes and fails on a truncated one.
 
 The proof inflates the zlib stream through a bounded window and discards it, checking
 every row's filter byte and the decoded length: memory stays constant whatever the
-dimensions (a 49 MP solid-colour PNG is a small file). It then runs Pillow's own pass
-over the chunks after the pixels (``load_end``, which the worker's decode also runs)
-without decoding anything, so an APNG whose animation chunks are inconsistent (a frame
-sequence error, a frame outside the canvas) fails here as it would in the worker.
+dimensions (a 49 MP solid-colour PNG is a small file: bench/results/inspection.md). It
+then runs Pillow's own pass over the chunks after the pixels (``load_end``, which the
+worker's decode also runs) without decoding anything, so an APNG whose animation chunks
+are inconsistent (a frame sequence error, a frame outside the canvas) fails here as it
+would in the worker.
 
 The strip keeps the chunks that decode or render the image (and APNG frames) and an
 orientation-only ``eXIf``; it drops text, time and every other chunk.

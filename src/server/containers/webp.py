@@ -1,11 +1,12 @@
 """WebP: the RIFF chunk walk, the declared canvas, and the metadata strip.
 
 The proof is Pillow's decode of the first frame through libwebp's animation decoder,
-which peaks near 16 bytes per pixel (a canvas, the previous frame, a copy, the image);
-Pillow exposes no scaled or incremental WebP decoding. So WebP is held to a quarter of
-the pixel cap: the same memory as a 4-byte-per-pixel decode at the full cap. A small
-lossless WebP declaring a 7000x7000 canvas would otherwise cost hundreds of megabytes
-and seconds of CPU here, and again in the worker.
+which holds four 4-byte-per-pixel buffers at its peak (a canvas, the previous frame, a
+copy, the image; bench/results/inspection.md measures it at the cap); Pillow exposes no
+scaled or incremental WebP decoding. So WebP is held to a quarter of the pixel cap: the
+same memory as a 4-byte-per-pixel decode at the full cap. A small lossless WebP
+declaring a canvas at the full cap would otherwise cost four times that memory, and
+seconds of CPU, here and again in the worker.
 
 The strip keeps the image, alpha, animation and ICC chunks and an orientation-only EXIF;
 it drops XMP, the rest of EXIF, unknown chunks and anything after the RIFF body.

@@ -1,0 +1,100 @@
+"""The package import rules of docs/architecture.md, read from the source with ``ast``.
+
+The shared package imports no process package; the server, the worker and the reconciler
+import only the shared package (never each other); the CLI is an HTTP client of the API
+and imports nothing of the project; the CDK app takes only the key scheme from ``src``,
+so the code and the IAM policies cannot disagree about keys, and nothing else of the
+application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis.
+"""
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "cdk"))
+# The key scheme: what the CDK app may import from src, and all that it imports itself.
+KEY_SCHEME = frozenset(("sharer.variants", "sharer.formats"))
+# Each package and the other project packages it may import (its own is always allowed).
+ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
+    "sharer": frozenset(),
+    "server": frozenset(("sharer",)),
+    "worker": frozenset(("sharer",)),
+    "reconciler": frozenset(("sharer",)),
+    "cli": frozenset(),
+    "cdk": frozenset(),
+}
+
+
+def package_dir(package: str) -> Path:
+    """Where ``package``'s modules live: ``cdk/`` at the root, the others in ``src/``."""
+    return REPO_ROOT / package if package == "cdk" else REPO_ROOT / "src" / package
+
+
+def module_name(path: Path) -> str:
+    """The dotted name ``path`` is imported as (``src/`` and the repository root on the path)."""
+    relative = path.relative_to(
+        REPO_ROOT / "src" if path.is_relative_to(REPO_ROOT / "src") else REPO_ROOT
+    )
+    parts = list(relative.with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> Iterator[str]:
+    """Every module ``path`` imports, relative imports resolved, ``TYPE_CHECKING`` ones too."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    own = module_name(path).split(".")
+    package = own if path.name == "__init__.py" else own[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            stem = ".".join([*base, node.module] if node.module else base)
+            yield stem
+            if not node.module:  # ``from . import x``: x is a module of the package
+                yield from (f"{stem}.{alias.name}" for alias in node.names)
+
+
+def project_imports(package: str) -> Iterator[tuple[str, str]]:
+    """(importing module, imported project module) for every module of ``package``."""
+    for path in sorted(package_dir(package).rglob("*.py")):
+        for imported in imported_modules(path):
+            if imported.split(".")[0] in PROJECT_PACKAGES:
+                yield module_name(path), imported
+
+
+def within(module: str, allowed: frozenset[str]) -> bool:
+    """Whether ``module`` is one of ``allowed`` or inside one of them."""
+    return any(module == name or module.startswith(f"{name}.") for name in allowed)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_PACKAGES))
+def test_each_package_imports_only_what_its_rule_allows(package: str) -> None:
+    allowed = ALLOWED_PACKAGES[package] | {package}
+    if package == "cdk":
+        allowed |= KEY_SCHEME
+    broken = [
+        f"{importer} imports {imported}"
+        for importer, imported in project_imports(package)
+        if not within(imported, allowed)
+    ]
+    assert broken == [], f"{package} breaks its import rule: {broken}"
+
+
+def test_the_key_scheme_imports_nothing_else_of_the_project() -> None:
+    broken = [
+        f"{importer} imports {imported}"
+        for importer, imported in project_imports("sharer")
+        if within(importer, KEY_SCHEME) and not within(imported, KEY_SCHEME)
+    ]
+    assert broken == [], f"the key scheme the CDK app loads grew: {broken}"
+
+
+def test_the_rules_see_the_imports_that_are_there() -> None:
+    # Without this a collector that found nothing would pass every rule above.
+    assert ("server.app", "sharer.settings") in set(project_imports("server"))
+    assert ("cdk.access", "sharer.variants") in set(project_imports("cdk"))
+    assert ("server.containers.jpeg", "server.containers.walked") in set(project_imports("server"))
