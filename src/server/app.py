@@ -13,7 +13,7 @@ from server.health_route import health_blueprint
 from server.media_route import media_blueprint
 from server.openapi_route import openapi_blueprint
 from server.pages import pages_blueprint
-from server.pending_waits import PendingWaits
+from server.pending_waits import PendingWaits, init_pending_waits
 from server.request_context import init_request_context
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
@@ -107,6 +107,7 @@ def create_app(
     )
     init_request_context(app)
     init_error_handlers(app)
+    init_pending_waits(app)
     app.register_blueprint(upload_blueprint)
     app.register_blueprint(status_blueprint)
     app.register_blueprint(delete_blueprint)

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
 from server.context import current_storage, current_waits
-from server.pending_waits import preference_applied
 from server.status_route import stored_status
 from sharer.ids import is_image_id
 from sharer.status import ImageState
@@ -26,9 +25,9 @@ def media(key: str) -> Response:
         raise NotFound("no such image")
     image_id = key.split("/")[1]
     if is_image_id(image_id):
-        stored, granted = current_waits().settled(image_id, lambda: _look(key, image_id))
+        stored = current_waits().settled(image_id, lambda: _look(key, image_id))
     else:
-        stored, granted = _stored(key), None
+        stored = _stored(key)
     if stored is None:
         raise NotFound("no such image (a thumbnail appears once the worker has made it)")
     response = Response(stored.body, mimetype=stored.content_type)
@@ -37,8 +36,6 @@ def media(key: str) -> Response:
     # The header the object was stored with, as S3 hands it to CloudFront on AWS.
     response.headers["Cache-Control"] = stored.cache_control or "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if granted is not None:
-        response.headers["Preference-Applied"] = preference_applied(granted)
     response.make_conditional(request)
     return response
 

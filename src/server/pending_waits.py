@@ -5,7 +5,8 @@ its status record changes, see ``sharer.status_wakeups``) or its re-check interv
 whichever ends first, then looks again; it answers once the image has settled (ready,
 failed or deleted) or the granted wait has run out, whichever comes first. The grant is
 the preferred wait capped by ``SHARER_MAX_WAIT_SECONDS`` (at most half the request
-deadline), and is echoed in ``Preference-Applied``.
+deadline), and is echoed in ``Preference-Applied`` (on whatever the answer is, a 404
+included).
 
 A waiting request holds one of the process's threads, so a process lets at most
 ``SHARER_WAITERS_PER_PROCESS`` wait at once and runs that many threads on top of
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import request
+from flask import Flask, Response, g, request
 
 from sharer.status_wakeups import StatusWakeups
 
@@ -52,14 +53,15 @@ class PendingWaits:
         """Wake the waits on ``image_id`` everywhere (e.g. the image was just deleted)."""
         self._wakeups.notify(image_id)
 
-    def settled(self, image_id: str, look: Callable[[], tuple[T, bool]]) -> tuple[T, int | None]:
+    def settled(self, image_id: str, look: Callable[[], tuple[T, bool]]) -> T:
         """``look()``'s value once it says settled, or when the current request's granted
-        wait is over; with the granted seconds, or None when the request did not wait
-        (it did not ask, waiting is off, or every waiting slot was taken)."""
+        wait is over; at once when the request did not ask to wait, waiting is off, or
+        every waiting slot is taken. ``look`` may raise, which ends the wait too."""
         asked = preferred_wait(request.headers.getlist("Prefer"))
         granted = min(asked, self._max_seconds) if asked is not None else 0
         if granted <= 0 or self._slots is None or not self._slots.acquire(blocking=False):
-            return look()[0], None
+            return look()[0]
+        g.wait_granted = granted
         try:
             deadline = time.monotonic() + granted
             # Listening before the first look, so a change right after it is not missed.
@@ -70,9 +72,15 @@ class PendingWaits:
                     value, done = look()
         finally:
             self._slots.release()
-        return value, granted
+        return value
 
 
-def preference_applied(granted: int) -> str:
-    """The ``Preference-Applied`` value for a wait of ``granted`` seconds."""
-    return f"wait={granted}"
+def init_pending_waits(app: Flask) -> None:
+    """Answer ``Preference-Applied`` whenever a request was granted its wait."""
+
+    @app.after_request
+    def preference_applied(response: Response) -> Response:
+        granted = g.get("wait_granted")
+        if granted is not None:
+            response.headers["Preference-Applied"] = f"wait={granted}"
+        return response

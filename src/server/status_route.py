@@ -10,7 +10,6 @@ from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import Gone, NotFound
 
 from server.context import current_storage, current_waits
-from server.pending_waits import preference_applied
 from server.public_urls import public_url
 from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
@@ -64,11 +63,8 @@ def image_status(image_id: str) -> Response:
 
     if not is_image_id(image_id):
         raise NotFound("no image with that id")
-    document, granted = current_waits().settled(image_id, look)
-    response = jsonify(document)
+    response = jsonify(current_waits().settled(image_id, look))
     response.headers["Cache-Control"] = "no-store"
-    if granted is not None:
-        response.headers["Preference-Applied"] = preference_applied(granted)
     return response
 
 
