@@ -22,6 +22,8 @@ _DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
 # The worker's peak resident memory: the worker instance type (t4g.small, 2 GiB) less
 # what the OS, the SSM and CloudWatch agents and the page cache for originals need.
 DEFAULT_WORKER_MEMORY_BUDGET_MB = 1280
+# The longest a GET with ``Prefer: wait`` is held, unless the request deadline is shorter.
+DEFAULT_MAX_WAIT_SECONDS = 10
 
 
 class SettingsError(ValueError):
@@ -97,9 +99,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
     request_timeout = parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
-    max_wait_seconds = parsed("SHARER_MAX_WAIT_SECONDS", "10", _non_negative_int)
-    if max_wait_seconds > request_timeout // 2:
-        # A waiting request must answer well before the main loop cuts it.
+    # A waiting request must answer well before the main loop cuts it.
+    wait_bound = request_timeout // 2
+    max_wait_seconds = parsed(
+        "SHARER_MAX_WAIT_SECONDS", str(min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)), _non_negative_int
+    )
+    if max_wait_seconds > wait_bound:
         raise SettingsError(
             f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
             f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
