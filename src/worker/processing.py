@@ -106,6 +106,8 @@ class JobProcessor:
                 for spec in job.thumbnails
             ]
         )
+        # A request waiting for a thumbnail can have it now, before the status is written.
+        self._notify(job.image_id)
         width, height = rendered.original_size
         facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
         self._record(job, ImageState.READY, None, facts)
@@ -136,12 +138,15 @@ class JobProcessor:
         )
         deleted = undo_if_deleted(self.storage, status)
         # Requests waiting on the image read the record again (it is written, and durable).
-        if self.wakeups is not None:
-            self.wakeups.notify(job.image_id)
+        self._notify(job.image_id)
         if deleted:
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
             return
         self.storage.delete(pending_key(job.image_id))
+
+    def _notify(self, image_id: str) -> None:
+        if self.wakeups is not None:
+            self.wakeups.notify(image_id)
 
     def _retry_later(self, delivery: Delivery, job: ThumbnailJob, exc: Exception) -> None:
         if delivery.receive_count >= self.max_receives:
