@@ -108,8 +108,8 @@ def render(
         f"{platform.python_version()}, {platform.system()} {platform.release()}",
         f"- command: `{command}`",
         f"- upload: one 1600x1200 (1.92 MP) JPEG of {image_bytes:,} bytes, multipart; "
-        "embedded backends (files + SQLite), gunicorn 2 processes x 4 threads, one worker "
-        "with the default threads (CPUs + 1)",
+        "embedded backends (files + SQLite), gunicorn 2 processes x 4 threads (and 8 for "
+        "waiting GETs), one worker with the default threads (CPUs + 1)",
         "- each cell: median of the repeats [min-max]; ratios are taken within each repeat",
         "",
         "## Upload throughput (202 answers per second, wrk, keep-alive)",

@@ -168,9 +168,13 @@ class SharerClient:
         result.delete_token = answer.headers.get("Delete-Token")
         return result
 
-    def state(self, status_url: str) -> str | None:
-        """pending, ready or failed (None: no answer, or not a status)."""
-        answer = self._request("GET", status_url, headers={"Accept": "application/json"})
+    def state(self, status_url: str, wait: int = 0) -> str | None:
+        """pending, ready or failed (None: no answer, or not a status); with ``wait``, the
+        server may hold a pending answer up to that many seconds (``Prefer: wait``)."""
+        headers = {"Accept": "application/json"}
+        if wait > 0:
+            headers["Prefer"] = f"wait={wait}"
+        answer = self._request("GET", status_url, headers=headers)
         if isinstance(answer, requests.RequestException) or answer.status_code != 200:
             return None
         document = _json(answer)

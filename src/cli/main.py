@@ -6,6 +6,7 @@ or failed (or a delete was refused), 2 for a usage error.
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -29,6 +30,9 @@ SERVER_VARIABLE = "SHARER_SERVER"
 POLL_FIRST = 0.25
 POLL_MAX = 5.0
 POLL_GROWTH = 1.6
+# Each poll asks the server to hold a pending answer this long at most (``Prefer: wait``),
+# so most polls end the moment the image is ready; a server that holds none still works.
+SERVER_WAIT_SECONDS = 10
 _ID_IN_URL = re.compile(r"/(?:i|images)/([A-Za-z0-9_-]{22})(?:/|$)")
 # A share page or a status resource is on the server itself; an image's own URL may be
 # on the CDN, which takes no deletes.
@@ -113,15 +117,17 @@ def upload_command(client: SharerClient, args: argparse.Namespace, out: TextIO, 
 
 
 def wait_until_done(client: SharerClient, results: list[UploadResult], timeout: float) -> None:
-    """Poll each accepted image's status (with backoff) until it is ready or failed, or
-    ``timeout`` seconds pass; the state lands in each result (``timeout`` if not done)."""
+    """Poll each accepted image's status (with backoff; each poll asks the server to hold
+    a pending answer) until it is ready or failed, or ``timeout`` seconds pass; the state
+    lands in each result (``timeout`` if not done)."""
     deadline = time.monotonic() + timeout
     delay = POLL_FIRST
     waiting = [r for r in results if r.status_url]
     while waiting and time.monotonic() < deadline:
         for result in waiting:
             assert result.status_url is not None
-            state = client.state(result.status_url)
+            left = math.floor(deadline - time.monotonic())
+            state = client.state(result.status_url, wait=min(SERVER_WAIT_SECONDS, left))
             if state in ("ready", "failed"):
                 result.state = state
         waiting = [r for r in waiting if r.state is None]

@@ -42,7 +42,8 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
                 max_per_client=self.settings.max_connections_per_client,
                 forwarded_hops=self.settings.forwarded_hops,
             ),
-            "threads": self.settings.server_threads,
+            # Waiting GETs (server.pending_waits) get threads of their own.
+            "threads": self.settings.server_threads + self.settings.waiters_per_process,
             "worker_connections": CONNECTIONS_PER_PROCESS,
             "timeout": HEARTBEAT_TIMEOUT,
             # Every in-flight request ends by its deadline (counted from accept), so a

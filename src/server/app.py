@@ -13,14 +13,16 @@ from server.health_route import health_blueprint
 from server.media_route import media_blueprint
 from server.openapi_route import openapi_blueprint
 from server.pages import pages_blueprint
+from server.pending_waits import PendingWaits, init_pending_waits
 from server.request_context import init_request_context
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
-from sharer.backends import open_edge_cache, open_queue, open_storage
+from sharer.backends import open_edge_cache, open_queue, open_status_wakeups, open_storage
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings, load_settings
+from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
 
 # Room for the multipart framing around an image of exactly the maximum size: boundary
@@ -71,11 +73,12 @@ def create_app(
     storage: Storage | None = None,
     queue: Queue | None = None,
     edge_cache: EdgeCache | None = None,
+    status_wakeups: StatusWakeups | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (the environment's by default).
 
-    ``storage``, ``queue`` and ``edge_cache`` replace the backends the settings name
-    (tests pass fakes).
+    ``storage``, ``queue``, ``edge_cache`` and ``status_wakeups`` replace the backends the
+    settings name (tests pass fakes).
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -96,9 +99,15 @@ def create_app(
         storage or open_storage(settings),
         queue or open_queue(settings),
         edge_cache or open_edge_cache(settings),
+        PendingWaits(
+            status_wakeups or open_status_wakeups(settings),
+            max_seconds=settings.max_wait_seconds,
+            waiters=settings.waiters_per_process,
+        ),
     )
     init_request_context(app)
     init_error_handlers(app)
+    init_pending_waits(app)
     app.register_blueprint(upload_blueprint)
     app.register_blueprint(status_blueprint)
     app.register_blueprint(delete_blueprint)

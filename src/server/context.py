@@ -4,6 +4,7 @@ from typing import cast
 
 from flask import Flask, current_app
 
+from server.pending_waits import PendingWaits
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings
@@ -11,10 +12,15 @@ from sharer.storage import Storage
 
 
 def bind_backends(
-    app: Flask, settings: Settings, storage: Storage, queue: Queue, edge_cache: EdgeCache
+    app: Flask,
+    settings: Settings,
+    storage: Storage,
+    queue: Queue,
+    edge_cache: EdgeCache,
+    waits: PendingWaits,
 ) -> None:
     """Attach the settings and backends to ``app`` for the request handlers."""
-    app.extensions["sharer"] = (settings, storage, queue, edge_cache)
+    app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits)
 
 
 def current_settings() -> Settings:
@@ -35,3 +41,8 @@ def current_queue() -> Queue:
 def current_edge_cache() -> EdgeCache:
     """The CDN caches in front of the images, for the app handling the current request."""
     return cast(EdgeCache, current_app.extensions["sharer"][3])
+
+
+def current_waits() -> PendingWaits:
+    """The waits for pending images of the app handling the current request."""
+    return cast(PendingWaits, current_app.extensions["sharer"][4])

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
 
-from server.context import current_edge_cache, current_storage
+from server.context import current_edge_cache, current_storage, current_waits
 from server.public_urls import public_path_prefix
 from server.status_route import stored_status
 from sharer.delete_tokens import token_matches
@@ -44,6 +44,7 @@ def delete_image(image_id: str) -> Response:
     remove_image_objects(storage, status)
     _forget(image_id)
     remove_status(storage, image_id)
+    current_waits().notify(image_id)
     return Response(status=204, mimetype="application/json")
 
 

@@ -123,6 +123,24 @@ def _schemas(max_upload_bytes: int) -> Schema:
     }
 
 
+# ``Prefer: wait=N`` (RFC 7240) on a GET of a pending image (see server.pending_waits).
+_PREFER_WAIT: Schema = {
+    "name": "Prefer",
+    "in": "header",
+    "required": False,
+    "description": "wait=<seconds>: while the image is pending, hold the answer until it "
+    "is ready, failed or deleted, or the wait (capped by the server) is over",
+    "schema": {"type": "string", "examples": ["wait=10"]},
+}
+_PREFERENCE_APPLIED: Schema = {
+    "Preference-Applied": {
+        "description": "wait=<granted seconds>, when the answer was held (absent when the "
+        "server had no room to hold it: ask again)",
+        "schema": {"type": "string"},
+    }
+}
+
+
 def _paths() -> Schema:
     return {
         "/": {
@@ -181,9 +199,11 @@ def _paths() -> Schema:
             "get": {
                 "summary": "An image's status and URLs",
                 "operationId": "imageStatus",
+                "parameters": [_PREFER_WAIT],
                 "responses": {
                     "200": {
                         "description": "pending, ready or failed",
+                        "headers": _PREFERENCE_APPLIED,
                         "content": {JSON: {"schema": _ref("ImageStatus")}},
                     },
                     "404": _error("no image with that id"),
@@ -241,9 +261,11 @@ def _paths() -> Schema:
             "get": {
                 "summary": "An image object (on AWS, CloudFront serves these)",
                 "operationId": "media",
+                "parameters": [_PREFER_WAIT],
                 "responses": {
                     "200": {
                         "description": "the stored bytes, immutable",
+                        "headers": _PREFERENCE_APPLIED,
                         "content": {
                             f"image/{kind}": {"schema": {"type": "string"}}
                             for kind in ("jpeg", "png", "gif", "webp")

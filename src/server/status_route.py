@@ -2,16 +2,18 @@
 
 A ready image also has its upright ``width`` and ``height``, each thumbnail's size and a
 ThumbHash placeholder. A deleted image answers 410 for as long as its tombstone is kept.
+With ``Prefer: wait=<seconds>`` a pending image's answer waits until it is ready, failed
+or deleted, or the wait is over (``server.pending_waits``).
 """
 
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import Gone, NotFound
 
-from server.context import current_storage
+from server.context import current_storage, current_waits
 from server.public_urls import public_url
 from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
-from sharer.status import ImageFacts, ImageStatus, decode_status
+from sharer.status import ImageFacts, ImageState, ImageStatus, decode_status
 from sharer.storage import ObjectNotFound
 from sharer.variants import status_key
 
@@ -54,7 +56,14 @@ def status_document(image_id: str) -> dict[str, object]:
 @status_blueprint.get("/images/<image_id>")
 def image_status(image_id: str) -> Response:
     """The image's state, the reason if it failed, and the URL of each of its objects."""
-    response = jsonify(status_document(image_id))
+
+    def look() -> tuple[dict[str, object], bool]:
+        document = status_document(image_id)
+        return document, document["status"] != ImageState.PENDING.value
+
+    if not is_image_id(image_id):
+        raise NotFound("no image with that id")
+    response = jsonify(current_waits().settled(image_id, look))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -30,8 +30,9 @@ WIDEST_PUT_ALL = len(VARIANTS)
 
 
 def calling_threads(settings: Settings) -> int:
-    """Threads of one process that may call a backend at once (server or worker)."""
-    return max(settings.server_threads, settings.worker_threads)
+    """Threads of one process that may call a backend at once (server, its waiting GETs
+    included, or worker)."""
+    return max(settings.server_threads + settings.waiters_per_process, settings.worker_threads)
 
 
 def s3_client(settings: Settings) -> "S3Client":

@@ -1,4 +1,5 @@
-"""The one place that picks the Storage, Queue and EdgeCache adapters, from the settings' URLs.
+"""The one place that picks the Storage, Queue, EdgeCache and StatusWakeups adapters,
+from the settings' URLs.
 
 The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
 """
@@ -12,6 +13,7 @@ from sharer.queues.port import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
 from sharer.settings import Settings, SettingsError
+from sharer.status_wakeups import DatagramStatusWakeups, RecheckingStatusWakeups, StatusWakeups
 from sharer.storage.local import LocalStorage
 from sharer.storage.port import Storage
 from sharer.storage.s3 import S3Storage
@@ -52,6 +54,15 @@ def open_queue(settings: Settings) -> Queue:
             visibility_timeout=settings.visibility_timeout,
         )
     raise SettingsError(f"SHARER_QUEUE_URL={settings.queue_url!r}: unsupported queue")
+
+
+def open_status_wakeups(settings: Settings) -> StatusWakeups:
+    """Datagrams beside the SQLite queue's database (its processes share one machine);
+    with SQS, no wake-ups: waiting requests re-read the status record now and then."""
+    if urlsplit(settings.queue_url).scheme == "sqlite":
+        database = _local_path(settings.queue_url)
+        return DatagramStatusWakeups(database.with_name(f"{database.name}.status-wake"))
+    return RecheckingStatusWakeups()
 
 
 def _local_path(url: str) -> Path:

@@ -22,6 +22,8 @@ _DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
 # The worker's peak resident memory: the worker instance type (t4g.small, 2 GiB) less
 # what the OS, the SSM and CloudWatch agents and the page cache for originals need.
 DEFAULT_WORKER_MEMORY_BUDGET_MB = 1280
+# The longest a GET with ``Prefer: wait`` is held, unless the request deadline is shorter.
+DEFAULT_MAX_WAIT_SECONDS = 10
 
 
 class SettingsError(ValueError):
@@ -59,6 +61,8 @@ class Settings:
     cdn_distribution_id: str | None = None
     reconcile_stale_seconds: int = 900
     reconcile_batch: int = 100
+    max_wait_seconds: int = 10
+    waiters_per_process: int = 8
 
     @property
     def serves_media(self) -> bool:
@@ -94,6 +98,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     public_base = get("SHARER_PUBLIC_BASE_URL")
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
+    request_timeout = parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
+    # A waiting request must answer well before the main loop cuts it.
+    wait_bound = request_timeout // 2
+    max_wait_seconds = parsed(
+        "SHARER_MAX_WAIT_SECONDS", str(min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)), _non_negative_int
+    )
+    if max_wait_seconds > wait_bound:
+        raise SettingsError(
+            f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
+            f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
+        )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
@@ -124,7 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bind=bind,
         server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
         server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
-        request_timeout=parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int),
+        request_timeout=request_timeout,
         keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
         max_connections_per_client=parsed(
             "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
@@ -135,6 +150,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         reconcile_stale_seconds=parsed("SHARER_RECONCILE_STALE_SECONDS", "900", _positive_int),
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
+        max_wait_seconds=max_wait_seconds,
+        waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
     )
 
 

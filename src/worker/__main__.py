@@ -8,7 +8,7 @@ import threading
 from types import FrameType
 
 from sharer.aws import MAX_LONG_POLL_SECONDS
-from sharer.backends import open_queue, open_storage
+from sharer.backends import open_queue, open_status_wakeups, open_storage
 from sharer.logs import configure_logging
 from sharer.settings import SettingsError, load_settings
 from worker.consumer import Consumer, ConsumerOptions
@@ -34,7 +34,11 @@ def main() -> None:
         log.warning("no mallopt: freed image memory may stay in the process")
     memory = job_budget(settings.worker_memory_budget_mb)
     processor = JobProcessor(
-        open_storage(settings), queue, max_receives=settings.max_receives, memory=memory
+        open_storage(settings),
+        queue,
+        max_receives=settings.max_receives,
+        memory=memory,
+        wakeups=open_status_wakeups(settings),
     )
     options = ConsumerOptions(
         threads=settings.worker_threads,

@@ -19,6 +19,7 @@ from sharer.deletion import undo_if_deleted
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, pending_status
+from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
 from sharer.variants import pending_key, status_key
 from worker.memory import MemoryBudget
@@ -41,9 +42,12 @@ class JobProcessor:
         *,
         max_receives: int,
         memory: MemoryBudget | None = None,
+        wakeups: StatusWakeups | None = None,
     ) -> None:
         self.storage = storage
         self.queue = queue
+        # None: nobody is told when a status is recorded (waiters re-check on their own).
+        self.wakeups = wakeups
         self.max_receives = max_receives
         # None: jobs decode without waiting for memory.
         self.memory = memory
@@ -102,6 +106,8 @@ class JobProcessor:
                 for spec in job.thumbnails
             ]
         )
+        # A request waiting for a thumbnail can have it now, before the status is written.
+        self._notify(job.image_id)
         width, height = rendered.original_size
         facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
         self._record(job, ImageState.READY, None, facts)
@@ -130,10 +136,17 @@ class JobProcessor:
         self.storage.put(
             status_key(job.image_id), encode_status(status), "application/json", immutable=False
         )
-        if undo_if_deleted(self.storage, status):
+        deleted = undo_if_deleted(self.storage, status)
+        # Requests waiting on the image read the record again (it is written, and durable).
+        self._notify(job.image_id)
+        if deleted:
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
             return
         self.storage.delete(pending_key(job.image_id))
+
+    def _notify(self, image_id: str) -> None:
+        if self.wakeups is not None:
+            self.wakeups.notify(image_id)
 
     def _retry_later(self, delivery: Delivery, job: ThumbnailJob, exc: Exception) -> None:
         if delivery.receive_count >= self.max_receives:

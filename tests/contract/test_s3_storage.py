@@ -71,7 +71,9 @@ def test_a_refused_key_stops_put_all_before_anything_is_sent(moto_aws: Settings)
 
 
 def test_clients_pool_a_connection_for_every_concurrent_call(moto_aws: Settings) -> None:
-    settings = dataclasses.replace(moto_aws, server_threads=4, worker_threads=7)
+    settings = dataclasses.replace(
+        moto_aws, server_threads=4, waiters_per_process=2, worker_threads=7
+    )
 
     # botocore sets a Config's options as attributes the stubs do not declare.
     s3_config: Any = s3_client(settings).meta.config
@@ -80,6 +82,8 @@ def test_clients_pool_a_connection_for_every_concurrent_call(moto_aws: Settings)
     assert calling_threads(settings) == 7
     assert s3_config.max_pool_connections == 7 * WIDEST_PUT_ALL
     assert sqs_config.max_pool_connections == 7 + 1
+    # A server's waiting GETs read the status too.
+    assert calling_threads(dataclasses.replace(settings, waiters_per_process=8)) == 12
     # The rest of the shared configuration is kept.
     assert s3_config.retries["mode"] == "standard"
     assert s3_config.read_timeout == sqs_config.read_timeout > 0

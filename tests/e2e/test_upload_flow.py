@@ -74,3 +74,15 @@ def test_images_are_served_immutable_with_validators(service: Service) -> None:
     if service.env.get("SHARER_STORAGE_URL", "").startswith("s3://"):
         return  # on AWS, CloudFront's response headers policy adds nosniff (tests/infra)
     assert first.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_status_get_that_prefers_to_wait_answers_once_ready(service: Service) -> None:
+    # On AWS nothing wakes the wait: it re-reads the status now and then.
+    response = upload(service.base_url, images.jpeg((1200, 900), seed=5))
+    held = requests.get(
+        f"{service.base_url}{response.headers['Location']}",
+        headers={"Prefer": "wait=10"},
+        timeout=30,
+    )
+    assert held.headers["Preference-Applied"] == "wait=10"
+    assert held.json()["status"] == "ready"

@@ -43,6 +43,8 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     env = local_env(workdir) | {
         "SHARER_SERVER_PROCESSES": "1",
         "SHARER_SERVER_THREADS": str(THREADS),
+        # No waiters' threads on top, so THREADS is every thread a connection could hold.
+        "SHARER_WAITERS_PER_PROCESS": "0",
         "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
     }
     with Service(env, workdir).running() as service:

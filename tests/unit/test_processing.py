@@ -10,6 +10,7 @@ from sharer.ids import new_image_id
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.queues import Delivery
 from sharer.status import ImageState, decode_status
+from sharer.status_wakeups import RecheckingStatusWakeups
 from sharer.storage import IMMUTABLE_CACHE_CONTROL
 from sharer.variants import status_key
 from support import images
@@ -122,3 +123,40 @@ def test_a_passing_failure_is_retried_with_backoff_then_given_up(
     processor.handle(_receive(queue))
     assert _status(storage, job) is ImageState.FAILED
     assert "gave up after 3 attempts" in queue.dead[0][1]
+
+
+class RecordingWakeups(RecheckingStatusWakeups):
+    """Notes, at each wake-up, which of the image's objects a woken reader would find."""
+
+    def __init__(self, storage: FakeStorage, job: ThumbnailJob) -> None:
+        self.storage = storage
+        self.job = job
+        self.seen: list[tuple[str, bool, ImageState | None]] = []
+
+    def notify(self, image_id: str) -> None:
+        thumbnails = all(spec.key in self.storage.objects for spec in self.job.thumbnails)
+        state = (
+            _status(self.storage, self.job)
+            if status_key(self.job.image_id) in self.storage.objects
+            else None
+        )
+        self.seen.append((image_id, thumbnails, state))
+
+
+def test_waiting_readers_are_woken_once_thumbnails_then_status_are_stored(
+    storage: FakeStorage, queue: FakeQueue
+) -> None:
+    job = _queued(storage, queue, images.jpeg((800, 600)))
+    wakeups = RecordingWakeups(storage, job)
+    JobProcessor(storage, queue, max_receives=MAX_RECEIVES, wakeups=wakeups).handle(_receive(queue))
+    assert wakeups.seen == [
+        (job.image_id, True, None),
+        (job.image_id, True, ImageState.READY),
+    ]
+
+
+def test_waiting_readers_are_woken_when_a_job_fails(storage: FakeStorage, queue: FakeQueue) -> None:
+    job = _queued(storage, queue, b"\xff\xd8\xff\xe0 not really a jpeg")
+    wakeups = RecordingWakeups(storage, job)
+    JobProcessor(storage, queue, max_receives=MAX_RECEIVES, wakeups=wakeups).handle(_receive(queue))
+    assert wakeups.seen == [(job.image_id, False, ImageState.FAILED)]

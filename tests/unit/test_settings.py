@@ -68,6 +68,8 @@ def test_aws_backends() -> None:
         ("SHARER_CDN_DISTRIBUTION_ID", "d123.cloudfront.net"),
         ("SHARER_RECONCILE_STALE_SECONDS", "0"),
         ("SHARER_RECONCILE_BATCH", "many"),
+        ("SHARER_MAX_WAIT_SECONDS", "-1"),
+        ("SHARER_WAITERS_PER_PROCESS", "lots"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -85,6 +87,14 @@ def test_request_timeout_bounds_every_request() -> None:
     assert load_settings({"SHARER_REQUEST_TIMEOUT": "5"}).request_timeout == 5
     with pytest.raises(SettingsError, match="SHARER_REQUEST_TIMEOUT"):
         load_settings({"SHARER_REQUEST_TIMEOUT": "soon"})
+
+
+def test_a_wait_stays_well_inside_the_request_deadline() -> None:
+    assert load_settings({}).max_wait_seconds == 10
+    assert load_settings({"SHARER_REQUEST_TIMEOUT": "8"}).max_wait_seconds == 4
+    with pytest.raises(SettingsError, match="SHARER_MAX_WAIT_SECONDS"):
+        load_settings({"SHARER_REQUEST_TIMEOUT": "8", "SHARER_MAX_WAIT_SECONDS": "5"})
+    assert load_settings({"SHARER_MAX_WAIT_SECONDS": "0"}).max_wait_seconds == 0
 
 
 def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:

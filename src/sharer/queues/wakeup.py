@@ -7,6 +7,9 @@ and the receiver then reads the database as it would have anyway. So anything lo
 (a full socket buffer, a receiver that is not listening yet, a directory that cannot be
 made) costs only the receiver's next re-check, and every failure is ignored.
 
+A socket may be bound under a topic (an image id, say); a sender naming that topic wakes
+only those, one naming none wakes every socket in the directory.
+
 Socket addresses are limited to 108 bytes, which a database path in a deep directory
 exceeds; each socket is named through ``/proc/self/fd/<directory descriptor>/`` instead,
 which the kernel resolves to the same directory whatever its path.
@@ -23,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _SUFFIX = ".sock"
+# Between a socket's topic and the rest of its name; never part of a topic.
+_TOPIC_END = "~"
 
 
 class WakeupListener:
@@ -58,9 +63,12 @@ class WakeupChannel:
         self._sender: socket.socket | None = None
 
     @contextlib.contextmanager
-    def listening(self) -> Iterator[WakeupListener]:
-        """A socket bound in the directory for the duration (a plain sleep if that fails)."""
-        name = f"{os.getpid()}-{secrets.token_hex(6)}{_SUFFIX}"
+    def listening(self, topic: str = "") -> Iterator[WakeupListener]:
+        """A socket bound in the directory for the duration (a plain sleep if that fails),
+        woken by a ``notify`` of ``topic`` or of every topic."""
+        if _TOPIC_END in topic or "/" in topic:
+            raise ValueError(f"a wake-up topic holds no {_TOPIC_END!r} or '/': {topic!r}")
+        name = f"{topic}{_TOPIC_END}{os.getpid()}-{secrets.token_hex(6)}{_SUFFIX}"
         sock = self._bound(name)
         try:
             yield WakeupListener(sock)
@@ -70,11 +78,17 @@ class WakeupChannel:
                 with contextlib.suppress(OSError):
                     os.unlink(name, dir_fd=self._descriptor())
 
-    def notify(self) -> None:
-        """Wake every receive listening now; removes sockets nobody listens on any more."""
+    def notify(self, topic: str | None = None) -> None:
+        """Wake every socket listening now on ``topic`` (None: on any); removes sockets
+        nobody listens on any more."""
+        prefix = "" if topic is None else f"{topic}{_TOPIC_END}"
         try:
             directory_fd = self._descriptor()
-            names = [name for name in os.listdir(directory_fd) if name.endswith(_SUFFIX)]
+            names = [
+                name
+                for name in os.listdir(directory_fd)
+                if name.endswith(_SUFFIX) and name.startswith(prefix)
+            ]
         except OSError:
             return
         sender = self._sending_socket()

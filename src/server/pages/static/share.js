@@ -1,4 +1,5 @@
-// A share page whose image is still pending: poll its status (with backoff, bounded)
+// A share page whose image is still pending: poll its status (each poll held by the
+// server while pending; with backoff, bounded)
 // and reload once it is ready or failed, so the server renders the final page.
 "use strict";
 
@@ -12,7 +13,10 @@
 
   async function poll(delay) {
     try {
-      const response = await fetch(statusUrl, { headers: { Accept: "application/json" } });
+      // The server holds a pending answer until the image is ready (or 10 s pass).
+      const response = await fetch(statusUrl, {
+        headers: { Accept: "application/json", Prefer: "wait=10" },
+      });
       if (response.status === 404) {
         window.location.reload();
         return;

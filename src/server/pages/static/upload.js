@@ -276,7 +276,10 @@
   async function pollStatus(statusUrl, view, entry, delay, started) {
     let status = null;
     try {
-      const response = await fetch(statusUrl, { headers: { Accept: "application/json" } });
+      // The server holds a pending answer until the image is ready (or 10 s pass).
+      const response = await fetch(statusUrl, {
+        headers: { Accept: "application/json", Prefer: "wait=10" },
+      });
       status = response.ok ? await response.json() : null;
     } catch (error) {
       status = null; // a blip: keep polling within the bound
