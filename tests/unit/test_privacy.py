@@ -15,18 +15,18 @@ from server.uploads import accept_upload
 from sharer.formats import ACCEPTED, sniff
 from sharer.messages import ThumbnailSpec
 from sharer.variants import VARIANTS, thumbnail_format
-from support import images
+from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
 from support.mutations import is_seed, mutated_images, with_every_seed
 from worker.thumbnails import make_thumbnails
 
-SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam", images.POLYGLOT_HTML, b"<x:xmpmeta")
+SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam", hostile_images.POLYGLOT_HTML, b"<x:xmpmeta")
 WITH_METADATA: dict[str, Callable[[], bytes]] = {
     "jpeg": images.jpeg_with_metadata,
     "png": images.png_with_metadata,
     "gif": images.gif_with_metadata,
     "webp": images.webp_with_metadata,
-    "jpeg_polyglot": images.jpeg_html_polyglot,
+    "jpeg_polyglot": hostile_images.jpeg_html_polyglot,
 }
 EVERY_IMAGE = {**images.BUILDERS, **WITH_METADATA}
 

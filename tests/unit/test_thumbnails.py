@@ -12,7 +12,7 @@ from PIL import Image, ImageStat
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 from sharer.messages import ThumbnailSpec
 from sharer.variants import VARIANTS
-from support import images
+from support import hostile_images, images
 from worker import thumbnails
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
@@ -343,10 +343,10 @@ def test_no_metadata_leaves_in_a_thumbnail(data: bytes, fmt: ImageFormat, out: I
 @pytest.mark.parametrize(
     ("data", "fmt"),
     [
-        pytest.param(images.truncated(images.jpeg()), JPEG, id="truncated-jpeg"),
-        pytest.param(images.truncated(images.png()), PNG, id="truncated-png"),
-        pytest.param(images.corrupt(images.gif()), GIF, id="corrupt-gif"),
-        pytest.param(images.truncated(images.webp()), WEBP, id="truncated-webp"),
+        pytest.param(hostile_images.truncated(images.jpeg()), JPEG, id="truncated-jpeg"),
+        pytest.param(hostile_images.truncated(images.png()), PNG, id="truncated-png"),
+        pytest.param(hostile_images.corrupt(images.gif()), GIF, id="corrupt-gif"),
+        pytest.param(hostile_images.truncated(images.webp()), WEBP, id="truncated-webp"),
         pytest.param(images.png(), JPEG, id="png-called-jpeg"),
         pytest.param(b"", GIF, id="empty"),
     ],
@@ -404,7 +404,7 @@ print(json.dumps({"outcomes": outcomes, "plugins": plugins}))
 
 
 def test_hostile_formats_never_reach_other_pillow_plugins() -> None:
-    hostile = images.not_allowed()
+    hostile = hostile_images.not_allowed()
     payload = json.dumps([hostile[name].hex() for name in ("eps", "tiff", "psd", "bmp", "ico")])
     done = subprocess.run(
         [sys.executable, "-c", _PROBE],
