@@ -29,8 +29,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from server.inspection import InvalidImage, inspect_upload  # noqa: E402
 from sharer.formats import JPEG, sniff  # noqa: E402
-from support import images  # noqa: E402
-from support.faults import process_memory  # noqa: E402
+from support import hostile_images, images  # noqa: E402
+from support.memory import process_memory  # noqa: E402
 
 RESULTS = BENCH / "results" / "inspection.md"
 MAX_PIXELS = 50_000_000
@@ -96,7 +96,7 @@ def cases() -> dict[str, bytes]:
         "HEIC 3520x3520 solid (12.4 MP, at its cap)": heif_at_cap.getvalue(),
         "AVIF 1730x1150 photo": images.avif((1730, 1150)),
         "AVIF 3535x3535 solid (12.5 MP, its cap)": images.encode(at_cap, "AVIF", speed=10),
-        "AVIF 7000x7000 coded, 64x64 declared": images.declared_as(
+        "AVIF 7000x7000 coded, 64x64 declared": hostile_images.declared_as(
             images.encode(solid, "AVIF", speed=10, quality=10), (64, 64)
         ),
     }

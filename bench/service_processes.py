@@ -22,7 +22,7 @@ from pathlib import Path
 from sharer.backends import open_storage
 from sharer.settings import load_settings
 from sharer.storage.local import LocalStorage
-from support.faults import descendants
+from support.memory import descendants
 from support.services import (
     START_TIMEOUT,
     Service,

@@ -28,16 +28,10 @@ sys.path.insert(0, str(REPO / "tests"))
 from sharer.backends import open_queue  # noqa: E402
 from sharer.queues.sqlite import SqliteQueue  # noqa: E402
 from sharer.settings import load_settings  # noqa: E402
-from support.load import (  # noqa: E402
-    Tally,
-    check_thumbnails,
-    memory_of,
-    mixed_payloads,
-    settle,
-    upload_many,
-    wait_for,
-)
+from support.load import Tally, check_thumbnails, mixed_payloads, settle, upload_many  # noqa: E402
+from support.memory import memory_of  # noqa: E402
 from support.services import Service, local_env  # noqa: E402
+from support.waiting import wait_for  # noqa: E402
 
 # Short enough that a killed worker's jobs come back quickly, long enough that the
 # heartbeat (every third of it) never lets a running job be handed out twice.

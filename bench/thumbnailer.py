@@ -41,7 +41,7 @@ from server.inspection import inspect_upload  # noqa: E402
 from sharer.formats import ImageFormat  # noqa: E402
 from sharer.ids import new_image_id  # noqa: E402
 from sharer.messages import ThumbnailSpec, job_for_upload  # noqa: E402
-from support.faults import process_memory  # noqa: E402
+from support.memory import process_memory  # noqa: E402
 
 ENGINE_NAMES = tuple(ENGINES)
 RESULTS = BENCH / "results" / "thumbnailer.md"

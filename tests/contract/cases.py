@@ -27,11 +27,18 @@ class StorageCase:
 
 @dataclass(frozen=True)
 class QueueCase:
-    """A working queue, what its dead-letter queue holds, and a broken twin."""
+    """A working queue, what its dead-letter queue holds, a broken twin, and why the
+    cases that let time pass (timeouts running out, long polls) are moot for it."""
 
     queue: Queue
     dead_letters: Callable[[], list[tuple[str, str | None]]]
     broken: Callable[[], Queue]
+    timing_skip: str | None = None
+
+    def skip_unless_timed(self) -> None:
+        """Skip the calling test if this queue does not model the passing of time."""
+        if self.timing_skip:
+            pytest.skip(self.timing_skip)
 
 
 def assert_refuses_key(storage: Storage, key: str) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures that hand the contract suites every adapter of a port, set up for real.
+"""Fixtures that hand the contract suites every adapter of a port, set up for real,
+and the hand-written fakes the unit tests use, so a fake cannot drift from the adapters.
 
 LocalStorage and SqliteQueue run on ``tmp_path``; S3Storage and SqsQueue run against
 moto's in-process ``mock_aws``, so no request ever leaves the process.
@@ -6,7 +7,6 @@ moto's in-process ``mock_aws``, so no request ever leaves the process.
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from moto import mock_aws
@@ -18,10 +18,8 @@ from sharer.queues.sqs import SqsQueue
 from sharer.settings import Settings, load_settings
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
+from support.fakes import FakeQueue, FakeStorage
 from support.sqs import create_work_queues, peek
-
-if TYPE_CHECKING:
-    pass
 
 
 @pytest.fixture
@@ -36,9 +34,18 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
         yield load_settings({"AWS_REGION": REGION, "SHARER_DATA_DIR": "/nonexistent"})
 
 
-@pytest.fixture(params=["local", "s3"])
+def failing_fake_storage() -> FakeStorage:
+    """A fake storage that is down."""
+    storage = FakeStorage()
+    storage.failing = True
+    return storage
+
+
+@pytest.fixture(params=["local", "s3", "fake"])
 def storage_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
-    """Each Storage adapter in turn."""
+    """Each Storage adapter in turn, then the unit tests' fake."""
+    if request.param == "fake":
+        return StorageCase(storage=FakeStorage(), broken=failing_fake_storage)
     if request.param == "local":
         blocker = tmp_path / "blocker"
         blocker.write_bytes(b"a file where the root's parent directory should be")
@@ -59,9 +66,19 @@ def storage_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
     )
 
 
-@pytest.fixture(params=["sqlite", "sqs"])
+@pytest.fixture(params=["sqlite", "sqs", "fake"])
 def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueCase]:
-    """Each Queue adapter in turn, with a dead-letter queue after MAX_RECEIVES receives."""
+    """Each Queue adapter in turn, then the unit tests' fake, with a dead-letter queue
+    after MAX_RECEIVES receives."""
+    if request.param == "fake":
+        fake = FakeQueue(max_receives=MAX_RECEIVES)
+        yield QueueCase(
+            queue=fake,
+            dead_letters=lambda: list(fake.dead),
+            broken=lambda: FakeQueue(failing=True),
+            timing_skip="the fake records visibility and never waits; it does not model time",
+        )
+        return
     if request.param == "sqlite":
         queue = SqliteQueue(
             tmp_path / "queue.sqlite3",

@@ -1,4 +1,5 @@
-"""What every Storage adapter must do; run against LocalStorage and S3Storage (moto)."""
+"""What every Storage adapter must do; run against LocalStorage, S3Storage (moto) and
+the unit tests' FakeStorage."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,5 @@
-"""``delete_all`` and ``list_keys`` on every Storage adapter (LocalStorage, S3 on moto)."""
+"""``delete_all`` and ``list_keys`` on every Storage adapter (LocalStorage, S3 on moto)
+and on the unit tests' FakeStorage."""
 
 import time
 

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from support import images, wire
+from support import hostile_images, images, wire
 from support.client import upload
 from support.services import Service
 
@@ -98,7 +98,12 @@ def test_acceptable_accept_headers(service: Service, accept: str) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"GIF89a not really", images.truncated(images.jpeg((300, 200))), images.png_bomb()],
+    [
+        b"",
+        b"GIF89a not really",
+        hostile_images.truncated(images.jpeg((300, 200))),
+        hostile_images.png_bomb(),
+    ],
     ids=["empty", "garbage", "truncated", "bomb"],
 )
 def test_400_for_bad_images(service: Service, data: bytes) -> None:

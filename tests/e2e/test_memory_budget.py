@@ -13,7 +13,7 @@ from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.settings import load_settings
 from sharer.variants import status_key
 from support import images
-from support.faults import process_memory
+from support.memory import process_memory
 from support.services import Service, local_env
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from faults.conftest import Stack
 from support import images
 from support.client import upload
 from support.faults import ProxiedRequest, held
-from support.load import wait_for
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from faults.conftest import Stack
 from support import images
 from support.client import upload
 from support.faults import loop_symlink, s3_slow_down, sqlite_write_lock, sqs_throttled
-from support.load import Accepted, check_thumbnails, settle, wait_for
+from support.load import Accepted, check_thumbnails, settle
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

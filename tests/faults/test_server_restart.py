@@ -8,8 +8,9 @@ import pytest
 
 from faults.conftest import Stack
 from support import images
-from support.load import Tally, check_thumbnails, settle, upload_many, wait_for
+from support.load import Tally, check_thumbnails, settle, upload_many
 from support.services import STOP_TIMEOUT
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

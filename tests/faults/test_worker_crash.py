@@ -14,7 +14,8 @@ from faults.backends import AwsBackends
 from faults.conftest import Stack
 from support import images
 from support.faults import held
-from support.load import Accepted, check_thumbnails, settle, upload_many, wait_for
+from support.load import Accepted, check_thumbnails, settle, upload_many
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

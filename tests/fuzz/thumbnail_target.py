@@ -13,6 +13,7 @@ any worker sees them, and decoding them here would only measure the machine's me
 """
 
 import io
+from typing import Literal
 
 from PIL import Image
 
@@ -34,11 +35,15 @@ def declared_size(data: bytes, source_format: ImageFormat) -> tuple[int, int] | 
         return None
 
 
-def check_thumbnails(data: bytes, source_format: ImageFormat) -> bool:
-    """Run the target; False when the input was skipped (declared too large)."""
+Outcome = Literal["skipped", "refused", "thumbnailed"]
+
+
+def check_thumbnails(data: bytes, source_format: ImageFormat) -> Outcome:
+    """Run the target: "skipped" when the input declared too large a size, "refused"
+    when the thumbnailer gave its documented error, else "thumbnailed"."""
     size = declared_size(data, source_format)
     if size is not None and size[0] * size[1] > MAX_PIXELS:
-        return False
+        return "skipped"
     try:
         accepted = inspect_upload(data, max_pixels=MAX_PIXELS)
     except InvalidImage:
@@ -52,12 +57,12 @@ def check_thumbnails(data: bytes, source_format: ImageFormat) -> bool:
         thumbnails = make_thumbnails(data, source_format, specs)
     except ThumbnailError:
         assert accepted is None, "inspect_upload accepted what the thumbnailer cannot decode"
-        return True
+        return "refused"
     assert size is not None  # it decoded, so Pillow read a header
     assert set(thumbnails) == {s.name for s in specs}
     for spec in specs:
         _check_one(thumbnails[spec.name], spec, size)
-    return True
+    return "thumbnailed"
 
 
 def _check_one(encoded: bytes, spec: ThumbnailSpec, source: tuple[int, int]) -> None:

@@ -6,18 +6,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support import images
+from support import hostile_images, images
 from support.client import upload
-from support.faults import process_memory
+from support.memory import process_memory
 from support.services import Service
 
 BOMBS = {
-    "png": images.png_bomb,
-    "gif": images.gif_bomb,
-    "jpeg": images.jpeg_bomb,
-    "webp": images.webp_bomb,
-    "heif": images.heif_bomb,
-    "avif": images.avif_bomb,
+    "png": hostile_images.png_bomb,
+    "gif": hostile_images.gif_bomb,
+    "jpeg": hostile_images.jpeg_bomb,
+    "webp": hostile_images.webp_bomb,
+    "heif": hostile_images.heif_bomb,
+    "avif": hostile_images.avif_bomb,
 }
 MIB = 1024 * 1024
 # Peak RSS may grow by this much per server process while bombs arrive: request buffers,
@@ -36,7 +36,9 @@ def test_a_bomb_is_refused_for_its_declared_size(local: Service, name: str) -> N
     assert "pixels" in response.json()["error"]
 
 
-@pytest.mark.parametrize("bomb", [images.png_bomb, images.gif_bomb], ids=["png", "gif"])
+@pytest.mark.parametrize(
+    "bomb", [hostile_images.png_bomb, hostile_images.gif_bomb], ids=["png", "gif"]
+)
 def test_the_verdict_comes_from_the_header_alone(
     local: Service, bomb: Callable[..., bytes]
 ) -> None:
@@ -48,10 +50,15 @@ def test_the_verdict_comes_from_the_header_alone(
 
 def test_peak_memory_stays_flat_while_50_bombs_arrive(local: Service) -> None:
     assert local.server is not None
-    largest = [images.png_bomb(payload=1000 * 1024), images.gif_bomb(payload=1000 * 1024)]
+    largest = [
+        hostile_images.png_bomb(payload=1000 * 1024),
+        hostile_images.gif_bomb(payload=1000 * 1024),
+    ]
     assert all(len(bomb) < MIB for bomb in largest)
     bombs = [
-        (images.png_bomb if n % 2 else images.gif_bomb)(payload=(64, 512, 1000)[n % 3] * 1024)
+        (hostile_images.png_bomb if n % 2 else hostile_images.gif_bomb)(
+            payload=(64, 512, 1000)[n % 3] * 1024
+        )
         for n in range(46)
     ] + largest * 2
     # Warm up every process with the largest bombs and a real image, so that peaks

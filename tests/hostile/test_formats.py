@@ -18,9 +18,9 @@ from PIL import Image
 
 from hostile.auditing import Audited, audit_env, fake_ghostscript, read_audit
 from hostile.stored import stored_in_s3
-from support import images
+from support import hostile_images, images
 from support.client import fetch_when_ready, upload
-from support.faults import process_memory
+from support.memory import process_memory
 from support.services import Service
 
 ALLOWED_PLUGINS = {
@@ -35,7 +35,7 @@ ALLOWED_PLUGINS = {
 # looking at the data), and the JPEG, PNG and WebP plugins read embedded EXIF with the
 # TIFF plugin's IFD parser.
 INCIDENTAL_PLUGINS = {"PIL.BmpImagePlugin", "PIL.PpmImagePlugin", "PIL.TiffImagePlugin"}
-NOT_ALLOWED = images.not_allowed()
+NOT_ALLOWED = hostile_images.not_allowed()
 
 
 def _plugins(events: list[dict[str, object]], pids: set[int] | None = None) -> set[str]:
@@ -99,22 +99,26 @@ DAMAGEABLE += ["webp_lossless", "heif", "heif_alpha", "avif", "avif_alpha"]
 @pytest.mark.parametrize("damage", ["truncated", "corrupt"])
 def test_a_damaged_image_is_refused(local: Service, name: str, damage: str) -> None:
     intact = images.BUILDERS[name]()
-    data = images.truncated(intact) if damage == "truncated" else images.corrupt(intact)
+    data = (
+        hostile_images.truncated(intact)
+        if damage == "truncated"
+        else hostile_images.corrupt(intact)
+    )
     response = upload(local.base_url, data)
     assert response.status_code == 400
     assert "damaged" in response.json()["error"]
 
 
 def test_a_jpeg_html_polyglot_is_only_ever_served_as_a_jpeg(local: Service) -> None:
-    data = images.jpeg_html_polyglot()
+    data = hostile_images.jpeg_html_polyglot()
     response = upload(local.base_url, data, filename="page.html")
     assert response.status_code == 202
     urls = response.json()
     # Even to a client that asks for HTML: the stored type, and no sniffing allowed.
     original = requests.get(urls["original"], headers={"Accept": "text/html"}, timeout=10)
     # Stored stripped by default: the comment and the trailer holding the HTML are gone.
-    assert images.POLYGLOT_HTML in data
-    assert images.POLYGLOT_HTML not in original.content
+    assert hostile_images.POLYGLOT_HTML in data
+    assert hostile_images.POLYGLOT_HTML not in original.content
     assert original.headers["Content-Type"] == "image/jpeg"
     assert original.headers["X-Content-Type-Options"] == "nosniff"
     small = fetch_when_ready(urls["small"])
@@ -124,11 +128,13 @@ def test_a_jpeg_html_polyglot_is_only_ever_served_as_a_jpeg(local: Service) -> N
 
 
 def test_a_polyglot_is_stored_in_s3_as_a_jpeg(aws_stripping: Service) -> None:
-    response = upload(aws_stripping.base_url, images.jpeg_html_polyglot(), filename="x.html")
+    response = upload(
+        aws_stripping.base_url, hostile_images.jpeg_html_polyglot(), filename="x.html"
+    )
     assert response.status_code == 202
     content_type, body = stored_in_s3(aws_stripping, response.json()["original"])
     assert content_type == "image/jpeg"
     # Stripping removed the comment and the trailer: no HTML is left in the object.
-    assert images.POLYGLOT_HTML not in body
+    assert hostile_images.POLYGLOT_HTML not in body
     with Image.open(io.BytesIO(body)) as image:
         assert image.format == "JPEG"

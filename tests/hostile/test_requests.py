@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from support import images, wire
-from support.faults import process_memory
+from support.memory import process_memory
 from support.services import Service
 
 JPEG = images.jpeg((64, 48))

@@ -7,14 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from support.load import (
-    ServiceMemory,
-    check_thumbnails,
-    memory_of,
-    mixed_payloads,
-    settle,
-    upload_many,
-)
+from support.load import check_thumbnails, mixed_payloads, settle, upload_many
+from support.memory import ServiceMemory, memory_of
 from support.services import Service, local_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.load]

@@ -67,7 +67,9 @@ def test_wait_returns_once_every_image_is_ready(service: Service, tmp_path: Path
     env = os.environ | {"SHARER_SERVER": service.base_url}  # the server from the environment
     run = sharer("upload", "--wait", "--timeout", "60", "--json", *batch, env=env)
     assert run.code == 0, run.err
-    for line in run.json_lines():
+    lines = run.json_lines()
+    assert len(lines) == len(batch)  # one line a file, so the loop below checks each
+    for line in lines:
         assert line["state"] == "ready"
         status_url = str(line["share"]).replace("/i/", "/images/")
         assert requests.get(status_url, timeout=10).json()["status"] == "ready"

@@ -18,11 +18,14 @@ from sharer.storage import (
     StorageUnavailable,
     StoredObject,
 )
+from sharer.storage.port import validate_key, validate_prefix
 
 
 class FakeStorage(Storage):
-    """A dict of objects. ``failing`` makes every call raise; ``fail_puts_to`` only puts
-    whose key contains one of its strings."""
+    """A dict of objects, held to the Storage contract suite (the same keys refused).
+
+    ``failing`` makes every call raise; ``fail_puts_to`` only puts whose key contains
+    one of its strings."""
 
     def __init__(self) -> None:
         self.objects: dict[str, StoredObject] = {}
@@ -34,9 +37,10 @@ class FakeStorage(Storage):
 
     def _maybe_fail(self) -> None:
         if self.failing:
-            raise StorageUnavailable("fake storage is down")
+            raise StorageUnavailable("fake storage is down") from ConnectionRefusedError("fake")
 
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
+        validate_key(key)
         self._maybe_fail()
         if any(part in key for part in self.fail_puts_to):
             raise StorageUnavailable(f"fake storage refuses {key}")
@@ -46,6 +50,7 @@ class FakeStorage(Storage):
         self.modified[key] = time.time()
 
     def get(self, key: str) -> StoredObject:
+        validate_key(key)
         self._maybe_fail()
         try:
             return self.objects[key]
@@ -53,12 +58,14 @@ class FakeStorage(Storage):
             raise ObjectNotFound(key) from None
 
     def delete(self, key: str) -> None:
+        validate_key(key)
         self._maybe_fail()
         if self.fail_deletes:
             raise StorageUnavailable("fake storage refuses deletes")
         self.objects.pop(key, None)
 
     def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+        validate_prefix(prefix)
         self._maybe_fail()
         names = sorted(
             k for k in self.objects if k.startswith(prefix) and "/" not in k[len(prefix) :]
@@ -71,27 +78,49 @@ class FakeStorage(Storage):
 
 @dataclass
 class FakeMessage:
-    """A message with what the fake queue knows of it."""
+    """A message with what the fake queue knows of it: ``receipt`` is its latest
+    delivery's, so an earlier delivery's receipt is stale, as on the real queues."""
 
     body: str
     receive_count: int = 0
     visible: bool = True
     hidden_for: int = 0
+    receipt: str | None = None
 
 
 @dataclass
 class FakeQueue(Queue):
-    """A list of messages; visibility is recorded, not timed (tests flip it by hand)."""
+    """Messages by id; visibility is recorded, not timed (tests flip it by hand).
+
+    Held to the Queue contract suite: every delivery has a fresh receipt, a stale one
+    does nothing, and a message received ``max_receives`` times is moved to ``dead`` by
+    the next receive, as SQS redrive and the SQLite queue do.
+    """
 
     messages: dict[str, FakeMessage] = field(default_factory=dict)
     dead: list[tuple[str, str]] = field(default_factory=list)
     failing: bool = False
+    max_receives: int = 10
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _maybe_fail(self) -> None:
         if self.failing:
-            raise QueueUnavailable("fake queue is down")
+            raise QueueUnavailable("fake queue is down") from ConnectionRefusedError("fake")
+
+    def _held(self, receipt: str) -> str | None:
+        """The id of the message whose latest delivery is ``receipt``, if any."""
+        for message_id, message in self.messages.items():
+            if message.receipt == receipt:
+                return message_id
+        return None
+
+    def held(self, receipt: str) -> FakeMessage:
+        """The message ``receipt`` currently holds (for tests to look at its state)."""
+        message_id = self._held(receipt)
+        if message_id is None:
+            raise KeyError(f"no message is held with receipt {receipt!r}")
+        return self.messages[message_id]
 
     def send(self, body: str) -> None:
         self._maybe_fail()
@@ -102,32 +131,44 @@ class FakeQueue(Queue):
         self._maybe_fail()
         out: list[Delivery] = []
         with self._lock:
-            for receipt, message in self.messages.items():
+            for message_id, message in list(self.messages.items()):
                 if len(out) == max_messages:
                     break
-                if message.visible:
-                    message.visible = False
-                    message.receive_count += 1
-                    out.append(Delivery(message.body, receipt, message.receive_count))
+                if not message.visible:
+                    continue
+                if message.receive_count >= self.max_receives:
+                    del self.messages[message_id]
+                    self.dead.append((message.body, f"received {message.receive_count} times"))
+                    continue
+                message.visible = False
+                message.receive_count += 1
+                message.receipt = f"{message_id}.{message.receive_count}"
+                out.append(Delivery(message.body, message.receipt, message.receive_count))
         return out
 
     def delete(self, receipt: str) -> None:
         self._maybe_fail()
         with self._lock:
-            self.messages.pop(receipt, None)
+            message_id = self._held(receipt)
+            if message_id is not None:
+                del self.messages[message_id]
 
     def change_visibility(self, receipt: str, seconds: int) -> None:
         self._maybe_fail()
         with self._lock:
-            message = self.messages[receipt]
-            message.visible = seconds == 0
-            message.hidden_for = seconds
+            message_id = self._held(receipt)
+            if message_id is not None:
+                message = self.messages[message_id]
+                message.visible = seconds == 0
+                message.hidden_for = seconds
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         self._maybe_fail()
         with self._lock:
-            self.messages.pop(delivery.receipt, None)
-            self.dead.append((delivery.body, reason))
+            message_id = self._held(delivery.receipt)
+            if message_id is not None:
+                del self.messages[message_id]
+                self.dead.append((delivery.body, reason))
 
     def check(self) -> None:
         self._maybe_fail()

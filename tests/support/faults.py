@@ -8,13 +8,10 @@
   neither "missing" nor "denied" (root ignores permissions), for the local storage.
 - ``sqlite_write_lock``: another process holding the SQLite queue's write lock, as a
   stuck or crashed writer would.
-- ``process_memory``: VmRSS and VmHWM of a process and its children (``descendants``),
-  from /proc.
 """
 
 import http.client
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -247,50 +244,3 @@ def sqlite_write_lock(database: Path) -> Iterator[None]:
         db.execute("ROLLBACK")
     finally:
         db.close()
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Resident memory of one process now (VmRSS) and at its peak so far (VmHWM), in KiB."""
-
-    pid: int
-    rss_kib: int
-    peak_kib: int
-
-
-def process_memory(pid: int) -> list[Memory]:
-    """Memory of ``pid`` and of every live descendant (gunicorn's workers, say)."""
-    return [m for p in [pid, *descendants(pid)] if (m := _memory(p)) is not None]
-
-
-def _memory(pid: int) -> Memory | None:
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None  # it exited between listing and reading
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    if "VmRSS" not in fields:
-        return None  # a zombie has no memory left to report
-    return Memory(pid, int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0]))
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process whose parent chain leads to ``pid`` (found by scanning /proc)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        # The command name may hold spaces and parentheses; fields resume after the last ")".
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        parents.setdefault(ppid, []).append(int(entry))
-    found: list[int] = []
-    frontier = [pid]
-    while frontier:
-        children = parents.get(frontier.pop(), [])
-        found.extend(children)
-        frontier.extend(children)
-    return found

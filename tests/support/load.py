@@ -4,8 +4,9 @@ Shared by the load test (``tests/load``), the fault tests and the soak (``bench/
 
 - ``upload_many``: a bounded pool of client threads POSTing images, every answer tallied;
 - ``settle``: poll the status of every accepted image until none is pending (bounded);
-- ``check_thumbnails``: fetch all three thumbnails of every ready image and decode them;
-- ``memory_of``: peak and current RSS of the server and worker processes.
+- ``check_thumbnails``: fetch all three thumbnails of every ready image and decode them.
+
+Memory of the processes is in ``support.memory``, bounded polls in ``support.waiting``.
 """
 
 import io
@@ -13,7 +14,7 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -21,8 +22,6 @@ import requests
 from PIL import Image
 
 from support import images
-from support.faults import Memory, process_memory
-from support.services import Service
 
 THUMBNAIL_BOXES = {"small": 100, "medium": 300, "large": 600}
 REQUEST_TIMEOUT = 30.0
@@ -174,39 +173,3 @@ def check_thumbnails(accepted: Sequence[Accepted], *, concurrency: int = 8) -> l
 
     with ThreadPoolExecutor(concurrency) as pool:
         return [p for found in pool.map(problems_of, accepted) for p in found]
-
-
-@dataclass(frozen=True)
-class ServiceMemory:
-    """Memory of the server (gunicorn's master and workers) and of each live worker."""
-
-    server: list[Memory]
-    workers: list[Memory]
-
-    def describe(self) -> str:
-        """One line: current/peak RSS in MiB per process."""
-
-        def mib(ms: list[Memory]) -> str:
-            return " ".join(f"{m.rss_kib / 1024:.0f}/{m.peak_kib / 1024:.0f}" for m in ms)
-
-        return f"server [{mib(self.server)}] workers [{mib(self.workers)}] (RSS/peak MiB)"
-
-
-def memory_of(service: Service) -> ServiceMemory:
-    """Read /proc for every process of ``service`` that is still running."""
-    assert service.server is not None
-    workers = [w for w in service.workers if w.poll() is None]
-    return ServiceMemory(
-        server=process_memory(service.server.pid),
-        workers=[m for w in workers for m in process_memory(w.pid)],
-    )
-
-
-def wait_for(condition: Callable[[], bool], *, timeout: float, every: float = 0.05) -> bool:
-    """Poll ``condition`` until true or ``timeout``; return its last value."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-    return True

@@ -10,9 +10,11 @@ reproducible set of valid, odd and mutated files for the door-versus-worker test
 import random
 import struct
 import zlib
+from collections.abc import Callable
 from functools import cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
+from hypothesis import example
 from hypothesis import strategies as st
 
 from support import images
@@ -73,6 +75,27 @@ def odd_valid_images() -> dict[str, bytes]:
         "avif_odd_size": images.avif((17, 9)),
         "avif_exif": images.avif(SIZE, exif=images.exif_bytes(orientation=8, gps=True)),
     }
+
+
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def with_every_seed(*more: object) -> Callable[[Test], Test]:
+    """Run a ``mutated_images()`` property on every unmutated seed too (followed by
+    ``more`` arguments), always, whatever Hypothesis draws: with ``is_seed`` the
+    property can then insist the seeds are accepted, so "refuse everything" fails."""
+
+    def decorate(test: Test) -> Test:
+        for data in seeds().values():
+            test = example(data, *more)(test)
+        return test
+
+    return decorate
+
+
+def is_seed(data: bytes) -> bool:
+    """Whether ``data`` is one of the valid, unmutated seeds."""
+    return data in seeds().values()
 
 
 class CorpusFile(NamedTuple):

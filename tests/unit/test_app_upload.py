@@ -11,7 +11,7 @@ from sharer.messages import decode_job
 from sharer.status import ImageState, decode_status
 from sharer.storage import IMMUTABLE_CACHE_CONTROL
 from sharer.variants import status_key
-from support import images
+from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
 
 
@@ -123,7 +123,7 @@ def test_a_failed_cleanup_is_logged_not_hidden(
 def test_an_invalid_image_is_400_and_nothing_is_stored(
     client: FlaskClient, storage: FakeStorage, queue: FakeQueue
 ) -> None:
-    response = _post(client, images.truncated(images.jpeg((64, 48))))
+    response = _post(client, hostile_images.truncated(images.jpeg((64, 48))))
     assert response.status_code == 400
     assert json.loads(response.data)["error"]
     assert storage.objects == {}

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sharer.queues import Delivery
 from support.fakes import FakeQueue
-from support.load import wait_for
+from support.waiting import wait_for
 from worker.consumer import Consumer, ConsumerOptions
 
 OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)

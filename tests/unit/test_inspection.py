@@ -10,7 +10,7 @@ from PIL import Image, ImageFile
 from server.inspection import InvalidImage, UploadedImage, inspect_upload
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat
 from sharer.messages import ThumbnailSpec
-from support import images
+from support import hostile_images, images
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
 CAP = 50_000_000
@@ -114,7 +114,7 @@ def test_refuses_empty_upload() -> None:
     assert "empty" in str(refused)
 
 
-@pytest.mark.parametrize(("name", "data"), sorted(images.not_allowed().items()))
+@pytest.mark.parametrize(("name", "data"), sorted(hostile_images.not_allowed().items()))
 def test_refuses_formats_outside_the_allow_list(name: str, data: bytes) -> None:
     refused = refusal(data)
     assert refused.reason == "unsupported_format", name
@@ -129,19 +129,23 @@ def test_sniffs_bytes_not_names() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(images.truncated(images.jpeg()), id="jpeg-half"),
-        pytest.param(images.truncated(images.jpeg(), 0.95), id="jpeg-95%"),
+        pytest.param(hostile_images.truncated(images.jpeg()), id="jpeg-half"),
+        pytest.param(hostile_images.truncated(images.jpeg(), 0.95), id="jpeg-95%"),
         pytest.param(images.jpeg()[:-2], id="jpeg-no-end-marker"),
-        pytest.param(images.truncated(images.jpeg(progressive=True), 0.8), id="progressive"),
-        pytest.param(images.truncated(images.jpeg(mode="CMYK"), 0.8), id="cmyk"),
+        pytest.param(
+            hostile_images.truncated(images.jpeg(progressive=True), 0.8), id="progressive"
+        ),
+        pytest.param(hostile_images.truncated(images.jpeg(mode="CMYK"), 0.8), id="cmyk"),
         pytest.param(images.jpeg()[:150], id="jpeg-header-only"),
-        pytest.param(images.truncated(images.png()), id="png-half"),
-        pytest.param(images.truncated(images.png(), 0.99), id="png-99%"),
-        pytest.param(images.truncated(images.interlaced_png((320, 240)), 0.9), id="png-adam7"),
+        pytest.param(hostile_images.truncated(images.png()), id="png-half"),
+        pytest.param(hostile_images.truncated(images.png(), 0.99), id="png-99%"),
+        pytest.param(
+            hostile_images.truncated(images.interlaced_png((320, 240)), 0.9), id="png-adam7"
+        ),
         pytest.param(images.png()[:30], id="png-header-only"),
-        pytest.param(images.truncated(images.gif()), id="gif-half"),
-        pytest.param(images.truncated(images.webp()), id="webp-half"),
-        pytest.param(images.truncated(images.webp(alpha=True), 0.9), id="webp-alpha"),
+        pytest.param(hostile_images.truncated(images.gif()), id="gif-half"),
+        pytest.param(hostile_images.truncated(images.webp()), id="webp-half"),
+        pytest.param(hostile_images.truncated(images.webp(alpha=True), 0.9), id="webp-alpha"),
     ],
 )
 def test_refuses_truncated_images(data: bytes) -> None:
@@ -162,7 +166,7 @@ def test_refuses_truncated_images(data: bytes) -> None:
     ],
 )
 def test_refuses_corrupt_images(build: Callable[[], bytes]) -> None:
-    assert refusal(images.corrupt(build())).reason == "undecodable"
+    assert refusal(hostile_images.corrupt(build())).reason == "undecodable"
 
 
 def test_refuses_png_rows_with_unknown_filter_types() -> None:
@@ -176,9 +180,9 @@ def test_refuses_png_rows_with_unknown_filter_types() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(images.apng_inconsistent("sequence"), id="apng-sequence-error"),
-        pytest.param(images.apng_inconsistent("outside"), id="apng-frame-outside"),
-        pytest.param(images.png_last_chunk_cut(), id="png-last-chunk-cut"),
+        pytest.param(hostile_images.apng_inconsistent("sequence"), id="apng-sequence-error"),
+        pytest.param(hostile_images.apng_inconsistent("outside"), id="apng-frame-outside"),
+        pytest.param(hostile_images.png_last_chunk_cut(), id="png-last-chunk-cut"),
     ],
 )
 def test_refuses_what_the_worker_could_not_decode(data: bytes) -> None:
@@ -201,11 +205,15 @@ def test_animated_gif_is_judged_on_its_first_frame() -> None:
 @pytest.mark.parametrize(
     "bomb",
     [
-        pytest.param(images.png_bomb((30000, 30000), payload=1 << 20), id="png-30000x30000"),
-        pytest.param(images.gif_bomb((30000, 30000), payload=1 << 20), id="gif-30000x30000"),
-        pytest.param(images.png_bomb((10000, 10000)), id="png-100MP"),
-        pytest.param(images.gif_bomb((65535, 65535)), id="gif-max"),
-        pytest.param(images.gif_bomb((30000, 30000), screen=(10, 10)), id="gif-frame-only"),
+        pytest.param(
+            hostile_images.png_bomb((30000, 30000), payload=1 << 20), id="png-30000x30000"
+        ),
+        pytest.param(
+            hostile_images.gif_bomb((30000, 30000), payload=1 << 20), id="gif-30000x30000"
+        ),
+        pytest.param(hostile_images.png_bomb((10000, 10000)), id="png-100MP"),
+        pytest.param(hostile_images.gif_bomb((65535, 65535)), id="gif-max"),
+        pytest.param(hostile_images.gif_bomb((30000, 30000), screen=(10, 10)), id="gif-frame-only"),
     ],
 )
 @pytest.mark.usefixtures("no_pillow_open")
@@ -223,7 +231,7 @@ def test_refuses_bombs_from_the_header_alone(bomb: bytes) -> None:
 
 @pytest.mark.usefixtures("no_pillow_open")
 def test_refuses_a_gif_frame_larger_than_its_screen() -> None:
-    bomb = images.gif_bomb((400, 400), screen=(10, 10))
+    bomb = hostile_images.gif_bomb((400, 400), screen=(10, 10))
     assert refusal(bomb, max_pixels=10_000).reason == "too_many_pixels"
 
 
@@ -282,4 +290,4 @@ def test_refuses_to_run_if_pillow_may_load_truncated_images(
 ) -> None:
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
-        inspect(images.truncated(images.jpeg()))
+        inspect(hostile_images.truncated(images.jpeg()))

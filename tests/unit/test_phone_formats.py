@@ -12,7 +12,7 @@ from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsup
 from server.privacy import strip_metadata
 from sharer.formats import ACCEPTED, AVIF, HEIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 from sharer.messages import ThumbnailSpec
-from support import images
+from support import hostile_images, images
 from worker.thumbnails import make_thumbnails
 
 CAP = 50_000_000
@@ -72,7 +72,9 @@ def test_a_heif_with_many_images_is_judged_on_its_primary_image() -> None:
 
 
 @pytest.mark.usefixtures("no_codec")
-@pytest.mark.parametrize("bomb", [images.heif_bomb, images.avif_bomb], ids=["heif", "avif"])
+@pytest.mark.parametrize(
+    "bomb", [hostile_images.heif_bomb, hostile_images.avif_bomb], ids=["heif", "avif"]
+)
 def test_refuses_bombs_from_their_boxes_alone(bomb: Callable[[], bytes]) -> None:
     data = bomb()
     assert len(data) < 4096
@@ -108,12 +110,12 @@ def test_a_heic_brand_on_av1_data_never_reaches_a_codec() -> None:
 @pytest.mark.parametrize("name", ["heif", "heif_grid", "avif"])
 @pytest.mark.parametrize("keep", [0.2, 0.5, 0.95])
 def test_refuses_truncated_files_from_their_boxes(name: str, keep: float) -> None:
-    assert _refusal(images.truncated(_built(name), keep)).reason == "undecodable"
+    assert _refusal(hostile_images.truncated(_built(name), keep)).reason == "undecodable"
 
 
 @pytest.mark.parametrize("name", ["heif", "heif_alpha", "avif", "avif_alpha"])
 def test_refuses_corrupt_coded_data(name: str) -> None:
-    assert _refusal(images.corrupt(_built(name))).reason == "undecodable"
+    assert _refusal(hostile_images.corrupt(_built(name))).reason == "undecodable"
 
 
 def test_the_accepted_formats_are_the_operators_choice() -> None:
@@ -169,13 +171,13 @@ def test_the_strip_blanks_exif_and_xmp_and_keeps_the_pixels(fmt: ImageFormat) ->
 @pytest.mark.usefixtures("no_codec")
 def test_an_avif_coding_larger_frames_than_it_declares_never_reaches_libavif() -> None:
     # libavif would decode the whole coded frame and crop it to the declared size.
-    data = images.declared_as(images.avif((640, 480), grain=0), (64, 48))
+    data = hostile_images.declared_as(images.avif((640, 480), grain=0), (64, 48))
     assert _refusal(data).reason == "undecodable"
 
 
 def test_a_heif_coding_larger_frames_than_it_declares_is_refused() -> None:
     # libheif's own limit: the coded size may not exceed what ispe declares.
-    data = images.declared_as(images.heif((640, 480), grain=0), (64, 48))
+    data = hostile_images.declared_as(images.heif((640, 480), grain=0), (64, 48))
     assert _refusal(data).reason == "undecodable"
 
 

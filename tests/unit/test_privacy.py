@@ -15,18 +15,18 @@ from server.uploads import accept_upload
 from sharer.formats import ACCEPTED, sniff
 from sharer.messages import ThumbnailSpec
 from sharer.variants import VARIANTS, thumbnail_format
-from support import images
+from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
-from support.mutations import mutated_images
+from support.mutations import is_seed, mutated_images, with_every_seed
 from worker.thumbnails import make_thumbnails
 
-SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam", images.POLYGLOT_HTML, b"<x:xmpmeta")
+SECRETS = (b"SECRET", images.COMMENT, b"SyntheticCam", hostile_images.POLYGLOT_HTML, b"<x:xmpmeta")
 WITH_METADATA: dict[str, Callable[[], bytes]] = {
     "jpeg": images.jpeg_with_metadata,
     "png": images.png_with_metadata,
     "gif": images.gif_with_metadata,
     "webp": images.webp_with_metadata,
-    "jpeg_polyglot": images.jpeg_html_polyglot,
+    "jpeg_polyglot": hostile_images.jpeg_html_polyglot,
 }
 EVERY_IMAGE = {**images.BUILDERS, **WITH_METADATA}
 
@@ -167,16 +167,23 @@ def _first_frame(data: bytes) -> bytes | None:
 @pytest.mark.filterwarnings("ignore:.*:UserWarning:PIL.TiffImagePlugin")  # mutated EXIF
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_images())
+@with_every_seed()
 def test_stripping_whatever_inspection_accepts_keeps_its_pixels(data: bytes) -> None:
+    # The seeds are valid: they must pass both steps, so refusing everything fails.
     try:
         accepted = inspect_upload(data, max_pixels=4_000_000)
     except InvalidImage:
+        assert not is_seed(data), "inspection refused a valid seed"
         return
     try:
         stripped = strip_metadata(data, accepted.image_format)
     except InvalidImage:
-        return  # a container that cannot be walked to its end: refused, and said so
+        # A container that cannot be walked to its end: refused, and said so.
+        assert not is_seed(data), "stripping refused a valid seed"
+        return
     assert _strip(stripped) == stripped
     pixels = _first_frame(data)
+    if is_seed(data):
+        assert pixels is not None
     if pixels is not None:
         assert _first_frame(stripped) == pixels

@@ -113,7 +113,7 @@ def test_a_passing_failure_is_retried_with_backoff_then_given_up(
     for _ in range(MAX_RECEIVES - 1):
         delivery = _receive(queue)
         processor.handle(delivery)
-        message = queue.messages[delivery.receipt]
+        message = queue.held(delivery.receipt)
         backoffs.append(message.hidden_for)
         # Never marked ready (nor failed) while a thumbnail is missing and a retry is due.
         assert status_key(job.image_id) not in storage.objects

@@ -17,7 +17,7 @@ from PIL import Image
 from server.inspection import InvalidImage, UploadedImage, inspect_upload
 from server.negotiation import admits_json
 from sharer.formats import sniff
-from support.mutations import mutated_images
+from support.mutations import is_seed, mutated_images, with_every_seed
 
 MAX_PIXELS = 50_000_000
 SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP"]
@@ -66,8 +66,11 @@ def test_a_right_signature_on_garbage_is_refused_cleanly(signature: bytes, tail:
 @pytest.mark.filterwarnings("ignore:.*:UserWarning:PIL.TiffImagePlugin")  # mutated EXIF
 @relaxed
 @given(mutated_images(), st.sampled_from([1, 100, 1536, MAX_PIXELS]))
+@with_every_seed(MAX_PIXELS)
 def test_mutated_images_are_accepted_sane_or_refused_cleanly(data: bytes, max_pixels: int) -> None:
     accepted = _inspect(data, max_pixels)
+    if is_seed(data) and max_pixels == MAX_PIXELS:
+        assert accepted is not None, "a valid seed was refused"
     if accepted is not None:
         _check_accepted(data, accepted, max_pixels)
 

@@ -4,6 +4,11 @@ A received message is invisible to other consumers until its visibility timeout 
 if it is not deleted by then it is delivered again. Once a message has been received
 ``max_receives`` times without being deleted, the queue moves it to its dead-letter queue
 instead of delivering it again (SQS redrive; the SQLite adapter does the same).
+
+Each delivery has its own receipt. Once the message is delivered again (or gone), an
+earlier receipt is stale: ``delete`` and ``change_visibility`` with it raise nothing, and
+whether they still touch the message is not promised (SQS documents a DeleteMessage with
+an old receipt handle as succeeding, the message perhaps not deleted).
 """
 
 from abc import ABC, abstractmethod

@@ -3,8 +3,15 @@
 The redrive policy (``maxReceiveCount``) lives on the queue itself, set by the CDK stack
 (or by the test fixtures on moto); this adapter only moves a message by hand when the
 worker knows it can never succeed.
+
+A stale receipt (its message was delivered again, or is gone) is not an outage: SQS
+documents a DeleteMessage with an old receipt handle as succeeding, and answers a
+ChangeMessageVisibility with one with an error naming the handle. Both do nothing here,
+as on the SQLite queue: the message's current holder keeps it, and the caller is not told
+(at-least-once: the job is done again at worst).
 """
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -15,6 +22,13 @@ from sharer.queues.port import Delivery, Queue, QueueUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger("sharer.queue")
+
+# The errors SQS gives for a receipt handle that no longer holds its message.
+_STALE_RECEIPT_CODES = frozenset(
+    {"ReceiptHandleIsInvalid", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"}
+)
 
 # SQS's own limits for one ReceiveMessage call.
 _MAX_BATCH = 10
@@ -62,13 +76,14 @@ class SqsQueue(Queue):
         ]
 
     def delete(self, receipt: str) -> None:
-        """Delete the message received with ``receipt``."""
-        with self._errors("delete"):
+        """Delete the message received with ``receipt``; a stale receipt does nothing."""
+        with self._errors("delete", stale_receipt_is_fine=True):
             self._client.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt)
 
     def change_visibility(self, receipt: str, seconds: int) -> None:
-        """Hide the message ``seconds`` from now (0 makes it visible at once)."""
-        with self._errors("change visibility"):
+        """Hide the message ``seconds`` from now (0 makes it visible at once); a stale
+        receipt does nothing."""
+        with self._errors("change visibility", stale_receipt_is_fine=True):
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=receipt, VisibilityTimeout=seconds
             )
@@ -100,11 +115,24 @@ class SqsQueue(Queue):
                 self._client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
 
     @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def _errors(self, action: str, *, stale_receipt_is_fine: bool = False) -> Iterator[None]:
         try:
             yield
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            error = exc.response.get("Error", {})
+            code = error.get("Code", "")
+            if stale_receipt_is_fine and _is_stale_receipt(code, error.get("Message", "")):
+                # Told to the operator, not the caller: see the module's docstring.
+                log.info("stale receipt ignored", extra={"action": action, "code": code})
+                return
             raise QueueUnavailable(f"SQS {action} on {self._queue_url} failed: {code}") from exc
         except BotoCoreError as exc:
             raise QueueUnavailable(f"SQS {action} on {self._queue_url} failed: {exc}") from exc
+
+
+def _is_stale_receipt(code: str, message: str) -> bool:
+    """Whether an SQS error says the receipt handle no longer holds its message."""
+    if code in _STALE_RECEIPT_CODES:
+        return True
+    # An expired handle comes back as a bad parameter value naming the handle.
+    return code == "InvalidParameterValue" and "receipt handle has expired" in message.lower()
