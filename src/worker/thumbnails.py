@@ -51,9 +51,10 @@ REDUCING_GAP = 1.0
 JPEG_QUALITY = 85
 # WebP (only for images with alpha; the alpha plane is lossless, Pillow's default): at
 # 600x450, method 2 costs ~2.5x method 0's encode time for 10-25% fewer bytes, method 4
-# ~4x for 25-35% fewer. Method 2 is the knee; the alpha plane dominates the cost.
+# ~4x for 25-35% fewer. The alpha plane dominates the cost, and the encodes dominate an
+# alpha image's job: method 0 trades those bytes for time (bench/results/thumbnailer.md).
 WEBP_QUALITY = 80
-WEBP_METHOD = 2
+WEBP_METHOD = 0
 
 # EXIF orientation -> the transposition that makes the stored pixels upright.
 _UPRIGHT: dict[int, Image.Transpose] = {
