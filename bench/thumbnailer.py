@@ -6,7 +6,11 @@ three thumbnails of the image, planned as the server plans them (JPEG, or WebP w
 the image has alpha). The table gives the median wall time, ratios to ours, the median
 CPU time (all threads: libvips uses several), output bytes, peak RSS, and the PSNR of
 each engine's large thumbnail against a reference (full decode, LANCZOS straight to the
-size, no encode). It is printed and written to bench/results/thumbnailer.md.
+size, no encode). Two floors: decoding only (JPEG at its DCT scale), and that plus
+encoding our thumbnails' pixels again (what no thumbnailer with these outputs can skip).
+A second table gives the bytes and encode time of the WebP thumbnails (alpha images) at
+WebP methods 0 to 4, since the method trades one for the other. It is printed and written
+to bench/results/thumbnailer.md.
 
     .venv/bin/python bench/thumbnailer.py [--runs 9] [--warmup 2] [--rounds 3] [--only png]
 
@@ -42,6 +46,7 @@ from sharer.formats import ImageFormat  # noqa: E402
 from sharer.ids import new_image_id  # noqa: E402
 from sharer.messages import ThumbnailSpec, job_for_upload  # noqa: E402
 from support.memory import process_memory  # noqa: E402
+from worker.thumbnails import WEBP_METHOD, WEBP_QUALITY  # noqa: E402
 
 ENGINE_NAMES = tuple(ENGINES)
 RESULTS = BENCH / "results" / "thumbnailer.md"
@@ -144,10 +149,11 @@ def _psnr(original: bytes, thumbnail: bytes) -> float:
 def render(rows: dict[str, dict[str, Measure]], sizes: dict[str, int]) -> str:
     """The results as a markdown table, one row per image and a total."""
     head = (
-        "| image | KB | ours ms | pyvips ms | naive ms | floor ms | ours/pyvips | ours/naive "
+        "| image | KB | ours ms | pyvips ms | naive ms | floor ms | floor+encode ms "
+        "| ours/pyvips | ours/naive | ours/floor | ours/floor+encode "
         "| CPU ms ours/vips | out KB ours/vips/naive | peak RSS MB ours/vips/naive "
         "| PSNR dB ours/vips/naive |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = []
     for name, by_engine in rows.items():
@@ -155,8 +161,9 @@ def render(rows: dict[str, dict[str, Measure]], sizes: dict[str, int]) -> str:
         trio = [by_engine[e] for e in ("ours", "pyvips", "naive")]
         lines.append(
             f"| {name} | {sizes[name] // 1024} | {ms['ours']:.1f} | {ms['pyvips']:.1f} "
-            f"| {ms['naive']:.1f} | {ms['floor']:.1f} | {ms['ours'] / ms['pyvips']:.2f}x "
-            f"| {ms['ours'] / ms['naive']:.2f}x "
+            f"| {ms['naive']:.1f} | {ms['floor']:.1f} | {ms['floor+encode']:.1f} "
+            f"| {ms['ours'] / ms['pyvips']:.2f}x | {ms['ours'] / ms['naive']:.2f}x "
+            f"| {ms['ours'] / ms['floor']:.2f}x | {ms['ours'] / ms['floor+encode']:.2f}x "
             f"| {trio[0].cpu_ms:.1f} / {trio[1].cpu_ms:.1f} "
             f"| {' / '.join(f'{m.output_bytes / 1024:.0f}' for m in trio)} "
             f"| {' / '.join(f'{m.peak_rss_mb:.0f}' for m in trio)} "
@@ -167,9 +174,51 @@ def render(rows: dict[str, dict[str, Measure]], sizes: dict[str, int]) -> str:
     lines.append(
         f"| **total** | | **{total['ours']:.1f}** | **{total['pyvips']:.1f}** "
         f"| **{total['naive']:.1f}** | **{total['floor']:.1f}** "
+        f"| **{total['floor+encode']:.1f}** "
         f"| **{total['ours'] / total['pyvips']:.2f}x** "
         f"| **{total['ours'] / total['naive']:.2f}x** "
+        f"| **{total['ours'] / total['floor']:.2f}x** "
+        f"| **{total['ours'] / total['floor+encode']:.2f}x** "
         f"| **{cpu['ours']:.0f} / {cpu['pyvips']:.0f}** | | | |"
+    )
+    return head + "\n".join(lines) + "\n"
+
+
+EFFORTS = (0, 1, 2, 4)
+
+
+def effort_table(paths: list[Path]) -> str:
+    """Bytes and encode CPU time (median of 3) of our WebP thumbnails at each method."""
+    lines = []
+    for path in paths:
+        data = path.read_bytes()
+        source, specs = plan(data)
+        outputs = ENGINES["ours"](data, source, specs)
+        webp = [
+            Image.open(io.BytesIO(outputs[spec.name])).copy()
+            for spec in specs
+            if spec.image_format.name == "WEBP"
+        ]
+        if not webp:
+            continue
+        cells = []
+        for method in EFFORTS:
+            times, size = [], 0
+            for _ in range(3):
+                started, size = time.process_time(), 0
+                for image in webp:
+                    buffer = io.BytesIO()
+                    image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=method)
+                    size += buffer.tell()
+                times.append(time.process_time() - started)
+            cells.append(f"{size / 1024:.1f} KB, {statistics.median(times) * 1000:.1f} ms")
+        lines.append(f"| {path.name} | " + " | ".join(cells) + " |")
+    head = (
+        "| image | "
+        + " | ".join(f"method {m}{' (ours)' if m == WEBP_METHOD else ''}" for m in EFFORTS)
+        + " |\n|---|"
+        + "---:|" * len(EFFORTS)
+        + "\n"
     )
     return head + "\n".join(lines) + "\n"
 
@@ -243,7 +292,11 @@ def main() -> None:
         f"Command: `.venv/bin/python {command}` ({args.warmup} warm-up runs, median of "
         f"{args.runs}, one subprocess per engine and image; lowest median of "
         f"{args.rounds} round(s)). Load average before/after: {load_before} / "
-        f"{_load_average()}.\n\n" + render(rows, {p.name: p.stat().st_size for p in paths})
+        f"{_load_average()}.\n\n"
+        + render(rows, {p.name: p.stat().st_size for p in paths})
+        + "\n## WebP method: bytes against encode time\n\n"
+        "The three thumbnails of each alpha image, our pixels, quality "
+        f"{WEBP_QUALITY}, lossless alpha; encode CPU time, median of 3.\n\n" + effort_table(paths)
     )
     print(report)
     if not args.only:

@@ -4,7 +4,9 @@ One decode, then every thumbnail from it:
 
 - JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the
   largest thumbnail (libjpeg's shrink-on-load via ``draft``): far less IDCT work and
-  memory than a full decode. Other formats are decoded in full (first frame).
+  memory than a full decode. A still WebP is decoded straight to the largest
+  thumbnail's size by libwebp's own scaler (``worker.webp_shrink``). Other formats, and
+  WebP where that is not possible, are decoded in full (first frame).
 - The largest thumbnail is made from the decoded image, then EXIF orientation (all
   eight values) and the conversion to sRGB are applied to it, where they are cheapest;
   each smaller thumbnail is cascaded from the smallest thumbnail already made that
@@ -31,6 +33,7 @@ from sharer.formats import DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
 from sharer.messages import ThumbnailSpec
 from worker.colour import to_srgb
 from worker.thumbhash import rgba_to_thumbhash
+from worker.webp_shrink import shrunk_webp
 
 # Chosen on bench/thumbnailer.py's corpus; what each choice was measured against is in
 # bench/results/design_measurements.md (an entry per constant below).
@@ -49,10 +52,12 @@ REDUCING_GAP = 1.0
 # (bench/results/design_measurements.md#thumbnail-jpeg-encoding).
 JPEG_QUALITY = 85
 # WebP (only for images with alpha; the alpha plane is lossless, Pillow's default):
-# method 2 is the knee of encode time against bytes; the alpha plane dominates the cost
-# (bench/results/design_measurements.md#thumbnail-webp-method).
+# method 0, because the alpha plane dominates the encode and the encodes dominate an
+# alpha image's job; higher methods buy a modest share of the bytes for several times
+# the time (bench/results/thumbnailer.md, its WebP method table;
+# bench/results/design_measurements.md#thumbnail-webp-method).
 WEBP_QUALITY = 80
-WEBP_METHOD = 2
+WEBP_METHOD = 0
 
 # EXIF orientation -> the transposition that makes the stored pixels upright.
 _UPRIGHT: dict[int, Image.Transpose] = {
@@ -162,6 +167,8 @@ class _Source:
         self, data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
     ) -> None:
         image, stored = _opened(data, source_format, specs)
+        if source_format is WEBP:
+            image = _shrunk_on_load(image, data, specs)
         # Load exactly once, before reading a PNG's EXIF (which may follow the pixels and
         # would trigger a load that Pillow cannot retry after a failure).
         image.load()
@@ -208,13 +215,31 @@ def _opened(
     image = open_image(data, source_format)
     stored = image.size
     if source_format is JPEG:
-        # A JPEG's EXIF sits before its pixels: orientation is known before decoding.
-        orientation = _orientation(image)
-        display = _oriented(image.size, orientation)
-        largest = max((fit(display, (s.width, s.height)) for s in specs), key=_area)
         # draft picks the smallest DCT scale whose result still covers the request.
-        image.draft(image.mode, _oriented(largest, orientation))
+        image.draft(image.mode, _largest_stored(image, specs))
     return image, stored
+
+
+def _largest_stored(image: Image.Image, specs: Sequence[ThumbnailSpec]) -> Size:
+    """The largest thumbnail's size in the stored orientation of the opened ``image``
+    (a JPEG's or WebP's EXIF sits before its pixels: it is known before decoding)."""
+    orientation = _orientation(image)
+    display = _oriented(image.size, orientation)
+    largest = max((fit(display, (s.width, s.height)) for s in specs), key=_area)
+    return _oriented(largest, orientation)
+
+
+def _shrunk_on_load(image: Image.Image, data: bytes, specs: Sequence[ThumbnailSpec]) -> Image.Image:
+    """The opened WebP ``image`` decoded at its largest thumbnail's size when libwebp can
+    shrink it while decoding, with the original's metadata; else ``image`` unchanged."""
+    largest = _largest_stored(image, specs)
+    if largest == image.size:
+        return image
+    shrunk = shrunk_webp(data, largest, image.mode)
+    if shrunk is None:
+        return image
+    shrunk.info = dict(image.info)  # the ICC profile and EXIF orientation still apply
+    return shrunk
 
 
 def _stored_bytes(mode: str) -> int:

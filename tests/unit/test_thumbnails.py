@@ -82,6 +82,32 @@ def test_exif_orientation_is_applied_to_png_and_webp_too(fmt: ImageFormat) -> No
     assert close(large.getpixel((280, 210)), images.MARKER_COLOURS["bottom_right"])
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_large_webp_is_shrunk_while_decoding_and_stays_upright(
+    orientation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libwebp's scaler hands over the largest thumbnail's pixels (in the stored
+    # orientation), so no resize from the full image follows. A wide box tells the
+    # stored orientation from the displayed one.
+    resized: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    real_resize = thumbnails._resize
+
+    def spy_resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+        resized.append((image.size, size))
+        return real_resize(image, size)
+
+    monkeypatch.setattr(thumbnails, "_resize", spy_resize)
+    boxes = [ThumbnailSpec(n, w, h, f"images/x/{n}", JPEG) for n, w, h in [("wide", 600, 300)]]
+    data = images.oriented_jpeg(orientation, (1600, 1200), fmt="WEBP")
+    wide = decode(make_thumbnails(data, WEBP, boxes)["wide"]).convert("RGB")
+
+    stored = (300, 400) if orientation == 6 else (400, 300)
+    assert resized[0] == (stored, stored)
+    assert wide.size == (400, 300)
+    for name, point in {"top_left": (100, 75), "bottom_right": (300, 225)}.items():
+        assert close(wide.getpixel(point), images.MARKER_COLOURS[name]), name
+
+
 def test_cmyk_becomes_rgb_with_the_right_colours() -> None:
     # Cyan, magenta, yellow and black ink, side by side.
     inks = Image.new("CMYK", (400, 100))
