@@ -114,26 +114,28 @@ class WalkedJpeg(WalkedImage):
     def without_metadata(self) -> bytes:
         """The kept segments (see the module docstring), in their order."""
         data = self.data
-        out = bytearray(data[:2])
+        # Views, joined once: the scans are most of the file, and are copied only there.
+        view = memoryview(data)
+        out: list[bytes | memoryview] = [view[:2]]
         orientation_done = False
         for segment in self.segments:
-            whole = data[segment.start : segment.end]
-            payload = data[segment.start + 4 : segment.header_end]
+            whole = view[segment.start : segment.end]
             if segment.marker in (EOI, SOS):
-                out += whole  # anything after the end of the image is dropped
+                out.append(whole)  # anything after the end of the image is dropped
             elif 0xE0 <= segment.marker <= 0xEF or segment.marker == _COM:
+                payload = data[segment.start + 4 : segment.header_end]
                 if (
                     segment.marker == 0xE1
                     and payload.startswith(b"Exif\0\0")
                     and not orientation_done
                 ):
                     orientation_done = True
-                    out += _orientation_segment(payload)
+                    out.append(_orientation_segment(payload))
                 else:
-                    out += _kept_app(segment.marker, whole, payload)
+                    out.append(_kept_app(segment.marker, whole, payload))
             else:
-                out += whole
-        return bytes(out)
+                out.append(whole)
+        return b"".join(out)
 
 
 def walk(data: bytes) -> WalkedJpeg:
@@ -182,7 +184,7 @@ def _orientation_segment(exif: bytes) -> bytes:
     return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
 
 
-def _kept_app(marker: int, segment: bytes, payload: bytes) -> bytes:
+def _kept_app(marker: int, segment: memoryview, payload: bytes) -> bytes | memoryview:
     if marker == 0xE0 and payload.startswith(b"JFIF\0") and len(payload) >= 14:
         # Identifier, version, density units and density; thumbnail size forced to 0x0.
         return b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00"
