@@ -28,9 +28,10 @@ PROFILE_MAX_REQUESTS = 20_000
 # What the profile tables break the upload request and the thumbnail job into.
 UPLOAD_ENTRY = "upload (server/upload_route.py)"
 UPLOAD_PARTS = (
-    "_load_form_data (",
+    "_form_parts (",
     "inspect_upload (",
-    "_prove_decodes (",
+    "WalkedJpeg.prove_decodes (",
+    "strip_walked (",
     "LocalStorage.put_all (",
     "SqliteQueue.send (",
 )

@@ -1,10 +1,6 @@
 """The Flask application factory: nothing is built at import time."""
 
-import io
-from typing import IO, Any
-
-from flask import Flask, Request
-from werkzeug.formparser import FormDataParser
+from flask import Flask
 
 from server.context import bind_backends
 from server.delete_route import delete_blueprint
@@ -30,36 +26,9 @@ from sharer.storage import Storage
 MULTIPART_ALLOWANCE = 16 * 1024
 # A legitimate upload has one file part and perhaps a few small fields.
 MAX_FORM_PARTS = 16
-# Bound on text fields and on the parser's buffer; Werkzeug feeds the multipart parser
-# 64 KiB at a time, so the bound must exceed that.
+# Bound on a part's headers and on a text field (``server.form_parts``, and Werkzeug's
+# parser for any other form).
 MAX_FORM_MEMORY = 128 * 1024
-
-
-class StrictFormDataParser(FormDataParser):
-    """Raises ``ValueError`` on a malformed multipart body (no boundary, cut short, no
-    closing boundary) where Werkzeug's default returns an empty form, so the client is
-    told what is wrong rather than that the form has no image."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **(kwargs | {"silent": False}))
-
-
-class SharerRequest(Request):
-    """Flask's request, with the strict form parser and file parts kept in memory."""
-
-    form_data_parser_class = StrictFormDataParser
-
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ) -> IO[bytes]:
-        # Werkzeug spools a part over 500 KB to a temporary file on disk. The whole body
-        # is capped at ``max_request_bytes`` before it is read, so memory is bounded, and
-        # the image is stored and inspected from memory anyway.
-        return io.BytesIO()
 
 
 def max_request_bytes(settings: Settings) -> int:
@@ -82,7 +51,6 @@ def create_app(
     """
     settings = settings or load_settings()
     app = Flask(__name__)
-    app.request_class = SharerRequest
     app.config.update(
         MAX_CONTENT_LENGTH=max_request_bytes(settings),
         MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY,

@@ -1,15 +1,16 @@
 """``POST /``: the upload endpoint, checked in the contract's order.
 
 405 (routing) -> 406 (Accept) -> 413 (declared size, before any body is read) ->
-400 (form and image) -> 202. Werkzeug enforces ``MAX_CONTENT_LENGTH`` while it reads, so
-a chunked body without Content-Length is cut off at the same bound.
+400 (form and image) -> 202. Werkzeug's request stream enforces ``MAX_CONTENT_LENGTH``
+while the body is read, so a chunked body without Content-Length is cut off at the same
+bound; the body is then split by ``server.form_parts``.
 """
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
 from server.context import current_queue, current_settings, current_storage
+from server.form_parts import FormPart, FormTooLarge, MalformedForm, split_form
 from server.inspection import InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
@@ -57,14 +58,18 @@ def upload() -> tuple[Response, int]:
 def _read_image_part(limit: int) -> bytes:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
-    parts = _file_parts(limit)
-    if not parts:
-        present = sorted(set(request.files) | set(request.form))
+    boundary = request.mimetype_params.get("boundary")
+    if not boundary:
+        raise BadRequest("the multipart/form-data Content-Type has no boundary parameter")
+    parts = _form_parts(boundary, limit)
+    files = [part for part in parts if part.is_file and part.name == FIELD]
+    if not files:
+        present = sorted({part.name for part in parts if part.name is not None})
         hint = f" (found fields: {', '.join(present)[:200]})" if present else ""
         raise BadRequest(f"no file field named {FIELD!r}{hint}")
-    if len(parts) > 1:
-        raise BadRequest(f"send exactly one file field named {FIELD!r}, not {len(parts)}")
-    data = parts[0].stream.read(limit + 1)
+    if len(files) > 1:
+        raise BadRequest(f"send exactly one file field named {FIELD!r}, not {len(files)}")
+    data = files[0].data
     if len(data) > limit:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     if not data:
@@ -72,20 +77,48 @@ def _read_image_part(limit: int) -> bytes:
     return data
 
 
-def _file_parts(limit: int) -> list[FileStorage]:
-    """The parts named ``FIELD``, with a clear error when the body cannot be parsed."""
-    if not request.mimetype_params.get("boundary"):
-        raise BadRequest("the multipart/form-data Content-Type has no boundary parameter")
+def _form_parts(boundary: str, limit: int) -> list[FormPart]:
+    """The body's parts, with a clear error when it cannot be parsed."""
+    config = current_app.config
+    too_large = (
+        f"the upload is too large: one image of at most {limit} bytes, in a form of at "
+        f"most {config['MAX_FORM_PARTS']} parts with at most "
+        f"{config['MAX_FORM_MEMORY_SIZE']} bytes of part headers and other fields"
+    )
     try:
-        return request.files.getlist(FIELD)
-    except ValueError as exc:  # StrictFormDataParser: the framing is broken
+        return split_form(
+            _whole_body(),
+            boundary.encode("ascii"),
+            max_parts=config["MAX_FORM_PARTS"],
+            max_part_bytes=config["MAX_FORM_MEMORY_SIZE"],
+        )
+    except (MalformedForm, UnicodeEncodeError) as exc:
         raise BadRequest(
             "the multipart/form-data body is malformed or ends before its closing boundary"
         ) from exc
-    except RequestEntityTooLarge as exc:  # Werkzeug's bounds, hit while parsing
-        config = current_app.config
-        raise RequestEntityTooLarge(
-            f"the upload is too large: one image of at most {limit} bytes, in a form of at "
-            f"most {config['MAX_FORM_PARTS']} parts with at most "
-            f"{config['MAX_FORM_MEMORY_SIZE']} bytes of part headers and other fields"
-        ) from exc
+    except FormTooLarge as exc:
+        raise RequestEntityTooLarge(too_large) from exc
+    except RequestEntityTooLarge as exc:  # a chunked body past MAX_CONTENT_LENGTH
+        raise RequestEntityTooLarge(too_large) from exc
+
+
+def _whole_body() -> bytes:
+    """The request body, in as few reads as it allows: each read of gunicorn's body
+    copies what it still buffers, and each of Werkzeug's stream copies what it reads.
+
+    A declared length was checked against ``MAX_CONTENT_LENGTH`` already, and the server
+    never reads past it, so that body is read from the WSGI input at once; a chunked one
+    goes through Werkzeug's stream, which refuses it once it passes the bound.
+    """
+    declared = request.content_length
+    if declared is not None:
+        body = bytes(request.environ["wsgi.input"].read(declared))
+        if len(body) < declared:
+            raise BadRequest("the request body ends before its declared Content-Length")
+        return body
+    stream = request.stream
+    step = current_app.config["MAX_CONTENT_LENGTH"] + 1
+    pieces = []
+    while piece := stream.read(step):
+        pieces.append(piece)
+    return b"".join(pieces)

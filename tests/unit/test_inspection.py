@@ -251,10 +251,11 @@ def test_webp_gets_a_quarter_of_the_cap() -> None:
     assert "WEBP" in str(refused)
 
 
-def test_a_jpeg_is_proven_at_an_eighth_of_its_size_without_its_pixel_data(
+def test_a_jpeg_is_proven_at_an_eighth_of_a_few_rows_without_its_pixel_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # libjpeg decodes the skeleton (markers only) at 1/8 scale, luma only.
+    # libjpeg decodes the skeleton (markers only, the frame cut to 8 rows) at 1/8 scale,
+    # luma only.
     decoded: list[tuple[str, tuple[int, int], int]] = []
     load = ImageFile.ImageFile.load
 
@@ -267,7 +268,7 @@ def test_a_jpeg_is_proven_at_an_eighth_of_its_size_without_its_pixel_data(
     data = images.jpeg((1600, 1200))
     assert _described(inspect(data)) == (JPEG, 1600, 1200, False)
     [(mode, size, decoded_bytes)] = decoded
-    assert (mode, size) == ("L", (200, 150))
+    assert (mode, size) == ("L", (200, 1))
     assert decoded_bytes < len(data) // 50
 
 
@@ -291,3 +292,28 @@ def test_refuses_to_run_if_pillow_may_load_truncated_images(
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
         inspect(hostile_images.truncated(images.jpeg()))
+
+
+def _with_frame_height(data: bytes, height: int) -> bytes:
+    at = data.index(b"\xff\xc0")
+    return data[: at + 5] + height.to_bytes(2, "big") + data[at + 7 :]
+
+
+@pytest.mark.parametrize(("height", "decodes"), [(65500, True), (65501, False)])
+def test_a_jpeg_taller_than_libjpeg_allows_is_refused_though_the_proof_is_short(
+    height: int, decodes: bool
+) -> None:
+    # The proof decodes a few rows only, so libjpeg's own bound on the height (which
+    # the worker's full decode hits) is checked by the walk.
+    data = _with_frame_height(images.jpeg((4, 8)), height)
+    worker = Image.open(io.BytesIO(data), formats=["JPEG"])
+    worker.draft("L", (1, height // 8))
+    if decodes:
+        worker.load()
+        assert _described(inspect(data, max_pixels=4 * 65500)) == (JPEG, 4, height, False)
+    else:
+        with pytest.raises(OSError, match="broken data stream"):
+            worker.load()
+        with pytest.raises(InvalidImage) as refused:
+            inspect(data, max_pixels=4 * 65501)
+        assert refused.value.reason == "undecodable"

@@ -7,10 +7,10 @@ decode therefore refuses a JPEG for two kinds of fault only: marker segments lib
 rejects (frame, table, restart or scan headers, an impossible progression, an unknown
 marker), and a file that ends inside a segment or a scan. The walk here finds the second
 kind; libjpeg, given the *skeleton* (every marker segment in order, entropy-coded data
-removed), finds the first kind with its own rules, at 1/8 scale and luma only, for a
-fraction of a full decode's CPU (bench/results/inspection.md). It refuses a little more
-than a full decode: a file cut short or with a stray marker inside a scan, which a full
-decode would fill with grey.
+removed, the frame cut to a few rows), finds the first kind with its own rules, at 1/8
+scale and luma only, for a fraction of a full decode's CPU (bench/results/inspection.md).
+It refuses a little more than a full decode: a file cut short or with a stray marker
+inside a scan, which a full decode would fill with grey.
 
 The strip keeps the frame, scans, tables, JFIF (without its thumbnail), ICC and Adobe
 segments and an orientation-only EXIF; it drops every other APPn, comments and anything
@@ -26,7 +26,7 @@ from PIL import Image
 
 from server.containers.exif import orientation_tiff, read_orientation
 from server.containers.walked import Container, Malformed, WalkedImage
-from sharer.formats import JPEG
+from sharer.formats import JPEG, open_image
 
 EOI, SOS = 0xD9, 0xDA
 _COM = 0xFE
@@ -41,6 +41,12 @@ _SCAN_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # Every marker a valid file can hold is 0xC0 or above (0x01, TEM, never follows a scan).
 _LOWEST_VALID_MARKER = 0xC0
 _TRUNCATED = "JPEG data ends before its end-of-image marker"
+# libjpeg's JPEG_MAX_DIMENSION: a frame larger on either side is refused by any decode.
+MAX_DIMENSION = 65500
+# The rows the proof decodes. Nothing libjpeg checks in the marker segments depends on
+# the frame's height beyond it being 1 to MAX_DIMENSION (the walk checks that), while the
+# work of decoding even a skeleton grows with the rows (every MCU is filled in).
+_PROOF_HEIGHT = 8
 
 
 @dataclass(frozen=True)
@@ -99,41 +105,53 @@ class WalkedJpeg(WalkedImage):
     """A JPEG whose markers were walked to its end-of-image marker."""
 
     def __init__(self, data: bytes, segments: list[JpegSegment]) -> None:
-        super().__init__(data, _frame_size(data, segments))
+        frame = _frame(segments)
+        height, width = struct.unpack_from(">HH", data, frame.start + 5)
+        super().__init__(data, (width, height))
+        if max(width, height) > MAX_DIMENSION:
+            # libjpeg refuses it; the proof's shortened frame would no longer say so.
+            raise Malformed(f"JPEG frames are at most {MAX_DIMENSION} pixels on a side")
         self.segments = segments
+        self._frame_start = frame.start
 
     def pillow_input(self) -> bytes:
         """The skeleton: the same headers for Pillow, and what libjpeg must accept."""
         return _skeleton(self.data, self.segments)
 
     def prove_decodes(self, image: Image.Image) -> None:
-        """libjpeg decodes the skeleton at 1/8 scale, luma only (no colour conversion)."""
-        image.draft("L", (max(1, image.width // 8), max(1, image.height // 8)))
-        image.load()
+        """libjpeg decodes the skeleton, its frame cut to ``_PROOF_HEIGHT`` rows, at 1/8
+        scale and luma only (no colour conversion); ``image`` is the whole skeleton,
+        whose headers Pillow has already read."""
+        height = min(self.size[1], _PROOF_HEIGHT)
+        short = open_image(_skeleton(self.data, self.segments, (self._frame_start, height)), JPEG)
+        short.draft("L", (max(1, short.width // 8), max(1, short.height // 8)))
+        short.load()
 
     def without_metadata(self) -> bytes:
         """The kept segments (see the module docstring), in their order."""
         data = self.data
-        out = bytearray(data[:2])
+        # Views, joined once: the scans are most of the file, and are copied only there.
+        view = memoryview(data)
+        out: list[bytes | memoryview] = [view[:2]]
         orientation_done = False
         for segment in self.segments:
-            whole = data[segment.start : segment.end]
-            payload = data[segment.start + 4 : segment.header_end]
+            whole = view[segment.start : segment.end]
             if segment.marker in (EOI, SOS):
-                out += whole  # anything after the end of the image is dropped
+                out.append(whole)  # anything after the end of the image is dropped
             elif 0xE0 <= segment.marker <= 0xEF or segment.marker == _COM:
+                payload = data[segment.start + 4 : segment.header_end]
                 if (
                     segment.marker == 0xE1
                     and payload.startswith(b"Exif\0\0")
                     and not orientation_done
                 ):
                     orientation_done = True
-                    out += _orientation_segment(payload)
+                    out.append(_orientation_segment(payload))
                 else:
-                    out += _kept_app(segment.marker, whole, payload)
+                    out.append(_kept_app(segment.marker, whole, payload))
             else:
-                out += whole
-        return bytes(out)
+                out.append(whole)
+        return b"".join(out)
 
 
 def walk(data: bytes) -> WalkedJpeg:
@@ -148,18 +166,27 @@ def walk(data: bytes) -> WalkedJpeg:
 CONTAINER = Container(JPEG, walk)
 
 
-def _frame_size(data: bytes, segments: list[JpegSegment]) -> tuple[int, int]:
+def _skeleton(
+    data: bytes, segments: list[JpegSegment], frame_height: tuple[int, int] | None = None
+) -> bytes:
+    """The marker segments without the scans' data; with ``frame_height`` (a frame
+    header's offset, a height), that frame header declares that height instead."""
+    pieces = [data[:2]]
+    for segment in segments:
+        header = data[segment.start : segment.header_end]
+        if frame_height is not None and segment.start == frame_height[0]:
+            header = header[:5] + struct.pack(">H", frame_height[1]) + header[7:]
+        pieces.append(header)
+    return b"".join(pieces)
+
+
+def _frame(segments: list[JpegSegment]) -> JpegSegment:
     for segment in segments:
         if segment.marker in _FRAME_MARKERS:
-            height, width = struct.unpack_from(">HH", data, segment.start + 5)
-            return width, height
+            return segment
         if segment.marker in (EOI, SOS):
             break
     raise Malformed("JPEG has no frame header before its pixels")
-
-
-def _skeleton(data: bytes, segments: list[JpegSegment]) -> bytes:
-    return b"".join([data[:2]] + [data[s.start : s.header_end] for s in segments])
 
 
 def _next_marker(data: bytes, at: int) -> int:
@@ -182,7 +209,7 @@ def _orientation_segment(exif: bytes) -> bytes:
     return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
 
 
-def _kept_app(marker: int, segment: bytes, payload: bytes) -> bytes:
+def _kept_app(marker: int, segment: memoryview, payload: bytes) -> bytes | memoryview:
     if marker == 0xE0 and payload.startswith(b"JFIF\0") and len(payload) >= 14:
         # Identifier, version, density units and density; thumbnail size forced to 0x0.
         return b"\xff\xe0\x00\x10" + payload[:12] + b"\x00\x00"
