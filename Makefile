@@ -13,7 +13,16 @@ DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
 SIMULATE := $(VENV)/.simulate-installed
 
-.PHONY: run test browser lint synth lock bench simulate soak fuzz fuzz-atheris clean
+.PHONY: help run test unit browser lint mypy mypy-cdk format synth lock bench simulate soak fuzz fuzz-atheris clean
+
+# `make` alone prints the targets; `make run` and `make test` work as before.
+.DEFAULT_GOAL := help
+
+## help: this list, from the `## target: text` comments above each target.
+help:
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); split($$0, part, ": "); \
+		printf "  %-13s %s\n", part[1], substr($$0, length(part[1]) + 3); next } \
+		/^## / { sub(/^## /, ""); printf "  %-13s %s\n", "", $$0 }' $(MAKEFILE_LIST)
 
 # The pins every install uses as constraints (all extras), and the runtime pins with their
 # hashes that the AMI installs from its wheelhouse (cdk/wheelhouse.py); `make lock` writes
@@ -46,9 +55,18 @@ run: $(RUNTIME)
 	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
 	wait -n; kill -TERM $$server $$worker 2>/dev/null; wait
 
-## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure).
+# Coverage of the suite and of the processes it starts (gunicorn, workers, reconciler, the
+# CLI): the floor and the subprocess patch are in pyproject.toml's [tool.coverage].
+COVERAGE := --cov --cov-report=term:skip-covered
+
+## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure),
+## with coverage of the processes it starts; fails under the floor in pyproject.toml.
 test: $(DEV) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(COVERAGE)
+
+## unit: the unit and contract tests only, in parallel (well under a minute; no coverage).
+unit: $(DEV)
+	$(BIN)/pytest -q -n auto tests/unit tests/contract
 
 ## browser: Debian's Chromium and its driver for tests/pages, installed when missing.
 browser:
@@ -57,16 +75,30 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
 	fi
 
+PYTHON_SOURCES := src tests cdk app.py bench
+
 # Every test directory but infra, which is type-checked with the CDK app.
 CHECKED_TESTS := $(filter-out tests/infra/ tests/__pycache__/,$(wildcard tests/*/))
 
-## lint: ruff and mypy (the CDK app is type-checked apart: aws_cdk's types are large).
+## lint: ruff, ruff format --check and mypy (both mypy targets below).
 lint: $(DEV)
-	$(BIN)/ruff check src tests cdk app.py bench
-	$(BIN)/ruff format --check src tests cdk app.py bench
+	$(BIN)/ruff check $(PYTHON_SOURCES)
+	$(BIN)/ruff format --check $(PYTHON_SOURCES)
+	@$(MAKE) --no-print-directory mypy mypy-cdk
+
+## mypy: strict mypy of src, then of the tests and bench (but tests/infra).
+mypy: $(DEV)
 	$(BIN)/mypy
 	MYPYPATH=src:tests:bench $(BIN)/mypy --strict --explicit-package-bases $(CHECKED_TESTS) bench
+
+## mypy-cdk: strict mypy of the CDK app and tests/infra, apart because aws_cdk's types are large.
+mypy-cdk: $(DEV)
 	MYPYPATH=src:tests/infra $(BIN)/mypy --strict --explicit-package-bases cdk app.py tests/infra
+
+## format: ruff format, then ruff check --fix (what lint would refuse, fixed where it can be).
+format: $(DEV)
+	$(BIN)/ruff format $(PYTHON_SOURCES)
+	$(BIN)/ruff check --fix $(PYTHON_SOURCES)
 
 ## synth: the CloudFormation templates in cdk.out/, with no AWS account.
 synth: $(DEV)
@@ -111,5 +143,6 @@ fuzz-atheris: $(DEV)
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[fuzz]'
 	$(BIN)/python tests/fuzz/atheris_thumbnails.py -max_total_time=600
 
+## clean: remove the venv, caches, coverage data and cdk.out.
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

@@ -88,10 +88,13 @@ class Service:
         self.server = self._spawn("server", "server", extra_env)
         wait_until_listening(self.port, self.server, START_TIMEOUT)
         deadline = time.monotonic() + START_TIMEOUT
-        while requests.get(f"{self.base_url}/healthz", timeout=5).status_code != 200:
-            if time.monotonic() > deadline:
-                raise TimeoutError("server never became healthy")
+        # The first answer can take seconds (imports, clients, coverage's tracer on a busy
+        # machine), so each try may wait for whatever is left of the deadline.
+        while (remaining := deadline - time.monotonic()) > 0:
+            if requests.get(f"{self.base_url}/healthz", timeout=remaining).status_code == 200:
+                return
             time.sleep(0.1)
+        raise TimeoutError("server never became healthy")
 
     def start_worker(self, **extra_env: str) -> "subprocess.Popen[bytes]":
         """Start one more worker process (at CPU priority ``worker_nice``)."""
