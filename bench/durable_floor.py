@@ -18,11 +18,11 @@ from server.__main__ import SharerServer
 from sharer.backends import open_queue, open_storage
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import status_key
 from sharer.messages import encode_job, job_for_upload
 from sharer.settings import Settings, load_settings
-from sharer.status import encode_status, pending_status
+from sharer.status import encode_status, status_for_job
 from sharer.storage import NewObject
-from sharer.variants import status_key
 
 
 def make_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
@@ -38,7 +38,7 @@ def make_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse], It
                 NewObject(job.original_key, body, JPEG.media_type),
                 NewObject(
                     status_key(job.image_id),
-                    encode_status(pending_status(job)),
+                    encode_status(status_for_job(job)),
                     "application/json",
                     immutable=False,
                 ),

@@ -12,18 +12,18 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from sharer.formats import JPEG, ImageFormat, open_image
-from sharer.messages import ThumbnailSpec
+from sharer.messages import PlannedThumbnail
 from worker import thumbnails
 
-Engine = Callable[[bytes, ImageFormat, Sequence[ThumbnailSpec]], dict[str, bytes]]
+Engine = Callable[[bytes, ImageFormat, Sequence[PlannedThumbnail]], dict[str, bytes]]
 
 
-def ours(data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]) -> dict[str, bytes]:
+def ours(data: bytes, source: ImageFormat, specs: Sequence[PlannedThumbnail]) -> dict[str, bytes]:
     """The service's thumbnailer."""
     return thumbnails.make_thumbnails(data, source, specs)
 
 
-def naive(data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]) -> dict[str, bytes]:
+def naive(data: bytes, source: ImageFormat, specs: Sequence[PlannedThumbnail]) -> dict[str, bytes]:
     """The textbook Pillow loop: open and fully decode once per size, ``thumbnail``, save."""
     out = {}
     for spec in specs:
@@ -39,7 +39,7 @@ def naive(data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]) -> d
     return out
 
 
-def floor(data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]) -> dict[str, bytes]:
+def floor(data: bytes, source: ImageFormat, specs: Sequence[PlannedThumbnail]) -> dict[str, bytes]:
     """The least any Pillow thumbnailer must do: decode (JPEG at DCT scale), nothing else."""
     image = open_image(data, source)
     if source is JPEG:
@@ -54,7 +54,7 @@ _MADE: dict[bytes, dict[str, tuple[Image.Image, ImageFormat]]] = {}
 
 
 def encode_floor(
-    data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]
+    data: bytes, source: ImageFormat, specs: Sequence[PlannedThumbnail]
 ) -> dict[str, bytes]:
     """``floor`` plus encoding thumbnails already made: the least any thumbnailer with
     these outputs must do (no colour work, no resize). The pixels encoded are ours."""
@@ -70,7 +70,7 @@ def encode_floor(
 
 
 def pyvips_engine(
-    data: bytes, source: ImageFormat, specs: Sequence[ThumbnailSpec]
+    data: bytes, source: ImageFormat, specs: Sequence[PlannedThumbnail]
 ) -> dict[str, bytes]:
     """libvips: one load with shrink-on-load, autorotate and sRGB, then a cascade."""
     import pyvips

@@ -44,7 +44,7 @@ from PIL import Image, ImageChops, ImageOps, ImageStat  # noqa: E402
 from server.inspection import inspect_upload  # noqa: E402
 from sharer.formats import ImageFormat  # noqa: E402
 from sharer.ids import new_image_id  # noqa: E402
-from sharer.messages import ThumbnailSpec, job_for_upload  # noqa: E402
+from sharer.messages import PlannedThumbnail, job_for_upload  # noqa: E402
 from support.memory import process_memory  # noqa: E402
 from worker.thumbnails import WEBP_METHOD, WEBP_QUALITY  # noqa: E402
 
@@ -63,7 +63,7 @@ class Measure:
     psnr: float | None
 
 
-def plan(data: bytes) -> tuple[ImageFormat, tuple[ThumbnailSpec, ...]]:
+def plan(data: bytes) -> tuple[ImageFormat, tuple[PlannedThumbnail, ...]]:
     """The source format and thumbnail specs, exactly as the server would queue them."""
     uploaded = inspect_upload(data, max_pixels=50_000_000)
     job = job_for_upload(new_image_id(), uploaded.image_format, uploaded.has_alpha)

@@ -47,7 +47,7 @@ from corpus import build  # noqa: E402
 from service_processes import cpu_seconds, running_service, server_pid  # noqa: E402
 from thumbor_env import running_thumbor, thumbor_version  # noqa: E402
 
-from sharer.variants import VARIANTS  # noqa: E402
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES  # noqa: E402
 from support.services import Service  # noqa: E402
 from worker.thumbnails import fit  # noqa: E402
 
@@ -59,7 +59,7 @@ TIMEOUT_S = 30.0
 PREFER_WAIT = {"Prefer": "wait=10"}
 THUMBOR_PROCESSES = 3
 CLIENTS = 8
-BOXES = {variant.name: (variant.width, variant.height) for variant in VARIANTS}
+BOXES = {variant.name: (variant.width, variant.height) for variant in THUMBNAIL_SIZES}
 
 # One image's job: upload it, return the thumbnails (name -> bytes) once all are held.
 Job = Callable[[requests.Session, ThreadPoolExecutor, str, bytes], dict[str, bytes]]

@@ -1,6 +1,6 @@
 """What each role may do, scoped to the object keys the app itself writes.
 
-The key patterns come from ``sharer.variants`` (the app's own key scheme), with ``*``
+The key patterns come from ``sharer.key_scheme`` (the app's own key scheme), with ``*``
 standing for the image id, so a grant cannot drift from the keys the code uses: the
 server may write originals but never a thumbnail, the worker may read originals and
 write thumbnails but never write an original. Both may delete an image's objects (the
@@ -15,21 +15,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
 from cdk.nag import grant_object_keys
-from sharer.formats import ACCEPTED
-from sharer.variants import (
-    VARIANTS,
-    original_key,
-    pending_key,
-    status_key,
-    thumbnail_format,
-    tombstone_key,
-    variant_key,
-)
+from sharer.formats import ACCEPTED, thumbnail_format
+from sharer.key_scheme import original_key, pending_key, status_key, thumbnail_key, tombstone_key
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 ANY_ID = "*"
 KEY_WILDCARD_REASON = (
     "Each * stands for the image id (128 random bits) in one key shape of the app's "
-    "scheme (src/sharer/variants.py); no other key of the bucket is reachable."
+    "scheme (src/sharer/key_scheme.py); no other key of the bucket is reachable."
 )
 
 
@@ -41,7 +34,7 @@ def original_keys() -> list[str]:
 def thumbnail_keys() -> list[str]:
     """Key patterns of every thumbnail, in both thumbnail formats (opaque and alpha)."""
     formats = {thumbnail_format(has_alpha) for has_alpha in (False, True)}
-    return sorted(variant_key(ANY_ID, v, f) for v in VARIANTS for f in formats)
+    return sorted(thumbnail_key(ANY_ID, v, f) for v in THUMBNAIL_SIZES for f in formats)
 
 
 def record_prefixes() -> list[str]:

@@ -2,7 +2,7 @@
 
 An image stays pending for good if the server stored it and then died before the queue
 took its job, or if the queue lost the job (dead-lettered by SQS after worker crashes).
-Each such image has a pending marker (``sharer.pending``) older than the stale age; the
+Each such image has a pending marker (``sharer.pending_markers``) older than the stale age; the
 job is idempotent, so queueing it again is always safe, even if it was only slow. After
 ``MAX_REQUEUES`` tries the image is marked failed, so a poison job cannot loop forever.
 
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 from sharer.deletion import remove_image_objects, undo_if_deleted
 from sharer.ids import is_image_id
+from sharer.key_scheme import PENDING_PREFIX, pending_key, status_key
 from sharer.messages import MessageError, decode_job
-from sharer.pending import PendingMarker, decode_marker, encode_marker
+from sharer.pending_markers import PendingMarker, decode_marker, encode_marker
 from sharer.queues import Queue
-from sharer.status import ImageState, ImageStatus, decode_status, encode_status, pending_status
+from sharer.status import ImageState, ImageStatus, decode_status, encode_status, status_for_job
 from sharer.storage import ObjectNotFound, Storage
-from sharer.variants import PENDING_PREFIX, pending_key, status_key
 
 log = logging.getLogger("sharer.reconciler")
 
@@ -87,7 +87,7 @@ class PendingReconciler:
                 "unreadable pending marker; left alone", extra={"key": key, "error": str(exc)}
             )
             return
-        pending = pending_status(job)
+        pending = status_for_job(job)
         # exists, not a GET's 404: on AWS this role may not list the bucket as a whole.
         if not self.storage.exists(status_key(image_id)):
             # Deleted, or an upload whose 503 cleanup failed halfway: nothing to finish.

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from server.context import bind_backends
+from server.bound_backends import bind_backends
 from server.delete_route import delete_blueprint
 from server.errors import init_error_handlers
 from server.health_route import health_blueprint
@@ -10,7 +10,7 @@ from server.media_route import media_blueprint
 from server.openapi_route import openapi_blueprint
 from server.pages import pages_blueprint
 from server.pending_waits import PendingWaits, init_pending_waits
-from server.request_context import init_request_context
+from server.request_log import init_request_log
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
@@ -73,7 +73,7 @@ def create_app(
             waiters=settings.waiters_per_process,
         ),
     )
-    init_request_context(app)
+    init_request_log(app)
     init_error_handlers(app)
     init_pending_waits(app)
     app.register_blueprint(upload_blueprint)

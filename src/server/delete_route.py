@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
 
-from server.context import current_edge_cache, current_storage, current_waits
+from server.bound_backends import current_edge_cache, current_storage, current_waits
 from server.public_urls import public_path_prefix
 from server.status_route import stored_status
 from sharer.delete_tokens import token_matches

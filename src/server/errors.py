@@ -5,7 +5,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from server.request_context import request_id
+from server.request_log import request_id
 from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.queues import QueueUnavailable
 from sharer.storage import StorageUnavailable

@@ -8,8 +8,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from server.context import current_queue, current_storage
-from server.request_context import request_id
+from server.bound_backends import current_queue, current_storage
+from server.request_log import request_id
 from sharer.queues import QueueUnavailable
 from sharer.storage import StorageUnavailable
 

@@ -8,7 +8,7 @@ once (``server.pending_waits``).
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
-from server.context import current_storage, current_waits
+from server.bound_backends import current_storage, current_waits
 from server.status_route import stored_status
 from sharer.ids import is_image_id
 from sharer.status import ImageState

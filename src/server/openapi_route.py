@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from server.context import current_settings
+from server.bound_backends import current_settings
 
 openapi_blueprint = Blueprint("openapi", __name__)
 

@@ -47,7 +47,7 @@ class PendingWaits:
     def __init__(self, wakeups: StatusWakeups, *, max_seconds: int, waiters: int) -> None:
         self._wakeups = wakeups
         self._max_seconds = max_seconds
-        self._slots = threading.BoundedSemaphore(waiters) if waiters > 0 else None
+        self._in_flight_lock = threading.BoundedSemaphore(waiters) if waiters > 0 else None
 
     def notify(self, image_id: str) -> None:
         """Wake the waits on ``image_id`` everywhere (e.g. the image was just deleted)."""
@@ -59,7 +59,11 @@ class PendingWaits:
         every waiting slot is taken. ``look`` may raise, which ends the wait too."""
         asked = preferred_wait(request.headers.getlist("Prefer"))
         granted = min(asked, self._max_seconds) if asked is not None else 0
-        if granted <= 0 or self._slots is None or not self._slots.acquire(blocking=False):
+        if (
+            granted <= 0
+            or self._in_flight_lock is None
+            or not self._in_flight_lock.acquire(blocking=False)
+        ):
             return look()[0]
         g.wait_granted = granted
         try:
@@ -71,7 +75,7 @@ class PendingWaits:
                     listener.wait(min(left, self._wakeups.recheck_seconds))
                     value, done = look()
         finally:
-            self._slots.release()
+            self._in_flight_lock.release()
         return value
 
 

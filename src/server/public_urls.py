@@ -7,10 +7,10 @@ to write): ``SHARER_PUBLIC_BASE_URL``, or else the media route under ``SHARER_SI
 
 from urllib.parse import urlsplit
 
-from server.context import current_settings
+from server.bound_backends import current_settings
+from sharer.key_scheme import image_prefix
 from sharer.messages import ThumbnailJob
 from sharer.settings import Settings
-from sharer.variants import image_prefix
 
 MEDIA_PREFIX = "/media"
 

@@ -48,9 +48,8 @@ from gunicorn.http.wsgi import Response
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 from werkzeug.exceptions import BadRequest
 
-from server.client_address import client_address
-from server.request_context import REQUEST_ID_HEADER, usable_request_id
 from server.request_framing import Collected, RequestCollector
+from server.request_log import REQUEST_ID_HEADER, client_address, usable_request_id
 
 # Lingering over a closing connection: gunicorn's 2 s in all, and a limit on silence: a
 # client still sending its body keeps sending, one that waits for us to hang up gets its

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response
 
-from server.context import current_settings
+from server.bound_backends import current_settings
 
 sharex_blueprint = Blueprint("sharex", __name__)
 

@@ -9,13 +9,13 @@ or deleted, or the wait is over (``server.pending_waits``).
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import Gone, NotFound
 
-from server.context import current_storage, current_waits
+from server.bound_backends import current_storage, current_waits
 from server.public_urls import public_url
 from sharer.deletion import is_deleted
 from sharer.ids import is_image_id
+from sharer.key_scheme import status_key
 from sharer.status import ImageFacts, ImageState, ImageStatus, decode_status
 from sharer.storage import ObjectNotFound
-from sharer.variants import status_key
 
 status_blueprint = Blueprint("status", __name__)
 

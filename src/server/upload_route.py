@@ -9,12 +9,12 @@ bound; the body is then split by ``server.form_parts``.
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
-from server.context import current_queue, current_settings, current_storage
+from server.bound_backends import current_queue, current_settings, current_storage
 from server.form_parts import FormPart, FormTooLarge, MalformedForm, split_form
 from server.inspection import InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
-from server.uploads import accept_upload
+from server.upload_intake import accept_upload
 from sharer.delete_tokens import new_delete_token, token_digest
 
 upload_blueprint = Blueprint("upload", __name__)

@@ -6,7 +6,7 @@ import boto3.session
 from botocore.config import Config
 
 from sharer.settings import Settings
-from sharer.variants import VARIANTS
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -26,7 +26,7 @@ _CONFIG = Config(
 
 
 # The most objects one put_all stores at once: a job's thumbnails.
-WIDEST_PUT_ALL = len(VARIANTS)
+WIDEST_PUT_ALL = len(THUMBNAIL_SIZES)
 
 
 def calling_threads(settings: Settings) -> int:

@@ -11,9 +11,9 @@ import json
 import time
 from dataclasses import dataclass
 
+from sharer.key_scheme import pending_key, status_key, tombstone_key
 from sharer.status import ImageStatus
 from sharer.storage import ObjectNotFound, Storage
-from sharer.variants import pending_key, status_key, tombstone_key
 
 
 @dataclass(frozen=True)

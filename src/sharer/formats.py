@@ -104,3 +104,12 @@ def open_image(data: bytes, image_format: ImageFormat) -> Image.Image:
     format, and ``PIL.Image.DecompressionBombError`` past Pillow's own hard limit.
     """
     return Image.open(io.BytesIO(data), formats=(image_format.name,))
+
+
+# The formats the worker encodes thumbnails in; a job asking for another is refused.
+THUMBNAIL_FORMATS: dict[str, ImageFormat] = {f.name: f for f in (JPEG, WEBP)}
+
+
+def thumbnail_format(has_alpha: bool) -> ImageFormat:
+    """JPEG for opaque images; WebP keeps alpha at a fraction of PNG's size and time."""
+    return WEBP if has_alpha else JPEG

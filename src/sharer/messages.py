@@ -12,16 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sharer.formats import ACCEPTED, ImageFormat
+from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, thumbnail_format
 from sharer.ids import is_image_id
+from sharer.key_scheme import original_key, thumbnail_key
 from sharer.storage.port import validate_key
-from sharer.variants import (
-    THUMBNAIL_FORMATS,
-    VARIANTS,
-    original_key,
-    thumbnail_format,
-    variant_key,
-)
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +31,7 @@ class MessageError(ValueError):
 
 
 @dataclass(frozen=True)
-class ThumbnailSpec:
+class PlannedThumbnail:
     """One thumbnail to make: its name, the box it must fit, where and how to store it."""
 
     name: str
@@ -53,7 +48,7 @@ class ThumbnailJob:
     image_id: str
     original_key: str
     original_format: ImageFormat
-    thumbnails: tuple[ThumbnailSpec, ...]
+    thumbnails: tuple[PlannedThumbnail, ...]
     # The hash of the image's delete token, carried so that the worker's status record
     # keeps it (the worker never reads the record the server wrote). Optional in the
     # schema: a job without one makes an image nobody can delete.
@@ -77,8 +72,8 @@ def job_for_upload(
         original_key=original_key(image_id, original_format),
         original_format=original_format,
         thumbnails=tuple(
-            ThumbnailSpec(v.name, v.width, v.height, variant_key(image_id, v, out), out)
-            for v in VARIANTS
+            PlannedThumbnail(v.name, v.width, v.height, thumbnail_key(image_id, v, out), out)
+            for v in THUMBNAIL_SIZES
         ),
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),
@@ -153,13 +148,13 @@ def _enqueued_at(doc: dict[str, Any]) -> float | None:
     return float(value)
 
 
-def _thumbnail(item: Any, image_id: str) -> ThumbnailSpec:
+def _thumbnail(item: Any, image_id: str) -> PlannedThumbnail:
     if not isinstance(item, dict):
         raise MessageError("thumbnail is not an object")
     box = _field(item, "box", list)
     if len(box) != 2 or not all(type(n) is int and 0 < n <= 10_000 for n in box):
         raise MessageError(f"bad box {box!r}")
-    return ThumbnailSpec(
+    return PlannedThumbnail(
         _field(item, "name", str),
         box[0],
         box[1],

@@ -50,7 +50,7 @@ class ImageStatus:
         return replace(self, state=state, reason=reason, facts=facts)
 
 
-def pending_status(job: ThumbnailJob) -> ImageStatus:
+def status_for_job(job: ThumbnailJob) -> ImageStatus:
     """The record written at upload, before the job is queued."""
     keys = {"original": job.original_key} | {t.name: t.key for t in job.thumbnails}
     return ImageStatus(

@@ -38,7 +38,7 @@ class Consumer:
         self.handle = handle
         self.options = options
         self._in_flight: dict[str, Future[None]] = {}
-        self._slots = threading.Condition()
+        self._in_flight_lock = threading.Condition()
 
     def run(self, stop: threading.Event) -> bool:
         """Consume until ``stop`` is set, then drain; True if every job finished in time."""
@@ -81,8 +81,8 @@ class Consumer:
                     self._start(pool, delivery)
 
     def _wait_for_free_slots(self, stop: threading.Event) -> int:
-        with self._slots:
-            self._slots.wait_for(
+        with self._in_flight_lock:
+            self._in_flight_lock.wait_for(
                 lambda: stop.is_set() or len(self._in_flight) < self.options.threads,
                 timeout=self.options.poll_seconds,
             )
@@ -90,7 +90,7 @@ class Consumer:
 
     def _start(self, pool: ThreadPoolExecutor, delivery: Delivery) -> None:
         future = pool.submit(self._run_one, delivery)
-        with self._slots:
+        with self._in_flight_lock:
             self._in_flight[delivery.receipt] = future
         future.add_done_callback(lambda _: self._finished(delivery.receipt))
 
@@ -102,15 +102,15 @@ class Consumer:
             log.exception("job crashed", extra={"receive_count": delivery.receive_count})
 
     def _finished(self, receipt: str) -> None:
-        with self._slots:
+        with self._in_flight_lock:
             self._in_flight.pop(receipt, None)
-            self._slots.notify_all()
+            self._in_flight_lock.notify_all()
 
     def _keep_hidden(self, drained: threading.Event) -> None:
         """Extend the visibility of running jobs so a slow one is not handed out twice."""
         while not drained.wait(self.options.visibility_timeout / 3):
             # Under the lock, so a job released by _drain is never extended afterwards.
-            with self._slots:
+            with self._in_flight_lock:
                 for receipt in self._in_flight:
                     try:
                         self.queue.change_visibility(receipt, self.options.visibility_timeout)
@@ -118,12 +118,12 @@ class Consumer:
                         log.warning("could not extend visibility", extra={"error": repr(exc)})
 
     def _drain(self) -> bool:
-        with self._slots:
+        with self._in_flight_lock:
             running = dict(self._in_flight)
         if running:
             log.info("stopping: waiting for running jobs", extra={"jobs": len(running)})
         _, not_done = wait(running.values(), timeout=self.options.grace_seconds)
-        with self._slots:
+        with self._in_flight_lock:
             for receipt, future in running.items():
                 if future in not_done:
                     self._in_flight.pop(receipt, None)

@@ -16,12 +16,12 @@ import time
 from contextlib import nullcontext
 
 from sharer.deletion import undo_if_deleted
+from sharer.key_scheme import pending_key, status_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
-from sharer.status import ImageFacts, ImageState, encode_status, pending_status
+from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
-from sharer.variants import pending_key, status_key
 from worker.memory import MemoryBudget
 from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import ThumbnailError, decode_cost, render_thumbnails
@@ -116,7 +116,7 @@ class JobProcessor:
         """If the job's image was deleted, drop the job (undoing anything an earlier
         attempt wrote) and say so; False when it was not, or the store cannot tell."""
         try:
-            deleted = undo_if_deleted(self.storage, pending_status(job))
+            deleted = undo_if_deleted(self.storage, status_for_job(job))
         except StorageUnavailable:
             return False  # the store is down: the usual retry decides
         if deleted:
@@ -132,7 +132,7 @@ class JobProcessor:
         facts: ImageFacts | None = None,
     ) -> None:
         """Write the job's final status, unless a delete began meanwhile (then undo)."""
-        status = pending_status(job).with_state(state, reason, facts)
+        status = status_for_job(job).with_state(state, reason, facts)
         self.storage.put(
             status_key(job.image_id), encode_status(status), "application/json", immutable=False
         )

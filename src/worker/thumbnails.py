@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from PIL import ExifTags, Image
 
 from sharer.formats import DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
-from sharer.messages import ThumbnailSpec
+from sharer.messages import PlannedThumbnail
 from worker.colour import to_srgb
 from worker.thumbhash import rgba_to_thumbhash
 from worker.webp_shrink import shrunk_webp
@@ -95,7 +95,7 @@ class ThumbnailError(Exception):
 
 
 def make_thumbnails(
-    data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+    data: bytes, source_format: ImageFormat, specs: Sequence[PlannedThumbnail]
 ) -> dict[str, bytes]:
     """Encode one thumbnail per spec (name -> bytes in ``spec.image_format``).
 
@@ -107,7 +107,7 @@ def make_thumbnails(
 
 
 def render_thumbnails(
-    data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+    data: bytes, source_format: ImageFormat, specs: Sequence[PlannedThumbnail]
 ) -> RenderedThumbnails:
     """``make_thumbnails`` plus the sizes and the ThumbHash placeholder (``specs`` must
     not be empty).
@@ -164,7 +164,7 @@ class _Source:
     """The decoded original, in its stored orientation, with what is needed to show it."""
 
     def __init__(
-        self, data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+        self, data: bytes, source_format: ImageFormat, specs: Sequence[PlannedThumbnail]
     ) -> None:
         image, stored = _opened(data, source_format, specs)
         if source_format is WEBP:
@@ -185,7 +185,7 @@ class _Source:
         return to_srgb(image, self.icc_profile)
 
 
-def decode_cost(data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]) -> int:
+def decode_cost(data: bytes, source_format: ImageFormat, specs: Sequence[PlannedThumbnail]) -> int:
     """Bytes ``make_thumbnails`` holds at most for this original, from its header alone.
 
     The decoded pixels (at the JPEG scale that will be decoded) as Pillow stores them,
@@ -208,7 +208,7 @@ def decode_cost(data: bytes, source_format: ImageFormat, specs: Sequence[Thumbna
 
 
 def _opened(
-    data: bytes, source_format: ImageFormat, specs: Sequence[ThumbnailSpec]
+    data: bytes, source_format: ImageFormat, specs: Sequence[PlannedThumbnail]
 ) -> tuple[Image.Image, Size]:
     """The original opened (header read, nothing decoded) with its stored size; a JPEG
     drafted to the DCT scale it will be decoded at."""
@@ -220,7 +220,7 @@ def _opened(
     return image, stored
 
 
-def _largest_stored(image: Image.Image, specs: Sequence[ThumbnailSpec]) -> Size:
+def _largest_stored(image: Image.Image, specs: Sequence[PlannedThumbnail]) -> Size:
     """The largest thumbnail's size in the stored orientation of the opened ``image``
     (a JPEG's or WebP's EXIF sits before its pixels: it is known before decoding)."""
     orientation = _orientation(image)
@@ -229,7 +229,9 @@ def _largest_stored(image: Image.Image, specs: Sequence[ThumbnailSpec]) -> Size:
     return _oriented(largest, orientation)
 
 
-def _shrunk_on_load(image: Image.Image, data: bytes, specs: Sequence[ThumbnailSpec]) -> Image.Image:
+def _shrunk_on_load(
+    image: Image.Image, data: bytes, specs: Sequence[PlannedThumbnail]
+) -> Image.Image:
     """The opened WebP ``image`` decoded at its largest thumbnail's size when libwebp can
     shrink it while decoding, with the original's metadata; else ``image`` unchanged."""
     largest = _largest_stored(image, specs)

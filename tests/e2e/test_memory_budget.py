@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from server.uploads import accept_upload
+from server.upload_intake import accept_upload
 from sharer.backends import open_queue, open_storage
 from sharer.delete_tokens import new_delete_token, token_digest
+from sharer.key_scheme import status_key
 from sharer.settings import load_settings
-from sharer.variants import status_key
 from support import images
 from support.memory import process_memory
 from support.services import Service, local_env

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 
 from sharer.backends import open_queue, open_storage
+from sharer.key_scheme import status_key
 from sharer.queues import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
@@ -20,7 +21,6 @@ from sharer.status import decode_status
 from sharer.storage import Storage
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
-from sharer.variants import status_key
 from support.sqs import peek, receive_all
 
 

@@ -8,9 +8,9 @@ import pytest
 from faults.conftest import Stack
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import status_key
 from sharer.messages import encode_job, job_for_upload
-from sharer.status import encode_status, pending_status
-from sharer.variants import status_key
+from sharer.status import encode_status, status_for_job
 from support import images
 from support.client import upload
 from support.load import Accepted, check_thumbnails, settle
@@ -28,7 +28,7 @@ def test_poison_messages_are_dead_lettered_and_never_block_the_queue(stack: Stac
     storage.put(garbage.original_key, b"\xff\xd8\xff" + bytes(range(256)) * 40, "image/jpeg")
     storage.put(
         status_key(garbage.image_id),
-        encode_status(pending_status(garbage)),
+        encode_status(status_for_job(garbage)),
         "application/json",
         immutable=False,
     )

@@ -13,11 +13,11 @@ from faults.conftest import Stack
 from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import status_key
 from sharer.messages import ThumbnailJob, job_for_upload
-from sharer.pending import marker_object
-from sharer.status import encode_status, pending_status
+from sharer.pending_markers import marker_object
+from sharer.status import encode_status, status_for_job
 from sharer.storage import NewObject
-from sharer.variants import status_key
 from support import images
 from support.client import wait_for_status
 from support.services import json_lines
@@ -32,7 +32,7 @@ def _stored_not_queued(stack: Stack, token: str) -> ThumbnailJob:
     job = job_for_upload(
         new_image_id(), JPEG, has_alpha=False, delete_token_sha256=token_digest(token)
     )
-    pending = encode_status(pending_status(job))
+    pending = encode_status(status_for_job(job))
     stack.backends.storage.put_all(
         [
             NewObject(job.original_key, images.jpeg((800, 600)), "image/jpeg"),

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from fuzz.thumbnail_target import check_thumbnails
 from sharer.formats import ACCEPTED, JPEG, PNG, sniff
-from sharer.messages import ThumbnailSpec
+from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from support.mutations import is_seed, mutated_images, seeds, with_every_seed
 from worker.thumbnails import ThumbnailError, make_thumbnails
@@ -36,12 +36,12 @@ def test_a_truncated_interlaced_png_is_the_documented_error() -> None:
     # interlaced PNG, which escaped the thumbnailer.
     damaged = hostile_images.truncated(images.interlaced_png((48, 32)))
     with pytest.raises(ThumbnailError):
-        make_thumbnails(damaged, PNG, [ThumbnailSpec("small", 100, 100, "k", JPEG)])
+        make_thumbnails(damaged, PNG, [PlannedThumbnail("small", 100, 100, "k", JPEG)])
 
 
 def test_a_broken_colour_profile_is_ignored() -> None:
     # Found by the fuzz target: such a JPEG passes inspection (202), and LittleCMS's
     # OSError escaped the thumbnailer, so the promised thumbnails were never made.
     data = images.jpeg((48, 32), icc_profile=b"\x00" * 200)
-    made = make_thumbnails(data, JPEG, [ThumbnailSpec("small", 100, 100, "k", JPEG)])
+    made = make_thumbnails(data, JPEG, [PlannedThumbnail("small", 100, 100, "k", JPEG)])
     assert set(made) == {"small"}

@@ -18,9 +18,9 @@ from typing import Literal
 from PIL import Image
 
 from server.inspection import InvalidImage, inspect_upload
-from sharer.formats import DECODE_ERRORS, ImageFormat, open_image
-from sharer.messages import ThumbnailSpec
-from sharer.variants import VARIANTS, thumbnail_format
+from sharer.formats import DECODE_ERRORS, ImageFormat, open_image, thumbnail_format
+from sharer.messages import PlannedThumbnail
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
 MAX_PIXELS = 4_000_000
@@ -50,8 +50,8 @@ def check_thumbnails(data: bytes, source_format: ImageFormat) -> Outcome:
         accepted = None
     alpha = accepted.has_alpha if accepted is not None else False
     specs = [
-        ThumbnailSpec(v.name, v.width, v.height, f"k/{v.name}", thumbnail_format(alpha))
-        for v in VARIANTS
+        PlannedThumbnail(v.name, v.width, v.height, f"k/{v.name}", thumbnail_format(alpha))
+        for v in THUMBNAIL_SIZES
     ]
     try:
         thumbnails = make_thumbnails(data, source_format, specs)
@@ -65,7 +65,7 @@ def check_thumbnails(data: bytes, source_format: ImageFormat) -> Outcome:
     return "thumbnailed"
 
 
-def _check_one(encoded: bytes, spec: ThumbnailSpec, source: tuple[int, int]) -> None:
+def _check_one(encoded: bytes, spec: PlannedThumbnail, source: tuple[int, int]) -> None:
     with Image.open(io.BytesIO(encoded)) as thumb:
         assert thumb.format == spec.image_format.name
         assert not thumb.getexif()

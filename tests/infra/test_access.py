@@ -8,8 +8,8 @@ from cdk_synthesis import Synthesized, agent_log_groups, grants, role_statements
 from cdk.logs import log_file
 from sharer.formats import ACCEPTED
 from sharer.ids import new_image_id
+from sharer.key_scheme import pending_key, status_key, tombstone_key
 from sharer.messages import ThumbnailJob, job_for_upload
-from sharer.variants import pending_key, status_key, tombstone_key
 
 S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
 

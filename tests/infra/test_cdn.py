@@ -9,7 +9,8 @@ from cdk.cdn import IMAGES_PATH, SHARE_PAGES_PATH, STATIC_PATH
 from cdk.upload_tier import LISTENER_PORT
 from sharer.formats import JPEG, WEBP
 from sharer.ids import new_image_id
-from sharer.variants import VARIANTS, original_key, status_key, variant_key
+from sharer.key_scheme import original_key, status_key, thumbnail_key
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 # AWS managed cache and origin request policies (fixed ids, same in every account).
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -74,7 +75,7 @@ def test_bucket_policy_lets_only_this_distribution_read_only_images(
 def test_path_pattern_serves_image_objects_but_not_the_status_route() -> None:
     image_id = new_image_id()
     served = [original_key(image_id, JPEG)] + [
-        variant_key(image_id, v, f) for v in VARIANTS for f in (JPEG, WEBP)
+        thumbnail_key(image_id, v, f) for v in THUMBNAIL_SIZES for f in (JPEG, WEBP)
     ]
     assert all(fnmatchcase(key, IMAGES_PATH) for key in served)
     # GET /images/<id> is the server's status route; status records are never served.

@@ -7,9 +7,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from sharer.delete_tokens import token_digest, token_matches
+from sharer.key_scheme import pending_key, status_key, tombstone_key
 from sharer.messages import decode_job
 from sharer.status import decode_status
-from sharer.variants import pending_key, status_key, tombstone_key
 from support import images
 from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 

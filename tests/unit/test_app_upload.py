@@ -7,10 +7,10 @@ import tempfile
 import pytest
 from flask.testing import FlaskClient
 
+from sharer.key_scheme import status_key
 from sharer.messages import decode_job
 from sharer.status import ImageState, decode_status
 from sharer.storage import IMMUTABLE_CACHE_CONTROL
-from sharer.variants import status_key
 from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
 

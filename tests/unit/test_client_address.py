@@ -1,6 +1,6 @@
 """The client's address through the proxies we are told to trust."""
 
-from server.client_address import client_address
+from server.request_log import client_address
 
 
 def test_without_trusted_proxies_the_peer_is_the_client() -> None:

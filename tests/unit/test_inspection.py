@@ -9,7 +9,7 @@ from PIL import Image, ImageFile
 
 from server.inspection import InvalidImage, UploadedImage, inspect_upload
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat
-from sharer.messages import ThumbnailSpec
+from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import ThumbnailError, make_thumbnails
 
@@ -189,7 +189,7 @@ def test_refuses_what_the_worker_could_not_decode(data: bytes) -> None:
     # Each decodes its pixels, then fails in Pillow's pass over the chunks after them.
     assert refusal(data).reason == "undecodable"
     with pytest.raises(ThumbnailError):
-        make_thumbnails(data, PNG, [ThumbnailSpec("small", 10, 10, "k", JPEG)])
+        make_thumbnails(data, PNG, [PlannedThumbnail("small", 10, 10, "k", JPEG)])
 
 
 def test_a_valid_apng_is_accepted() -> None:

@@ -13,7 +13,7 @@ from sharer.status import (
     ImageStatus,
     decode_status,
     encode_status,
-    pending_status,
+    status_for_job,
 )
 
 
@@ -85,7 +85,7 @@ def test_refuses_what_it_does_not_understand(body: str, complaint: str) -> None:
 
 def test_status_round_trip_and_transition() -> None:
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
-    pending = pending_status(job)
+    pending = status_for_job(job)
     assert pending.state is ImageState.PENDING
     assert set(pending.keys) == {"original", "small", "medium", "large"}
     failed = pending.with_state(ImageState.FAILED, "broken")
@@ -97,7 +97,7 @@ def test_ready_status_round_trips_its_facts_and_old_records_still_decode() -> No
     facts = ImageFacts(
         480, 640, {"small": (75, 100), "large": (450, 600)}, "1QcSHQRnh493V4dIh4eXh1h4kJUI"
     )
-    ready = pending_status(job).with_state(ImageState.READY, facts=facts)
+    ready = status_for_job(job).with_state(ImageState.READY, facts=facts)
     decoded = decode_status(encode_status(ready))
     assert decoded == ready
     assert decoded.delete_token_sha256 == "0f" * 32

@@ -11,7 +11,7 @@ from server.containers import isobmff
 from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsupported_message
 from server.privacy import strip_metadata
 from sharer.formats import ACCEPTED, AVIF, HEIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
-from sharer.messages import ThumbnailSpec
+from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import make_thumbnails
 
@@ -130,7 +130,7 @@ def test_the_accepted_formats_are_the_operators_choice() -> None:
 
 
 def _thumbnail(data: bytes, source: ImageFormat, out: ImageFormat) -> Image.Image:
-    spec = ThumbnailSpec("large", 160, 160, "k/large", out)
+    spec = PlannedThumbnail("large", 160, 160, "k/large", out)
     encoded = make_thumbnails(data, source, [spec])["large"]
     image = Image.open(io.BytesIO(encoded))
     assert image.format == out.name

@@ -11,10 +11,10 @@ from PIL import ExifTags, Image, ImageSequence
 
 from server.inspection import InvalidImage, inspect_upload
 from server.privacy import strip_metadata
-from server.uploads import accept_upload
-from sharer.formats import ACCEPTED, sniff
-from sharer.messages import ThumbnailSpec
-from sharer.variants import VARIANTS, thumbnail_format
+from server.upload_intake import accept_upload
+from sharer.formats import ACCEPTED, sniff, thumbnail_format
+from sharer.messages import PlannedThumbnail
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
 from support.mutations import is_seed, mutated_images, with_every_seed
@@ -77,8 +77,8 @@ def test_orientation_survives_alone(name: str) -> None:
 def test_thumbnails_of_a_stripped_original_are_the_same(orientation: int) -> None:
     data = images.oriented_jpeg(orientation)
     specs = [
-        ThumbnailSpec(v.name, v.width, v.height, f"k/{v.name}", thumbnail_format(False))
-        for v in VARIANTS
+        PlannedThumbnail(v.name, v.width, v.height, f"k/{v.name}", thumbnail_format(False))
+        for v in THUMBNAIL_SIZES
     ]
     jpeg = ACCEPTED["JPEG"]
     assert make_thumbnails(_strip(data), jpeg, specs) == make_thumbnails(data, jpeg, specs)

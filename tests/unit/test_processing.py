@@ -7,12 +7,12 @@ from PIL import Image
 
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import status_key
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.queues import Delivery
 from sharer.status import ImageState, decode_status
 from sharer.status_wakeups import RecheckingStatusWakeups
 from sharer.storage import IMMUTABLE_CACHE_CONTROL
-from sharer.variants import status_key
 from support import images
 from support.fakes import FakeQueue, FakeStorage
 from worker.processing import JobProcessor

@@ -8,11 +8,11 @@ import pytest
 from sharer.deletion import leave_tombstone, remove_image_objects, remove_status
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import pending_key, status_key
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
-from sharer.pending import marker_object
-from sharer.status import ImageFacts, ImageState, decode_status, encode_status, pending_status
+from sharer.pending_markers import marker_object
+from sharer.status import ImageFacts, ImageState, decode_status, encode_status, status_for_job
 from sharer.storage import StorageUnavailable, StoredObject
-from sharer.variants import pending_key, status_key
 from support import images
 from support.fakes import FakeQueue, FakeStorage
 from worker.processing import JobProcessor
@@ -44,7 +44,7 @@ def _queued(storage: FakeStorage, queue: FakeQueue) -> ThumbnailJob:
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False, delete_token_sha256=DIGEST)
     for key, body in [
         (job.original_key, images.oriented_jpeg(6, (300, 400))),
-        (status_key(job.image_id), encode_status(pending_status(job))),
+        (status_key(job.image_id), encode_status(status_for_job(job))),
         (pending_key(job.image_id), marker_object(job).body),
     ]:
         storage.objects[key] = StoredObject(body, "application/octet-stream", '"x"')

@@ -9,11 +9,11 @@ from reconciler.pending import MAX_REQUEUES, PendingReconciler
 from sharer.deletion import leave_tombstone
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
+from sharer.key_scheme import pending_key, status_key
 from sharer.messages import ThumbnailJob, decode_job, job_for_upload
-from sharer.pending import decode_marker, marker_object
-from sharer.status import ImageState, decode_status, encode_status, pending_status
+from sharer.pending_markers import decode_marker, marker_object
+from sharer.status import ImageState, decode_status, encode_status, status_for_job
 from sharer.storage import NewObject
-from sharer.variants import pending_key, status_key
 from support import images
 from support.fakes import FakeQueue, FakeStorage
 
@@ -24,7 +24,7 @@ DIGEST = "cd" * 32
 def _uploaded(storage: FakeStorage, *, age: float) -> ThumbnailJob:
     """What the server stores before it queues the job, as if ``age`` seconds ago."""
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False, delete_token_sha256=DIGEST)
-    status = encode_status(pending_status(job))
+    status = encode_status(status_for_job(job))
     storage.put_all(
         [
             NewObject(job.original_key, images.jpeg((64, 48)), "image/jpeg"),
@@ -87,7 +87,7 @@ def test_after_the_last_requeue_the_image_is_marked_failed() -> None:
 def test_a_marker_left_by_a_finished_job_is_cleared() -> None:
     storage, queue = FakeStorage(), FakeQueue()
     job = _uploaded(storage, age=STALE + 1)
-    ready = pending_status(job).with_state(ImageState.READY)
+    ready = status_for_job(job).with_state(ImageState.READY)
     storage.put(status_key(job.image_id), encode_status(ready), "application/json")
     assert _reconciler(storage, queue).run_once().cleared == [job.image_id]
     assert pending_key(job.image_id) not in storage.objects

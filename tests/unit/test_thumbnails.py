@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageStat
 
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
-from sharer.messages import ThumbnailSpec
-from sharer.variants import VARIANTS
+from sharer.messages import PlannedThumbnail
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from support import hostile_images, images
 from worker import thumbnails
 from worker.thumbnails import ThumbnailError, make_thumbnails
@@ -19,17 +19,17 @@ from worker.thumbnails import ThumbnailError, make_thumbnails
 Colour = tuple[int, int, int]
 
 
-def specs(image_format: ImageFormat = JPEG) -> list[ThumbnailSpec]:
+def specs(image_format: ImageFormat = JPEG) -> list[PlannedThumbnail]:
     return [
-        ThumbnailSpec(v.name, v.width, v.height, f"images/x/{v.name}", image_format)
-        for v in VARIANTS
+        PlannedThumbnail(v.name, v.width, v.height, f"images/x/{v.name}", image_format)
+        for v in THUMBNAIL_SIZES
     ]
 
 
 def every_thumbnail(outputs: dict[str, bytes]) -> list[bytes]:
     """The outputs, once it is sure there is one per variant (so a loop over them cannot
     pass by running zero times)."""
-    assert set(outputs) == {v.name for v in VARIANTS}
+    assert set(outputs) == {v.name for v in THUMBNAIL_SIZES}
     return list(outputs.values())
 
 
@@ -97,7 +97,7 @@ def test_a_large_webp_is_shrunk_while_decoding_and_stays_upright(
         return real_resize(image, size)
 
     monkeypatch.setattr(thumbnails, "_resize", spy_resize)
-    boxes = [ThumbnailSpec(n, w, h, f"images/x/{n}", JPEG) for n, w, h in [("wide", 600, 300)]]
+    boxes = [PlannedThumbnail(n, w, h, f"images/x/{n}", JPEG) for n, w, h in [("wide", 600, 300)]]
     data = images.oriented_jpeg(orientation, (1600, 1200), fmt="WEBP")
     wide = decode(make_thumbnails(data, WEBP, boxes)["wide"]).convert("RGB")
 
@@ -304,7 +304,7 @@ def test_one_shrunk_decode_then_each_size_from_the_one_before(
 
 def test_boxes_that_do_not_nest_are_each_fitted() -> None:
     boxes = [("wide", 600, 100), ("square", 300, 300), ("thumb", 50, 50)]
-    wanted = [ThumbnailSpec(n, w, h, f"images/x/{n}", JPEG) for n, w, h in boxes]
+    wanted = [PlannedThumbnail(n, w, h, f"images/x/{n}", JPEG) for n, w, h in boxes]
     outputs = make_thumbnails(images.jpeg((1200, 900)), JPEG, wanted)
     sizes = {name: decode(data).size for name, data in outputs.items()}
     assert sizes == {"wide": (133, 100), "square": (300, 225), "thumb": (50, 38)}
@@ -312,9 +312,9 @@ def test_boxes_that_do_not_nest_are_each_fitted() -> None:
 
 def test_each_output_is_in_its_specs_format() -> None:
     mixed = [
-        ThumbnailSpec("large", 600, 600, "images/x/large.jpg", JPEG),
-        ThumbnailSpec("medium", 300, 300, "images/x/medium.webp", WEBP),
-        ThumbnailSpec("small", 100, 100, "images/x/small.jpg", JPEG),
+        PlannedThumbnail("large", 600, 600, "images/x/large.jpg", JPEG),
+        PlannedThumbnail("medium", 300, 300, "images/x/medium.webp", WEBP),
+        PlannedThumbnail("small", 100, 100, "images/x/small.jpg", JPEG),
     ]
     outputs = make_thumbnails(images.webp(alpha=True), WEBP, mixed)
     assert {name: sniff(data) for name, data in outputs.items()} == {
@@ -408,8 +408,8 @@ import json, sys
 from server.inspection import InvalidImage, inspect_upload
 from sharer.formats import ACCEPTED
 from worker.thumbnails import ThumbnailError, make_thumbnails
-from sharer.messages import ThumbnailSpec
-spec = [ThumbnailSpec("small", 100, 100, "images/x/small.jpg", ACCEPTED["JPEG"])]
+from sharer.messages import PlannedThumbnail
+spec = [PlannedThumbnail("small", 100, 100, "images/x/small.jpg", ACCEPTED["JPEG"])]
 outcomes = []
 for data in json.loads(sys.stdin.read()):
     data = bytes.fromhex(data)

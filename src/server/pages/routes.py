@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, render_template, url_for
 from werkzeug.exceptions import Gone, NotFound
 
-from server.context import current_settings
+from server.bound_backends import current_settings
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.status_route import status_document
 

@@ -4,12 +4,12 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import BadRequest
 
-from server.client_address import client_address
-from server.context import current_settings
+from server.bound_backends import current_settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A client-sent id is echoed only if it is short and plain, so it cannot forge log lines.
@@ -28,7 +28,7 @@ def usable_request_id(sent: str | None) -> str:
     return sent if sent is not None and _CLIENT_ID.fullmatch(sent) else uuid.uuid4().hex
 
 
-def init_request_context(app: Flask) -> None:
+def init_request_log(app: Flask) -> None:
     """Assign request ids, echo them, and write one access line per request."""
 
     @app.before_request
@@ -64,3 +64,19 @@ def init_request_context(app: Flask) -> None:
             },
         )
         return response
+
+
+def client_address(peer: str, forwarded_for: Iterable[str], hops: int) -> str:
+    """The client's address: ``peer`` itself, or the one ``hops`` proxies vouch for.
+
+    Each trusted proxy appends the address it was reached from to ``X-Forwarded-For``
+    (CloudFront then the load balancer on AWS: ``hops`` 2), so the client is the
+    ``hops``-th entry from the right; what lies further left, the client wrote itself. A
+    request carrying fewer entries did not come through every proxy, so its ``peer`` is
+    all we know of it.
+    """
+    if hops == 0:
+        return peer
+    entries = [entry.strip() for value in forwarded_for for entry in value.split(",")]
+    entries = [entry for entry in entries if entry]
+    return entries[-hops] if len(entries) >= hops else peer

@@ -12,12 +12,12 @@ from server import privacy
 from server.inspection import inspect_upload
 from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import new_image_id
+from sharer.key_scheme import status_key
 from sharer.messages import ThumbnailJob, encode_job, job_for_upload
-from sharer.pending import marker_object
+from sharer.pending_markers import marker_object
 from sharer.queues import Queue, QueueUnavailable
-from sharer.status import encode_status, pending_status
+from sharer.status import encode_status, status_for_job
 from sharer.storage import NewObject, Storage, StorageUnavailable
-from sharer.variants import status_key
 
 log = logging.getLogger("sharer.server")
 
@@ -57,7 +57,7 @@ def accept_upload(
         NewObject(job.original_key, data, image.image_format.media_type),
         NewObject(
             status_key(job.image_id),
-            encode_status(pending_status(job)),
+            encode_status(status_for_job(job)),
             "application/json",
             immutable=False,
         ),

@@ -9,9 +9,9 @@ job) and queues their jobs again. Only this prefix needs to be listable.
 import json
 from dataclasses import dataclass
 
+from sharer.key_scheme import pending_key
 from sharer.messages import ThumbnailJob, encode_job
 from sharer.storage import NewObject
-from sharer.variants import pending_key
 
 
 @dataclass(frozen=True)

@@ -4,35 +4,8 @@ Every object of one image shares the prefix ``images/<id>/`` so CloudFront can s
 that prefix alone; the mutable status record lives apart under ``status/``.
 """
 
-from dataclasses import dataclass
-
-from sharer.formats import JPEG, WEBP, ImageFormat
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A thumbnail size: its name in the API and the box it must fit (aspect kept)."""
-
-    name: str
-    width: int
-    height: int
-
-
-# Largest first: the worker cascades each thumbnail from the previous one.
-VARIANTS: tuple[Variant, ...] = (
-    Variant("large", 600, 600),
-    Variant("medium", 300, 300),
-    Variant("small", 100, 100),
-)
-
-
-# The formats the worker encodes thumbnails in; a job asking for another is refused.
-THUMBNAIL_FORMATS: dict[str, ImageFormat] = {f.name: f for f in (JPEG, WEBP)}
-
-
-def thumbnail_format(has_alpha: bool) -> ImageFormat:
-    """JPEG for opaque images; WebP keeps alpha at a fraction of PNG's size and time."""
-    return WEBP if has_alpha else JPEG
+from sharer.formats import ImageFormat
+from sharer.thumbnail_sizes import ThumbnailSize
 
 
 def original_key(image_id: str, image_format: ImageFormat) -> str:
@@ -40,7 +13,7 @@ def original_key(image_id: str, image_format: ImageFormat) -> str:
     return f"images/{image_id}/original.{image_format.extension}"
 
 
-def variant_key(image_id: str, variant: Variant, image_format: ImageFormat) -> str:
+def thumbnail_key(image_id: str, variant: ThumbnailSize, image_format: ImageFormat) -> str:
     """Key of one thumbnail."""
     return f"images/{image_id}/{variant.name}.{image_format.extension}"
 
