@@ -59,7 +59,7 @@ TIMEOUT_S = 30.0
 PREFER_WAIT = {"Prefer": "wait=10"}
 THUMBOR_PROCESSES = 3
 CLIENTS = 8
-BOXES = {variant.name: (variant.width, variant.height) for variant in THUMBNAIL_SIZES}
+BOXES = {size.name: (size.width, size.height) for size in THUMBNAIL_SIZES}
 
 # One image's job: upload it, return the thumbnails (name -> bytes) once all are held.
 Job = Callable[[requests.Session, ThreadPoolExecutor, str, bytes], dict[str, bytes]]
@@ -82,7 +82,7 @@ def ours(base: str, polls: list[int]) -> Job:
         answer = session.post(f"{base}/", files={"image": (name, data)}, timeout=TIMEOUT_S)
         if answer.status_code != 202:
             raise RuntimeError(f"our upload of {name} answered {answer.status_code}")
-        urls = {variant: answer.json()[variant] for variant in BOXES}
+        urls = {size_name: answer.json()[size_name] for size_name in BOXES}
         others = {v: u for v, u in urls.items() if v != "small"}
         deadline, pause, missed = time.monotonic() + TIMEOUT_S, POLL_S, 0
         while (
@@ -123,12 +123,12 @@ def check_sizes(name: str, data: bytes, thumbnails: dict[str, bytes]) -> None:
     """Every thumbnail fits its box with the original's (upright) aspect, within a pixel."""
     with Image.open(io.BytesIO(data)) as original:
         upright = ImageOps.exif_transpose(original).size
-    for variant, body in thumbnails.items():
+    for size_name, body in thumbnails.items():
         with Image.open(io.BytesIO(body)) as thumbnail:
             got = thumbnail.size
-        want = fit(upright, BOXES[variant])
+        want = fit(upright, BOXES[size_name])
         if abs(got[0] - want[0]) > 1 or abs(got[1] - want[1]) > 1:
-            raise RuntimeError(f"{name} {variant}: {got}, expected {want}")
+            raise RuntimeError(f"{name} {size_name}: {got}, expected {want}")
 
 
 @dataclass

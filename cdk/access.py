@@ -34,7 +34,7 @@ def original_keys() -> list[str]:
 def thumbnail_keys() -> list[str]:
     """Key patterns of every thumbnail, in both thumbnail formats (opaque and alpha)."""
     formats = {thumbnail_format(has_alpha) for has_alpha in (False, True)}
-    return sorted(thumbnail_key(ANY_ID, v, f) for v in THUMBNAIL_SIZES for f in formats)
+    return sorted(thumbnail_key(ANY_ID, s, f) for s in THUMBNAIL_SIZES for f in formats)
 
 
 def record_prefixes() -> list[str]:

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from server.bound_backends import current_settings
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 openapi_blueprint = Blueprint("openapi", __name__)
 
 JSON = "application/json"
 HTML = "text/html"
 ID_PATTERN = "^[A-Za-z0-9_-]{22}$"
-THUMBNAILS = ("small", "medium", "large")
 
 Schema = dict[str, Any]
 
@@ -63,7 +63,7 @@ def _url_set(names: tuple[str, ...]) -> Schema:
 
 
 def _schemas(max_upload_bytes: int) -> Schema:
-    accepted = _url_set(("original", *THUMBNAILS)) | {"additionalProperties": False}
+    accepted = _url_set(("original", *THUMBNAIL_NAMES)) | {"additionalProperties": False}
     return {
         "UploadForm": {
             "type": "object",
@@ -94,7 +94,7 @@ def _schemas(max_upload_bytes: int) -> Schema:
             "properties": {
                 "id": {"type": "string", "pattern": ID_PATTERN},
                 "status": {"enum": ["pending", "ready", "failed"]},
-                "urls": _url_set(("original", *THUMBNAILS)),
+                "urls": _url_set(("original", *THUMBNAIL_NAMES)),
                 "reason": {"type": "string", "description": "why a failed image failed"},
                 "width": {"type": "integer", "minimum": 1, "description": "upright original"},
                 "height": {"type": "integer", "minimum": 1, "description": "upright original"},

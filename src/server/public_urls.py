@@ -11,6 +11,7 @@ from server.bound_backends import current_settings
 from sharer.key_scheme import image_prefix
 from sharer.messages import ThumbnailJob
 from sharer.settings import Settings
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 MEDIA_PREFIX = "/media"
 
@@ -28,10 +29,10 @@ def public_url(key: str) -> str:
 
 
 def image_urls(job: ThumbnailJob) -> dict[str, str]:
-    """The 202 body: exactly original, small, medium and large."""
+    """The 202 body: exactly the original and one URL per thumbnail size, by name."""
     urls = {"original": public_url(job.original_key)}
     by_name = {t.name: public_url(t.key) for t in job.thumbnails}
-    return urls | {name: by_name[name] for name in ("small", "medium", "large")}
+    return urls | {name: by_name[name] for name in THUMBNAIL_NAMES}
 
 
 def public_path_prefix(image_id: str) -> str:

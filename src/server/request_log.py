@@ -1,4 +1,8 @@
-"""Request ids and the access log: every response carries ``X-Request-Id``."""
+"""Request ids, the client's address and the access log.
+
+Every response carries ``X-Request-Id``; ``client_address`` is the address the trusted
+proxies vouch for (the access log and the request deadline use it).
+"""
 
 import logging
 import re

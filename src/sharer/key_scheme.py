@@ -1,4 +1,4 @@
-"""The thumbnails every image gets, and where each object of an image is stored.
+"""The key scheme: where each object of an image is stored, for the code and for IAM.
 
 Every object of one image shares the prefix ``images/<id>/`` so CloudFront can serve
 that prefix alone; the mutable status record lives apart under ``status/``.
@@ -13,9 +13,9 @@ def original_key(image_id: str, image_format: ImageFormat) -> str:
     return f"images/{image_id}/original.{image_format.extension}"
 
 
-def thumbnail_key(image_id: str, variant: ThumbnailSize, image_format: ImageFormat) -> str:
-    """Key of one thumbnail."""
-    return f"images/{image_id}/{variant.name}.{image_format.extension}"
+def thumbnail_key(image_id: str, size: ThumbnailSize, image_format: ImageFormat) -> str:
+    """Key of the thumbnail of ``size``."""
+    return f"images/{image_id}/{size.name}.{image_format.extension}"
 
 
 def status_key(image_id: str) -> str:

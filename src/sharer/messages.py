@@ -32,7 +32,7 @@ class MessageError(ValueError):
 
 @dataclass(frozen=True)
 class PlannedThumbnail:
-    """One thumbnail to make: its name, the box it must fit, where and how to store it."""
+    """One thumbnail of a job: a ``ThumbnailSize`` (name and box), where and how to store it."""
 
     name: str
     width: int
@@ -72,8 +72,8 @@ def job_for_upload(
         original_key=original_key(image_id, original_format),
         original_format=original_format,
         thumbnails=tuple(
-            PlannedThumbnail(v.name, v.width, v.height, thumbnail_key(image_id, v, out), out)
-            for v in THUMBNAIL_SIZES
+            PlannedThumbnail(s.name, s.width, s.height, thumbnail_key(image_id, s, out), out)
+            for s in THUMBNAIL_SIZES
         ),
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),

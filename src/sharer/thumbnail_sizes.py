@@ -23,3 +23,6 @@ THUMBNAIL_SIZES: tuple[ThumbnailSize, ...] = (
     ThumbnailSize("medium", 300, 300),
     ThumbnailSize("small", 100, 100),
 )
+
+# Smallest first: the order of the thumbnail URLs in the 202 body and the status document.
+THUMBNAIL_NAMES: tuple[str, ...] = tuple(size.name for size in reversed(THUMBNAIL_SIZES))

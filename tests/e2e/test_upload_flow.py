@@ -5,9 +5,9 @@ import io
 import requests
 from PIL import ExifTags, Image
 
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from support import images
 from support.client import fetch_when_ready, upload, wait_for_status
-from support.load import THUMBNAIL_BOXES
 from support.services import Service
 
 
@@ -29,13 +29,13 @@ def test_the_reference_client_upload_gets_all_four_images(service: Service) -> N
         assert not stored.getexif().get_ifd(ExifTags.IFD.GPSInfo)
         assert stored.tobytes() == sent.tobytes()
 
-    for name, box in THUMBNAIL_BOXES.items():
-        thumb = fetch_when_ready(urls[name])
-        assert thumb.status_code == 200, name
+    for size in THUMBNAIL_SIZES:
+        thumb = fetch_when_ready(urls[size.name])
+        assert thumb.status_code == 200, size.name
         assert thumb.headers["Content-Type"] == "image/jpeg"
         with Image.open(io.BytesIO(thumb.content)) as image:
             assert image.format == "JPEG"
-            assert image.size == (box, box * 3 // 4)
+            assert image.size == (size.width, size.width * 3 // 4)
             assert not image.getexif()
             assert "comment" not in image.info
     status = wait_for_status(service.base_url, response.headers["Location"])
@@ -59,8 +59,8 @@ def test_an_image_smaller_than_the_boxes_is_never_upscaled(service: Service) -> 
     urls = response.json()
     with Image.open(io.BytesIO(requests.get(urls["original"], timeout=10).content)) as original:
         size = original.size
-    for name in THUMBNAIL_BOXES:
-        with Image.open(io.BytesIO(fetch_when_ready(urls[name]).content)) as thumb:
+    for thumbnail_size in THUMBNAIL_SIZES:
+        with Image.open(io.BytesIO(fetch_when_ready(urls[thumbnail_size.name]).content)) as thumb:
             assert thumb.size == size
 
 

@@ -75,7 +75,7 @@ def test_bucket_policy_lets_only_this_distribution_read_only_images(
 def test_path_pattern_serves_image_objects_but_not_the_status_route() -> None:
     image_id = new_image_id()
     served = [original_key(image_id, JPEG)] + [
-        thumbnail_key(image_id, v, f) for v in THUMBNAIL_SIZES for f in (JPEG, WEBP)
+        thumbnail_key(image_id, s, f) for s in THUMBNAIL_SIZES for f in (JPEG, WEBP)
     ]
     assert all(fnmatchcase(key, IMAGES_PATH) for key in served)
     # GET /images/<id> is the server's status route; status records are never served.

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import requests
 from PIL import Image
 
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from support import images
 
-THUMBNAIL_BOXES = {"small": 100, "medium": 300, "large": 600}
 REQUEST_TIMEOUT = 30.0
 
 
@@ -160,15 +160,16 @@ def check_thumbnails(accepted: Sequence[Accepted], *, concurrency: int = 8) -> l
 
     def problems_of(item: Accepted) -> list[str]:
         found = []
-        for name, box in THUMBNAIL_BOXES.items():
-            response = requests.get(item.urls[name], timeout=REQUEST_TIMEOUT)
+        for size in THUMBNAIL_SIZES:
+            url = item.urls[size.name]
+            response = requests.get(url, timeout=REQUEST_TIMEOUT)
             if response.status_code != 200:
-                found.append(f"{item.urls[name]}: {response.status_code}")
+                found.append(f"{url}: {response.status_code}")
                 continue
             with Image.open(io.BytesIO(response.content)) as thumb:
                 thumb.load()  # raises on a truncated body
-                if max(thumb.size) > box:
-                    found.append(f"{item.urls[name]}: {thumb.size} outside {box}x{box}")
+                if thumb.width > size.width or thumb.height > size.height:
+                    found.append(f"{url}: {thumb.size} outside {size.width}x{size.height}")
         return found
 
     with ThreadPoolExecutor(concurrency) as pool:
