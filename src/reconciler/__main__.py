@@ -11,7 +11,7 @@ from reconciler.pending import PendingReconciler
 from sharer.backends import open_queue, open_storage
 from sharer.logs import configure_logging
 from sharer.queues import QueueUnavailable
-from sharer.settings import SettingsError, load_settings
+from sharer.settings import settings_or_exit
 from sharer.storage import StorageUnavailable
 
 log = logging.getLogger("sharer.reconciler")
@@ -19,10 +19,7 @@ log = logging.getLogger("sharer.reconciler")
 
 def main() -> None:
     """Entry point: one pass, one summary log line."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        sys.exit(f"sharer-reconcile: bad setting: {exc}")
+    settings = settings_or_exit("sharer-reconcile")
     configure_logging(settings.log_level)
     reconciler = PendingReconciler(
         open_storage(settings),

@@ -2,7 +2,6 @@
 
 import math
 import resource
-import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -10,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 from server.app import create_app, max_request_bytes
 from server.request_deadline import LINGER_SECONDS, buffering_worker
 from sharer.logs import configure_logging
-from sharer.settings import Settings, SettingsError, load_settings
+from sharer.settings import Settings, settings_or_exit
 
 # Seconds a worker process may go without a heartbeat before gunicorn restarts it. The
 # gthread main loop beats every second whatever its threads are doing, so this catches a
@@ -90,10 +89,7 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def main() -> None:
     """Entry point: exit 1 with a message naming the bad variable on a settings error."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        sys.exit(f"sharer-server: bad setting: {exc}")
+    settings = settings_or_exit("sharer-server")
     _raise_file_limit(settings.server_processes * CONNECTIONS_PER_PROCESS + 256)
     SharerServer(settings).run()
 

@@ -31,6 +31,13 @@ def _error(description: str, **headers: Schema) -> Schema:
     return response
 
 
+def _get(
+    summary: str, operation_id: str, responses: Schema, parameters: list[Schema] | None = None
+) -> Schema:
+    operation = {"summary": summary, "operationId": operation_id, "responses": responses}
+    return operation | {"parameters": parameters} if parameters else operation
+
+
 def _html(description: str) -> Schema:
     return {"description": description, "content": {HTML: {"schema": {"type": "string"}}}}
 
@@ -188,19 +195,19 @@ def _paths() -> Schema:
                     "503": _BUSY,
                 },
             },
-            "get": {
-                "summary": "Not an upload: POST is the only method of /",
-                "operationId": "uploadWrongMethod",
-                "responses": {"405": _error("use POST (Allow: POST)")},
-            },
+            "get": _get(
+                "Not an upload: POST is the only method of /",
+                "uploadWrongMethod",
+                {"405": _error("use POST (Allow: POST)")},
+            ),
         },
         "/images/{image_id}": {
             "parameters": [_id_parameter("the image's id")],
-            "get": {
-                "summary": "An image's status and URLs",
-                "operationId": "imageStatus",
-                "parameters": [_PREFER_WAIT],
-                "responses": {
+            "get": _get(
+                "An image's status and URLs",
+                "imageStatus",
+                parameters=[_PREFER_WAIT],
+                responses={
                     "200": {
                         "description": "pending, ready or failed",
                         "headers": _PREFERENCE_APPLIED,
@@ -209,7 +216,7 @@ def _paths() -> Schema:
                     "404": _error("no image with that id"),
                     "410": _error("the image was deleted"),
                 },
-            },
+            ),
             "delete": {
                 "summary": "Delete an image and all its objects",
                 "operationId": "deleteImage",
@@ -233,10 +240,10 @@ def _paths() -> Schema:
             },
         },
         "/healthz": {
-            "get": {
-                "summary": "Do storage and queue answer?",
-                "operationId": "health",
-                "responses": {
+            "get": _get(
+                "Do storage and queue answer?",
+                "health",
+                {
                     "200": {
                         "description": "healthy",
                         "content": {JSON: {"schema": _ref("Health")}},
@@ -246,7 +253,7 @@ def _paths() -> Schema:
                         "content": {JSON: {"schema": _ref("Health")}},
                     },
                 },
-            }
+            )
         },
         "/media/{key}": {
             "parameters": [
@@ -258,11 +265,11 @@ def _paths() -> Schema:
                     "schema": {"type": "string"},
                 }
             ],
-            "get": {
-                "summary": "An image object (on AWS, CloudFront serves these)",
-                "operationId": "media",
-                "parameters": [_PREFER_WAIT],
-                "responses": {
+            "get": _get(
+                "An image object (on AWS, CloudFront serves these)",
+                "media",
+                parameters=[_PREFER_WAIT],
+                responses={
                     "200": {
                         "description": "the stored bytes, immutable",
                         "headers": _PREFERENCE_APPLIED,
@@ -274,26 +281,20 @@ def _paths() -> Schema:
                     "304": {"description": "not modified (If-None-Match)"},
                     "404": _error("no such object (a thumbnail appears once made)"),
                 },
-            },
+            ),
         },
-        "/upload": {
-            "get": {
-                "summary": "The upload page",
-                "operationId": "uploadPage",
-                "responses": {"200": _html("the page")},
-            }
-        },
+        "/upload": {"get": _get("The upload page", "uploadPage", {"200": _html("the page")})},
         "/i/{image_id}": {
             "parameters": [_id_parameter("the image's id")],
-            "get": {
-                "summary": "An image's share page, with OpenGraph tags",
-                "operationId": "sharePage",
-                "responses": {
+            "get": _get(
+                "An image's share page, with OpenGraph tags",
+                "sharePage",
+                {
                     "200": _html("the page"),
                     "404": _html("no such image"),
                     "410": _html("the image was deleted"),
                 },
-            },
+            ),
         },
         "/static/{name}": {
             "parameters": [
@@ -305,10 +306,10 @@ def _paths() -> Schema:
                     "schema": {"type": "string"},
                 }
             ],
-            "get": {
-                "summary": "A static asset of the pages, cacheable for a year",
-                "operationId": "staticAsset",
-                "responses": {
+            "get": _get(
+                "A static asset of the pages, cacheable for a year",
+                "staticAsset",
+                {
                     "200": {
                         "description": "the asset",
                         "content": {
@@ -318,28 +319,26 @@ def _paths() -> Schema:
                     },
                     "404": _error("no such file"),
                 },
-            },
+            ),
         },
         "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "operationId": "openapi",
-                "responses": {
-                    "200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {}}}}
-                },
-            }
+            "get": _get(
+                "This document",
+                "openapi",
+                {"200": {"description": "OpenAPI 3.1", "content": {JSON: {"schema": {}}}}},
+            )
         },
         "/sharex.sxcu": {
-            "get": {
-                "summary": "A ShareX custom uploader for this server",
-                "operationId": "sharex",
-                "responses": {
+            "get": _get(
+                "A ShareX custom uploader for this server",
+                "sharex",
+                {
                     "200": {
                         "description": "import it in ShareX (double-click the file)",
                         "content": {JSON: {"schema": {"type": "object"}}},
                     }
                 },
-            }
+            )
         },
     }
 

@@ -7,6 +7,7 @@ bad variable, so a misconfigured process fails before it takes any traffic.
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -153,6 +154,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
     )
+
+
+def settings_or_exit(program: str) -> Settings:
+    """The settings from the environment, or exit 1 with a message naming ``program`` and
+    the bad variable: how every entry point starts."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.exit(f"{program}: bad setting: {exc}")
 
 
 def _optional(name: str, raw: str | None, parse: Callable[[str], T]) -> T | None:

@@ -3,14 +3,13 @@
 import logging
 import os
 import signal
-import sys
 import threading
 from types import FrameType
 
 from sharer.aws import MAX_LONG_POLL_SECONDS
 from sharer.backends import open_queue, open_status_wakeups, open_storage
 from sharer.logs import configure_logging
-from sharer.settings import SettingsError, load_settings
+from sharer.settings import settings_or_exit
 from worker.consumer import Consumer, ConsumerOptions
 from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobProcessor
@@ -24,10 +23,7 @@ POLL_SECONDS = float(MAX_LONG_POLL_SECONDS)
 
 def main() -> None:
     """Entry point: run until SIGTERM or SIGINT; exit 1 with the bad variable's name."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        sys.exit(f"sharer-worker: bad setting: {exc}")
+    settings = settings_or_exit("sharer-worker")
     configure_logging(settings.log_level)
     queue = open_queue(settings)
     if not return_freed_pixels_promptly():

@@ -14,6 +14,7 @@ before the delete began and the delete removes them (see ``sharer.deletion``).
 import logging
 import time
 from contextlib import nullcontext
+from dataclasses import KW_ONLY, dataclass
 
 from sharer.deletion import undo_if_deleted
 from sharer.key_scheme import pending_key, status_key
@@ -26,31 +27,24 @@ from worker.memory import MemoryBudget
 from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import ThumbnailError, decode_cost, render_thumbnails
 
-log = logging.getLogger("sharer.worker")
-
 # Backoff before a failed job is retried: 2, 4, 8... seconds, capped.
 MAX_BACKOFF_SECONDS = 300
 
+log = logging.getLogger("sharer.worker")
 
+
+@dataclass(frozen=True)
 class JobProcessor:
     """Handles deliveries with the given backends; safe to share between threads."""
 
-    def __init__(
-        self,
-        storage: Storage,
-        queue: Queue,
-        *,
-        max_receives: int,
-        memory: MemoryBudget | None = None,
-        wakeups: StatusWakeups | None = None,
-    ) -> None:
-        self.storage = storage
-        self.queue = queue
-        # None: nobody is told when a status is recorded (waiters re-check on their own).
-        self.wakeups = wakeups
-        self.max_receives = max_receives
-        # None: jobs decode without waiting for memory.
-        self.memory = memory
+    storage: Storage
+    queue: Queue
+    # None: jobs decode without waiting for memory.
+    memory: MemoryBudget | None = None
+    _: KW_ONLY
+    max_receives: int
+    # None: nobody is told when a status is recorded (waiters re-check on their own).
+    wakeups: StatusWakeups | None = None
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""

@@ -17,16 +17,13 @@ import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from sharer.storage import port
 from sharer.storage.port import (
-    IMMUTABLE_CACHE_CONTROL,
-    ListedKey,
     NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
-    validate_key,
-    validate_prefix,
 )
 
 _MAGIC = b"sharer-object/1\n"
@@ -103,9 +100,9 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key!r} under {self._root}: {exc}") from exc
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int) -> list[port.ListedKey]:
         """The files of the prefix's directory, skipping temp files and subdirectories."""
-        validate_prefix(prefix)
+        port.validate_prefix(prefix)
         directory = self._root / prefix
         try:
             with os.scandir(directory) as entries:
@@ -115,7 +112,7 @@ class LocalStorage(Storage):
                     (e for e in entries if not e.name.startswith(".") and e.is_file()),
                     key=lambda e: e.name,
                 )
-                return [ListedKey(prefix + e.name, e.stat().st_mtime) for e in first]
+                return [port.ListedKey(prefix + e.name, e.stat().st_mtime) for e in first]
         except FileNotFoundError:  # nothing was ever stored under the prefix
             return []
         except OSError as exc:
@@ -132,7 +129,7 @@ class LocalStorage(Storage):
             raise StorageUnavailable(f"storage root {self._root} is not usable: {exc}") from exc
 
     def _path(self, key: str) -> Path:
-        validate_key(key)
+        port.validate_key(key)
         return self._root / key
 
 
@@ -140,7 +137,7 @@ def _encode(item: NewObject) -> bytes:
     header = {
         "content_type": item.content_type,
         "etag": _etag(item.body),
-        "cache_control": IMMUTABLE_CACHE_CONTROL if item.immutable else None,
+        "cache_control": port.IMMUTABLE_CACHE_CONTROL if item.immutable else None,
     }
     return _MAGIC + json.dumps(header).encode() + b"\n" + item.body
 

@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sharer.storage import port
 from sharer.storage.port import (
-    IMMUTABLE_CACHE_CONTROL,
-    ListedKey,
     NewObject,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
     StoredObject,
-    validate_key,
-    validate_prefix,
 )
 
 if TYPE_CHECKING:
@@ -72,7 +69,7 @@ class S3Storage(Storage):
             "ContentType": content_type,
         }
         if immutable:
-            request["CacheControl"] = IMMUTABLE_CACHE_CONTROL
+            request["CacheControl"] = port.IMMUTABLE_CACHE_CONTROL
         with self._errors("put", key):
             self._client.put_object(**request)
 
@@ -155,10 +152,10 @@ class S3Storage(Storage):
             failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
             raise StorageUnavailable(f"S3 delete in s3://{self._bucket} failed for {failed}")
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int) -> list[port.ListedKey]:
         """ListObjectsV2 pages (with ``/`` as delimiter) until ``limit`` keys."""
-        validate_prefix(prefix)
-        listed: list[ListedKey] = []
+        port.validate_prefix(prefix)
+        listed: list[port.ListedKey] = []
         request: ListObjectsV2RequestTypeDef = {
             "Bucket": self._bucket,
             "Prefix": self._prefix + prefix,
@@ -169,7 +166,7 @@ class S3Storage(Storage):
                 request["MaxKeys"] = min(limit - len(listed), _MAX_LIST_KEYS)
                 page = self._client.list_objects_v2(**request)
                 listed += [
-                    ListedKey(
+                    port.ListedKey(
                         item["Key"].removeprefix(self._prefix), item["LastModified"].timestamp()
                     )
                     for item in page.get("Contents", [])
@@ -192,7 +189,7 @@ class S3Storage(Storage):
             return self._pool
 
     def _object_key(self, key: str) -> str:
-        validate_key(key)
+        port.validate_key(key)
         return self._prefix + key
 
     @contextmanager
