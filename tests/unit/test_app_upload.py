@@ -14,6 +14,11 @@ from sharer.storage import IMMUTABLE_CACHE_CONTROL
 from support import hostile_images, images
 from support.fakes import FakeQueue, FakeStorage
 
+# The HTTP contract, pinned here on purpose (the code derives it from THUMBNAIL_SIZES): the
+# 202 body holds exactly these keys, in this order. A fork that adds a size changes it here.
+BODY_KEYS = ("original", "small", "medium", "large")
+THUMBNAIL_KEYS = BODY_KEYS[1:]
+
 
 def _post(client: FlaskClient, data: bytes, **headers: str):  # type: ignore[no-untyped-def]
     # The client's real shape: octet-stream part, a filename, no Accept header.
@@ -33,11 +38,11 @@ def test_202_stores_original_records_pending_and_queues_the_job(
     assert response.status_code == 202
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert list(body) == ["original", "small", "medium", "large"]
+    assert list(body) == list(BODY_KEYS)
     (message,) = queue.messages.values()
     job = decode_job(message.body)
     assert body["original"] == f"http://127.0.0.1:8080/media/{job.original_key}"
-    assert {name: body[name] for name in ("small", "medium", "large")} == {
+    assert {name: body[name] for name in THUMBNAIL_KEYS} == {
         t.name: f"http://127.0.0.1:8080/media/{t.key}" for t in job.thumbnails
     }
     stored = storage.objects[job.original_key]
@@ -66,7 +71,7 @@ def test_the_original_is_served_at_once_with_cache_headers(client: FlaskClient) 
 def test_alpha_images_get_webp_thumbnail_urls(client: FlaskClient) -> None:
     body = _post(client, images.png((64, 48), mode="RGBA")).get_json()
     assert body["original"].endswith("/original.png")
-    assert all(body[name].endswith(".webp") for name in ("small", "medium", "large"))
+    assert all(body[name].endswith(".webp") for name in THUMBNAIL_KEYS)
 
 
 def test_status_resource_follows_the_record(client: FlaskClient) -> None:
@@ -75,7 +80,7 @@ def test_status_resource_follows_the_record(client: FlaskClient) -> None:
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["status"] == "pending"
-    assert set(doc["urls"]) == {"original", "small", "medium", "large"}
+    assert set(doc["urls"]) == set(BODY_KEYS)
 
 
 def test_public_base_url_setting_is_used_for_urls(storage: FakeStorage, queue: FakeQueue) -> None:

@@ -6,14 +6,22 @@ import time
 from collections.abc import Callable
 
 from sharer.formats import GIF, JPEG, PNG, WEBP
-from sharer.messages import job_for_upload
+from sharer.messages import PlannedThumbnail
+from sharer.thumbnail_sizes import ThumbnailSize
 from support import images
 from worker.memory import MemoryBudget, job_budget, resident_bytes
 from worker.thumbnails import decode_cost
 
 MB = 1024 * 1024
 JOIN_SECONDS = 10.0
-SPECS = job_for_upload("id", JPEG, False).thumbnails
+# The sizes these tests reason about, fixed here rather than taken from THUMBNAIL_SIZES:
+# the figures below follow from them, and they test the mechanism, not the product's sizes.
+SIZES = (
+    ThumbnailSize("large", 600, 600),
+    ThumbnailSize("medium", 300, 300),
+    ThumbnailSize("small", 100, 100),
+)
+SPECS = [PlannedThumbnail(s.name, s.width, s.height, f"k/{s.name}", JPEG) for s in SIZES]
 
 
 def run_jobs(budget: MemoryBudget, costs: list[int]) -> list[tuple[int, str, int]]:

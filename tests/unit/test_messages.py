@@ -15,6 +15,7 @@ from sharer.status import (
     encode_status,
     status_for_job,
 )
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES, THUMBNAIL_SIZES
 
 
 def test_job_plans_three_boxes_largest_first_under_the_image_prefix() -> None:
@@ -22,10 +23,12 @@ def test_job_plans_three_boxes_largest_first_under_the_image_prefix() -> None:
     job = job_for_upload(image_id, PNG, has_alpha=True)
     assert job.original_key == f"images/{image_id}/original.png"
     assert [(t.name, t.width, t.height) for t in job.thumbnails] == [
-        ("large", 600, 600),
-        ("medium", 300, 300),
-        ("small", 100, 100),
+        (s.name, s.width, s.height) for s in THUMBNAIL_SIZES
     ]
+    # The worker cascades each thumbnail from the one before, so the plan is largest first.
+    widths = [t.width for t in job.thumbnails]
+    assert widths == sorted(widths, reverse=True)
+    assert len(set(widths)) == len(widths) >= 3
     assert all(t.image_format is WEBP for t in job.thumbnails)
     assert all(t.key == f"images/{image_id}/{t.name}.webp" for t in job.thumbnails)
 
@@ -87,7 +90,7 @@ def test_status_round_trip_and_transition() -> None:
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
     pending = status_for_job(job)
     assert pending.state is ImageState.PENDING
-    assert set(pending.keys) == {"original", "small", "medium", "large"}
+    assert set(pending.keys) == {"original", *THUMBNAIL_NAMES}
     failed = pending.with_state(ImageState.FAILED, "broken")
     assert decode_status(encode_status(failed)) == failed
 

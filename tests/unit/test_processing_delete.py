@@ -13,6 +13,7 @@ from sharer.messages import ThumbnailJob, encode_job, job_for_upload
 from sharer.pending_markers import marker_object
 from sharer.status import ImageFacts, ImageState, decode_status, encode_status, status_for_job
 from sharer.storage import StorageUnavailable, StoredObject
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 from support import images
 from support.fakes import FakeQueue, FakeStorage
 from worker.processing import JobProcessor
@@ -61,11 +62,16 @@ def test_ready_record_has_upright_size_sizes_thumbhash_and_the_digest() -> None:
     assert status.delete_token_sha256 == DIGEST
     assert isinstance(status.facts, ImageFacts)
     assert (status.facts.width, status.facts.height) == (300, 400)
-    assert status.facts.thumbnail_sizes == {
-        "large": (300, 400),
-        "medium": (225, 300),
-        "small": (75, 100),
-    }
+    assert set(status.facts.thumbnail_sizes) == set(THUMBNAIL_NAMES)
+    # Today's sizes, whatever others a fork adds: never upscaled, aspect kept.
+    assert (
+        status.facts.thumbnail_sizes.items()
+        >= {
+            "large": (300, 400),
+            "medium": (225, 300),
+            "small": (75, 100),
+        }.items()
+    )
     assert 5 <= len(base64.b64decode(status.facts.thumbhash)) <= 25
     assert pending_key(job.image_id) not in storage.objects
     assert queue.messages == {}
