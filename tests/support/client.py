@@ -5,6 +5,9 @@ import time
 import requests
 
 POLL_TIMEOUT = 30.0
+# The HTTP contract, pinned here on purpose (the server derives it from THUMBNAIL_SIZES):
+# the 202 body holds exactly these keys, in this order. A fork adding a size changes it here.
+BODY_KEYS = ("original", "small", "medium", "large")
 
 
 def upload(

@@ -12,11 +12,9 @@ from sharer.messages import decode_job
 from sharer.status import ImageState, decode_status
 from sharer.storage import IMMUTABLE_CACHE_CONTROL
 from support import hostile_images, images
+from support.client import BODY_KEYS
 from support.fakes import FakeQueue, FakeStorage
 
-# The HTTP contract, pinned here on purpose (the code derives it from THUMBNAIL_SIZES): the
-# 202 body holds exactly these keys, in this order. A fork that adds a size changes it here.
-BODY_KEYS = ("original", "small", "medium", "large")
 THUMBNAIL_KEYS = BODY_KEYS[1:]
 
 
