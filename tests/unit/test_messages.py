@@ -18,7 +18,7 @@ from sharer.status import (
 from sharer.thumbnail_sizes import THUMBNAIL_NAMES, THUMBNAIL_SIZES
 
 
-def test_job_plans_three_boxes_largest_first_under_the_image_prefix() -> None:
+def test_job_plans_every_size_largest_first_under_the_image_prefix() -> None:
     image_id = new_image_id()
     job = job_for_upload(image_id, PNG, has_alpha=True)
     assert job.original_key == f"images/{image_id}/original.png"
