@@ -38,7 +38,7 @@ UPLOAD_PARTS = (
 JOB_ENTRY = "JobProcessor.handle ("
 JOB_PARTS = (
     "LocalStorage.get (",
-    "make_thumbnails (",
+    "render_thumbnails (",
     "LocalStorage.put_all_regenerable (",
     "JobProcessor._record (",
     "SqliteQueue.delete (",

@@ -30,10 +30,7 @@ Size = tuple[int, int]
 
 class _Features(ctypes.Structure):
     _fields_ = (
-        ("width", ctypes.c_int),
-        ("height", ctypes.c_int),
-        ("has_alpha", ctypes.c_int),
-        ("has_animation", ctypes.c_int),
+        *((name, ctypes.c_int) for name in ("width", "height", "has_alpha", "has_animation")),
         ("format", ctypes.c_int),
         ("pad", ctypes.c_uint32 * 5),
     )
