@@ -27,7 +27,8 @@ class LoadResult:
     requests: int
     seconds: float
     statuses: dict[str, int]
-    socket_errors: int
+    # wrk's socket errors by kind (connect, read, write, timeout).
+    socket_errors: dict[str, int]
     p50_ms: float
     p99_ms: float
     client_cpu_s: float
@@ -105,7 +106,7 @@ def run_wrk(
         requests=doc["requests"],
         seconds=doc["duration_us"] / 1e6,
         statuses=doc["statuses"],
-        socket_errors=sum(doc["errors"].values()),
+        socket_errors={kind: count for kind, count in doc["errors"].items() if count},
         p50_ms=latency["p50"] / 1000,
         p99_ms=latency["p99"] / 1000,
         client_cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),

@@ -1,7 +1,8 @@
 """What a worker does with one delivery: thumbnails stored, status ready, message deleted.
 
-The message is deleted last, so a crash at any point means redelivery, and redelivery is
-harmless: the same keys get the same bytes. A job that can never succeed (unreadable
+The message is deleted last (beside the pending marker, which is independent of it), so
+a crash at any point means redelivery, and redelivery is harmless: the same keys get the
+same bytes. A job that can never succeed (unreadable
 message, missing original, undecodable image) is marked failed and dead-lettered at once;
 a job that fails for a passing reason is retried with backoff until its last receive.
 
@@ -13,6 +14,7 @@ before the delete began and the delete removes them (see ``sharer.deletion``).
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import KW_ONLY, dataclass
 
@@ -55,7 +57,7 @@ class JobProcessor:
             return
         started = time.perf_counter()
         try:
-            self._make_and_store(job)
+            recorded = self._make_and_store(job)
         except ObjectNotFound:
             if not self._dropped_as_deleted(delivery, job):
                 self._dead_letter(delivery, job, "the original image is missing")
@@ -71,7 +73,7 @@ class JobProcessor:
             if not self._dropped_as_deleted(delivery, job):
                 self._retry_later(delivery, job, exc)
         else:
-            self.queue.delete(delivery.receipt)
+            self._finish(delivery, job, recorded)
             log.info(
                 "thumbnails ready",
                 extra={
@@ -82,7 +84,8 @@ class JobProcessor:
                 },
             )
 
-    def _make_and_store(self, job: ThumbnailJob) -> None:
+    def _make_and_store(self, job: ThumbnailJob) -> bool:
+        """Make and store the thumbnails and the ready status; False if a delete won."""
         original = self.storage.get(job.original_key)
         reservation = (
             nullcontext()
@@ -104,7 +107,29 @@ class JobProcessor:
         self._notify(job.image_id)
         width, height = rendered.original_size
         facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
-        self._record(job, ImageState.READY, None, facts)
+        return self._record(job, ImageState.READY, None, facts)
+
+    def _finish(self, delivery: Delivery, job: ThumbnailJob, recorded: bool) -> None:
+        """Delete the message and, if the ready status stands, the pending marker, at once.
+
+        Neither waits for the other's round trip because neither needs the other: a
+        marker left behind (a crash, a failed delete) is removed by the reconciler once
+        it sees the ready status, and a message left behind redoes a finished job.
+        """
+        if not recorded:
+            self.queue.delete(delivery.receipt)
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            marker = pool.submit(self.storage.delete, pending_key(job.image_id))
+            self.queue.delete(delivery.receipt)
+        try:
+            marker.result()
+        except StorageUnavailable as exc:
+            log.warning(
+                "pending marker left for the reconciler",
+                exc_info=exc,
+                extra={"image_id": job.image_id},
+            )
 
     def _dropped_as_deleted(self, delivery: Delivery, job: ThumbnailJob) -> bool:
         """If the job's image was deleted, drop the job (undoing anything an earlier
@@ -124,8 +149,9 @@ class JobProcessor:
         state: ImageState,
         reason: str | None,
         facts: ImageFacts | None = None,
-    ) -> None:
-        """Write the job's final status, unless a delete began meanwhile (then undo)."""
+    ) -> bool:
+        """Write the job's final status, unless a delete began meanwhile (then undo);
+        True if the status stands."""
         status = status_for_job(job).with_state(state, reason, facts)
         self.storage.put(
             status_key(job.image_id), encode_status(status), "application/json", immutable=False
@@ -135,8 +161,7 @@ class JobProcessor:
         self._notify(job.image_id)
         if deleted:
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
-            return
-        self.storage.delete(pending_key(job.image_id))
+        return not deleted
 
     def _notify(self, image_id: str) -> None:
         if self.wakeups is not None:
@@ -169,8 +194,8 @@ class JobProcessor:
         # Record the failure first: if that write fails, the message stays and comes back.
         # The status is public: it says what happened in words (``public``), while the
         # details (paths, bucket names, pids in an exception) go to the log line below.
-        if job is not None:
-            self._record(job, ImageState.FAILED, public or reason)
+        if job is not None and self._record(job, ImageState.FAILED, public or reason):
+            self.storage.delete(pending_key(job.image_id))
         self.queue.dead_letter(delivery, reason)
         log.error(
             "job dead-lettered",

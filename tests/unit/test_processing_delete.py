@@ -2,6 +2,7 @@
 record carries the image's facts and keeps the delete token's digest."""
 
 import base64
+import logging
 
 import pytest
 
@@ -123,3 +124,21 @@ def test_a_deleted_original_that_is_not_a_404_still_drops_the_job() -> None:
     ]
     assert queue.messages == {}
     assert queue.dead == []
+
+
+def test_a_marker_that_cannot_be_removed_is_left_to_the_reconciler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The marker and the message are removed side by side, so a failed marker delete
+    # no longer redoes a finished job: the reconciler removes markers of ready images.
+    storage, queue = FakeStorage(), FakeQueue()
+    job = _queued(storage, queue)
+    storage.fail_deletes = True
+    with caplog.at_level(logging.WARNING, logger="sharer.worker"):
+        JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
+    assert decode_status(storage.get(status_key(job.image_id)).body).state is ImageState.READY
+    assert pending_key(job.image_id) in storage.objects
+    assert queue.messages == {}
+    assert [record.getMessage() for record in caplog.records] == [
+        "pending marker left for the reconciler"
+    ]
