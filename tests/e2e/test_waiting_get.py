@@ -57,25 +57,27 @@ def test_waiters_are_bounded_uploads_pass_them_and_the_worker_wakes_them(
 ) -> None:
     base = idle_service.base_url
     first, second, probe = (upload(base, images.jpeg((640, 480), seed=n)) for n in range(3))
+    urls = {"status": f"{base}{first.headers['Location']}", "thumbnail": second.json()["small"]}
     with ThreadPoolExecutor(WAITERS) as pool:
-        on_status: Future[requests.Response] = pool.submit(
-            requests.get,
-            f"{base}{first.headers['Location']}",
-            headers=_prefer(MAX_WAIT),
-            timeout=30,
-        )
-        on_thumbnail: Future[requests.Response] = pool.submit(
-            requests.get, second.json()["small"], headers=_prefer(MAX_WAIT), timeout=30
-        )
+
+        def wait_on(name: str) -> Future[requests.Response]:
+            return pool.submit(requests.get, urls[name], headers=_prefer(MAX_WAIT), timeout=30)
+
+        waiting = {name: wait_on(name) for name in urls}
         # Once both are parked, a third wait finds no slot and is answered at once, as
-        # without the header. The probe asks after a missing image: holding a slot only
-        # for a moment, it does not take one from a waiter arriving late.
+        # without the header. The probe asks after a missing image, so it holds a slot
+        # only for a moment; a waiter that arrived in that moment was answered at once
+        # (without the header) and is sent again.
         deadline = time.monotonic() + PARK_TIMEOUT_S
         while True:
+            for name, future in waiting.items():
+                if future.done() and "Preference-Applied" not in future.result().headers:
+                    waiting[name] = wait_on(name)
             refused = requests.get(f"{base}{MISSING}", headers=_prefer(1), timeout=10)
             if "Preference-Applied" not in refused.headers or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
+        on_status, on_thumbnail = waiting["status"], waiting["thumbnail"]
         assert "Preference-Applied" not in refused.headers
         assert refused.status_code == 404
         pending = requests.get(f"{base}{probe.headers['Location']}", headers=_prefer(1), timeout=10)
