@@ -47,7 +47,7 @@ class PendingWaits:
     def __init__(self, wakeups: StatusWakeups, *, max_seconds: int, waiters: int) -> None:
         self._wakeups = wakeups
         self._max_seconds = max_seconds
-        self._in_flight_lock = threading.BoundedSemaphore(waiters) if waiters > 0 else None
+        self._waiter_slots = threading.BoundedSemaphore(waiters) if waiters > 0 else None
 
     def notify(self, image_id: str) -> None:
         """Wake the waits on ``image_id`` everywhere (e.g. the image was just deleted)."""
@@ -61,8 +61,8 @@ class PendingWaits:
         granted = min(asked, self._max_seconds) if asked is not None else 0
         if (
             granted <= 0
-            or self._in_flight_lock is None
-            or not self._in_flight_lock.acquire(blocking=False)
+            or self._waiter_slots is None
+            or not self._waiter_slots.acquire(blocking=False)
         ):
             return look()[0]
         g.wait_granted = granted
@@ -75,7 +75,7 @@ class PendingWaits:
                     listener.wait(min(left, self._wakeups.recheck_seconds))
                     value, done = look()
         finally:
-            self._in_flight_lock.release()
+            self._waiter_slots.release()
         return value
 
 
