@@ -11,7 +11,7 @@ from PIL import Image, ImageStat
 
 from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
 from sharer.messages import PlannedThumbnail
-from sharer.thumbnail_sizes import THUMBNAIL_SIZES, ThumbnailSize
+from sharer.thumbnail_sizes import ThumbnailSize
 from support import hostile_images, images
 from worker import thumbnails
 from worker.thumbnails import ThumbnailError, make_thumbnails
@@ -36,9 +36,9 @@ def specs(image_format: ImageFormat = JPEG) -> list[PlannedThumbnail]:
 
 
 def every_thumbnail(outputs: dict[str, bytes]) -> list[bytes]:
-    """The outputs, once it is sure there is one per variant (so a loop over them cannot
-    pass by running zero times)."""
-    assert set(outputs) == {v.name for v in THUMBNAIL_SIZES}
+    """The outputs, once it is sure there is one per size asked for (so a loop over them
+    cannot pass by running zero times)."""
+    assert set(outputs) == {size.name for size in SIZES}
     return list(outputs.values())
 
 
