@@ -54,6 +54,17 @@ def _queued(storage: FakeStorage, queue: FakeQueue) -> ThumbnailJob:
     return job
 
 
+def _assert_only_the_tombstone_is_left(
+    storage: FakeStorage, queue: FakeQueue, job: ThumbnailJob
+) -> None:
+    """Of the image, only its tombstone; the job neither queued nor dead-lettered."""
+    assert [key for key in storage.objects if job.image_id in key] == [
+        f"deleted/{job.image_id}.json"
+    ]
+    assert queue.messages == {}
+    assert queue.dead == []
+
+
 def test_ready_record_has_upright_size_sizes_thumbhash_and_the_digest() -> None:
     storage, queue = FakeStorage(), FakeQueue()
     job = _queued(storage, queue)
@@ -83,11 +94,7 @@ def test_a_delete_at_any_write_of_the_job_leaves_nothing(moment: str) -> None:
     storage, queue = DeletedMidJob(moment), FakeQueue()
     job = _queued(storage, queue)
     JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
-    assert [key for key in storage.objects if job.image_id in key] == [
-        f"deleted/{job.image_id}.json"
-    ]
-    assert queue.messages == {}
-    assert queue.dead == []
+    _assert_only_the_tombstone_is_left(storage, queue, job)
 
 
 def test_a_job_whose_image_was_deleted_before_it_ran_is_dropped_not_dead_lettered() -> None:
@@ -98,11 +105,7 @@ def test_a_job_whose_image_was_deleted_before_it_ran_is_dropped_not_dead_lettere
     remove_image_objects(storage, status)
     remove_status(storage, job.image_id)
     JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
-    assert [key for key in storage.objects if job.image_id in key] == [
-        f"deleted/{job.image_id}.json"
-    ]
-    assert queue.messages == {}
-    assert queue.dead == []
+    _assert_only_the_tombstone_is_left(storage, queue, job)
 
 
 def test_a_deleted_original_that_is_not_a_404_still_drops_the_job() -> None:
@@ -119,11 +122,7 @@ def test_a_deleted_original_that_is_not_a_404_still_drops_the_job() -> None:
 
     storage.get = denied  # type: ignore[method-assign]
     JobProcessor(storage, queue, max_receives=3).handle(queue.receive(1, 0)[0])
-    assert [key for key in storage.objects if job.image_id in key] == [
-        f"deleted/{job.image_id}.json"
-    ]
-    assert queue.messages == {}
-    assert queue.dead == []
+    _assert_only_the_tombstone_is_left(storage, queue, job)
 
 
 def test_a_marker_that_cannot_be_removed_is_left_to_the_reconciler(
