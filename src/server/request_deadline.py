@@ -163,7 +163,7 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         if read_ahead:
             conn.due = due if due is not None else now + self.deadline
             conn.idle_until = float("inf")
-            self._progress(conn, conn.collector.feed(read_ahead))
+            self._take(conn, read_ahead)
             return
         conn.due = due if due is not None else float("inf")
         conn.idle_until = min(conn.due, now + self.cfg.keepalive)
@@ -195,8 +195,27 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
         if conn.due == float("inf"):
             conn.due = time.monotonic() + self.deadline
         conn.idle_until = float("inf")
-        assert conn.collector is not None
-        self._progress(conn, conn.collector.feed(data))
+        self._take(conn, data)
+
+    def _take(self, conn: _Connection, data: bytes) -> None:
+        """Feed ``data`` to ``conn``'s request and act on it, whatever the bytes are.
+
+        The main loop serves every connection of the process, so an exception escaping it
+        would kill the process and every request in flight on it: any failure here is
+        this one client's, answered 400 and closed, and logged once.
+        """
+        try:
+            assert conn.collector is not None
+            self._progress(conn, conn.collector.feed(data))
+        except Exception:
+            log.exception(
+                "could not read a request; refused it",
+                extra={"client": conn.client_key or conn.peer, "status": 400},
+            )
+            if not conn.closed:
+                self._answer_and_close(
+                    conn, 400, "the request is not well-formed HTTP/1.1", logged=True
+                )
 
     def _progress(self, conn: _Connection, collected: Collected) -> None:
         """Act on what the collector says of ``conn``'s request."""
@@ -257,14 +276,22 @@ class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]
             conn.quiet_until = time.monotonic() + LINGER_IDLE_SECONDS
 
     def _answer_and_close(
-        self, conn: _Connection, status: int, message: str, *, extra_headers: str = ""
+        self,
+        conn: _Connection,
+        status: int,
+        message: str,
+        *,
+        extra_headers: str = "",
+        logged: bool = False,
     ) -> None:
-        """Answer from the main loop (a few hundred bytes: they fit the socket's buffer)."""
+        """Answer from the main loop (a few hundred bytes: they fit the socket's buffer);
+        ``logged`` if the caller already wrote the one log line."""
         rid = usable_request_id(None)
-        log.warning(
-            message,
-            extra={"request_id": rid, "client": conn.client_key or conn.peer, "status": status},
-        )
+        if not logged:
+            log.warning(
+                message,
+                extra={"request_id": rid, "client": conn.client_key or conn.peer, "status": status},
+            )
         with contextlib.suppress(OSError):
             conn.sock.send(json_answer(status, message, rid, extra_headers))
         self._linger(conn)

@@ -110,7 +110,9 @@ class RequestCollector:
             return Collected.MORE
         if not lengths:
             return Collected.READY  # no body
-        if len(lengths) > 1 or not lengths[0].isdigit():
+        # ASCII digits only (str.isdigit admits "²", which int() refuses), and few
+        # enough that int() takes them: anything else is gunicorn's to refuse.
+        if len(lengths) > 1 or not _is_length(lengths[0]):
             return Collected.READY
         self._length = int(lengths[0])
         if self._length > self.max_body:
@@ -124,6 +126,15 @@ class RequestCollector:
         if self._length is None or len(self.data) - self._head_end >= self._length:
             return Collected.READY
         return Collected.MORE
+
+
+# More digits than any body we could accept needs; Python's int() refuses past 4,300.
+MAX_LENGTH_DIGITS = 32
+
+
+def _is_length(text: str) -> bool:
+    """Whether ``text`` is a Content-Length value: ASCII digits, not absurdly many."""
+    return 0 < len(text) <= MAX_LENGTH_DIGITS and text.isascii() and text.isdigit()
 
 
 class _ChunkScanner:
