@@ -64,6 +64,8 @@ class Settings:
     reconcile_batch: int = 100
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
+    # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
+    runtime_dir: str = "./var/run"
 
     @property
     def serves_media(self) -> bool:
@@ -153,6 +155,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
+        runtime_dir=parsed("SHARER_RUNTIME_DIR", f"{data_dir}/run", _runtime_dir),
     )
 
 
@@ -235,6 +238,17 @@ def _host_port(raw: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("must be HOST:PORT")
     return raw
+
+
+# A unix socket's path is at most 107 bytes; gunicorn's lives in the runtime directory.
+_MAX_RUNTIME_DIR = 90
+
+
+def _runtime_dir(raw: str) -> str:
+    path = os.path.abspath(raw)
+    if len(path.encode()) > _MAX_RUNTIME_DIR:
+        raise ValueError(f"must be a path of at most {_MAX_RUNTIME_DIR} bytes (a unix socket)")
+    return path
 
 
 def _is_local_path(parts: SplitResult) -> bool:

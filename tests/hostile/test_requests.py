@@ -189,9 +189,11 @@ def test_filenames_have_no_bearing_on_storage(local: Service) -> None:
     assert not Path("/tmp/escaped.jpg").exists()
 
 
+# nginx reads whitespace after a chunk size as the whitespace allowed before a chunk
+# extension, so "1000 \r\n" declares a 4,096-byte chunk that nginx waits for (bounded by
+# the body timeout), not a malformed one.
 BROKEN_CHUNKS = {
     "hex prefix": b"0x5\r\nhello\r\n0\r\n\r\n",
-    "space after the size": b"1000 \r\nhello\r\n0\r\n\r\n",
     "chunk without its CRLF": b"5\r\nhelloXX0\r\n\r\n",
     "size that is not hex": b"zz\r\nhello\r\n0\r\n\r\n",
 }
@@ -211,7 +213,8 @@ def test_broken_chunked_framing_is_a_400_logged_in_one_short_line(
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["connection"] == "close"
     assert answer.headers["x-request-id"] == rid
-    assert "chunked" in str(answer.json()["error"])
+    # nginx gives one message for every malformed request; its log line says more.
+    assert "not well-formed" in str(answer.json()["error"])
     assert answer.elapsed < PROMPT
     time.sleep(0.2)  # the access line is written after the answer
     new_lines = local.logs("server")[logged_before:]
