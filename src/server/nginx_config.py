@@ -97,7 +97,7 @@ def _client_pattern(hops: int) -> str:
     from the right (``hops`` trusted proxies appended the ones after it); an entry that
     is not an address, or too few entries, leave the connection's own address.
     """
-    later_entries = r"(?:\s*,[^,]*)" + "{%d}" % hops
+    later_entries = r"(?:\s*,[^,]*)" + f"{{{hops}}}"
     return r"~(?:^|,)\s*(?<sharer_addr>[0-9A-Fa-f.:]+)\s*" + later_entries + "$"
 
 
