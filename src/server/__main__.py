@@ -16,9 +16,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from server.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, NginxPaths, write_nginx_config
 from sharer.settings import Settings, settings_or_exit
@@ -92,9 +94,14 @@ def serve(settings: Settings) -> int:
     front: subprocess.Popen[bytes] | None = None
     try:
         _wait_for_socket(paths.gunicorn_socket, gunicorn)
+        # nginx opens its access log by path (/dev/stderr), which a file that systemd
+        # opened for us may refuse; a pipe of our own it can always reopen.
         front = subprocess.Popen(
-            [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)]
+            [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
+            stderr=subprocess.PIPE,
         )
+        relay = threading.Thread(target=_relay, args=(front.stderr,), daemon=True)
+        relay.start()
         while not stopping and gunicorn.poll() is None and front.poll() is None:
             time.sleep(POLL_SECONDS)
     finally:
@@ -102,6 +109,15 @@ def serve(settings: Settings) -> int:
             _stop(front, signal.SIGQUIT, grace)  # nginx's graceful shutdown
         _stop(gunicorn, signal.SIGTERM, grace)
     return 0 if stopping else 1
+
+
+def _relay(lines: IO[bytes] | None) -> None:
+    """Copy nginx's log lines to our stderr until nginx closes its end."""
+    if lines is None:
+        return
+    for line in lines:
+        sys.stderr.buffer.write(line)
+        sys.stderr.buffer.flush()
 
 
 def _raise_file_limit(wanted: int) -> None:

@@ -162,8 +162,7 @@ def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
             "msg": "answered by nginx",
             "request_id": "$sharer_request_id",
             "client": "$sharer_client",
-            "method": "$request_method",
-            "path": "$request_uri",
+            "request": "$request",
             "status": "$status",
         }
     )
@@ -173,6 +172,8 @@ def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
 daemon off;
 {_worker_user()}worker_processes {settings.server_processes};
 pid {paths.pid_file};
+# A graceful stop waits for the requests in flight, at most a request deadline.
+worker_shutdown_timeout {timeout}s;
 error_log stderr {_NGINX_LOG_LEVELS[settings.log_level]};
 
 events {{
@@ -199,9 +200,11 @@ http {{
         "{_client_pattern(settings.forwarded_hops)}" $sharer_addr;
         default $remote_addr;
     }}
-    # Answers nginx gives itself (no upstream): one JSON line each; the app logs the rest.
+    # Answers nginx gives itself (the app never reached, or not answering in time): one
+    # JSON line each; the app logs the rest (it never answers 502 or 504 itself).
     map $upstream_status $sharer_answered_by_nginx {{
         "" 1;
+        "~(^|[ ,:])50[24]$" 1;
         default 0;
     }}
     log_format sharer_json escape=json '{log_line.replace('"$status"', "$status")}';
