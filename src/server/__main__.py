@@ -9,6 +9,7 @@ nginx first (it finishes the requests it holds), then gunicorn. If either exits 
 own, the other is stopped and the command exits 1, for systemd to restart it.
 """
 
+import ctypes
 import os
 import resource
 import shutil
@@ -29,6 +30,7 @@ from sharer.settings import Settings, settings_or_exit
 NGINX_SEARCH_PATH = "/usr/sbin:/sbin:/usr/local/sbin"
 START_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.1
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class ServerStartError(RuntimeError):
@@ -85,12 +87,14 @@ def serve(settings: Settings) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         signal.signal(sig, on_signal)
 
     # A graceful stop waits for the requests in flight, which end by their deadline.
     grace = settings.request_timeout + 10.0
-    gunicorn = subprocess.Popen([sys.executable, "-m", "server.gunicorn_app"])
+    gunicorn = subprocess.Popen(
+        [sys.executable, "-m", "server.gunicorn_app"], preexec_fn=_die_with_parent
+    )
     front: subprocess.Popen[bytes] | None = None
     try:
         _wait_for_socket(paths.gunicorn_socket, gunicorn)
@@ -99,16 +103,27 @@ def serve(settings: Settings) -> int:
         front = subprocess.Popen(
             [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
             stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
         )
         relay = threading.Thread(target=_relay, args=(front.stderr,), daemon=True)
         relay.start()
         while not stopping and gunicorn.poll() is None and front.poll() is None:
             time.sleep(POLL_SECONDS)
     finally:
+        # SIGQUIT asks for a quick stop (as gunicorn reads it); anything else, a graceful
+        # one. The two signals mean the opposite to nginx.
+        quick = signal.SIGQUIT in stopping
         if front is not None:
-            _stop(front, signal.SIGQUIT, grace)  # nginx's graceful shutdown
-        _stop(gunicorn, signal.SIGTERM, grace)
+            _stop(front, signal.SIGTERM if quick else signal.SIGQUIT, grace)
+        _stop(gunicorn, signal.SIGQUIT if quick else signal.SIGTERM, grace)
     return 0 if stopping else 1
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: be sent SIGTERM if sharer-server dies (even SIGKILLed), so
+    neither nginx nor gunicorn outlives it holding the port and the socket."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _relay(lines: IO[bytes] | None) -> None:
