@@ -84,9 +84,12 @@ class NginxPaths:
 
 
 def _listen_address(bind: str) -> str:
+    """nginx's ``listen`` address for ``SHARER_BIND`` (IPv6 hosts in brackets)."""
     host, _, port = bind.rpartition(":")
     if host in ("0.0.0.0", "", "*"):  # noqa: S104 - recognised, not bound here
         return port
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
     return f"{host}:{port}"
 
 
