@@ -65,7 +65,7 @@ class Settings:
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
     # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
-    runtime_dir: str = "./var/run"
+    runtime_dir: str = "./var/run/8080"
 
     @property
     def serves_media(self) -> bool:
@@ -155,7 +155,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
-        runtime_dir=parsed("SHARER_RUNTIME_DIR", f"{data_dir}/run", _runtime_dir),
+        # One per port by default: several servers may share a data directory.
+        runtime_dir=parsed(
+            "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
+        ),
     )
 
 
