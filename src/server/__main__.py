@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -31,6 +32,7 @@ NGINX_SEARCH_PATH = "/usr/sbin:/sbin:/usr/local/sbin"
 START_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.1
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+GUNICORN_COMMAND = (sys.executable, "-m", "server.gunicorn_app")
 
 
 class ServerStartError(RuntimeError):
@@ -73,8 +75,12 @@ def _stop(process: "subprocess.Popen[bytes]", sig: signal.Signals, timeout: floa
         process.wait()
 
 
-def serve(settings: Settings) -> int:
-    """Run nginx in front of gunicorn until a signal or either one's exit; the exit code."""
+def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND) -> int:
+    """Run nginx in front of gunicorn until a signal or either one's exit; the exit code.
+
+    ``gunicorn_command`` starts gunicorn on the runtime directory's socket: the service's
+    app by default, another WSGI app under the same configuration for a benchmark.
+    """
     paths = NginxPaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     nginx = find_nginx()
@@ -92,9 +98,7 @@ def serve(settings: Settings) -> int:
 
     # A graceful stop waits for the requests in flight, which end by their deadline.
     grace = settings.request_timeout + 10.0
-    gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "server.gunicorn_app"], preexec_fn=_die_with_parent
-    )
+    gunicorn = subprocess.Popen(list(gunicorn_command), preexec_fn=_die_with_parent)
     front: subprocess.Popen[bytes] | None = None
     try:
         _wait_for_socket(paths.gunicorn_socket, gunicorn)
