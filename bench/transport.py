@@ -4,7 +4,9 @@ Against the server as ``make run`` starts it (2 processes of 4 threads, no thumb
 worker: the transport is what is measured), on its embedded backends:
 
 - upload throughput: wrk POSTs a ~470 KB 2 MP JPEG, and a body just under the 1 MiB
-  limit, at concurrency 4 and 16 for ``--seconds`` each;
+  limit, at concurrency 4 and 16 for ``--seconds`` each, with the CPU time the server's
+  processes (nginx and gunicorn, or the old worker) spent per upload: on a shared
+  machine the rate moves with the load, the CPU per upload much less;
 - slow clients: 16 connections trickling their headers and 16 trickling a declared 1 MB
   body, a byte a second from one attacking address, while an ordinary client uploads a
   small JPEG and GETs /healthz every 2 s (``support.attackers``).
@@ -25,6 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 from service_load import LoadResult, multipart_body, run_wrk  # noqa: E402
+from service_processes import cpu_seconds  # noqa: E402
 
 from support import images  # noqa: E402
 from support.attackers import BODY, HEADERS, Swarm, probe_meanwhile  # noqa: E402
@@ -50,11 +53,12 @@ def _bodies(workdir: Path) -> dict[str, tuple[Path, str]]:
     return files
 
 
-def _row(label: str, size: str, load: LoadResult) -> str:
+def _row(label: str, size: str, load: LoadResult, server_cpu_s: float) -> str:
     errors = sum(load.socket_errors.values())
+    cpu_ms = 1000 * server_cpu_s / max(1, load.requests)
     return (
         f"| {label} | {size} | {load.connections} | {load.per_second:.1f} | "
-        f"{load.p50_ms:.0f} | {load.p99_ms:.0f} | {load.statuses} | {errors} |"
+        f"{load.p50_ms:.0f} | {load.p99_ms:.0f} | {cpu_ms:.1f} | {load.statuses} | {errors} |"
     )
 
 
@@ -66,6 +70,8 @@ def throughput(label: str, seconds: float) -> list[str]:
         with service.running():
             for size, (path, content_type) in _bodies(Path(workdir)).items():
                 for connections in (4, 16):
+                    assert service.server is not None
+                    cpu_before = cpu_seconds(service.server.pid)
                     load = run_wrk(
                         f"{service.base_url}/",
                         path,
@@ -74,7 +80,8 @@ def throughput(label: str, seconds: float) -> list[str]:
                         seconds=seconds,
                         max_requests=MAX_REQUESTS,
                     )
-                    rows.append(_row(label, size, load))
+                    spent = cpu_seconds(service.server.pid) - cpu_before
+                    rows.append(_row(label, size, load, spent))
     return rows
 
 
@@ -96,17 +103,24 @@ def main() -> None:
     parser.add_argument("--label", required=True, help="what was measured (before, after)")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of one wrk run")
     parser.add_argument("--output", type=Path, help="append the rows to this file")
+    parser.add_argument("--part", choices=("throughput", "slow", "both"), default="both")
     args = parser.parse_args()
-    lines = [
-        "| transport | body | connections | uploads/s | p50 ms | p99 ms | statuses | errors |",
-        "|---|---|---|---|---|---|---|---|",
-        *throughput(args.label, args.seconds),
-        "",
-        "| transport | small uploads meanwhile | /healthz meanwhile | attackers |",
-        "|---|---|---|---|",
-        slow_clients(args.label),
-        "",
-    ]
+    lines = []
+    if args.part in ("throughput", "both"):
+        lines += [
+            "| transport | body | connections | uploads/s | p50 ms | p99 ms "
+            "| server CPU ms/upload | statuses | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *throughput(args.label, args.seconds),
+            "",
+        ]
+    if args.part in ("slow", "both"):
+        lines += [
+            "| transport | small uploads meanwhile | /healthz meanwhile | attackers |",
+            "|---|---|---|---|",
+            slow_clients(args.label),
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
     if args.output is not None:
