@@ -98,7 +98,11 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
 
     # A graceful stop waits for the requests in flight, which end by their deadline.
     grace = settings.request_timeout + 10.0
-    gunicorn = subprocess.Popen(list(gunicorn_command), preexec_fn=_die_with_parent)
+    # Each child in a process group of its own: a terminal's Ctrl-C reaches sharer-server
+    # alone, which stops them in order (nginx first, gracefully).
+    gunicorn = subprocess.Popen(
+        list(gunicorn_command), preexec_fn=_die_with_parent, process_group=0
+    )
     front: subprocess.Popen[bytes] | None = None
     try:
         _wait_for_socket(paths.gunicorn_socket, gunicorn)
@@ -108,6 +112,7 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
             [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
             stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,
+            process_group=0,
         )
         relay = threading.Thread(target=_relay, args=(front.stderr,), daemon=True)
         relay.start()
