@@ -29,7 +29,7 @@ VARIANTS = {
 def test_nginx_accepts_the_rendered_config(tmp_path: Path, name: str) -> None:
     settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | VARIANTS[name])
     paths = NginxPaths(Path(settings.runtime_dir))
-    paths.runtime_dir.mkdir()
+    paths.runtime_dir.mkdir(parents=True)
     config = write_nginx_config(settings, paths)
     checked = subprocess.run(
         [find_nginx(), "-t", "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
