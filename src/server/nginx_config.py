@@ -54,6 +54,9 @@ REFUSALS: dict[int, tuple[int, str]] = {
     504: (504, "the request was not answered in time"),
 }
 
+# nginx's kinds of temporary files, each given a directory under the runtime directory
+# (its compiled-in ones are the system's, not writable by the service's user).
+_TEMP_KINDS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 _NGINX_LOG_LEVELS = {"DEBUG": "info", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}
 
 
@@ -156,7 +159,7 @@ def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
         if settings.max_connections_per_client
         else ""
     )
-    temp = {name: paths.temp_dir(name) for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    temp = {name: paths.temp_dir(name) for name in _TEMP_KINDS}
     log_line = json.dumps(
         {
             "ts": "$time_iso8601",
@@ -253,7 +256,7 @@ http {{
 
 def write_nginx_config(settings: Settings, paths: NginxPaths) -> Path:
     """Render nginx.conf into ``paths.runtime_dir`` (and make its temporary dirs)."""
-    for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+    for name in _TEMP_KINDS:
         paths.temp_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)
     paths.config.write_text(render_nginx_config(settings, paths))
     return paths.config
