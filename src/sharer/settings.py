@@ -102,7 +102,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
     request_timeout = parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
-    # A waiting request must answer well before the main loop cuts it.
+    # A waiting request must answer well before nginx gives up on the answer (504).
     wait_bound = request_timeout // 2
     max_wait_seconds = parsed(
         "SHARER_MAX_WAIT_SECONDS", str(min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)), _non_negative_int
