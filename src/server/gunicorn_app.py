@@ -5,6 +5,7 @@ which starts nginx in front of it: nginx has read every request whole before a t
 here sees it, so the threads never wait on a client.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from server.app import create_app
 from server.nginx_config import NginxPaths
 from sharer.logs import configure_logging
 from sharer.settings import Settings, settings_or_exit
+
+WSGIApp = Callable[[dict[str, Any], Any], Any]
+StartResponse = Callable[..., Any]
 
 # Seconds a worker process may go without a heartbeat before gunicorn restarts it: a
 # hung process, not a slow request (nginx bounds the time a request may take).
@@ -60,7 +64,34 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         configure_logging(self.settings.log_level)
-        return create_app(self.settings)
+        return reading_whole_bodies(create_app(self.settings))
+
+
+# Bytes of an unread body read at a time while draining it.
+DRAIN_BYTES = 64 * 1024
+
+
+def reading_whole_bodies(app: WSGIApp) -> WSGIApp:
+    """``app``, with the rest of each request's body read before its answer starts.
+
+    The app may answer without reading a body it has no use for (a 400 for a form that
+    is not multipart, say). gunicorn then closes the connection with the body unread,
+    and the kernel resets it, which can destroy the answer on its way to nginx (which
+    answers 502 instead). nginx has the whole body already, and bounded by the limit, so
+    reading the rest over the local socket costs little. gunicorn writes nothing before
+    the first chunk of the answer, so draining in ``start_response`` is early enough.
+    """
+
+    def serve(environ: dict[str, Any], start_response: StartResponse) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            body = environ["wsgi.input"]
+            while body.read(DRAIN_BYTES):
+                pass
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return serve
 
 
 def _json_logging(level: str) -> dict[str, Any]:

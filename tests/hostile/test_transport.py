@@ -9,6 +9,7 @@ import select
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -187,3 +188,16 @@ def test_the_per_client_bound_counts_the_forwarded_client(behind_proxies: Servic
     finally:
         for sock in held:
             sock.close()
+
+
+def test_an_answer_before_the_body_is_read_still_reaches_the_client(quick: Service) -> None:
+    # The app refuses a megabyte it has no use for without reading it; gunicorn must not
+    # close on the unread body under nginx (a reset there made nginx answer 502/503).
+    body = b"image=" + b"A" * (1024 * 1024)
+
+    def refused(_: int) -> int:
+        return wire.post(quick.port, body, b"application/x-www-form-urlencoded").status
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(refused, range(80)))
+    assert statuses == [400] * len(statuses)
