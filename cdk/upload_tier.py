@@ -87,7 +87,7 @@ class UploadTier(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        ami_parameter_name: str,
+        ami_id: str,
         image_version: str,
         instance_type: str,
         min_capacity: int,
@@ -108,7 +108,7 @@ class UploadTier(Construct):
         self.launch_template = role_launch_template(
             self,
             "LaunchTemplate",
-            ami_parameter_name=ami_parameter_name,
+            ami_id=ami_id,
             image_version=image_version,
             instance_type=instance_type,
             role=self.role,

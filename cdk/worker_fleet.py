@@ -50,7 +50,7 @@ class WorkerFleet(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        ami_parameter_name: str,
+        ami_id: str,
         image_version: str,
         instance_type: str,
         fleet_min: int,
@@ -67,7 +67,7 @@ class WorkerFleet(Construct):
         self.launch_template = role_launch_template(
             self,
             "LaunchTemplate",
-            ami_parameter_name=ami_parameter_name,
+            ami_id=ami_id,
             image_version=image_version,
             instance_type=instance_type,
             role=self.role,

@@ -25,9 +25,10 @@ def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     synthesized: Synthesized,
 ) -> None:
     _, data = _launch_template(synthesized)
-    _, distribution = synthesized.only("AWS::ImageBuilder::DistributionConfiguration")
-    (target,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
-    assert data["ImageId"] == f"resolve:ssm:{target['ParameterName']}"
+    # The deploy-time image's AMI itself, never a parameter resolved at launch, which a
+    # rollback would not put back (tests/infra/test_rollback.py).
+    image_id, _ = synthesized.only("AWS::ImageBuilder::Image")
+    assert data["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["Monitoring"] == {"Enabled": True}
     assert data["InstanceType"] == synthesized.stack.config.worker_instance_type
