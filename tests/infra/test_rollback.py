@@ -106,7 +106,8 @@ class Account:
             logical_id, attribute = image_id["Fn::GetAtt"]
             assert attribute == "ImageId"
             return _physical(resources, logical_id)
-        assert isinstance(image_id, str) and image_id.startswith(RESOLVE_SSM), image_id
+        assert isinstance(image_id, str), image_id
+        assert image_id.startswith(RESOLVE_SSM), image_id
         name = image_id.removeprefix(RESOLVE_SSM)
         for resource in resources.values():
             properties = resource.get("Properties", {})
@@ -195,7 +196,10 @@ def test_the_walk_finds_a_launch_path_left_on_a_deleted_ami() -> None:
     # (how the stack launched before) break on rollback; naming the image does not.
     def template(version: str, image_id: Any) -> Resources:
         return {
-            "Recipe": {"Type": "AWS::ImageBuilder::ImageRecipe", "Properties": {"Version": version}},
+            "Recipe": {
+                "Type": "AWS::ImageBuilder::ImageRecipe",
+                "Properties": {"Version": version},
+            },
             "Distribution": {
                 "Type": "AWS::ImageBuilder::DistributionConfiguration",
                 "Properties": {
