@@ -21,15 +21,10 @@ that image's AMI, ``resolve:ssm:NAME`` whatever the parameter NAME holds at laun
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import pytest
-from cdk_synthesis import Synthesized, synthesize
-
-import cdk.app_image
+from cdk_synthesis import Synthesized
 
 REPLACED_WHOLE = {
     "AWS::ImageBuilder::Component",
@@ -166,22 +161,11 @@ def walk(before: Resources, after: Resources) -> Walk:
     return Walk(built_by_update=built, deleted_by_rollback=deleted, broken=broken)
 
 
-@pytest.fixture(scope="module")
-def updated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    """The app again with another component document: a new component, recipe and image."""
-    document = tmp_path_factory.mktemp("component") / "sharer-app.yml"
-    original: Path = cdk.app_image.COMPONENT_DOCUMENT
-    document.write_text(original.read_text(encoding="utf-8") + "# the next version\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cdk.app_image, "COMPONENT_DOCUMENT", document)
-        yield synthesize(tmp_path_factory.mktemp("cdk.out.updated"))
-
-
 def test_no_rollback_leaves_a_launch_path_naming_an_ami_it_removes(
-    synthesized: Synthesized, updated: Synthesized
+    synthesized: Synthesized, updated_synthesized: Synthesized
 ) -> None:
     before = synthesized.template.to_json()["Resources"]
-    after = updated.template.to_json()["Resources"]
+    after = updated_synthesized.template.to_json()["Resources"]
     found = walk(before, after)
     # The update this walks is the dangerous one: it builds an image whose AMI the
     # rollback deletes, while both fleets launch from the image.
