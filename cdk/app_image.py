@@ -87,15 +87,26 @@ def image_version(shape: Mapping[str, Any]) -> str:
 
 
 def image_shape(
-    *, architecture: str, component_document: str, artifact_hash: str, wheelhouse_hash: str
+    *,
+    architecture: str,
+    component_document: str,
+    artifact_hash: str,
+    wheelhouse_hash: str,
+    refresh: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the recipe is made of, as plain values: what its version must follow."""
+    """Everything the recipe is made of, as plain values: what its version must follow.
+
+    ``refresh`` (the ``imageRefresh`` context value) changes nothing in the recipe but
+    its version, so a deploy builds the image again from the newest parent image.
+    """
     component = {
         "document": component_document,
         "artifact": artifact_hash,
         "wheelhouse": wheelhouse_hash,
     }
+    refreshed = {} if refresh is None else {"refresh": refresh}
     return {
+        **refreshed,
         "parent_image": PARENT_IMAGES[architecture],
         "architecture": architecture,
         "root_volume": {
@@ -126,6 +137,7 @@ class AppImage(Construct):
         architecture: str,
         build_instance_type: str,
         log_bucket: s3.IBucket,
+        refresh: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = f"{Stack.of(self).stack_name}-sharer"
@@ -144,6 +156,7 @@ class AppImage(Construct):
             component_document=component_document,
             artifact_hash=artifact.asset_hash,
             wheelhouse_hash=wheels.asset_hash,
+            refresh=refresh,
         )
         self.component_version = shape["components"][1]["app"]
         self.version = image_version(shape)

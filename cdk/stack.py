@@ -60,6 +60,7 @@ class SharerStack(Stack):
             architecture=config.architecture,
             build_instance_type=config.worker_instance_type,
             log_bucket=images.log_bucket,
+            refresh=config.image_refresh,
         )
         shared_settings = app_settings(
             bucket_name=images.bucket.bucket_name,

@@ -100,9 +100,12 @@ def test_anything_that_shapes_the_image_changes_the_recipe_version() -> None:
         ("component_document", "phases: [x]"),
         ("artifact_hash", "c" * 64),
         ("wheelhouse_hash", "d" * 64),
+        ("refresh", "2026-12-06"),
     ):
         versions.add(image_version(image_shape(**{**base, name: other})))
-    assert len(versions) == 5
+    assert len(versions) == 6
+    # Without a refresh the shape (and every deployed version) is what it always was.
+    assert "refresh" not in image_shape(**base)
 
 
 def test_another_architecture_is_another_recipe_version() -> None:

@@ -24,7 +24,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdk_synthesis import Synthesized
+import pytest
+from cdk_synthesis import Synthesized, synthesize
 
 REPLACED_WHOLE = {
     "AWS::ImageBuilder::Component",
@@ -172,6 +173,18 @@ def test_no_rollback_leaves_a_launch_path_naming_an_ami_it_removes(
     assert len(found.built_by_update) == 1
     assert found.deleted_by_rollback == found.built_by_update
     assert len(_launch_paths(before)) == 2
+    assert found.broken == []
+
+
+def test_a_refresh_deploy_rebuilds_the_image_and_rolls_back_safely(
+    synthesized: Synthesized, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # `cdk deploy -c imageRefresh=...`, how patches reach the fleets, is the same update.
+    refreshed = synthesize(tmp_path_factory.mktemp("cdk.out.refresh"), {"imageRefresh": "next"})
+    found = walk(
+        synthesized.template.to_json()["Resources"], refreshed.template.to_json()["Resources"]
+    )
+    assert len(found.built_by_update) == 1
     assert found.broken == []
 
 
