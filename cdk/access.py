@@ -89,7 +89,7 @@ def grant_worker(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
     """Read originals, write thumbnails and status, clear pending markers, undo a job
-    that a delete overtook, consume jobs, dead-letter poison ones."""
+    that a delete overtook, consume jobs, dead-letter poison ones, and self-check."""
     _grant_image_keys(role, bucket, ["s3:GetObject"], original_keys())
     _grant_image_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
@@ -112,8 +112,14 @@ def grant_worker(
             resources=[queue.queue_arn],
         )
     )
+    # The self-check a new worker passes before it signals (worker.self_check) asks the
+    # dead-letter queue for an attribute too: a worker that cannot reach it cannot
+    # put a poison job aside.
     role.add_to_policy(
-        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn])
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+            resources=[dead_letter_queue.queue_arn],
+        )
     )
 
 

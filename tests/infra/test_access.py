@@ -84,14 +84,28 @@ def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
 ) -> None:
     worker = _role(synthesized, "worker")
     queue, dead_letter = synthesized.queue_ids()
-    for action in (
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-    ):
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert worker[action] == {f"<{queue}.Arn>"}
     assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>"}
+
+
+def test_worker_may_make_every_call_of_its_self_check(synthesized: Synthesized, media: str) -> None:
+    # worker.self_check, before a new worker signals: SqsQueue.check asks both queues for
+    # an attribute, S3Storage.exists lists a tombstone's own key.
+    worker = _role(synthesized, "worker")
+    queue, dead_letter = synthesized.queue_ids()
+    assert worker["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>", f"<{dead_letter}.Arn>"}
+    tombstone = tombstone_key(new_image_id())
+    listings = [
+        statement
+        for statement in role_statements(synthesized, synthesized.role_id("worker"))
+        if "s3:ListBucket" in statement.actions and statement.resources == [media]
+    ]
+    assert any(
+        fnmatchcase(tombstone, pattern)
+        for statement in listings
+        for pattern in statement.conditions["StringLike"]["s3:prefix"]
+    )
 
 
 def test_server_stores_originals_and_never_writes_thumbnails(
