@@ -42,3 +42,13 @@ PENDING_PREFIX = "pending/"
 def pending_key(image_id: str) -> str:
     """Key of the pending marker, written at upload and removed once the job has ended."""
     return f"{PENDING_PREFIX}{image_id}.json"
+
+
+# Idempotency records (``sharer.idempotency_records``), one per Idempotency-Key sent with
+# an upload; expired by the bucket's lifecycle rule on AWS and by the reconciler.
+IDEMPOTENCY_PREFIX = "idempotency/"
+
+
+def idempotency_record_key(key_digest: str) -> str:
+    """Key of the record of the Idempotency-Key whose SHA-256 (hex) is ``key_digest``."""
+    return f"{IDEMPOTENCY_PREFIX}{key_digest}.json"
