@@ -13,15 +13,17 @@ A replay carries no ``Delete-Token``: the token was handed out once, with the fi
 and the service keeps only its digest, so it cannot be sent again; a new one is never
 minted for an image that already has one.
 
-An upload whose server died leaves its record in progress. Once that record is older
-than ``idempotency_takeover_seconds`` (more than any request can still be running), a
-retry looks at what was stored: if the image's status record exists, the upload was
+An upload whose server died leaves its record in progress. A 409 says to come back in a
+second while the first request may still answer (younger than the request timeout), then
+when the record can be taken over. Once it is older than ``idempotency_takeover_seconds``
+(more than any request can still be running), a retry looks at what was stored: if the image's status record exists, the upload was
 accepted (its pending marker gets its job queued) and the planned 202 is answered; if
 not, the retry takes the upload over under the image id the record planned, so even two
 retries racing for it make one image.
 """
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -50,7 +52,7 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 # only escapes. No parameters: the draft defines none for this field.
 _SF_STRING = re.compile(r'"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"')
 _ESCAPE = re.compile(r'\\(["\\])')
-# When a client that got 409 for an upload still in progress should ask again.
+# When a client that got 409 should ask again while the first request may still answer.
 IN_PROGRESS_RETRY_AFTER_SECONDS = 1
 _RECORD_TYPE = "application/json"
 
@@ -73,19 +75,24 @@ def parse_idempotency_key(field: str) -> str:
 
 
 class UploadInProgress(Conflict):
-    """409: an upload with this key is still being processed; ask again shortly."""
+    """409: an upload with this key is still being processed; ask again after
+    ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int = IN_PROGRESS_RETRY_AFTER_SECONDS) -> None:
+        super().__init__(
+            f"an upload with this {IDEMPOTENCY_KEY_HEADER} is still in progress; "
+            "retry it shortly with the same key"
+        )
+        self.retry_after = retry_after
 
     def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
         """Werkzeug's headers, with the Retry-After the clients honour."""
         headers = super().get_headers(*args, **kwargs)
-        return [*headers, ("Retry-After", str(IN_PROGRESS_RETRY_AFTER_SECONDS))]
+        return [*headers, ("Retry-After", str(self.retry_after))]
 
 
 def _in_progress() -> UploadInProgress:
-    return UploadInProgress(
-        f"an upload with this {IDEMPOTENCY_KEY_HEADER} is still in progress; "
-        "retry it shortly with the same key"
-    )
+    return UploadInProgress()
 
 
 def _other_image() -> UnprocessableEntity:
@@ -110,10 +117,12 @@ class IdempotentUploads:
         storage: Storage,
         *,
         takeover_seconds: int,
+        request_timeout: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
         self._takeover_seconds = takeover_seconds
+        self._request_timeout = request_timeout
         self._clock = clock
 
     def begin(self, key: str, fingerprint: str) -> UploadAnswer | Proceed:
@@ -177,8 +186,11 @@ class IdempotentUploads:
             raise _other_image()
         if record.done:
             return record.answer
-        if self._clock() - record.started < self._takeover_seconds:
+        age = self._clock() - record.started
+        if age < self._request_timeout:  # its own request may still answer soon
             raise _in_progress()
+        if age < self._takeover_seconds:  # it cannot answer any more: come back to take over
+            raise UploadInProgress(math.ceil(self._takeover_seconds - age))
         # Stale: the server that started it is gone. Its status record says whether the
         # upload got as far as storing (the pending marker then sees the job queued).
         if self._storage.exists(status_key(record.image_id)):

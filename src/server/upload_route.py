@@ -54,8 +54,11 @@ def upload() -> tuple[Response, int]:
 
 
 def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
+    settings = current_settings()
     uploads = IdempotentUploads(
-        current_storage(), takeover_seconds=current_settings().idempotency_takeover_seconds
+        current_storage(),
+        takeover_seconds=settings.idempotency_takeover_seconds,
+        request_timeout=settings.request_timeout,
     )
     image_fingerprint = fingerprint(data)
     step = uploads.begin(key, image_fingerprint)

@@ -128,6 +128,24 @@ def test_a_key_still_in_progress_is_409_with_retry_after(
     assert _post(service, images.jpeg((120, 90), seed=5), key).status_code == 422
 
 
+def test_a_key_whose_request_cannot_answer_any_more_says_when_to_take_over(
+    service: Service, storage: Storage
+) -> None:
+    key, photo = _key(), images.jpeg((120, 90), seed=12)
+    settings = load_settings(service.env)
+    age = settings.request_timeout + 5  # its request is past its deadline
+    cut_short = IdempotencyRecord(
+        fingerprint(photo), new_image_id(), time.time() - age, UploadAnswer({}, "/images/x")
+    )
+    storage.put_new(record_key(key), encode_record(cut_short), "application/json")
+
+    busy = _post(service, photo, key)
+
+    assert busy.status_code == 409
+    takeover_in = settings.idempotency_takeover_seconds - age
+    assert takeover_in - 5 <= int(busy.headers["Retry-After"]) <= takeover_in
+
+
 def test_racing_requests_with_one_key_make_one_image(service: Service, storage: Storage) -> None:
     key, photo = _key(), images.jpeg((320, 240), seed=6)
     before = _images(storage)
