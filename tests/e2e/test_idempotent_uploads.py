@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from reconciler.idempotency_sweep import sweep_idempotency_records
-from sharer.backends import open_storage
 from sharer.idempotency_records import (
     RETENTION_SECONDS,
     IdempotencyRecord,
@@ -27,16 +26,13 @@ from sharer.settings import load_settings
 from sharer.storage import Storage
 from support import images
 from support.client import BODY_KEYS, upload
-from support.services import FAKE_AWS_CREDENTIALS, Service
+from support.services import Service, service_storage
 
 
 @pytest.fixture
-def storage(service: Service, monkeypatch: pytest.MonkeyPatch) -> Storage:
-    """The store the service writes to, opened from the service's own settings."""
-    if "SHARER_AWS_ENDPOINT_URL" in service.env:
-        for name, value in FAKE_AWS_CREDENTIALS.items():
-            monkeypatch.setenv(name, value)
-    return open_storage(load_settings(service.env))
+def storage(service: Service) -> Storage:
+    """The store the service writes to."""
+    return service_storage(service)
 
 
 def _key() -> str:
