@@ -16,10 +16,10 @@ minted for an image that already has one.
 An upload whose server died leaves its record in progress. A 409 says to come back in a
 second while the first request may still answer (younger than the request timeout), then
 when the record can be taken over. Once it is older than ``idempotency_takeover_seconds``
-(more than any request can still be running), a retry looks at what was stored: if the image's status record exists, the upload was
-accepted (its pending marker gets its job queued) and the planned 202 is answered; if
-not, the retry takes the upload over under the image id the record planned, so even two
-retries racing for it make one image.
+(more than any request can still be running), a retry looks at what was stored: if the
+image's status record exists, the upload was accepted (its pending marker gets its job
+queued) and the planned 202 is answered; if not, the retry takes the upload over under
+the image id the record planned, so even two retries racing for it make one image.
 """
 
 import logging
