@@ -7,12 +7,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.nag import acknowledge
-from sharer.idempotency_records import RETENTION_SECONDS
-from sharer.key_scheme import IDEMPOTENCY_PREFIX
+from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
 
 # S3 expires whole days after the last write, rounded up to the next midnight UTC, so a
 # record is kept at least its retention.
-IDEMPOTENCY_RECORD_DAYS = math.ceil(RETENTION_SECONDS / (24 * 60 * 60))
+IDEMPOTENCY_RECORD_DAYS = math.ceil(IDEMPOTENCY_RETENTION_SECONDS / (24 * 60 * 60))
 
 
 class ImageBucket(Construct):

@@ -7,8 +7,7 @@ more live records than a page it may look at young ones only; the lifecycle rule
 such bound.
 """
 
-from sharer.idempotency_records import RETENTION_SECONDS
-from sharer.key_scheme import IDEMPOTENCY_PREFIX
+from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
 from sharer.storage import Storage
 
 # Records looked at per run: one S3 list page, and at most one DeleteObjects request.
@@ -16,7 +15,7 @@ SWEEP_LIMIT = 1000
 
 
 def sweep_idempotency_records(
-    storage: Storage, *, now: float, retention_seconds: int = RETENTION_SECONDS
+    storage: Storage, *, now: float, retention_seconds: int = IDEMPOTENCY_RETENTION_SECONDS
 ) -> list[str]:
     """Remove the records last written ``retention_seconds`` or more before ``now``;
     return their keys."""

@@ -16,11 +16,6 @@ from dataclasses import dataclass, replace
 from sharer.ids import is_image_id
 from sharer.key_scheme import idempotency_record_key
 
-# The draft leaves the retention to the resource; clients retry within minutes, and a day
-# covers a laptop that lost its network overnight. The bucket's lifecycle rule (whole
-# days, rounded up by S3) and the reconciler remove records once they are older.
-RETENTION_SECONDS = 24 * 60 * 60
-
 
 @dataclass(frozen=True)
 class UploadAnswer:

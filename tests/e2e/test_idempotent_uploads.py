@@ -12,7 +12,6 @@ import requests
 
 from reconciler.idempotency_sweep import sweep_idempotency_records
 from sharer.idempotency_records import (
-    RETENTION_SECONDS,
     IdempotencyRecord,
     UploadAnswer,
     decode_record,
@@ -21,7 +20,7 @@ from sharer.idempotency_records import (
     record_key,
 )
 from sharer.ids import new_image_id
-from sharer.key_scheme import status_key
+from sharer.key_scheme import IDEMPOTENCY_RETENTION_SECONDS, status_key
 from sharer.settings import load_settings
 from sharer.storage import Storage
 from support import images
@@ -211,11 +210,11 @@ def test_records_are_kept_for_the_retention_then_swept(service: Service, storage
     first = _post(service, photo, key)
     written = time.time()
 
-    kept = sweep_idempotency_records(storage, now=written + RETENTION_SECONDS - 60)
+    kept = sweep_idempotency_records(storage, now=written + IDEMPOTENCY_RETENTION_SECONDS - 60)
     assert record_key(key) not in kept
     assert _post(service, photo, key).headers["Location"] == first.headers["Location"]
 
-    swept = sweep_idempotency_records(storage, now=time.time() + RETENTION_SECONDS + 60)
+    swept = sweep_idempotency_records(storage, now=time.time() + IDEMPOTENCY_RETENTION_SECONDS + 60)
     assert record_key(key) in swept
     # An expired key is a new key: the same bytes make a new image.
     fresh = _post(service, photo, key)

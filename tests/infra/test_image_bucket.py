@@ -6,8 +6,7 @@ from aws_cdk.assertions import Capture, Match
 from cdk_synthesis import Synthesized
 
 from cdk.stack import LOG_RETENTION_DAYS
-from sharer.idempotency_records import RETENTION_SECONDS
-from sharer.key_scheme import IDEMPOTENCY_PREFIX
+from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
@@ -102,7 +101,7 @@ def test_media_bucket_expires_idempotency_records_after_their_retention(
         },
     )
     # Whole days, which S3 rounds up to midnight UTC: never sooner than the retention.
-    assert rule.as_number() * 24 * 60 * 60 >= RETENTION_SECONDS
+    assert rule.as_number() * 24 * 60 * 60 >= IDEMPOTENCY_RETENTION_SECONDS
     # Users' images never expire: the media bucket expires that prefix alone.
     media = synthesized.resources("AWS::S3::Bucket")[synthesized.bucket_id("BucketOwnerEnforced")]
     expiring = [
