@@ -6,7 +6,8 @@ already stored is removed and the caller answers 503.
 """
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager, nullcontext
 
 from server import privacy
 from server.inspection import inspect_upload
@@ -31,6 +32,7 @@ def accept_upload(
     delete_token_sha256: str,
     strip_metadata: bool = False,
     accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
+    costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> ThumbnailJob:
     """Validate ``data``, store it and queue its thumbnails; return the queued job.
 
@@ -39,12 +41,19 @@ def accept_upload(
 
     With ``strip_metadata`` the original is stored without its metadata (see
     ``server.privacy``), otherwise byte for byte as uploaded. ``accepted_formats`` are
-    the formats the operator allows.
+    the formats the operator allows. ``costly_proof_slot`` bounds the costly decode
+    proofs (see ``server.inspection``).
 
-    Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
+    Raises ``InvalidImage`` for bytes we refuse, whatever ``costly_proof_slot`` raises
+    (``server.proof_slots.ProofsBusy``) when it refuses, and ``StorageUnavailable`` or
     ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
     """
-    image = inspect_upload(data, max_pixels=max_pixels, accepted=accepted_formats)
+    image = inspect_upload(
+        data,
+        max_pixels=max_pixels,
+        accepted=accepted_formats,
+        costly_proof_slot=costly_proof_slot,
+    )
     if strip_metadata:
         data = privacy.strip_walked(image.walked)
     job = job_for_upload(

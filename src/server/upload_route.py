@@ -9,7 +9,12 @@ bound; the body is then split by ``server.form_parts``.
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
-from server.bound_backends import current_queue, current_settings, current_storage
+from server.bound_backends import (
+    current_proof_slots,
+    current_queue,
+    current_settings,
+    current_storage,
+)
 from server.form_parts import FormPart, FormTooLarge, MalformedForm, split_form
 from server.inspection import InvalidImage
 from server.negotiation import admits_json
@@ -44,6 +49,7 @@ def upload() -> tuple[Response, int]:
             delete_token_sha256=token_digest(token),
             strip_metadata=current_settings().strip_original_metadata,
             accepted_formats=current_settings().accepted_formats,
+            costly_proof_slot=current_proof_slots().held,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc

@@ -64,6 +64,7 @@ class Settings:
     reconcile_batch: int = 100
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
+    costly_proofs_per_process: int = 1
 
     @property
     def serves_media(self) -> bool:
@@ -110,6 +111,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
             f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
         )
+    server_processes = parsed("SHARER_SERVER_PROCESSES", "2", _positive_int)
+    server_threads = parsed("SHARER_SERVER_THREADS", "4", _positive_int)
+    costly_proofs = parsed(
+        "SHARER_COSTLY_PROOFS_PER_PROCESS",
+        str(default_costly_proofs(server_processes, server_threads)),
+        _positive_int,
+    )
+    if costly_proofs > server_threads:
+        raise SettingsError(
+            f"SHARER_COSTLY_PROOFS_PER_PROCESS={costly_proofs}: at most "
+            f"SHARER_SERVER_THREADS ({server_threads}), and better fewer, so a thread "
+            "is left for the health check and cheap requests"
+        )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
@@ -138,8 +152,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
         bind=bind,
-        server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
-        server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
+        server_processes=server_processes,
+        server_threads=server_threads,
         request_timeout=request_timeout,
         keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
         max_connections_per_client=parsed(
@@ -153,7 +167,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
+        costly_proofs_per_process=costly_proofs,
     )
+
+
+def default_costly_proofs(server_processes: int, server_threads: int) -> int:
+    """The default bound on costly decode proofs per server process: the processes'
+    proofs together take at most the machine's cores, and each process keeps a thread
+    free for cheap requests (while it has more than one)."""
+    per_process = (os.cpu_count() or 1) // server_processes
+    return max(1, min(per_process, server_threads - 1))
 
 
 def settings_or_exit(program: str) -> Settings:
