@@ -6,7 +6,6 @@ pending and its thumbnails missing for as long as the test needs.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests

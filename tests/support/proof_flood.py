@@ -21,6 +21,9 @@ from support.client import upload
 from support.images import Size, photo_image
 
 REQUEST_TIMEOUT = 30.0
+# A probe not answered in this long counts as unanswered (status 0): longer than the
+# AWS load balancer's health check waits (5 s).
+PROBE_TIMEOUT = 10.0
 # A pause between two probes, so the probing client is not a flood of its own.
 PROBE_PAUSE_SECONDS = 0.05
 
@@ -69,20 +72,24 @@ class FloodResult:
 
 
 def timed(send: Callable[[], requests.Response]) -> Answer:
-    """Send one request by calling ``send`` and time its answer."""
+    """Send one request by calling ``send`` and time its answer; status 0 if it got
+    none (a timeout or a closed connection)."""
     started = time.perf_counter()
-    response = send()
+    try:
+        response = send()
+    except requests.RequestException as exc:
+        return Answer(0, {}, repr(exc), time.perf_counter() - started)
     return Answer.of(response, time.perf_counter() - started)
 
 
 def health(base_url: str) -> Answer:
     """``GET /healthz`` on a new connection, timed."""
-    return timed(lambda: requests.get(f"{base_url}/healthz", timeout=REQUEST_TIMEOUT))
+    return timed(lambda: requests.get(f"{base_url}/healthz", timeout=PROBE_TIMEOUT))
 
 
-def image_upload(base_url: str, data: bytes) -> Answer:
+def image_upload(base_url: str, data: bytes, timeout: float = PROBE_TIMEOUT) -> Answer:
     """An upload of ``data`` on a new connection, timed."""
-    return timed(lambda: upload(base_url, data))
+    return timed(lambda: upload(base_url, data, timeout=timeout))
 
 
 def flood(
@@ -96,7 +103,7 @@ def flood(
 
     def one_heic() -> None:
         nonlocal unanswered
-        answer = image_upload(base_url, heic)
+        answer = image_upload(base_url, heic, REQUEST_TIMEOUT)
         with lock:
             result.uploads.append(answer)
             unanswered -= 1
