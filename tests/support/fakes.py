@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sharer.edge_cache import EdgeCache, EdgeCacheUnavailable
@@ -176,12 +177,12 @@ class FakeQueue(Queue):
 
 @dataclass
 class FakeEdgeCache(EdgeCache):
-    """Records the prefixes it was told to forget; ``failing`` makes it raise."""
+    """Records the paths it was told to forget; ``failing`` makes it raise."""
 
     forgotten: list[str] = field(default_factory=list)
     failing: bool = False
 
-    def forget(self, path_prefix: str) -> None:
+    def forget(self, paths: Sequence[str]) -> None:
         if self.failing:
             raise EdgeCacheUnavailable("fake CDN is down")
-        self.forgotten.append(path_prefix)
+        self.forgotten.extend(paths)
