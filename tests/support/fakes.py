@@ -65,11 +65,13 @@ class FakeStorage(Storage):
             raise StorageUnavailable("fake storage refuses deletes")
         self.objects.pop(key, None)
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[ListedKey]:
         validate_prefix(prefix)
         self._maybe_fail()
         names = sorted(
-            k for k in self.objects if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            k
+            for k in self.objects
+            if k.startswith(prefix) and "/" not in k[len(prefix) :] and k > start_after
         )
         return [ListedKey(key, self.modified.get(key, 0.0)) for key in names[:limit]]
 
