@@ -49,6 +49,11 @@ _RETRY_AFTER: Schema = {
 _BUSY = _error(
     "storage or queue briefly unavailable; nothing was kept", **{"Retry-After": _RETRY_AFTER}
 )
+_UPLOAD_BUSY = _error(
+    "storage or queue briefly unavailable, or this server is busy proving other HEIC/AVIF "
+    "uploads decode; nothing was kept",
+    **{"Retry-After": _RETRY_AFTER},
+)
 
 
 def _id_parameter(description: str) -> Schema:
@@ -192,7 +197,7 @@ def _paths() -> Schema:
                     "400": _error("no image part, or not an image we accept"),
                     "406": _error("Accept does not admit application/json"),
                     "413": _error("the image or the form is too large (refused before reading)"),
-                    "503": _BUSY,
+                    "503": _UPLOAD_BUSY,
                 },
             },
             "get": _get(
