@@ -73,7 +73,7 @@ def create_app(
             max_seconds=settings.max_wait_seconds,
             waiters=settings.waiters_per_process,
         ),
-        ProofSlots(settings.costly_proofs_per_process),
+        ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
     )
     init_request_log(app)
     init_error_handlers(app)

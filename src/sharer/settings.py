@@ -67,6 +67,13 @@ class Settings:
     costly_proofs_per_process: int = 1
 
     @property
+    def costly_proof_waiters(self) -> int:
+        """Uploads that may wait for a costly-proof slot in a process: as many as the
+        slots, while a thread stays free for the health check and cheap requests."""
+        spare = self.server_threads - 1 - self.costly_proofs_per_process
+        return max(0, min(self.costly_proofs_per_process, spare))
+
+    @property
     def serves_media(self) -> bool:
         """Local storage has no CDN in front of it, so the server serves the objects."""
         return self.storage_url.startswith("file://")

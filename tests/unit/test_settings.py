@@ -105,6 +105,10 @@ def test_costly_proofs_default_to_the_cores_and_leave_a_thread_free() -> None:
     assert default.costly_proofs_per_process == cores
     assert load_settings({"SHARER_SERVER_THREADS": "2"}).costly_proofs_per_process == 1
     assert load_settings({"SHARER_SERVER_THREADS": "1"}).costly_proofs_per_process == 1
+    waiters = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "1"}
+    assert load_settings(waiters).costly_proof_waiters == 1  # two threads stay free
+    crowded = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "3"}
+    assert load_settings(crowded).costly_proof_waiters == 0
     many = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "5"}
     with pytest.raises(SettingsError, match="SHARER_COSTLY_PROOFS_PER_PROCESS=5"):
         load_settings(many)
