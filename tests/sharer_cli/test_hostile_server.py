@@ -21,9 +21,9 @@ from support.services import Service
 # Retitles the terminal, clears it, and draws a fake success in green.
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[32m\r\u202eall good\x1b[0m\x9b1m"
 IMAGE_ID = "uJY0FDxblqZ8mt3iTRGgUQ"
-URLS = {key: f"http://127.0.0.1:1/images/{IMAGE_ID}/{key}" for key in ("original", "small")} | {
-    "medium": f"http://127.0.0.1:1/images/{IMAGE_ID}/medium",
-    "large": f"http://127.0.0.1:1/images/{IMAGE_ID}/large",
+URLS = {
+    key: f"http://127.0.0.1:1/images/{IMAGE_ID}/{key}"
+    for key in ("original", "small", "medium", "large")
 }
 TOKEN = "t" * 43
 
