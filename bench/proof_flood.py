@@ -3,7 +3,8 @@ full-resolution chroma (the costliest proof) from one client, under the per-clie
 bound, against the server as ``make run`` starts it (2 processes of 4 threads, no worker
 on the machine). Meanwhile another client alternates ``GET /healthz`` and a small JPEG
 upload, each on a new connection, until every flood upload is answered; the same probes
-are timed on the idle server first.
+are timed on the idle server first. ``--retries N`` sends each refused upload again after
+its ``Retry-After``, as the CLI does (4 times by default).
 
     .venv/bin/python bench/proof_flood.py --label after --output bench/results/proof_flood.md
 
@@ -15,6 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -22,6 +24,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from support.images import jpeg  # noqa: E402
 from support.proof_flood import (  # noqa: E402
+    REQUEST_TIMEOUT,
     Answer,
     flood,
     health,
@@ -40,6 +43,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--label", required=True, help="what was measured (before, after)")
     parser.add_argument("--output", type=Path, help="append the table to this file")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        help="times each flood upload is sent again after a 503 (the CLI: 4)",
+    )
     args = parser.parse_args()
     heic, small = phone_heic(), jpeg((64, 48))
     with tempfile.TemporaryDirectory() as workdir:
@@ -49,16 +58,19 @@ def main() -> None:
             idle_health = [health(base) for _ in range(IDLE_PROBES)]
             idle_uploads = [image_upload(base, small) for _ in range(IDLE_PROBES)]
             started = time.perf_counter()
-            result = flood(base, heic, small, uploads=FLOOD_UPLOADS)
+            result = flood(base, heic, small, uploads=FLOOD_UPLOADS, retries=args.retries)
             seconds = time.perf_counter() - started
-    statuses = [answer.status for answer in result.uploads]
-    refused = statuses.count(503)
+    statuses = Counter(answer.status for answer in result.uploads)
+    tally = ", ".join(
+        f"{count} {'unanswered' if status == 0 else f'got {status}'}"
+        for status, count in sorted(statuses.items())
+    )
     lines = [
         f"\n### {args.label}\n",
-        f"{FLOOD_UPLOADS} HEIC uploads of {len(heic):,} bytes: {statuses.count(202)} got 202, "
-        f"{refused} got 503 (worst {_worst_503(result.uploads)}), "
-        f"{len(statuses) - statuses.count(202) - refused} other; "
-        f"the flood lasted {seconds:.1f} s.\n",
+        f"{FLOOD_UPLOADS} HEIC uploads of {len(heic):,} bytes, each sent again up to "
+        f"{args.retries} times after a 503 ({result.retried} resends): finally {tally} "
+        f"(unanswered: no answer in {REQUEST_TIMEOUT:g} s); the slowest final 503 took "
+        f"{_worst_503(result.uploads)}; the flood lasted {seconds:.1f} s.\n",
         "| probe | idle | during the flood |",
         "|---|---|---|",
         f"| GET /healthz | {latency_summary(idle_health)} | "
