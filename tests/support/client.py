@@ -11,19 +11,14 @@ BODY_KEYS = ("original", "small", "medium", "large")
 
 
 def upload(
-    base_url: str,
-    data: bytes,
-    *,
-    filename: str = "4.jpg",
-    timeout: float = 30,
-    **headers: str,
+    base_url: str, data: bytes, *, filename: str = "4.jpg", **headers: str
 ) -> requests.Response:
     """POST ``data`` the way the reference client does: an octet-stream part, no Accept."""
     return requests.post(
         f"{base_url}/",
         files={"image": (filename, data, "application/octet-stream")},
         headers=headers,
-        timeout=timeout,
+        timeout=30,
     )
 
 

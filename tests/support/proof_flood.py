@@ -7,6 +7,7 @@ loop by ``max_probes``.
 """
 
 import io
+import random
 import statistics
 import threading
 import time
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 import pillow_heif
 import requests
 
-from support.client import upload
 from support.images import Size, photo_image
 
 REQUEST_TIMEOUT = 30.0
@@ -64,9 +64,11 @@ class Probe:
 
 @dataclass
 class FloodResult:
-    """Every flood upload's answer, and the probes taken while the flood ran."""
+    """Every flood upload's final answer, and the probes taken while the flood ran."""
 
     uploads: list[Answer] = field(default_factory=list)
+    # How many times a flood upload was sent again after a 503.
+    retried: int = 0
     health: list[Probe] = field(default_factory=list)
     small_uploads: list[Probe] = field(default_factory=list)
 
@@ -88,22 +90,41 @@ def health(base_url: str) -> Answer:
 
 
 def image_upload(base_url: str, data: bytes, timeout: float = PROBE_TIMEOUT) -> Answer:
-    """An upload of ``data`` on a new connection, timed."""
-    return timed(lambda: upload(base_url, data, timeout=timeout))
+    """An upload of ``data`` on a new connection, timed (as ``support.client.upload``
+    sends it, with this timeout)."""
+    files = {"image": ("photo", data, "application/octet-stream")}
+    return timed(lambda: requests.post(f"{base_url}/", files=files, timeout=timeout))
 
 
 def flood(
-    base_url: str, heic: bytes, jpeg: bytes, *, uploads: int, max_probes: int = 400
+    base_url: str,
+    heic: bytes,
+    jpeg: bytes,
+    *,
+    uploads: int,
+    retries: int = 0,
+    max_probes: int = 400,
 ) -> FloodResult:
-    """``uploads`` HEIC uploads at once; meanwhile alternate a health check and a small
-    JPEG upload until every flood upload is answered (at most ``max_probes`` pairs)."""
+    """``uploads`` HEIC uploads at once, each sent again up to ``retries`` times after a
+    503's ``Retry-After`` (as the CLI does, jittered); meanwhile alternate a health check
+    and a small JPEG upload until every flood upload has its final answer (at most
+    ``max_probes`` pairs)."""
     result = FloodResult()
     lock = threading.Lock()
     unanswered = uploads
+    jitter = random.Random(0)  # spreads the retries; seeded, so runs compare
 
     def one_heic() -> None:
         nonlocal unanswered
         answer = image_upload(base_url, heic, REQUEST_TIMEOUT)
+        for _ in range(retries):
+            if answer.status != 503:
+                break
+            with lock:
+                result.retried += 1
+                pause = float(answer.headers.get("Retry-After", "1")) * (1 + jitter.random() / 4)
+            time.sleep(pause)
+            answer = image_upload(base_url, heic, REQUEST_TIMEOUT)
         with lock:
             result.uploads.append(answer)
             unanswered -= 1
@@ -120,7 +141,7 @@ def flood(
             result.small_uploads.append(Probe(uploaded, unanswered))
             time.sleep(PROBE_PAUSE_SECONDS)
         for future in futures:
-            future.result(timeout=REQUEST_TIMEOUT)
+            future.result(timeout=REQUEST_TIMEOUT * (retries + 1))
     return result
 
 
