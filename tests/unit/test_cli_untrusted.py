@@ -16,8 +16,13 @@ from cli.untrusted import (
     upload_urls,
 )
 
+# Text rich in what a terminal obeys (controls, bidi and other format characters, line
+# separators), which uniform code points would hardly ever produce.
+HOSTILE_TEXT = st.text(
+    st.characters(categories=["Cc", "Cf", "Zl", "Zp"]) | st.characters() | st.sampled_from(":/h")
+)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats() | HOSTILE_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=6),
     max_leaves=12,
 )
@@ -28,14 +33,14 @@ def _terminal_safe(text: str) -> bool:
     return not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
-@given(st.text())
+@given(HOSTILE_TEXT)
 def test_printable_keeps_no_control_character_and_is_bounded(text: str) -> None:
     cleaned = printable(text)
     assert _terminal_safe(cleaned)
     assert len(cleaned) <= MAX_PRINTED
 
 
-@given(JSON_VALUES | st.dictionaries(URL_KEYS, st.text() | JSON_VALUES, max_size=5))
+@given(JSON_VALUES | st.dictionaries(URL_KEYS, HOSTILE_TEXT | JSON_VALUES, max_size=5))
 def test_upload_urls_refuse_or_give_four_clean_http_urls(document: object) -> None:
     try:
         urls = upload_urls(document)
@@ -52,7 +57,7 @@ def test_upload_urls_refuse_or_give_four_clean_http_urls(document: object) -> No
         assert _terminal_safe(url)
 
 
-@given(st.text())
+@given(HOSTILE_TEXT)
 def test_ids_and_tokens_are_refused_unless_of_their_shape(text: str) -> None:
     for parse in (image_id_of, lambda value: delete_token_of(value)):
         try:
