@@ -20,6 +20,8 @@ from support.services import Service
 
 # Retitles the terminal, clears it, and draws a fake success in green.
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[32m\r\u202eall good\x1b[0m\x9b1m"
+# The same in what a header line can carry (latin-1, no CR or LF).
+HEADER_ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[32mall good\x1b[0m\x9b1m"
 IMAGE_ID = "uJY0FDxblqZ8mt3iTRGgUQ"
 URLS = {
     key: f"http://127.0.0.1:1/images/{IMAGE_ID}/{key}"
@@ -60,9 +62,9 @@ def photo(tmp_path: Path) -> Path:
     "fault",
     [
         Fault(400, json.dumps({"error": f"refused{ESCAPES}"}).encode(), "application/json"),
-        Fault(503, b"<html>busy</html>", "text/html", reason=ESCAPES.encode().decode("latin-1")),
-        _accepted(URLS, f"/images/{IMAGE_ID}{ESCAPES}", TOKEN),
-        _accepted(URLS, f"/images/{IMAGE_ID}", f"{TOKEN}{ESCAPES}"),
+        Fault(418, b"<html>no</html>", "text/html", reason=HEADER_ESCAPES),
+        _accepted(URLS, f"/images/{IMAGE_ID}{HEADER_ESCAPES}", TOKEN),
+        _accepted(URLS, f"/images/{IMAGE_ID}", f"{TOKEN}{HEADER_ESCAPES}"),
         _accepted(URLS | {"small": f"http://x/{ESCAPES}"}, f"/images/{IMAGE_ID}", TOKEN),
     ],
     ids=["error-body", "reason", "location", "delete-token", "url"],
