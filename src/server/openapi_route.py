@@ -49,6 +49,11 @@ _RETRY_AFTER: Schema = {
 _BUSY = _error(
     "storage or queue briefly unavailable; nothing was kept", **{"Retry-After": _RETRY_AFTER}
 )
+_UPLOAD_BUSY = _error(
+    "storage or queue briefly unavailable, or this server is busy proving other HEIC/AVIF "
+    "uploads decode; nothing was kept",
+    **{"Retry-After": _RETRY_AFTER},
+)
 
 
 def _id_parameter(description: str) -> Schema:
@@ -215,7 +220,7 @@ def _paths() -> Schema:
                     "422": _error(
                         "this Idempotency-Key was used with another image: send a new key"
                     ),
-                    "503": _BUSY,
+                    "503": _UPLOAD_BUSY,
                 },
             },
             "get": _get(

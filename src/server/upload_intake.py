@@ -6,7 +6,8 @@ already stored is removed and the caller answers 503.
 """
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from server import privacy
@@ -39,6 +40,7 @@ def plan_upload(
     strip_metadata: bool = False,
     accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
     image_id: str | None = None,
+    costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> PlannedUpload:
     """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
@@ -47,11 +49,18 @@ def plan_upload(
     stored without its metadata (see ``server.privacy``), otherwise byte for byte as
     uploaded. ``accepted_formats`` are the formats the operator allows. ``image_id`` is
     a fresh id unless given (an upload taken over under its Idempotency-Key keeps the id
-    its first attempt planned).
+    its first attempt planned). ``costly_proof_slot`` bounds the costly decode proofs
+    (see ``server.inspection``).
 
-    Raises ``InvalidImage`` for bytes we refuse.
+    Raises ``InvalidImage`` for bytes we refuse, and whatever ``costly_proof_slot``
+    raises (``server.proof_slots.ProofsBusy``) when it refuses.
     """
-    image = inspect_upload(data, max_pixels=max_pixels, accepted=accepted_formats)
+    image = inspect_upload(
+        data,
+        max_pixels=max_pixels,
+        accepted=accepted_formats,
+        costly_proof_slot=costly_proof_slot,
+    )
     if strip_metadata:
         data = privacy.strip_walked(image.walked)
     job = job_for_upload(

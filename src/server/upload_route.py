@@ -9,7 +9,12 @@ bound; the body is then split by ``server.form_parts``.
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
-from server.bound_backends import current_queue, current_settings, current_storage
+from server.bound_backends import (
+    current_proof_slots,
+    current_queue,
+    current_settings,
+    current_storage,
+)
 from server.form_parts import FormPart, FormTooLarge, MalformedForm, split_form
 from server.idempotent_uploads import (
     IDEMPOTENCY_KEY_HEADER,
@@ -90,6 +95,7 @@ def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
             strip_metadata=settings.strip_original_metadata,
             accepted_formats=settings.accepted_formats,
             image_id=image_id,
+            costly_proof_slot=current_proof_slots().held,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc

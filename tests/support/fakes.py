@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sharer.edge_cache import EdgeCache, EdgeCacheUnavailable
@@ -74,11 +75,13 @@ class FakeStorage(Storage):
             raise StorageUnavailable("fake storage refuses deletes")
         self.objects.pop(key, None)
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[ListedKey]:
         validate_prefix(prefix)
         self._maybe_fail()
         names = sorted(
-            k for k in self.objects if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            k
+            for k in self.objects
+            if k.startswith(prefix) and "/" not in k[len(prefix) :] and k > start_after
         )
         return [ListedKey(key, self.modified.get(key, 0.0)) for key in names[:limit]]
 
@@ -186,12 +189,12 @@ class FakeQueue(Queue):
 
 @dataclass
 class FakeEdgeCache(EdgeCache):
-    """Records the prefixes it was told to forget; ``failing`` makes it raise."""
+    """Records the paths it was told to forget; ``failing`` makes it raise."""
 
     forgotten: list[str] = field(default_factory=list)
     failing: bool = False
 
-    def forget(self, path_prefix: str) -> None:
+    def forget(self, paths: Sequence[str]) -> None:
         if self.failing:
             raise EdgeCacheUnavailable("fake CDN is down")
-        self.forgotten.append(path_prefix)
+        self.forgotten.extend(paths)

@@ -60,6 +60,8 @@ class Fault:
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
     drop_answer: bool = False
+    # The status line's reason phrase (the standard one when None).
+    reason: str | None = None
 
 
 def forward(
@@ -85,9 +87,10 @@ def answer(
     body: bytes,
     *,
     close: bool,
+    reason: str | None = None,
 ) -> None:
     """Write a relayed answer; ``close`` ends the client's connection after it."""
-    handler.send_response(status)
+    handler.send_response(status, reason)
     length = str(len(body))
     for name, value in headers:
         if name.lower() != "content-length":
@@ -223,7 +226,14 @@ class FaultProxy(LoopbackProxy):
                     return
                 if fault is not None and fault.status is not None:
                     answer_headers = [("Content-Type", fault.content_type), *fault.headers]
-                    self._answer(fault.status, answer_headers, fault.body)
+                    answer(
+                        self,
+                        fault.status,
+                        answer_headers,
+                        fault.body,
+                        close=True,
+                        reason=fault.reason,
+                    )
                     return
                 self._answer(*forward(proxy._upstream, self.command, self.path, headers, body))
 

@@ -1,5 +1,6 @@
 """Settings: defaults that run locally, and a clear error naming any bad variable."""
 
+import os
 import socket
 
 import pytest
@@ -71,6 +72,7 @@ def test_aws_backends() -> None:
         ("SHARER_MAX_WAIT_SECONDS", "-1"),
         ("SHARER_WAITERS_PER_PROCESS", "lots"),
         ("SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", "0"),
+        ("SHARER_COSTLY_PROOFS_PER_PROCESS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -105,6 +107,19 @@ def test_a_takeover_waits_until_the_first_request_cannot_be_running() -> None:
         load_settings({"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "20"})
     settings = {"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "21"}
     assert load_settings(settings).idempotency_takeover_seconds == 21
+def test_costly_proofs_default_to_the_cores_and_leave_a_thread_free() -> None:
+    cores = os.cpu_count() or 1
+    default = load_settings({"SHARER_SERVER_PROCESSES": "1", "SHARER_SERVER_THREADS": "64"})
+    assert default.costly_proofs_per_process == cores
+    assert load_settings({"SHARER_SERVER_THREADS": "2"}).costly_proofs_per_process == 1
+    assert load_settings({"SHARER_SERVER_THREADS": "1"}).costly_proofs_per_process == 1
+    waiters = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "1"}
+    assert load_settings(waiters).costly_proof_waiters == 1  # two threads stay free
+    crowded = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "3"}
+    assert load_settings(crowded).costly_proof_waiters == 0
+    many = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "5"}
+    with pytest.raises(SettingsError, match="SHARER_COSTLY_PROOFS_PER_PROCESS=5"):
+        load_settings(many)
 
 
 def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:

@@ -128,7 +128,7 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise StorageUnavailable(f"cannot delete {key!r} under {self._root}: {exc}") from exc
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[port.ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[port.ListedKey]:
         """The files of the prefix's directory, skipping temp files and subdirectories."""
         port.validate_prefix(prefix)
         directory = self._root / prefix
@@ -137,7 +137,13 @@ class LocalStorage(Storage):
                 # nsmallest keeps at most ``limit`` names in memory, however many there are.
                 first = heapq.nsmallest(
                     limit,
-                    (e for e in entries if not e.name.startswith(".") and e.is_file()),
+                    (
+                        e
+                        for e in entries
+                        if not e.name.startswith(".")
+                        and prefix + e.name > start_after
+                        and e.is_file()
+                    ),
                     key=lambda e: e.name,
                 )
                 return [port.ListedKey(prefix + e.name, e.stat().st_mtime) for e in first]

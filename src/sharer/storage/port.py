@@ -146,10 +146,11 @@ class Storage(ABC):
             self.delete(key)
 
     @abstractmethod
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[ListedKey]:
         """The first ``limit`` keys directly under ``prefix`` (which ends with ``/``), in
-        key order. Only the reconciler lists, and only its own small prefix: on AWS no
-        role may list the rest of the bucket."""
+        key order, after the key ``start_after`` (the last of the previous page). Only the
+        reconciler lists, and only its own small prefix: on AWS no role may list the rest
+        of the bucket."""
 
     @abstractmethod
     def check(self) -> None:

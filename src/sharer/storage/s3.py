@@ -175,7 +175,7 @@ class S3Storage(Storage):
             failed = ", ".join(f"{e.get('Key')}: {e.get('Code')}" for e in errors)
             raise StorageUnavailable(f"S3 delete in s3://{self._bucket} failed for {failed}")
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[port.ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[port.ListedKey]:
         """ListObjectsV2 pages (with ``/`` as delimiter) until ``limit`` keys."""
         port.validate_prefix(prefix)
         listed: list[port.ListedKey] = []
@@ -184,6 +184,8 @@ class S3Storage(Storage):
             "Prefix": self._prefix + prefix,
             "Delimiter": "/",
         }
+        if start_after:
+            request["StartAfter"] = self._prefix + start_after
         with self._errors("list", prefix):
             while len(listed) < limit:
                 request["MaxKeys"] = min(limit - len(listed), _MAX_LIST_KEYS)

@@ -74,7 +74,7 @@
       const response = await fetch("/images/" + encodeURIComponent(entry.id), {
         headers: { Accept: "application/json" },
       });
-      if (response.status === 404) forget(entry.id);
+      if (response.status === 404 || response.status === 410) forget(entry.id);
       else if (response.ok && (await response.json()).status === "ready") markReady(entry.id);
     } catch (error) {
       // Offline: it shows as being prepared until the next visit.
@@ -292,6 +292,12 @@
       const response = await fetch(statusUrl, {
         headers: { Accept: "application/json", Prefer: "wait=10" },
       });
+      if (response.status === 404 || response.status === 410) {
+        // Deleted meanwhile (from another tab, say): nothing more will come.
+        forget(entry.id);
+        fail(view, "This image was deleted.");
+        return;
+      }
       status = response.ok ? await response.json() : null;
     } catch (error) {
       status = null; // a blip: keep polling within the bound
