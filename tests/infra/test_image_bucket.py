@@ -59,7 +59,6 @@ def test_both_buckets_refuse_plain_http_and_nothing_is_public(synthesized: Synth
     assert len(buckets) == 2
     for bucket_id, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == BLOCK_ALL
-        assert bucket["UpdateReplacePolicy"] == bucket["DeletionPolicy"] == "Retain"
         statements = _policy_statements(synthesized, bucket_id)
         assert {
             "Effect": "Deny",
@@ -82,3 +81,16 @@ def test_log_bucket_expires_logs(synthesized: Synthesized) -> None:
             },
         },
     )
+
+
+def test_lifecycle_buckets_delete_and_rollback_keep_them_except_after_a_failed_create(
+    synthesized: Synthesized,
+) -> None:
+    # Lifecycle matrix, buckets, "rollback" and "delete" cells: a rolled-back first deploy
+    # deletes both (empty) buckets; every later rollback, replacement and `cdk destroy`
+    # keeps them.
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert bucket["UpdateReplacePolicy"] == "Retain"
