@@ -14,9 +14,22 @@ One distribution, two origins:
 A thumbnail's URL is handed out before the worker has made it; S3 answers 403 until then
 (OAC may not list the bucket), so 403 and 404 are cached for 0 seconds, not CloudFront's
 default 10.
+
+CloudFront refuses to update a VPC origin that a distribution uses (409, "currently
+associated with one or more distributions": the CloudFront Developer Guide's "Update a VPC
+origin" has you detach it first; aws/aws-cdk issues 34629 and 35765). CloudFormation
+cannot detach, so the VPC origin is never updated in place: its construct id and name
+carry a digest of everything it is made of (``vpc_origin_digest``), so any change makes a
+new one, the distribution switches to it, and CloudFormation deletes the old one once
+nothing uses it. Tags would be updated in place, so the VPC origin carries none, whatever
+``Tags.of`` says above it.
 """
 
-from aws_cdk import Duration
+import hashlib
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -69,10 +82,27 @@ class Cdn(Construct):
         origin_access_control = cloudfront.S3OriginAccessControl(
             self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
         )
-        tier = origins.VpcOrigin.with_application_load_balancer(
-            load_balancer,
-            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        endpoint_settings = VpcOriginSettings(
             http_port=load_balancer_port,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+            origin_ssl_protocols=(cloudfront.OriginSslPolicy.TLS_V1_2,),
+        )
+        digest = vpc_origin_digest(load_balancer, endpoint_settings)
+        self.vpc_origin = cloudfront.VpcOrigin(
+            self,
+            f"UploadTierOrigin{digest}",
+            endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(load_balancer),
+            vpc_origin_name=f"{Stack.of(self).stack_name[:50]}-uploads-{digest}",
+            http_port=endpoint_settings.http_port,
+            protocol_policy=endpoint_settings.protocol_policy,
+            origin_ssl_protocols=list(endpoint_settings.origin_ssl_protocols),
+        )
+        vpc_origin_resource = self.vpc_origin.node.default_child
+        assert isinstance(vpc_origin_resource, cloudfront.CfnVpcOrigin)
+        vpc_origin_resource.add_property_deletion_override("Tags")
+        tier = origins.VpcOrigin.with_vpc_origin(
+            self.vpc_origin,
+            domain_name=load_balancer.load_balancer_dns_name,
             read_timeout=read_timeout,
             keepalive_timeout=keepalive_timeout,
         )
@@ -173,3 +203,37 @@ class Cdn(Construct):
                 "uploads are already size-, type- and pixel-checked by the server. The "
                 "wafRateLimit context parameter adds one (docs/deploy.md).",
             )
+
+
+@dataclass(frozen=True)
+class VpcOriginSettings:
+    """The VPC origin's own settings, besides the balancer it points at."""
+
+    http_port: int
+    protocol_policy: cloudfront.OriginProtocolPolicy
+    origin_ssl_protocols: tuple[cloudfront.OriginSslPolicy, ...]
+
+
+def vpc_origin_digest(
+    load_balancer: elbv2.IApplicationLoadBalancer, settings: VpcOriginSettings
+) -> str:
+    """A digest of everything the VPC origin is made of, for its construct id and name.
+
+    The balancer enters by its logical id and the properties whose change replaces it
+    (scheme, type, name: AWS::ElasticLoadBalancingV2::LoadBalancer), since a replaced
+    balancer keeps its logical id but gets a new ARN, which would update the origin.
+    """
+    balancer = load_balancer.node.default_child
+    assert isinstance(balancer, elbv2.CfnLoadBalancer)
+    stack = Stack.of(balancer)
+    made_of = {
+        "balancer": stack.get_logical_id(balancer),
+        # Resolved: CDK hands out a new token for each read of a lazy value.
+        "scheme": stack.resolve(balancer.scheme),
+        "type": stack.resolve(balancer.type),
+        "name": stack.resolve(balancer.name),
+        "http_port": settings.http_port,
+        "protocol_policy": settings.protocol_policy.value,
+        "origin_ssl_protocols": [policy.value for policy in settings.origin_ssl_protocols],
+    }
+    return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:8]
