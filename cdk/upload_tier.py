@@ -201,7 +201,9 @@ class UploadTier(Construct):
             self.load_balancer,
             "AwsSolutions-ELB2",
             "Every request reaches the balancer through CloudFront, whose standard logs in the "
-            "log bucket already record it; balancer logs would be a second copy of each.",
+            "log bucket already record it (delivered: the template refuses the opt-in Regions, "
+            "where legacy standard logs are not; cdk/deploy_regions.py); balancer logs would "
+            "be a second copy of each.",
         )
 
     def publish_settings(self, settings: Mapping[str, str]) -> ssm.StringParameter:
