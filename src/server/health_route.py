@@ -1,4 +1,12 @@
-"""``GET /healthz``: 200 when storage and queue answer, 503 naming what does not.
+"""Two health checks (AWS Builders' Library, "Implementing health checks"):
+
+- ``GET /livez``, liveness: 200 whenever this process serves requests. It calls nothing,
+  so a storage or queue outage never makes it fail; the load balancer routes on it and
+  Auto Scaling replaces a server on it. A dependency blip must not take every server out
+  at once.
+- ``GET /healthz``, dependency health: 200 when storage and queue answer, 503 naming what
+  does not, for operators and dashboards. Each call makes AWS calls, so the balancer
+  keeps it from the public (cdk/upload_tier.py).
 
 The body says which backend is down, never why: the error (a path, a bucket, a host)
 goes to the operator's log with the request id.
@@ -16,6 +24,14 @@ from sharer.storage import StorageUnavailable
 health_blueprint = Blueprint("health", __name__)
 
 log = logging.getLogger("sharer.server")
+
+
+@health_blueprint.get("/livez")
+def livez() -> tuple[Response, int]:
+    """Answer from this process alone: no backend is called."""
+    response = jsonify(status="ok")
+    response.headers["Cache-Control"] = "no-store"
+    return response, 200
 
 
 @health_blueprint.get("/healthz")
