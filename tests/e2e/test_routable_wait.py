@@ -23,18 +23,24 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
+def _session() -> boto3.Session:
+    return boto3.Session(
         region_name=REGION,
-        endpoint_url=endpoint,
         aws_access_key_id=FAKE_AWS_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=FAKE_AWS_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )
 
 
+def _ec2(endpoint: str) -> Any:
+    return _session().client("ec2", endpoint_url=endpoint)
+
+
+def _elbv2(endpoint: str) -> Any:
+    return _session().client("elbv2", endpoint_url=endpoint)
+
+
 def _target_group_and_instance(endpoint: str, name: str) -> tuple[str, str]:
-    ec2, elbv2 = _client(endpoint, "ec2"), _client(endpoint, "elbv2")
+    ec2, elbv2 = _ec2(endpoint), _elbv2(endpoint)
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     image_id = ec2.describe_images()["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]
@@ -69,7 +75,7 @@ def test_the_signal_waits_until_the_balancer_calls_the_server_healthy(
     endpoint: str, tmp_path: Path
 ) -> None:
     arn, instance_id = _target_group_and_instance(endpoint, "registered-later")
-    elbv2 = _client(endpoint, "elbv2")
+    elbv2 = _elbv2(endpoint)
     registering = threading.Timer(
         1.5, lambda: elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": instance_id}])
     )

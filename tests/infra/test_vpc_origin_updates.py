@@ -58,7 +58,7 @@ def _template(
     if tag is not None:
         # A stack-wide tag, the way issue 35765 met the 409.
         Tags.of(app).add("cost-centre", tag)
-    template: dict[str, Any] = Template.from_stack(stack).to_json()
+    template = dict(Template.from_stack(stack).to_json())
     return template
 
 
