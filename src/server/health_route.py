@@ -6,7 +6,9 @@
   at once.
 - ``GET /healthz``, dependency health: 200 when storage and queue answer, 503 naming what
   does not, for operators and dashboards. Each call makes AWS calls, so the balancer
-  keeps it from the public (cdk/upload_tier.py).
+  keeps it from the public (cdk/upload_tier.py): its rule matches the path as sent, so
+  this answers only that spelling, 404 to any other (``/%68ealthz``), which the balancer
+  would pass on and routing would decode to this route.
 
 The body says which backend is down, never why: the error (a path, a bucket, a host)
 goes to the operator's log with the request id.
@@ -14,7 +16,7 @@ goes to the operator's log with the request id.
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, abort, jsonify, request
 
 from server.bound_backends import current_queue, current_storage
 from server.request_log import request_id
@@ -34,9 +36,16 @@ def livez() -> tuple[Response, int]:
     return response, 200
 
 
-@health_blueprint.get("/healthz")
+DEPENDENCY_HEALTH_PATH = "/healthz"
+
+
+@health_blueprint.get(DEPENDENCY_HEALTH_PATH)
 def healthz() -> tuple[Response, int]:
     """Probe both backends; the body says which one failed."""
+    # RAW_URI (gunicorn, Werkzeug) is the target as sent, before percent-decoding.
+    raw_path = str(request.environ.get("RAW_URI", request.path)).split("?", 1)[0]
+    if raw_path != DEPENDENCY_HEALTH_PATH:
+        abort(404)
     checks: dict[str, str] = {}
     try:
         current_storage().check()

@@ -3,6 +3,8 @@ Library, "Implementing health checks"): while S3 and SQS fail, the deep check sa
 and the liveness check, which the balancer and Auto Scaling act on, still answers 200 and
 calls neither."""
 
+import http.client
+
 import pytest
 import requests
 
@@ -31,3 +33,23 @@ def test_liveness_answers_while_storage_and_queue_are_down(aws_stack: Stack) -> 
     assert proxy.hits == calls_during_outage
     proxy.heal()
     assert requests.get(f"{base_url}/healthz", timeout=60).status_code == 200
+
+
+@pytest.mark.parametrize("spelling", ["/%68ealthz", "/healt%68z", "/%2Fhealthz"])
+def test_the_dependency_check_answers_only_the_spelling_the_balancer_refuses(
+    local_stack: Stack, spelling: str
+) -> None:
+    # The balancer's rule matches /healthz as sent; routing decodes %68 to h. Any other
+    # spelling would pass the balancer and reach the deep check, so the app refuses it.
+    local_stack.service.start_server()
+    host, port = local_stack.service.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", spelling)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 404, body
+    assert response.getheader("Content-Type") == "application/json"
+    assert requests.get(f"{local_stack.service.base_url}/healthz", timeout=10).status_code == 200

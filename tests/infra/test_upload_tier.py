@@ -16,7 +16,7 @@ from cdk.upload_tier import (
     WAIT_HEALTHY_COMMAND,
     WAIT_ROUTABLE_COMMAND,
 )
-from server.health_route import health_blueprint
+from server import health_route
 from sharer.settings import load_settings
 
 UNIT = REPO_ROOT / "image-builder" / "systemd" / "sharer@.service"
@@ -96,9 +96,10 @@ def test_lifecycle_listener_the_dependency_check_is_not_public(
     assert action["FixedResponseConfig"]["ContentType"] == "application/json"
     # The path it hides is the app's dependency check, a route that exists.
     app = Flask(__name__)
-    app.register_blueprint(health_blueprint)
+    app.register_blueprint(health_route.health_blueprint)
     routes = {url_rule.rule for url_rule in app.url_map.iter_rules()}
     assert DEPENDENCY_HEALTH_PATH in routes
+    assert DEPENDENCY_HEALTH_PATH == health_route.DEPENDENCY_HEALTH_PATH
     assert HEALTH_PATH in routes
 
 
