@@ -18,24 +18,28 @@ default 10.
 CloudFront refuses to update a VPC origin that a distribution uses (409, "currently
 associated with one or more distributions": the CloudFront Developer Guide's "Update a VPC
 origin" has you detach it first; aws/aws-cdk issues 34629 and 35765). CloudFormation
-cannot detach, so the VPC origin is never updated in place: its construct id and name
+cannot detach, so the VPC origin is never updated in place: its logical id and name
 carry a digest of everything it is made of (``vpc_origin_digest``), so any change makes a
 new one, the distribution switches to it, and CloudFormation deletes the old one once
-nothing uses it. Tags would be updated in place, so the VPC origin carries none, whatever
-``Tags.of`` says above it.
+nothing uses it. Tags would be updated in place, so the template gives the VPC origin
+none, whatever ``Tags.of`` says above it; the stack's own tags, which CloudFormation
+propagates to its resources, enter the digest, so changing them makes a new origin too.
+The digest is taken when the app synthesizes, after ``Tags.of`` has tagged the stack.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
-from aws_cdk import Duration, Stack
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from cdk.nag import acknowledge
 
@@ -87,12 +91,10 @@ class Cdn(Construct):
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
             origin_ssl_protocols=(cloudfront.OriginSslPolicy.TLS_V1_2,),
         )
-        digest = vpc_origin_digest(load_balancer, endpoint_settings)
         self.vpc_origin = cloudfront.VpcOrigin(
             self,
-            f"UploadTierOrigin{digest}",
+            "UploadTierOrigin",
             endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(load_balancer),
-            vpc_origin_name=f"{Stack.of(self).stack_name[:50]}-uploads-{digest}",
             http_port=endpoint_settings.http_port,
             protocol_policy=endpoint_settings.protocol_policy,
             origin_ssl_protocols=list(endpoint_settings.origin_ssl_protocols),
@@ -100,6 +102,9 @@ class Cdn(Construct):
         vpc_origin_resource = self.vpc_origin.node.default_child
         assert isinstance(vpc_origin_resource, cloudfront.CfnVpcOrigin)
         vpc_origin_resource.add_property_deletion_override("Tags")
+        Aspects.of(vpc_origin_resource).add(
+            _NamedByWhatItIsMadeOf(vpc_origin_made_of(load_balancer, endpoint_settings))
+        )
         tier = origins.VpcOrigin.with_vpc_origin(
             self.vpc_origin,
             domain_name=load_balancer.load_balancer_dns_name,
@@ -214,10 +219,10 @@ class VpcOriginSettings:
     origin_ssl_protocols: tuple[cloudfront.OriginSslPolicy, ...]
 
 
-def vpc_origin_digest(
+def vpc_origin_made_of(
     load_balancer: elbv2.IApplicationLoadBalancer, settings: VpcOriginSettings
-) -> str:
-    """A digest of everything the VPC origin is made of, for its construct id and name.
+) -> dict[str, Any]:
+    """Everything the VPC origin is made of but the stack's tags, as plain values.
 
     The balancer enters by its logical id and the properties whose change replaces it
     (scheme, type, name: AWS::ElasticLoadBalancingV2::LoadBalancer), since a replaced
@@ -226,7 +231,7 @@ def vpc_origin_digest(
     balancer = load_balancer.node.default_child
     assert isinstance(balancer, elbv2.CfnLoadBalancer)
     stack = Stack.of(balancer)
-    made_of = {
+    return {
         "balancer": stack.get_logical_id(balancer),
         # Resolved: CDK hands out a new token for each read of a lazy value.
         "scheme": stack.resolve(balancer.scheme),
@@ -236,4 +241,31 @@ def vpc_origin_digest(
         "protocol_policy": settings.protocol_policy.value,
         "origin_ssl_protocols": [policy.value for policy in settings.origin_ssl_protocols],
     }
-    return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def vpc_origin_digest(made_of: dict[str, Any], stack_tags: dict[str, str]) -> str:
+    """A short digest of what the VPC origin is made of and the tags it would get."""
+    everything = {**made_of, "stack_tags": stack_tags}
+    return hashlib.sha256(json.dumps(everything, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@jsii.implements(IAspect)
+class _NamedByWhatItIsMadeOf:
+    """Gives the VPC origin its logical id and name once the stack's tags are final.
+
+    Added at the default priority, it runs after ``Tags.of`` (a mutating aspect).
+    """
+
+    def __init__(self, made_of: dict[str, Any]) -> None:
+        self._made_of = made_of
+
+    def visit(self, node: IConstruct) -> None:
+        """Name the VPC origin resource; every other node is left alone."""
+        if not isinstance(node, cloudfront.CfnVpcOrigin):
+            return
+        stack = Stack.of(node)
+        digest = vpc_origin_digest(self._made_of, dict(stack.tags.tag_values()))
+        node.override_logical_id(f"CdnUploadTierOrigin{digest}")
+        node.add_property_override(
+            "VpcOriginEndpointConfig.Name", f"{stack.stack_name[:50]}-uploads-{digest}"
+        )
