@@ -1,7 +1,9 @@
 """Lifecycle matrix cells (docs/deploy.md) of the edge and upload tier not covered beside
 their constructs: what `cdk destroy` removes, and what the stack's first deploy waits for."""
 
-from cdk_synthesis import Synthesized
+import re
+
+from cdk_synthesis import REPO_ROOT, Synthesized
 
 
 def test_lifecycle_log_groups_delete_removes_the_stacks_own_log_groups(
@@ -53,3 +55,18 @@ def test_lifecycle_server_group_replace_a_change_is_a_new_launch_template_versio
     assert group["LaunchTemplate"]["Version"] == {
         "Fn::GetAtt": [template_id, "LatestVersionNumber"]
     }
+
+
+def test_every_test_the_lifecycle_matrix_names_exists() -> None:
+    # The matrix in docs/deploy.md names the test behind each checkable cell.
+    deploy = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    matrix = deploy[deploy.index("## Lifecycle matrix") :]
+    matrix = matrix[: matrix.index("\n## ", 1)]
+    named = set(re.findall(r"`(test_\w+)`", matrix))
+    assert named
+    defined = {
+        name
+        for path in (REPO_ROOT / "tests").rglob("test_*.py")
+        for name in re.findall(r"^def (test_\w+)\(", path.read_text(), re.MULTILINE)
+    }
+    assert sorted(named - defined) == []
