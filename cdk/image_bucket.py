@@ -2,7 +2,7 @@
 
 import math
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnDeletionPolicy, Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -19,9 +19,11 @@ class ImageBucket(Construct):
 
     ``bucket`` holds ``images/<id>/...`` (served by CloudFront), ``status/<id>.json`` and
     the other records (never served); idempotency records expire after their retention.
-    ``log_bucket`` receives S3 access logs, CloudFront logs, VPC flow logs and Image
-    Builder build logs, each under its own prefix, and expires them. Names are left to
-    CloudFormation, so stacks never collide; both buckets outlive `cdk destroy`.
+    ``log_bucket`` receives S3 access logs, CloudFront logs, VPC flow logs
+    and Image Builder build logs, each under its own prefix, and expires them. Names are
+    left to CloudFormation, so stacks never collide. Both buckets outlive `cdk destroy` and
+    a failed update, but a first deploy that rolls back deletes them (they are empty then),
+    so a failed create leaves nothing behind.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
@@ -43,6 +45,7 @@ class ImageBucket(Construct):
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        _retain_except_on_create(self.log_bucket)
         acknowledge(
             self.log_bucket,
             "AwsSolutions-S1",
@@ -87,3 +90,12 @@ class ImageBucket(Construct):
             "Objects are written once and never overwritten, and a user's delete must remove "
             "the image: a versioned bucket would keep every deleted image as a version.",
         )
+        _retain_except_on_create(self.bucket)
+
+
+def _retain_except_on_create(bucket: s3.Bucket) -> None:
+    # RemovalPolicy has no RetainExceptOnCreate; the L1 takes it. A bucket made by a create
+    # that rolls back holds nothing anyone needs (CloudFormation DeletionPolicy attribute).
+    resource = bucket.node.default_child
+    assert isinstance(resource, s3.CfnBucket)
+    resource.cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE

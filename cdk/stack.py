@@ -13,6 +13,7 @@ from cdk.access import grant_server, grant_worker
 from cdk.app_image import AppImage
 from cdk.cdn import Cdn
 from cdk.config import DeployConfig, config_from_context
+from cdk.deploy_regions import DeployRegions
 from cdk.image_bucket import ImageBucket
 from cdk.instance_settings import app_settings
 from cdk.job_queues import JobQueues
@@ -49,9 +50,10 @@ class SharerStack(Stack):
             description="My Little Image Sharer: upload API, thumbnail workers, CDN.",
         )
         self.config = config
+        regions = DeployRegions(self, "DeployRegions")
         images = ImageBucket(self, "ImageBucket", log_retention_days=LOG_RETENTION_DAYS)
         queues = JobQueues(self, "JobQueues")
-        network = Network(self, "Network", log_bucket=images.log_bucket)
+        network = Network(self, "Network", log_bucket=images.log_bucket, regions=regions)
         log_shipping = LogShipping(self, "LogShipping", retention=logs.RetentionDays.ONE_MONTH)
         image = AppImage(
             self,

@@ -118,6 +118,11 @@ def _schemas(max_upload_bytes: int) -> Schema:
                 "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
             },
         },
+        "Liveness": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"enum": ["ok"]}},
+        },
         "Health": {
             "type": "object",
             "required": ["status"],
@@ -266,6 +271,18 @@ def _paths() -> Schema:
                     "503": _BUSY,
                 },
             },
+        },
+        "/livez": {
+            "get": _get(
+                "Does this server process answer? (no backend is called)",
+                "liveness",
+                {
+                    "200": {
+                        "description": "the process serves requests",
+                        "content": {JSON: {"schema": _ref("Liveness")}},
+                    }
+                },
+            )
         },
         "/healthz": {
             "get": _get(

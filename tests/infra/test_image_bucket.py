@@ -60,7 +60,6 @@ def test_both_buckets_refuse_plain_http_and_nothing_is_public(synthesized: Synth
     assert len(buckets) == 2
     for bucket_id, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == BLOCK_ALL
-        assert bucket["UpdateReplacePolicy"] == bucket["DeletionPolicy"] == "Retain"
         statements = _policy_statements(synthesized, bucket_id)
         assert {
             "Effect": "Deny",
@@ -108,3 +107,16 @@ def test_media_bucket_expires_idempotency_records_after_their_retention(
         r for r in media["Properties"]["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r
     ]
     assert [r["Prefix"] for r in expiring] == [IDEMPOTENCY_PREFIX]
+
+
+def test_lifecycle_buckets_delete_and_rollback_keep_them_except_after_a_failed_create(
+    synthesized: Synthesized,
+) -> None:
+    # Lifecycle matrix, buckets, "rollback" and "delete" cells: a rolled-back first deploy
+    # deletes both (empty) buckets; every later rollback, replacement and `cdk destroy`
+    # keeps them.
+    buckets = synthesized.resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for bucket in buckets.values():
+        assert bucket["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert bucket["UpdateReplacePolicy"] == "Retain"
