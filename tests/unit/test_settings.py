@@ -107,6 +107,8 @@ def test_a_takeover_waits_until_the_first_request_cannot_be_running() -> None:
         load_settings({"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "20"})
     settings = {"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "21"}
     assert load_settings(settings).idempotency_takeover_seconds == 21
+
+
 def test_costly_proofs_default_to_the_cores_and_leave_a_thread_free() -> None:
     cores = os.cpu_count() or 1
     default = load_settings({"SHARER_SERVER_PROCESSES": "1", "SHARER_SERVER_THREADS": "64"})
