@@ -6,9 +6,14 @@ and the worker stops receiving and finishes or releases its jobs within its grac
 A message still held at the hard stop comes back after its visibility timeout, which
 at-least-once delivery and idempotent jobs already cover. A hook would add an on-instance
 agent, an Auto Scaling permission and a minutes-long wait for no stronger guarantee.
+
+Above an on-demand base the workers are Spot, over several instance types allocated
+price-capacity-optimized, with capacity rebalancing: a worker stops on the interruption
+or rebalance notice itself (``worker.spot_notices``), and its jobs are idempotent, so a
+reclaimed instance costs a redelivery, not a job.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
@@ -42,6 +47,8 @@ class WorkerFleet(Construct):
 
     ``role`` is the workers' instance role (the stack grants it the bucket and queues),
     ``settings`` the parameter they read at start, ``launch_template`` and ``group``.
+    ``instance_type`` comes first in the overrides (the on-demand base's choice);
+    ``alternative_types`` follow it for Spot; ``on_demand_base`` workers are on-demand.
     """
 
     def __init__(
@@ -53,6 +60,8 @@ class WorkerFleet(Construct):
         ami_parameter_name: str,
         image_version: str,
         instance_type: str,
+        alternative_types: Sequence[str],
+        on_demand_base: int,
         fleet_min: int,
         fleet_max: int,
         steps: ScalingSteps,
@@ -87,7 +96,20 @@ class WorkerFleet(Construct):
             "Group",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            launch_template=self.launch_template,
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                    for name in (instance_type, *alternative_types)
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_base_capacity=on_demand_base,
+                    on_demand_percentage_above_base_capacity=0,
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                ),
+            ),
+            capacity_rebalance=True,
             min_capacity=fleet_min,
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
@@ -104,6 +126,12 @@ class WorkerFleet(Construct):
             "AwsSolutions-AS3",
             "Scaling is routine here; a notification per launch and termination would bury "
             "the DLQ and latency alarms. Activity history and the dashboard show it.",
+        )
+        acknowledge(
+            self.group,
+            "AwsSolutions::AwsSolutions-EC26",
+            "The rule cannot read a mixed instances policy's launch template; that "
+            "template encrypts every EBS volume (tests/infra/test_worker_fleet.py).",
         )
         self.load = cloudwatch.MathExpression(
             expression=load_expression(steps),
