@@ -41,6 +41,9 @@ from cdk.scaling import (
     load_expression,
 )
 
+# Where a worker reads its Spot notices (IMDSv2, which the launch template requires).
+INSTANCE_METADATA_URL = "http://169.254.169.254"
+
 
 class WorkerFleet(Construct):
     """Launch template, Auto Scaling group, and the scale-out and scale-in policies.
@@ -71,7 +74,12 @@ class WorkerFleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings_name = parameter_name(self, "worker")
-        self.settings = settings_parameter(self, "Settings", name=settings_name, settings=settings)
+        self.settings = settings_parameter(
+            self,
+            "Settings",
+            name=settings_name,
+            settings={**settings, "SHARER_INSTANCE_METADATA_URL": INSTANCE_METADATA_URL},
+        )
         self.role = instance_role(self, "Role", role_name="worker")
         self.launch_template = role_launch_template(
             self,

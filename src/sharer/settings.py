@@ -64,6 +64,9 @@ class Settings:
     reconcile_batch: int = 100
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
+    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
+    instance_metadata_url: str | None = None
+    spot_notice_poll_seconds: float = 5.0
 
     @property
     def serves_media(self) -> bool:
@@ -153,6 +156,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
+        instance_metadata_url=_optional(
+            "SHARER_INSTANCE_METADATA_URL", get("SHARER_INSTANCE_METADATA_URL"), _http_url
+        ),
+        # AWS recommends checking for interruption notices every 5 seconds.
+        spot_notice_poll_seconds=parsed("SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds),
     )
 
 
@@ -196,6 +204,14 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _poll_seconds(raw: str) -> float:
+    value = float(raw)
+    # A notice gives two minutes; polling slower than a tenth of that wastes most of it.
+    if not 0 < value <= 12:
+        raise ValueError("must be a number of seconds above 0 and at most 12")
     return value
 
 

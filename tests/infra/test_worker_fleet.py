@@ -9,8 +9,6 @@ from aws_cdk.assertions import Capture, Match, Template
 from cdk_synthesis import Synthesized, launch_template_of, render
 
 from cdk.config import DeployConfig, instance_architecture
-from cdk.worker_fleet import WorkerFleet
-
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
     PERIOD_SECONDS,
@@ -18,6 +16,7 @@ from cdk.scaling import (
     SCALE_OUT_EVALUATION_PERIODS,
     Step,
 )
+from cdk.worker_fleet import WorkerFleet
 
 
 def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -241,10 +240,16 @@ def test_the_deployed_workers_have_at_least_three_types_of_the_stack_s_architect
 ) -> None:
     config = synthesized.stack.config
     _, group = _group(synthesized)
-    types = [o["InstanceType"] for o in group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]]
+    types = [
+        o["InstanceType"] for o in group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+    ]
     assert types == list(config.worker_instance_types)
     assert len(set(types)) >= 3
     assert {instance_architecture(t) for t in types} == {config.architecture}
     distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
     assert distribution["OnDemandBaseCapacity"] == config.worker_on_demand_base
     assert group["CapacityRebalance"] is True
+    # Each worker watches its instance's metadata for the Spot notices.
+    assert synthesized.settings("worker")["SHARER_INSTANCE_METADATA_URL"] == (
+        "http://169.254.169.254"
+    )
