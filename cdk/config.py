@@ -81,7 +81,6 @@ class DeployConfig:
         if self.latency_objective_seconds < 1:
             raise ConfigError("latencyObjectiveSeconds: must be a positive number of seconds")
 
-
     @property
     def worker_instance_types(self) -> tuple[str, ...]:
         """Every type the worker group may launch, ``worker_instance_type`` first."""
@@ -131,9 +130,7 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         worker_alternative_types=value(
             "worker_alternative_types", defaults.worker_alternative_types, _names
         ),
-        worker_on_demand_base=value(
-            "worker_on_demand_base", defaults.worker_on_demand_base, int
-        ),
+        worker_on_demand_base=value("worker_on_demand_base", defaults.worker_on_demand_base, int),
         server_instance_type=value("server_instance_type", defaults.server_instance_type, str),
         fleet_min=value("fleet_min", defaults.fleet_min, int),
         fleet_max=value("fleet_max", defaults.fleet_max, int),
