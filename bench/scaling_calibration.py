@@ -310,8 +310,8 @@ def main() -> None:
                     print(f"  {key} predicted/measured", ratios)
                 runs.append(run)
     doc["validation"] = runs
-    ratios = [v for run in runs for v in run["ratio"].values()]
-    print(f"predicted/measured over {len(runs)} runs: {min(ratios):.2f} .. {max(ratios):.2f}")
+    spread = [v for run in runs for v in run["ratio"].values()]
+    print(f"predicted/measured over {len(runs)} runs: {min(spread):.2f} .. {max(spread):.2f}")
     options.output.write_text(json.dumps(doc, indent=1) + "\n")
 
 

@@ -248,10 +248,17 @@ class Fleet:
             raise SimulationInputError("interruptions per hour: zero or more")
 
 
+# Spot interruptions per Spot instance-hour in the standard runs: about one a day per
+# instance, far above the lowest band of AWS's Spot Instance Advisor (under 5 % a month).
+DEFAULT_INTERRUPTIONS_PER_HOUR = 0.05
+
+
 def default_fleet(instance: InstanceType | None = None, steps: ScalingSteps | None = None) -> Fleet:
-    """The fleet as the CDK app deploys it by default (``cdk/config.py``)."""
+    """The fleet as the CDK app deploys it by default (``cdk/config.py``): Spot above the
+    on-demand base when the type has a Spot price, interrupted at the standard rate."""
     config = DeployConfig()
     chosen = instance or instance_type(config.worker_instance_type)
+    spot = chosen.spot_hourly is not None
     return Fleet(
         steps=steps or config.scaling_steps,
         fleet_min=config.fleet_min,
@@ -259,6 +266,8 @@ def default_fleet(instance: InstanceType | None = None, steps: ScalingSteps | No
         instance=chosen,
         # The worker's default: one thread more than the instance has vCPUs.
         threads=chosen.vcpus + 1,
+        on_demand_base=config.worker_on_demand_base if spot else None,
+        interruptions_per_hour=DEFAULT_INTERRUPTIONS_PER_HOUR if spot else 0.0,
     )
 
 
@@ -770,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m cdk.fleet_simulator",
         description="Simulate the worker fleet on one traffic scenario (docs/scaling.md).",
     )
-    parser.add_argument("--scenario", required=True, type=Path, help="scenario JSON file")
+    parser.add_argument("--scenario", type=Path, help="scenario JSON file")
     parser.add_argument("--steps", help='scaling table JSON, as the "scalingSteps" context')
     parser.add_argument("--fleet-min", type=int)
     parser.add_argument("--fleet-max", type=int)
@@ -780,9 +789,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the summary and time series here")
     parser.add_argument("--plot", type=Path, help="write a PNG of the run here (matplotlib)")
+    parser.add_argument(
+        "--on-demand-base", type=int, help="on-demand instances; Spot above (default: config)"
+    )
+    parser.add_argument("--interruptions-per-hour", type=float, help="per Spot instance-hour")
+    costs = parser.add_argument_group("cost model (docs/cost.md)")
+    costs.add_argument("--cost", action="store_true", help="dollars per million uploads")
+    costs.add_argument("--rate", type=float, default=2.0, help="steady uploads per second")
+    costs.add_argument("--views", type=float, default=10.0, help="views per image")
+    costs.add_argument("--cache-hit", type=float, default=0.9, help="CloudFront hit ratio")
+    costs.add_argument("--deleted", type=float, default=0.0, help="share of images deleted")
     options = parser.parse_args(argv)
+    if options.scenario is None and not options.cost:
+        parser.error("one of --scenario or --cost is required")
     try:
-        scenario = scenario_from_json(json.loads(options.scenario.read_text()))
+        scenario = (
+            Scenario("steady", 60, ((0.0, options.rate),))
+            if options.scenario is None
+            else scenario_from_json(json.loads(options.scenario.read_text()))
+        )
         steps = steps_from_json(options.steps) if options.steps else None
         base = default_fleet(instance_type(options.instance_type), steps)
         fleet = replace(
@@ -791,11 +816,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet_max=base.fleet_max if options.fleet_max is None else options.fleet_max,
             threads=options.threads or base.threads,
         )
+        if options.on_demand_base is not None:
+            fleet = replace(fleet, on_demand_base=options.on_demand_base)
+        if options.interruptions_per_hour is not None:
+            fleet = replace(fleet, interruptions_per_hour=options.interruptions_per_hour)
         service = load_service_times(options.calibration)
     except (OSError, json.JSONDecodeError, SimulationInputError, ScalingStepsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = simulate(scenario, fleet, service, seed=options.seed)
+    if options.cost:
+        return _print_cost(options, result)
     summary = result.summary()
     if options.json:
         options.json.write_text(json.dumps(summary, indent=1))
@@ -804,6 +835,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         plot_run(result, options.plot)
     print(json.dumps(result.summary(with_series=False), indent=1))
+    return 0
+
+
+def _print_cost(options: argparse.Namespace, result: Result) -> int:
+    from cdk.cost_model import (  # the cost model only when asked for
+        REQUEST_COUNTS_FILE,
+        SERVICE_PRICES_FILE,
+        Compute,
+        CostInputError,
+        Traffic,
+        load_json,
+        median_job_seconds,
+        on_the_fly_per_million,
+        per_million,
+        server_dollars_per_hour,
+        table,
+    )
+
+    config = DeployConfig()
+    try:
+        counts = load_json(REQUEST_COUNTS_FILE)
+        prices = load_json(SERVICE_PRICES_FILE)
+        calibration = load_json(options.calibration)
+        traffic = Traffic(options.rate, options.views, options.cache_hit, options.deleted)
+        jobs = max(1, len(result.latencies))
+        compute = Compute(
+            worker_dollars_per_upload=result.dollars / jobs,
+            worker_hours_per_upload=result.instance_hours / jobs,
+            server_dollars_per_hour=server_dollars_per_hour(
+                config, instance_type(config.server_instance_type).hourly
+            ),
+            job_seconds=median_job_seconds(calibration),
+        )
+        ours = per_million(traffic, compute, counts, prices)
+        on_the_fly = on_the_fly_per_million(traffic, compute, counts, prices)
+    except (CostInputError, KeyError, SimulationInputError) as exc:
+        print(f"error: cost model input: {exc!r}", file=sys.stderr)
+        return 2
+    fleet = result.fleet
+    print(
+        f"{options.rate:g} uploads/s steady, {options.views:g} views per image, "
+        f"{options.cache_hit:.0%} CloudFront hits; workers {fleet.instance.name}, "
+        f"on-demand base {fleet.on_demand_base}; p99 202 -> ready "
+        f"{result.percentile(99):.2f} s\n"
+    )
+    print("| this design, $ per million uploads | $ |\n|---|---|")
+    print("\n".join(table(ours)))
+    print("\n| on-the-fly (Lambda per cache miss), $ per million uploads | $ |\n|---|---|")
+    print("\n".join(table(on_the_fly)))
+    if options.json:
+        options.json.write_text(json.dumps({"this_design": ours, "on_the_fly": on_the_fly}))
     return 0
 
 
