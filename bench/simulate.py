@@ -38,7 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "bench" / "scenarios"
 RESULTS = REPO / "bench" / "results"
 REPORT = RESULTS / "scaling.md"
-REPEATS_FILE = RESULTS / "scaling_calibration_repeats.json"
 PLOTS = RESULTS / "scaling"
 # The scenarios the defaults must hold the objective on ("up to the 10x burst").
 TUNED_ON = ("steady", "burst-10x", "diurnal")
@@ -304,13 +303,11 @@ def main() -> None:
         "",
         "Predicted replays each upload's measured arrival and its job's logged time; the last",
         "column draws service times from the calibration file instead (measured minutes",
-        "earlier on this shared machine, whose speed varies with what else runs).",
+        "earlier on this shared machine, whose speed varies with what else runs, and with",
+        "nothing else running, while the server and load generator share the cores during",
+        "a burst). Rates are 0.4, 0.7 and 1.0 of one worker's throughput, each repeated.",
         "",
         *calibration_table(CALIBRATION_FILE),
-        "",
-        "Repeated runs (spread), from `bench/scaling_calibration.py --skip-measure --repeats 3`:",
-        "",
-        *(calibration_table(REPEATS_FILE) if REPEATS_FILE.exists() else []),
         "",
     ]
     for name, scenario in scenarios.items():
