@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 
 log = logging.getLogger("sharer.worker")
 
@@ -54,7 +55,8 @@ class InstanceMetadata:
     def notice(self) -> SpotNotice | None:
         """The interruption notice if there is one, else a rebalance recommendation, else None.
 
-        Raises ``OSError`` when the endpoint does not answer or answers nonsense.
+        Raises ``OSError`` when the endpoint does not answer or answers nonsense, or
+        ``HTTPException`` when what answers does not speak HTTP.
         """
         action = self._get(INSTANCE_ACTION_PATH)
         if action is not None:
@@ -96,7 +98,10 @@ class InstanceMetadata:
             headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_SECONDS)},
         )
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as answer:  # noqa: S310
-            return str(answer.read().decode("ascii")).strip()
+            token = answer.read()
+        if not token.strip() or not token.isascii():
+            raise OSError("instance metadata: no usable session token")
+        return token.decode("ascii").strip()
 
 
 def _epoch(document: dict[str, object], field: str) -> float | None:
@@ -123,7 +128,7 @@ class SpotNoticeWatcher:
         """Look once; True (and ``stop`` set) if a notice is up."""
         try:
             notice = self.metadata.notice()
-        except OSError as exc:
+        except (OSError, HTTPException) as exc:
             log.warning("instance metadata unavailable", extra={"error": repr(exc)})
             return False
         if notice is None:

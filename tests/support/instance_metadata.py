@@ -22,6 +22,8 @@ class FakeInstanceMetadata:
         self.tokens: set[str] = set()
         self.bodies: dict[str, bytes] = {}
         self.requests: list[tuple[str, str, int]] = []
+        # Served instead of a real token when set (a broken endpoint).
+        self.token_body: bytes | None = None
         self._lock = threading.Lock()
         fake = self
 
@@ -34,7 +36,8 @@ class FakeInstanceMetadata:
                 token = secrets.token_urlsafe(16)
                 with fake._lock:
                     fake.tokens.add(token)
-                self._answer(200, token.encode())
+                    body = fake.token_body
+                self._answer(200, token.encode() if body is None else body)
 
             def do_GET(self) -> None:
                 with fake._lock:

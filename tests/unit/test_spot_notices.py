@@ -102,3 +102,16 @@ def test_no_answer_crashes_the_watcher(imds: FakeInstanceMetadata, body: bytes) 
         return
     assert notice is not None
     assert notice.kind == "interruption"
+
+
+def test_a_token_that_is_not_text_is_an_outage_not_a_crash(
+    imds: FakeInstanceMetadata, caplog: pytest.LogCaptureFixture
+) -> None:
+    imds.token_body = b"\xff\xfe"
+    try:
+        stop = threading.Event()
+        watcher = SpotNoticeWatcher(InstanceMetadata(imds.url), poll_seconds=0.05)
+        assert watcher.check(stop) is False
+    finally:
+        imds.token_body = None
+    assert "instance metadata unavailable" in caplog.text
