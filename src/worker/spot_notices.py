@@ -98,7 +98,7 @@ class InstanceMetadata:
             headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_SECONDS)},
         )
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as answer:  # noqa: S310
-            token = answer.read()
+            token: bytes = answer.read()
         if not token.strip() or not token.isascii():
             raise OSError("instance metadata: no usable session token")
         return token.decode("ascii").strip()
