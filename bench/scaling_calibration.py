@@ -203,6 +203,20 @@ def receive_times(workdir: Path) -> tuple[float, float]:
     return statistics.median(backlog), statistics.median(pickups)
 
 
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy (not idle, not waiting on I/O)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of one process."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def validate(
     corpus: list[bytes],
     service_times: ServiceTimes,
@@ -215,8 +229,26 @@ def validate(
     receive_s, pickup_s = receive_times(WORKDIR / "receive-times")
     with running_service(WORKDIR / f"validate-{workers}", worker_nice=0, workers=workers) as svc:
         _wait_started(svc, workers)
+        pids = [worker.pid for worker in svc.workers]
+        began = time.monotonic()
+        busy_before = _busy_cpu_seconds()
+        workers_before = sum(_process_cpu_seconds(pid) for pid in pids)
         answers = _burst(svc, corpus, rate, seed, seconds)
         ready = _wait_ready(svc, {image_id for image_id, _ in answers})
+        workers_cpu = sum(_process_cpu_seconds(pid) for pid in pids) - workers_before
+        busy = _busy_cpu_seconds() - busy_before
+        elapsed = time.monotonic() - began
+    # The cores the server, the load generator and anything else on the machine took
+    # meanwhile; the calibration file's times were measured without them.
+    others = max(0.0, (busy - workers_cpu) / elapsed)
+    cores_left = max(0.5, CORES - others)
+    shared = ServiceTimes(
+        service_times.cores,
+        {
+            k: tuple(t * CORES / cores_left for t in v)
+            for k, v in service_times.by_concurrency.items()
+        },
+    )
     first = min(t for _, t in answers)
     latencies = [ready[i][0] - t for i, t in answers]
     drain = max(ready[i][0] for i, _ in answers) - first
@@ -238,13 +270,15 @@ def validate(
     arrivals = sorted(t - first for _, t in answers)
     scenario = Scenario("calibration", seconds / 60, ((0.0, rate),))
     # Each job's own time as this very run's worker logged it (with the server's uploads
-    # and the other workers on the same cores), and draws from the calibration file.
+    # and the other workers on the same cores), and draws from the calibration file with
+    # every time stretched by the cores the others took.
     ordered = sorted(answers, key=lambda answer: answer[1])
     own_times = [ready[image_id][1] for image_id, _ in ordered]
     predictions = {}
-    for name, times in (("in_run", own_times), ("calibration_file", None)):
+    runs = (("in_run", own_times, service_times), ("calibration_file", None, shared))
+    for name, times, drawn_from in runs:
         predicted = simulate(
-            scenario, fleet, service_times, seed=seed, arrivals=arrivals, job_times=times
+            scenario, fleet, drawn_from, seed=seed, arrivals=arrivals, job_times=times
         )
         # Jobs are numbered as they arrive, so latencies line up with the sorted arrivals.
         ends = [a + lat for a, lat in zip(arrivals, predicted.latencies, strict=True)]
@@ -260,6 +294,7 @@ def validate(
         "rate_per_s": rate,
         "uploads": len(answers),
         "receive_ms": round(receive_s * 1000, 2),
+        "cores_taken_by_others": round(others, 2),
         "pickup_ms": round(pickup_s * 1000, 2),
         "measured_s": measured,
         "predicted_s": predictions["in_run"],
