@@ -76,6 +76,8 @@ class SharerStack(Stack):
             ami_id=image.ami_id,
             image_version=image.version,
             instance_type=config.worker_instance_type,
+            alternative_types=config.worker_alternative_types,
+            on_demand_base=config.worker_on_demand_base,
             fleet_min=config.fleet_min,
             fleet_max=config.fleet_max,
             steps=config.scaling_steps,

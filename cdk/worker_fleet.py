@@ -14,9 +14,14 @@ before it stops an old one (cfn-signal, sent by user data with the exit status o
 ``sharer-worker --self-check`` passes with its own role and settings: both queues and the
 bucket answer, and it makes thumbnails. No signal in time fails the deploy, which
 CloudFormation rolls back to the previous launch template version.
+
+Above an on-demand base the workers are Spot, over several instance types allocated
+price-capacity-optimized, with capacity rebalancing: a worker stops on the interruption
+or rebalance notice itself (``worker.spot_notices``), and its jobs are idempotent, so a
+reclaimed instance costs a redelivery, not a job.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
@@ -50,6 +55,8 @@ READY_COMMAND = "/opt/sharer/bin/sharer-worker-ready"
 READY_WAIT_SECONDS = 600
 # CloudFormation waits this long for each signal: the wait above plus the boot before it.
 SIGNAL_TIMEOUT = Duration.seconds(READY_WAIT_SECONDS + 300)
+# Where a worker reads its Spot notices (IMDSv2, which the launch template requires).
+INSTANCE_METADATA_URL = "http://169.254.169.254"
 
 
 class WorkerFleet(Construct):
@@ -57,6 +64,8 @@ class WorkerFleet(Construct):
 
     ``role`` is the workers' instance role (the stack grants it the bucket and queues),
     ``settings`` the parameter they read at start, ``launch_template`` and ``group``.
+    ``instance_type`` comes first in the overrides (the on-demand base's choice);
+    ``alternative_types`` follow it for Spot; ``on_demand_base`` workers are on-demand.
     """
 
     def __init__(
@@ -68,6 +77,8 @@ class WorkerFleet(Construct):
         ami_id: str,
         image_version: str,
         instance_type: str,
+        alternative_types: Sequence[str],
+        on_demand_base: int,
         fleet_min: int,
         fleet_max: int,
         steps: ScalingSteps,
@@ -77,7 +88,12 @@ class WorkerFleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings_name = parameter_name(self, "worker")
-        self.settings = settings_parameter(self, "Settings", name=settings_name, settings=settings)
+        self.settings = settings_parameter(
+            self,
+            "Settings",
+            name=settings_name,
+            settings={**settings, "SHARER_INSTANCE_METADATA_URL": INSTANCE_METADATA_URL},
+        )
         self.role = instance_role(self, "Role", role_name="worker")
         user_data = boot_user_data(
             "worker",
@@ -104,7 +120,20 @@ class WorkerFleet(Construct):
             "Group",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            launch_template=self.launch_template,
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                    for name in (instance_type, *alternative_types)
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_base_capacity=on_demand_base,
+                    on_demand_percentage_above_base_capacity=0,
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                ),
+            ),
+            capacity_rebalance=True,
             min_capacity=fleet_min,
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
@@ -126,6 +155,12 @@ class WorkerFleet(Construct):
             "AwsSolutions-AS3",
             "Scaling is routine here; a notification per launch and termination would bury "
             "the DLQ and latency alarms. Activity history and the dashboard show it.",
+        )
+        acknowledge(
+            self.group,
+            "AwsSolutions::AwsSolutions-EC26",
+            "The rule cannot read a mixed instances policy's launch template; that "
+            "template encrypts every EBS volume (tests/infra/test_worker_fleet.py).",
         )
         self.load = cloudwatch.MathExpression(
             expression=load_expression(steps),

@@ -74,6 +74,10 @@ class Settings:
         spare = self.server_threads - 1 - self.costly_proofs_per_process
         return max(0, min(self.costly_proofs_per_process, spare))
 
+    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
+    instance_metadata_url: str | None = None
+    spot_notice_poll_seconds: float = 5.0
+
     @property
     def serves_media(self) -> bool:
         """Local storage has no CDN in front of it, so the server serves the objects."""
@@ -187,6 +191,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
         idempotency_takeover_seconds=takeover,
         costly_proofs_per_process=costly_proofs,
+        instance_metadata_url=_optional(
+            "SHARER_INSTANCE_METADATA_URL", get("SHARER_INSTANCE_METADATA_URL"), _http_url
+        ),
+        # AWS recommends checking for interruption notices every 5 seconds.
+        spot_notice_poll_seconds=parsed("SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds),
     )
 
 
@@ -238,6 +247,14 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _poll_seconds(raw: str) -> float:
+    value = float(raw)
+    # A notice gives two minutes; polling slower than a tenth of that wastes most of it.
+    if not 0 < value <= 12:
+        raise ValueError("must be a number of seconds above 0 and at most 12")
     return value
 
 

@@ -20,6 +20,7 @@ from worker.consumer import Consumer, ConsumerOptions
 from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobProcessor
 from worker.self_check import self_check
+from worker.spot_notices import InstanceMetadata, SpotNoticeWatcher
 
 log = logging.getLogger("sharer.worker")
 
@@ -78,7 +79,16 @@ def main(argv: list[str] | None = None) -> None:
             "memory_for_jobs_mb": memory.total_bytes // 2**20,
         },
     )
-    finished = Consumer(queue, processor.handle, options).run(stop)
+    watcher = None
+    if settings.instance_metadata_url is not None:
+        watcher = SpotNoticeWatcher(
+            InstanceMetadata(settings.instance_metadata_url), settings.spot_notice_poll_seconds
+        )
+        # A notice already up (a restart on a doomed instance) means not one receive.
+        if not watcher.check(stop):
+            watcher.watch(stop)
+    consumer = Consumer(queue, processor.handle, options)
+    finished = consumer.run(stop, watcher.drain_deadline if watcher else lambda: None)
     log.info("worker stopped", extra={"all_jobs_finished": finished})
     if not finished:
         # Stuck job threads cannot be joined; their messages were already released.

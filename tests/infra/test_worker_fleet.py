@@ -2,9 +2,13 @@
 
 from typing import Any
 
-from aws_cdk.assertions import Match
-from cdk_synthesis import Synthesized, render
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_synthesis import Synthesized, launch_template_of, render
 
+from cdk.config import DeployConfig, instance_architecture
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
     PERIOD_SECONDS,
@@ -12,7 +16,7 @@ from cdk.scaling import (
     SCALE_OUT_EVALUATION_PERIODS,
     Step,
 )
-from cdk.worker_fleet import READY_COMMAND, READY_WAIT_SECONDS, SIGNAL_TIMEOUT
+from cdk.worker_fleet import READY_COMMAND, READY_WAIT_SECONDS, SIGNAL_TIMEOUT, WorkerFleet
 
 
 def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -47,7 +51,7 @@ def test_a_new_image_rolls_the_fleet_and_a_week_replaces_every_worker(
     assert {"Key": "sharer:app-version", "Value": recipe["Version"]} in tags
     group_id, group = _group(synthesized)
     resource = synthesized.resources("AWS::AutoScaling::AutoScalingGroup")[group_id]
-    assert group["LaunchTemplate"]["Version"] == {
+    assert launch_template_of(group)["Version"] == {
         "Fn::GetAtt": [template_id, "LatestVersionNumber"]
     }
     assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
@@ -208,3 +212,79 @@ def test_scaling_alarms_watch_jobs_per_in_service_worker(synthesized: Synthesize
         assert f"({ids['ApproximateNumberOfMessagesVisible']} + " in formula
         assert f"{ids['ApproximateNumberOfMessagesNotVisible']})" in formula
         assert f"IF({ids['GroupInServiceInstances']} > 0" in formula
+
+
+def _bare_fleet(config: DeployConfig) -> Template:
+    stack = Stack()
+    WorkerFleet(
+        stack,
+        "Fleet",
+        vpc=ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0),
+        ami_parameter_name="/test/ami",
+        image_version="1.0.0",
+        instance_type=config.worker_instance_type,
+        alternative_types=config.worker_alternative_types,
+        on_demand_base=config.worker_on_demand_base,
+        fleet_min=config.fleet_min,
+        fleet_max=config.fleet_max,
+        steps=config.scaling_steps,
+        settings={"SHARER_LOG_LEVEL": "INFO"},
+        agent_parameter_name="/test/agent",
+        queue=sqs.Queue(stack, "Queue"),
+    )
+    return Template.from_stack(stack)
+
+
+def test_workers_are_spot_above_an_on_demand_base_over_several_types() -> None:
+    config = DeployConfig(
+        worker_instance_type="c7g.medium",
+        worker_alternative_types=("c6g.medium", "m7g.medium", "c8g.medium"),
+        worker_on_demand_base=2,
+    )
+    template = _bare_fleet(config)
+    overrides = Capture()
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "CapacityRebalance": True,
+            "MixedInstancesPolicy": {
+                "InstancesDistribution": {
+                    "OnDemandBaseCapacity": 2,
+                    "OnDemandPercentageAboveBaseCapacity": 0,
+                    "OnDemandAllocationStrategy": "prioritized",
+                    "SpotAllocationStrategy": "price-capacity-optimized",
+                },
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": Match.object_like(
+                        {"LaunchTemplateId": Match.any_value()}
+                    ),
+                    "Overrides": overrides,
+                },
+            },
+        },
+    )
+    # The on-demand base takes the first type (prioritized); Spot chooses among them all.
+    assert [o["InstanceType"] for o in overrides.as_array()] == list(config.worker_instance_types)
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup", Match.not_(Match.object_like({"LaunchTemplate": {}}))
+    )
+
+
+def test_the_deployed_workers_have_at_least_three_types_of_the_stack_s_architecture(
+    synthesized: Synthesized,
+) -> None:
+    config = synthesized.stack.config
+    _, group = _group(synthesized)
+    types = [
+        o["InstanceType"] for o in group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+    ]
+    assert types == list(config.worker_instance_types)
+    assert len(set(types)) >= 3
+    assert {instance_architecture(t) for t in types} == {config.architecture}
+    distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
+    assert distribution["OnDemandBaseCapacity"] == config.worker_on_demand_base
+    assert group["CapacityRebalance"] is True
+    # Each worker watches its instance's metadata for the Spot notices.
+    assert synthesized.settings("worker")["SHARER_INSTANCE_METADATA_URL"] == (
+        "http://169.254.169.254"
+    )

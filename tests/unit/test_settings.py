@@ -73,6 +73,9 @@ def test_aws_backends() -> None:
         ("SHARER_WAITERS_PER_PROCESS", "lots"),
         ("SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", "0"),
         ("SHARER_COSTLY_PROOFS_PER_PROCESS", "0"),
+        ("SHARER_INSTANCE_METADATA_URL", "169.254.169.254"),
+        ("SHARER_SPOT_NOTICE_POLL_SECONDS", "0"),
+        ("SHARER_SPOT_NOTICE_POLL_SECONDS", "60"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -152,3 +155,15 @@ def test_site_url_defaults_to_the_bind_address() -> None:
     assert everywhere.site_url == f"http://{socket.gethostname()}:9000"
     configured = load_settings({"SHARER_SITE_URL": "https://img.example.com/"})
     assert configured.site_url == "https://img.example.com"
+
+
+def test_spot_notices_are_off_unless_the_metadata_endpoint_is_given() -> None:
+    assert load_settings({}).instance_metadata_url is None
+    on_ec2 = load_settings(
+        {
+            "SHARER_INSTANCE_METADATA_URL": "http://169.254.169.254",
+            "SHARER_SPOT_NOTICE_POLL_SECONDS": "2.5",
+        }
+    )
+    assert on_ec2.instance_metadata_url == "http://169.254.169.254"
+    assert on_ec2.spot_notice_poll_seconds == 2.5
