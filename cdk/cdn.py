@@ -14,17 +14,34 @@ One distribution, two origins:
 A thumbnail's URL is handed out before the worker has made it; S3 answers 403 until then
 (OAC may not list the bucket), so 403 and 404 are cached for 0 seconds, not CloudFront's
 default 10.
+
+CloudFront refuses to update a VPC origin that a distribution uses (409, "currently
+associated with one or more distributions": the CloudFront Developer Guide's "Update a VPC
+origin" has you detach it first; aws/aws-cdk issues 34629 and 35765). CloudFormation
+cannot detach, so the VPC origin is never updated in place: its logical id and name
+carry a digest of everything it is made of (``vpc_origin_digest``), so any change makes a
+new one, the distribution switches to it, and CloudFormation deletes the old one once
+nothing uses it. Tags would be updated in place, so the template gives the VPC origin
+none, whatever ``Tags.of`` says above it; the stack's own tags, which CloudFormation
+propagates to its resources, enter the digest, so changing them makes a new origin too.
+The digest is taken when the app synthesizes, after ``Tags.of`` has tagged the stack.
 """
 
-from aws_cdk import Duration
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import jsii
+from aws_cdk import Aspects, Duration, IAspect, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, skip_checkov
 
 IMAGES_PATH = "images/*/*"
 IMAGES_KEYS = "images/*"
@@ -69,10 +86,28 @@ class Cdn(Construct):
         origin_access_control = cloudfront.S3OriginAccessControl(
             self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
         )
-        tier = origins.VpcOrigin.with_application_load_balancer(
-            load_balancer,
-            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        endpoint_settings = VpcOriginSettings(
             http_port=load_balancer_port,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+            origin_ssl_protocols=(cloudfront.OriginSslPolicy.TLS_V1_2,),
+        )
+        self.vpc_origin = cloudfront.VpcOrigin(
+            self,
+            "UploadTierOrigin",
+            endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(load_balancer),
+            http_port=endpoint_settings.http_port,
+            protocol_policy=endpoint_settings.protocol_policy,
+            origin_ssl_protocols=list(endpoint_settings.origin_ssl_protocols),
+        )
+        vpc_origin_resource = self.vpc_origin.node.default_child
+        assert isinstance(vpc_origin_resource, cloudfront.CfnVpcOrigin)
+        vpc_origin_resource.add_property_deletion_override("Tags")
+        Aspects.of(vpc_origin_resource).add(
+            _NamedByWhatItIsMadeOf(vpc_origin_made_of(load_balancer, endpoint_settings))
+        )
+        tier = origins.VpcOrigin.with_vpc_origin(
+            self.vpc_origin,
+            domain_name=load_balancer.load_balancer_dns_name,
             read_timeout=read_timeout,
             keepalive_timeout=keepalive_timeout,
         )
@@ -151,6 +186,12 @@ class Cdn(Construct):
             "CloudFront fixes the viewer TLS policy; a custom domain with an ACM "
             "certificate (TLSv1.2_2021) is the remedy once the service has a name.",
         )
+        skip_checkov(
+            self.distribution,
+            "CKV_AWS_174",
+            "The default *.cloudfront.net certificate, whose viewer TLS policy CloudFront "
+            "fixes (as AwsSolutions-CFR4 above).",
+        )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR5",
@@ -173,3 +214,69 @@ class Cdn(Construct):
                 "uploads are already size-, type- and pixel-checked by the server. The "
                 "wafRateLimit context parameter adds one (docs/deploy.md).",
             )
+            skip_checkov(
+                self.distribution,
+                "CKV_AWS_68",
+                "No web ACL unless wafRateLimit is set (as AwsSolutions-CFR2 above).",
+            )
+
+
+@dataclass(frozen=True)
+class VpcOriginSettings:
+    """The VPC origin's own settings, besides the balancer it points at."""
+
+    http_port: int
+    protocol_policy: cloudfront.OriginProtocolPolicy
+    origin_ssl_protocols: tuple[cloudfront.OriginSslPolicy, ...]
+
+
+def vpc_origin_made_of(
+    load_balancer: elbv2.IApplicationLoadBalancer, settings: VpcOriginSettings
+) -> dict[str, Any]:
+    """Everything the VPC origin is made of but the stack's tags, as plain values.
+
+    The balancer enters by its logical id and the properties whose change replaces it
+    (scheme, type, name: AWS::ElasticLoadBalancingV2::LoadBalancer), since a replaced
+    balancer keeps its logical id but gets a new ARN, which would update the origin.
+    """
+    balancer = load_balancer.node.default_child
+    assert isinstance(balancer, elbv2.CfnLoadBalancer)
+    stack = Stack.of(balancer)
+    return {
+        "balancer": stack.get_logical_id(balancer),
+        # Resolved: CDK hands out a new token for each read of a lazy value.
+        "scheme": stack.resolve(balancer.scheme),
+        "type": stack.resolve(balancer.type),
+        "name": stack.resolve(balancer.name),
+        "http_port": settings.http_port,
+        "protocol_policy": settings.protocol_policy.value,
+        "origin_ssl_protocols": [policy.value for policy in settings.origin_ssl_protocols],
+    }
+
+
+def vpc_origin_digest(made_of: dict[str, Any], stack_tags: dict[str, str]) -> str:
+    """A short digest of what the VPC origin is made of and the tags it would get."""
+    everything = {**made_of, "stack_tags": stack_tags}
+    return hashlib.sha256(json.dumps(everything, sort_keys=True).encode()).hexdigest()[:8]
+
+
+@jsii.implements(IAspect)
+class _NamedByWhatItIsMadeOf:
+    """Gives the VPC origin its logical id and name once the stack's tags are final.
+
+    Added at the default priority, it runs after ``Tags.of`` (a mutating aspect).
+    """
+
+    def __init__(self, made_of: dict[str, Any]) -> None:
+        self._made_of = made_of
+
+    def visit(self, node: IConstruct) -> None:
+        """Name the VPC origin resource; every other node is left alone."""
+        if not isinstance(node, cloudfront.CfnVpcOrigin):
+            return
+        stack = Stack.of(node)
+        digest = vpc_origin_digest(self._made_of, dict(stack.tags.tag_values()))
+        node.override_logical_id(f"CdnUploadTierOrigin{digest}")
+        node.add_property_override(
+            "VpcOriginEndpointConfig.Name", f"{stack.stack_name[:50]}-uploads-{digest}"
+        )

@@ -16,6 +16,7 @@ from cdk.scaling import DEFAULT_STEPS, ScalingSteps, steps_from_json
 T = TypeVar("T")
 
 ARCHITECTURES = ("arm64", "x86_64")
+MIN_WORKER_INSTANCE_TYPES = 3
 # Graviton families carry a "g" after the generation digit: t4g, c7g, m6gd, c6gn, x2gd.
 _GRAVITON_FAMILY = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*(-flex)?$")
 
@@ -31,15 +32,26 @@ class DeployConfig:
     stack_name: str = "ImageSharer"
     architecture: str = "arm64"
     worker_instance_type: str = "t4g.small"
+    # Spot may also launch these (the mixed instances policy); with workerInstanceType,
+    # at least MIN_WORKER_INSTANCE_TYPES types, so one Spot pool's reclaim is not the fleet's.
+    # Two vCPUs each like t4g.small, so every worker has the capacity the simulator assumed.
+    worker_alternative_types: tuple[str, ...] = ("t4g.medium", "c6g.large", "c7g.large")
+    # Workers always on-demand; Spot above them. Zero by default: the simulator shows the
+    # two-minute notice outlasting a replacement's launch and boot (docs/scaling.md).
+    worker_on_demand_base: int = 0
     server_instance_type: str = "t4g.small"
     fleet_min: int = 2
     fleet_max: int = 16
     server_min: int = 2
     server_max: int = 4
     scaling_steps: ScalingSteps = DEFAULT_STEPS
-    latency_objective_seconds: int = 60
+    # What the default fleet holds (p99 202 -> ready) on the standard scenarios, with
+    # room for the model's unmeasured AWS figures (docs/scaling.md).
+    latency_objective_seconds: int = 2
     alarm_email: str | None = None
     waf_rate_limit: int | None = None
+    # Any new value builds a fresh image from the newest Amazon Linux (docs/deploy.md).
+    image_refresh: str | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -51,6 +63,12 @@ class DeployConfig:
                     f"{_context_name(name)}={instance_type!r} is not an "
                     f"{self.architecture} instance type (architecture={self.architecture})"
                 )
+        self._check_worker_types()
+        if not 0 <= self.worker_on_demand_base <= self.fleet_max:
+            raise ConfigError(
+                f"workerOnDemandBase={self.worker_on_demand_base}: "
+                f"need 0 <= workerOnDemandBase <= fleetMax ({self.fleet_max})"
+            )
         if not 0 <= self.fleet_min <= self.fleet_max or self.fleet_max < 1:
             raise ConfigError(
                 f"fleetMin={self.fleet_min}, fleetMax={self.fleet_max}: "
@@ -68,6 +86,26 @@ class DeployConfig:
             raise ConfigError("wafRateLimit: uploads per client per 5 minutes, at least 10")
         if self.latency_objective_seconds < 1:
             raise ConfigError("latencyObjectiveSeconds: must be a positive number of seconds")
+
+    @property
+    def worker_instance_types(self) -> tuple[str, ...]:
+        """Every type the worker group may launch, ``worker_instance_type`` first."""
+        return (self.worker_instance_type, *self.worker_alternative_types)
+
+    def _check_worker_types(self) -> None:
+        types = self.worker_instance_types
+        if len(set(types)) != len(types) or len(types) < MIN_WORKER_INSTANCE_TYPES:
+            raise ConfigError(
+                f"workerAlternativeTypes={list(self.worker_alternative_types)!r}: need at "
+                f"least {MIN_WORKER_INSTANCE_TYPES - 1} types other than workerInstanceType "
+                "and no repeats"
+            )
+        for instance_type in self.worker_alternative_types:
+            if instance_architecture(instance_type) != self.architecture:
+                raise ConfigError(
+                    f"workerAlternativeTypes: {instance_type!r} is not an "
+                    f"{self.architecture} instance type (architecture={self.architecture})"
+                )
 
 
 def instance_architecture(instance_type: str) -> str:
@@ -95,6 +133,10 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         stack_name=value("stack_name", defaults.stack_name, str),
         architecture=value("architecture", defaults.architecture, str),
         worker_instance_type=value("worker_instance_type", defaults.worker_instance_type, str),
+        worker_alternative_types=value(
+            "worker_alternative_types", defaults.worker_alternative_types, _names
+        ),
+        worker_on_demand_base=value("worker_on_demand_base", defaults.worker_on_demand_base, int),
         server_instance_type=value("server_instance_type", defaults.server_instance_type, str),
         fleet_min=value("fleet_min", defaults.fleet_min, int),
         fleet_max=value("fleet_max", defaults.fleet_max, int),
@@ -106,12 +148,21 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         ),
         alarm_email=value("alarm_email", defaults.alarm_email, str),
         waf_rate_limit=value("waf_rate_limit", defaults.waf_rate_limit, int),
+        image_refresh=value("image_refresh", defaults.image_refresh, str),
     )
 
 
 def _steps(raw: Any) -> ScalingSteps:
     # -c on the command line gives a string; cdk.json gives the parsed object.
     return steps_from_json(raw if isinstance(raw, str) else json.dumps(raw))
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    # -c gives "a,b,c"; cdk.json gives a list.
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise TypeError("a list of instance type names, or one comma-separated string")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def _context_name(field: str) -> str:

@@ -43,19 +43,25 @@ def plot_run(result: Result, path: Path) -> None:
 
 
 def plot_tradeoff(
-    points: Sequence[tuple[str, float, float, int]], chosen: str, objective_s: float, path: Path
+    points: Sequence[tuple[str, float, float, int | str]],
+    chosen: str,
+    objective_s: float,
+    path: Path,
+    *,
+    group_label: str = "fleetMin {}",
+    x_label: str = "dollars over the screening scenarios",
 ) -> None:
-    """Cost against worst p99, one point per candidate (``label, dollars, p99, fleet_min``),
-    coloured by fleet minimum; the chosen candidate is labelled."""
+    """Cost against worst p99, one point per candidate (``label, dollars, p99, group``),
+    coloured by group (the fleet minimum by default); the chosen candidate is labelled."""
     figure, axis = plt.subplots(figsize=(8, 5))
-    for fleet_min in sorted({p[3] for p in points}):
-        group = [p for p in points if p[3] == fleet_min]
-        axis.scatter([p[1] for p in group], [p[2] for p in group], label=f"fleetMin {fleet_min}")
+    for key in sorted({p[3] for p in points}, key=str):
+        group = [p for p in points if p[3] == key]
+        axis.scatter([p[1] for p in group], [p[2] for p in group], label=group_label.format(key))
     for label, dollars, p99, _ in points:
         if label == chosen:
             axis.annotate(f"chosen: {label}", (dollars, p99), fontsize="small")
     axis.axhline(objective_s, color="red", linestyle=":", label="objective")
-    axis.set_xlabel("dollars over the screening scenarios")
+    axis.set_xlabel(x_label)
     axis.set_ylabel("worst p99 202 -> ready (s)")
     axis.set_yscale("log")
     axis.legend()

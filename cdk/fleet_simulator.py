@@ -21,9 +21,14 @@ What it models, and how (docs/scaling.md says what it cannot know):
   ``launch_s``, consumes after ``boot_s`` more, and counts as capacity after the warm-up.
   Scale-in takes a random instance: it stops receiving, finishes what it holds within the
   grace period, and a job still running then goes back to the queue (redelivery).
-- **Cost**: instance-seconds (60 s minimum each) at the dated on-demand price table
-  ``cdk/instance_prices.json``; burstable (T) instances in unlimited mode, starting with
-  no credits, pay surplus credits for CPU used beyond the baseline they earned.
+- **Spot**: the first ``on_demand_base`` instances are on-demand, the rest Spot. A Spot
+  instance is interrupted at ``interruptions_per_hour`` (a scenario parameter: Poisson
+  per instance); on the notice it stops receiving, finishes its jobs within the notice
+  (or gives them back, redelivered) and is gone; the group launches a replacement.
+- **Cost**: instance-seconds (60 s minimum each) at the dated price table
+  ``cdk/instance_prices.json``, on-demand or Spot; burstable (T) instances in unlimited
+  mode earn CPU credits at their baseline from launch (no launch credits) and pay
+  surplus credits for CPU used beyond what they earned over their life.
 
 Run one scenario with ``python -m cdk.fleet_simulator --scenario FILE.json`` (``--help``);
 this module imports nothing from AWS CDK.
@@ -130,6 +135,8 @@ class InstanceType:
     hourly: float
     baseline: float | None
     surplus_credit_per_vcpu_hour: float
+    # None: no Spot price known; such a type runs on-demand only.
+    spot_hourly: float | None = None
 
 
 def instance_type(name: str, prices: Path = PRICES_FILE) -> InstanceType:
@@ -141,7 +148,12 @@ def instance_type(name: str, prices: Path = PRICES_FILE) -> InstanceType:
         known = ", ".join(sorted(table["types"]))
         raise SimulationInputError(f"instance type {name!r} is not priced ({known})") from None
     return InstanceType(
-        name, row["vcpus"], row["hourly"], row["baseline"], table["surplus_credit_per_vcpu_hour"]
+        name,
+        row["vcpus"],
+        row["hourly"],
+        row["baseline"],
+        table["surplus_credit_per_vcpu_hour"],
+        row.get("spot_hourly"),
     )
 
 
@@ -203,12 +215,24 @@ class Fleet:
     # How late a one-minute SQS datapoint reaches the alarm (assumed).
     metric_delay_s: float = 60
     grace_s: float = 30
-    # Per job: receive to start, and the S3/SQS round trips the local backends lack.
-    dispatch_s: float = 0.02
+    # Each worker has one receive loop: it asks for as many messages as it has idle
+    # threads (at most ``receive_batch``), and a thread freed meanwhile waits for the next
+    # receive. With a backlog the receive returns at once but still costs its round trip
+    # (``receive_s``); a long poll waiting on an empty queue returns ``pickup_s`` after a
+    # message is sent. Assumed on AWS (same-region round trips); measured in calibration.
+    receive_s: float = 0.02
+    pickup_s: float = 0.02
+    receive_batch: int = 10
+    # Per job: the S3/SQS round trips the local backends lack.
     overhead_s: float = 0.08
     target_tracking: TargetTracking | None = None
     # No scaling at all: the fleet stays at fleet_min.
     fixed: bool = False
+    # Instances on-demand; those above are Spot (None: every instance on-demand).
+    on_demand_base: int | None = None
+    # Spot interruptions per Spot instance-hour, and the notice they give.
+    interruptions_per_hour: float = 0.0
+    notice_s: float = 120.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.fleet_min <= self.fleet_max or self.fleet_max < 1:
@@ -216,14 +240,25 @@ class Fleet:
                 f"fleet-min {self.fleet_min}, fleet-max {self.fleet_max}: "
                 "need 0 <= min <= max and max >= 1"
             )
-        if self.threads < 1:
-            raise SimulationInputError("threads: at least one")
+        if self.threads < 1 or self.receive_batch < 1:
+            raise SimulationInputError("threads and receive batch: at least one each")
+        if self.on_demand_base is not None and self.instance.spot_hourly is None:
+            raise SimulationInputError(f"{self.instance.name}: no Spot price in the table")
+        if self.interruptions_per_hour < 0:
+            raise SimulationInputError("interruptions per hour: zero or more")
+
+
+# Spot interruptions per Spot instance-hour in the standard runs: about one a day per
+# instance, far above the lowest band of AWS's Spot Instance Advisor (under 5 % a month).
+DEFAULT_INTERRUPTIONS_PER_HOUR = 0.05
 
 
 def default_fleet(instance: InstanceType | None = None, steps: ScalingSteps | None = None) -> Fleet:
-    """The fleet as the CDK app deploys it by default (``cdk/config.py``)."""
+    """The fleet as the CDK app deploys it by default (``cdk/config.py``): Spot above the
+    on-demand base when the type has a Spot price, interrupted at the standard rate."""
     config = DeployConfig()
     chosen = instance or instance_type(config.worker_instance_type)
+    spot = chosen.spot_hourly is not None
     return Fleet(
         steps=steps or config.scaling_steps,
         fleet_min=config.fleet_min,
@@ -231,6 +266,8 @@ def default_fleet(instance: InstanceType | None = None, steps: ScalingSteps | No
         instance=chosen,
         # The worker's default: one thread more than the instance has vCPUs.
         threads=chosen.vcpus + 1,
+        on_demand_base=config.worker_on_demand_base if spot else None,
+        interruptions_per_hour=DEFAULT_INTERRUPTIONS_PER_HOUR if spot else 0.0,
     )
 
 
@@ -256,10 +293,14 @@ class _Instance:
     serving_at: float
     warmed_at: float
     busy: dict[int, float] = field(default_factory=dict)
+    # Idle threads, and whether the receive loop is in a receive that found messages.
+    idle: int = 0
+    receiving: bool = False
     draining: bool = False
     gone_at: float | None = None
     cpu_seconds: float = 0.0
     last_change: float = 0.0
+    spot: bool = False
 
 
 @dataclass
@@ -275,6 +316,9 @@ class Result:
     surplus_vcpu_seconds: float
     end: float
     redelivered: int
+    # Instance-hours and surplus credits at their prices.
+    dollars: float
+    interruptions: int
     objective_s: float
     # When each instance the policy launched came into service, in launch order.
     added_in_service: list[float]
@@ -292,13 +336,6 @@ class Result:
         return self.instance_seconds / 3600
 
     @property
-    def dollars(self) -> float:
-        """On-demand hours plus surplus CPU credits."""
-        instance = self.fleet.instance
-        credits = self.surplus_vcpu_seconds / 3600 * instance.surplus_credit_per_vcpu_hour
-        return self.instance_hours * instance.hourly + credits
-
-    @property
     def objective_met(self) -> bool:
         """Whether the p99 202 -> ready latency stayed within the objective."""
         return self.percentile(99) <= self.objective_s
@@ -312,6 +349,7 @@ class Result:
             "fleet_max": self.fleet.fleet_max,
             "jobs": len(self.latencies),
             "redelivered": self.redelivered,
+            "interruptions": self.interruptions,
             "latency_s": {
                 "p50": self.percentile(50),
                 "p95": self.percentile(95),
@@ -331,7 +369,7 @@ class Result:
         return doc
 
 
-_ARRIVAL, _DONE, _SERVING, _TICK, _DEADLINE = range(5)
+_ARRIVAL, _DONE, _SERVING, _TICK, _DEADLINE, _RECEIVED, _INTERRUPT = range(7)
 
 
 class _Simulation:
@@ -358,13 +396,16 @@ class _Simulation:
         self.arrived: list[float] = []
         self.latencies: list[float] = []
         self.instances: list[_Instance] = []
-        self.free: deque[int] = deque()
+        # Instances whose receive loop is free and that have idle threads -> since when,
+        # in that order (the longest-waiting long poll gets the next message).
+        self.polling: dict[int, float] = {}
         self.running: dict[int, tuple[int, float]] = {}  # job -> (instance, its end)
         self.datapoints: list[tuple[float, float, float, float, float]] = []
         self.series: list[dict[str, float]] = []
         self.decisions: list[Decision] = []
         self.desired = fleet.fleet_min
         self.redelivered = 0
+        self.interruptions = 0
         self.expression = compile_expression(load_expression(fleet.steps))
         self.last_done = 0.0
 
@@ -394,6 +435,10 @@ class _Simulation:
                 self.finish(now, subject)
             elif kind == _SERVING:
                 self.serve(now, subject)
+            elif kind == _RECEIVED:
+                self.received(now, subject)
+            elif kind == _INTERRUPT:
+                self.interrupt(now, subject)
             else:
                 self.deadline(now, subject)
         end = max(horizon, now) if (self.queue or self.running) else max(horizon, self.last_done)
@@ -423,21 +468,45 @@ class _Simulation:
         self.dispatch(now)
 
     def dispatch(self, now: float) -> None:
-        while self.queue and self.free:
-            index = self.free.popleft()
+        """Hand queued jobs to the waiting receive loops: one receive each, for as many
+        messages as its idle threads, the jobs starting when the receive returns."""
+        while self.queue and self.polling:
+            index = next(iter(self.polling))
+            since = self.polling.pop(index)
             instance = self.instances[index]
-            if instance.draining or instance.gone_at is not None:
+            if instance.draining or instance.gone_at is not None or not instance.idle:
                 continue
-            job = self.queue.popleft()
             self.account_cpu(instance, now)
-            took = (
-                self.draw(len(instance.busy) + 1) if self.job_times is None else self.job_times[job]
-            )
-            end = now + self.fleet.dispatch_s + took
-            end += self.fleet.overhead_s
-            instance.busy[job] = end
-            self.running[job] = (index, end)
-            self.push(end, _DONE, job)
+            fleet = self.fleet
+            start = now + (fleet.pickup_s if since < now else fleet.receive_s)
+            for _ in range(min(instance.idle, fleet.receive_batch, len(self.queue))):
+                job = self.queue.popleft()
+                took = (
+                    self.draw(len(instance.busy) + 1)
+                    if self.job_times is None
+                    else self.job_times[job]
+                )
+                end = start + took + self.fleet.overhead_s
+                instance.busy[job] = end
+                instance.idle -= 1
+                self.running[job] = (index, end)
+                self.push(end, _DONE, job)
+            instance.receiving = True
+            self.push(start, _RECEIVED, index)
+
+    def received(self, now: float, index: int) -> None:
+        """A receive returned: the loop asks again if threads are idle."""
+        instance = self.instances[index]
+        instance.receiving = False
+        self.wait_for_work(now, index)
+
+    def wait_for_work(self, now: float, index: int) -> None:
+        instance = self.instances[index]
+        if instance.draining or instance.gone_at is not None or instance.receiving:
+            return
+        if instance.idle and index not in self.polling:
+            self.polling[index] = now
+            self.dispatch(now)
 
     def finish(self, now: float, job: int) -> None:
         held = self.running.get(job)
@@ -454,8 +523,8 @@ class _Simulation:
             if not instance.busy:
                 instance.gone_at = now
         else:
-            self.free.append(index)
-            self.dispatch(now)
+            instance.idle += 1
+            self.wait_for_work(now, index)
 
     # --- instances ------------------------------------------------------------------
 
@@ -469,10 +538,17 @@ class _Simulation:
                 now, in_service, in_service + fleet.boot_s, in_service + fleet.warmup_s
             )
             instance.last_change = instance.serving_at
+        base = fleet.on_demand_base
+        live = len(self.live())
+        instance.spot = base is not None and live >= base
         self.instances.append(instance)
         index = len(self.instances) - 1
+        if instance.spot and fleet.interruptions_per_hour > 0:
+            after = self.rng.expovariate(fleet.interruptions_per_hour / 3600)
+            self.push(now + after, _INTERRUPT, index)
         if ready:
-            self.free.extend([index] * fleet.threads)
+            instance.idle = fleet.threads
+            self.polling[index] = now
         else:
             self.push(instance.serving_at, _SERVING, index)
 
@@ -480,16 +556,27 @@ class _Simulation:
         instance = self.instances[index]
         if instance.draining:
             return
-        self.free.extend([index] * self.fleet.threads)
-        self.dispatch(now)
+        instance.idle = self.fleet.threads
+        self.wait_for_work(now, index)
 
-    def terminate(self, now: float, index: int) -> None:
+    def terminate(self, now: float, index: int, grace_s: float | None = None) -> None:
         instance = self.instances[index]
         instance.draining = True
+        self.polling.pop(index, None)
         if not instance.busy or now < instance.serving_at:
             instance.gone_at = now
         else:
-            self.push(now + self.fleet.grace_s, _DEADLINE, index)
+            self.push(now + (self.fleet.grace_s if grace_s is None else grace_s), _DEADLINE, index)
+
+    def interrupt(self, now: float, index: int) -> None:
+        """A Spot interruption notice: the worker stops at once and has the notice (less
+        the worker's safety margin) to finish; the group replaces the instance."""
+        instance = self.instances[index]
+        if instance.draining or instance.gone_at is not None:
+            return
+        self.interruptions += 1
+        self.terminate(now, index, grace_s=max(0.0, self.fleet.notice_s - 10))
+        self.launch(now)
 
     def deadline(self, now: float, index: int) -> None:
         instance = self.instances[index]
@@ -626,15 +713,19 @@ class _Simulation:
     def result(self, end: float) -> Result:
         seconds = 0.0
         surplus = 0.0
+        dollars = 0.0
         instance_type_ = self.fleet.instance
         for instance in self.instances:
             stop = end if instance.gone_at is None else instance.gone_at
             self.account_cpu(instance, stop)
             lifetime = max(60.0, stop - instance.launched)
             seconds += lifetime
+            hourly = instance_type_.spot_hourly if instance.spot else instance_type_.hourly
+            dollars += lifetime / 3600 * (hourly or 0.0)
             if instance_type_.baseline is not None:
                 earned = instance_type_.baseline * instance_type_.vcpus * lifetime
                 surplus += max(0.0, instance.cpu_seconds - earned)
+        dollars += surplus / 3600 * instance_type_.surplus_credit_per_vcpu_hour
         done = [lat for lat in self.latencies if not math.isnan(lat)]
         unfinished = len(self.latencies) - len(done)
         # A job never finished counts as waiting until the end: it cannot pass.
@@ -651,6 +742,8 @@ class _Simulation:
             surplus,
             end,
             self.redelivered,
+            dollars,
+            self.interruptions,
             objective_s=DeployConfig().latency_objective_seconds,
             added_in_service=[i.in_service_at for i in self.instances if i.launched > 0],
         )
@@ -686,7 +779,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m cdk.fleet_simulator",
         description="Simulate the worker fleet on one traffic scenario (docs/scaling.md).",
     )
-    parser.add_argument("--scenario", required=True, type=Path, help="scenario JSON file")
+    parser.add_argument("--scenario", type=Path, help="scenario JSON file")
     parser.add_argument("--steps", help='scaling table JSON, as the "scalingSteps" context')
     parser.add_argument("--fleet-min", type=int)
     parser.add_argument("--fleet-max", type=int)
@@ -696,9 +789,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the summary and time series here")
     parser.add_argument("--plot", type=Path, help="write a PNG of the run here (matplotlib)")
+    parser.add_argument(
+        "--on-demand-base", type=int, help="on-demand instances; Spot above (default: config)"
+    )
+    parser.add_argument("--interruptions-per-hour", type=float, help="per Spot instance-hour")
+    costs = parser.add_argument_group("cost model (docs/cost.md)")
+    costs.add_argument("--cost", action="store_true", help="dollars per million uploads")
+    costs.add_argument("--rate", type=float, default=2.0, help="steady uploads per second")
+    costs.add_argument("--views", type=float, default=10.0, help="views per image")
+    costs.add_argument("--cache-hit", type=float, default=0.9, help="CloudFront hit ratio")
+    costs.add_argument("--deleted", type=float, default=0.0, help="share of images deleted")
     options = parser.parse_args(argv)
+    if options.scenario is None and not options.cost:
+        parser.error("one of --scenario or --cost is required")
     try:
-        scenario = scenario_from_json(json.loads(options.scenario.read_text()))
+        scenario = (
+            Scenario("steady", 60, ((0.0, options.rate),))
+            if options.scenario is None
+            else scenario_from_json(json.loads(options.scenario.read_text()))
+        )
         steps = steps_from_json(options.steps) if options.steps else None
         base = default_fleet(instance_type(options.instance_type), steps)
         fleet = replace(
@@ -707,11 +816,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet_max=base.fleet_max if options.fleet_max is None else options.fleet_max,
             threads=options.threads or base.threads,
         )
+        if options.on_demand_base is not None:
+            fleet = replace(fleet, on_demand_base=options.on_demand_base)
+        if options.interruptions_per_hour is not None:
+            fleet = replace(fleet, interruptions_per_hour=options.interruptions_per_hour)
         service = load_service_times(options.calibration)
     except (OSError, json.JSONDecodeError, SimulationInputError, ScalingStepsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = simulate(scenario, fleet, service, seed=options.seed)
+    if options.cost:
+        return _print_cost(options, result)
     summary = result.summary()
     if options.json:
         options.json.write_text(json.dumps(summary, indent=1))
@@ -720,6 +835,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         plot_run(result, options.plot)
     print(json.dumps(result.summary(with_series=False), indent=1))
+    return 0
+
+
+def _print_cost(options: argparse.Namespace, result: Result) -> int:
+    from cdk.cost_model import (  # the cost model only when asked for
+        REQUEST_COUNTS_FILE,
+        SERVICE_PRICES_FILE,
+        Compute,
+        CostInputError,
+        Traffic,
+        load_json,
+        median_job_seconds,
+        on_the_fly_per_million,
+        per_million,
+        server_dollars_per_hour,
+        table,
+    )
+
+    config = DeployConfig()
+    try:
+        counts = load_json(REQUEST_COUNTS_FILE)
+        prices = load_json(SERVICE_PRICES_FILE)
+        calibration = load_json(options.calibration)
+        traffic = Traffic(options.rate, options.views, options.cache_hit, options.deleted)
+        jobs = max(1, len(result.latencies))
+        compute = Compute(
+            worker_dollars_per_upload=result.dollars / jobs,
+            worker_hours_per_upload=result.instance_hours / jobs,
+            server_dollars_per_hour=server_dollars_per_hour(
+                config, instance_type(config.server_instance_type).hourly
+            ),
+            job_seconds=median_job_seconds(calibration),
+        )
+        ours = per_million(traffic, compute, counts, prices)
+        on_the_fly = on_the_fly_per_million(traffic, compute, counts, prices)
+    except (CostInputError, KeyError, SimulationInputError) as exc:
+        print(f"error: cost model input: {exc!r}", file=sys.stderr)
+        return 2
+    fleet = result.fleet
+    print(
+        f"{options.rate:g} uploads/s steady, {options.views:g} views per image, "
+        f"{options.cache_hit:.0%} CloudFront hits; workers {fleet.instance.name}, "
+        f"on-demand base {fleet.on_demand_base}; p99 202 -> ready "
+        f"{result.percentile(99):.2f} s\n"
+    )
+    print("| this design, $ per million uploads | $ |\n|---|---|")
+    print("\n".join(table(ours)))
+    print("\n| on-the-fly (Lambda per cache miss), $ per million uploads | $ |\n|---|---|")
+    print("\n".join(table(on_the_fly)))
+    if options.json:
+        options.json.write_text(json.dumps({"this_design": ours, "on_the_fly": on_the_fly}))
     return 0
 
 

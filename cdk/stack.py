@@ -13,6 +13,7 @@ from cdk.access import grant_server, grant_worker
 from cdk.app_image import AppImage
 from cdk.cdn import Cdn
 from cdk.config import DeployConfig, config_from_context
+from cdk.deploy_regions import DeployRegions
 from cdk.image_bucket import ImageBucket
 from cdk.instance_settings import app_settings
 from cdk.job_queues import JobQueues
@@ -49,9 +50,10 @@ class SharerStack(Stack):
             description="My Little Image Sharer: upload API, thumbnail workers, CDN.",
         )
         self.config = config
+        regions = DeployRegions(self, "DeployRegions")
         images = ImageBucket(self, "ImageBucket", log_retention_days=LOG_RETENTION_DAYS)
         queues = JobQueues(self, "JobQueues")
-        network = Network(self, "Network", log_bucket=images.log_bucket)
+        network = Network(self, "Network", log_bucket=images.log_bucket, regions=regions)
         log_shipping = LogShipping(self, "LogShipping", retention=logs.RetentionDays.ONE_MONTH)
         image = AppImage(
             self,
@@ -60,6 +62,7 @@ class SharerStack(Stack):
             architecture=config.architecture,
             build_instance_type=config.worker_instance_type,
             log_bucket=images.log_bucket,
+            refresh=config.image_refresh,
         )
         shared_settings = app_settings(
             bucket_name=images.bucket.bucket_name,
@@ -70,9 +73,11 @@ class SharerStack(Stack):
             self,
             "WorkerFleet",
             vpc=network.vpc,
-            ami_parameter_name=image.ami_parameter_name,
+            ami_id=image.ami_id,
             image_version=image.version,
             instance_type=config.worker_instance_type,
+            alternative_types=config.worker_alternative_types,
+            on_demand_base=config.worker_on_demand_base,
             fleet_min=config.fleet_min,
             fleet_max=config.fleet_max,
             steps=config.scaling_steps,
@@ -84,7 +89,7 @@ class SharerStack(Stack):
             self,
             "UploadTier",
             vpc=network.vpc,
-            ami_parameter_name=image.ami_parameter_name,
+            ami_id=image.ami_id,
             image_version=image.version,
             instance_type=config.server_instance_type,
             min_capacity=config.server_min,
@@ -126,10 +131,6 @@ class SharerStack(Stack):
         cdn.distribution.grant_create_invalidation(uploads.role)
         for role_name, role in (("worker", fleet.role), ("server", uploads.role)):
             log_shipping.grant_shipping(role_name, role)
-        # EC2 resolves the AMI parameter when a launch template (version) is created, and
-        # Image Builder creates that parameter at the end of the deploy-time build.
-        for template in (fleet.launch_template, uploads.launch_template):
-            template.node.add_dependency(image.image)
         # Instances hand the agent its configuration at first boot.
         for group in (fleet.group, uploads.group):
             group.node.add_dependency(log_shipping.agent_config)

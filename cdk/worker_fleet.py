@@ -6,9 +6,22 @@ and the worker stops receiving and finishes or releases its jobs within its grac
 A message still held at the hard stop comes back after its visibility timeout, which
 at-least-once delivery and idempotent jobs already cover. A hook would add an on-instance
 agent, an Auto Scaling permission and a minutes-long wait for no stronger guarantee.
+
+A broken image or unit cannot deploy "successfully": the group's creation waits for a
+signal from each of its first workers, and a rolling update for one from each new worker
+before it stops an old one (cfn-signal, sent by user data with the exit status of
+``READY_COMMAND``). A worker signals success only once its unit runs and its
+``sharer-worker --self-check`` passes with its own role and settings: both queues and the
+bucket answer, and it makes thumbnails. No signal in time fails the deploy, which
+CloudFormation rolls back to the previous launch template version.
+
+Above an on-demand base the workers are Spot, over several instance types allocated
+price-capacity-optimized, with capacity rebalancing: a worker stops on the interruption
+or rebalance notice itself (``worker.spot_notices``), and its jobs are idempotent, so a
+reclaimed instance costs a redelivery, not a job.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_autoscaling as autoscaling
@@ -36,12 +49,23 @@ from cdk.scaling import (
     load_expression,
 )
 
+# Installed into the AMI by image-builder/components/sharer-app.yml.
+READY_COMMAND = "/opt/sharer/bin/sharer-worker-ready"
+# A booting worker has this long to pass its self-check before its launch counts as failed.
+READY_WAIT_SECONDS = 600
+# CloudFormation waits this long for each signal: the wait above plus the boot before it.
+SIGNAL_TIMEOUT = Duration.seconds(READY_WAIT_SECONDS + 300)
+# Where a worker reads its Spot notices (IMDSv2, which the launch template requires).
+INSTANCE_METADATA_URL = "http://169.254.169.254"
+
 
 class WorkerFleet(Construct):
     """Launch template, Auto Scaling group, and the scale-out and scale-in policies.
 
     ``role`` is the workers' instance role (the stack grants it the bucket and queues),
     ``settings`` the parameter they read at start, ``launch_template`` and ``group``.
+    ``instance_type`` comes first in the overrides (the on-demand base's choice);
+    ``alternative_types`` follow it for Spot; ``on_demand_base`` workers are on-demand.
     """
 
     def __init__(
@@ -50,9 +74,11 @@ class WorkerFleet(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        ami_parameter_name: str,
+        ami_id: str,
         image_version: str,
         instance_type: str,
+        alternative_types: Sequence[str],
+        on_demand_base: int,
         fleet_min: int,
         fleet_max: int,
         steps: ScalingSteps,
@@ -62,12 +88,23 @@ class WorkerFleet(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings_name = parameter_name(self, "worker")
-        self.settings = settings_parameter(self, "Settings", name=settings_name, settings=settings)
+        self.settings = settings_parameter(
+            self,
+            "Settings",
+            name=settings_name,
+            settings={**settings, "SHARER_INSTANCE_METADATA_URL": INSTANCE_METADATA_URL},
+        )
         self.role = instance_role(self, "Role", role_name="worker")
+        user_data = boot_user_data(
+            "worker",
+            settings_parameter_name=settings_name,
+            agent_parameter_name=agent_parameter_name,
+        )
+        user_data.add_commands(f"{READY_COMMAND} {READY_WAIT_SECONDS}")
         self.launch_template = role_launch_template(
             self,
             "LaunchTemplate",
-            ami_parameter_name=ami_parameter_name,
+            ami_id=ami_id,
             image_version=image_version,
             instance_type=instance_type,
             role=self.role,
@@ -75,11 +112,7 @@ class WorkerFleet(Construct):
             security_group=https_only_security_group(
                 self, "SecurityGroup", vpc=vpc, description="Sharer workers: nothing in, HTTPS out."
             ),
-            user_data=boot_user_data(
-                "worker",
-                settings_parameter_name=settings_name,
-                agent_parameter_name=agent_parameter_name,
-            ),
+            user_data=user_data,
         )
 
         self.group = autoscaling.AutoScalingGroup(
@@ -87,16 +120,34 @@ class WorkerFleet(Construct):
             "Group",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
-            launch_template=self.launch_template,
+            mixed_instances_policy=autoscaling.MixedInstancesPolicy(
+                launch_template=self.launch_template,
+                launch_template_overrides=[
+                    autoscaling.LaunchTemplateOverrides(instance_type=ec2.InstanceType(name))
+                    for name in (instance_type, *alternative_types)
+                ],
+                instances_distribution=autoscaling.InstancesDistribution(
+                    on_demand_base_capacity=on_demand_base,
+                    on_demand_percentage_above_base_capacity=0,
+                    on_demand_allocation_strategy=autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
+                    spot_allocation_strategy=autoscaling.SpotAllocationStrategy.PRICE_CAPACITY_OPTIMIZED,
+                ),
+            ),
+            capacity_rebalance=True,
             min_capacity=fleet_min,
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.seconds(INSTANCE_WARMUP_SECONDS),
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=1, min_instances_in_service=min(fleet_min, fleet_max - 1)
+                max_batch_size=1,
+                min_instances_in_service=min(fleet_min, fleet_max - 1),
+                pause_time=SIGNAL_TIMEOUT,
+                wait_on_resource_signals=True,
             ),
             max_instance_lifetime=MAX_INSTANCE_LIFETIME,
         )
+        user_data.add_signal_on_exit_command(self.group)
         # Instances read their settings at first boot.
         self.group.node.add_dependency(self.settings)
         acknowledge(
@@ -104,6 +155,12 @@ class WorkerFleet(Construct):
             "AwsSolutions-AS3",
             "Scaling is routine here; a notification per launch and termination would bury "
             "the DLQ and latency alarms. Activity history and the dashboard show it.",
+        )
+        acknowledge(
+            self.group,
+            "AwsSolutions::AwsSolutions-EC26",
+            "The rule cannot read a mixed instances policy's launch template; that "
+            "template encrypts every EBS volume (tests/infra/test_worker_fleet.py).",
         )
         self.load = cloudwatch.MathExpression(
             expression=load_expression(steps),

@@ -1,8 +1,9 @@
 #!/bin/sh
-# The server's last user-data step: succeed once its /healthz answers 200 on this
-# instance, fail after $2 seconds. Its exit status is the signal the Auto Scaling group's
-# creation and rolling updates wait for (cfn-signal), so CloudFormation stops an old
-# server only after a new one can take uploads.
+# A server's user-data step: succeed once URL (its liveness check, /livez) answers 200 on
+# this instance, fail after $2 seconds. The step after it waits for the balancer to call
+# the server healthy (python -m server.routable_wait); the last exit status is the signal
+# the Auto Scaling group's creation and rolling updates wait for (cfn-signal), so
+# CloudFormation stops an old server only once the balancer routes to a new one.
 set -eu
 
 if [ $# -ne 2 ]; then

@@ -11,7 +11,14 @@ from typing import Any
 
 import requests
 
-from cli.retry import RetryPolicy
+from cli.retry import RETRIED_STATUSES, UPLOAD_RETRIED_STATUSES, RetryPolicy
+from cli.untrusted import (
+    UntrustedAnswer,
+    delete_token_of,
+    image_id_of,
+    printable,
+    upload_urls,
+)
 
 # A connection that cannot be made in this long is reported (and retried).
 CONNECT_TIMEOUT = 10.0
@@ -40,8 +47,8 @@ class UploadResult:
 
     @property
     def accepted(self) -> bool:
-        """The server answered 202."""
-        return self.status == 202
+        """The server answered 202 with everything a 202 promises."""
+        return self.status == 202 and bool(self.urls)
 
 
 class ProgressBody:
@@ -104,10 +111,17 @@ class SharerClient:
         return session
 
     def _request(
-        self, method: str, url: str, *, body: Callable[[], Any] | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Callable[[], Any] | None = None,
+        retried: frozenset[int] = RETRIED_STATUSES,
+        **kwargs: Any,
     ) -> requests.Response | requests.RequestException:
         """``method url`` with retries; the last answer, or the last connection error.
-        ``body`` makes a fresh request body for each attempt."""
+        ``body`` makes a fresh request body for each attempt; ``retried`` are the
+        statuses tried again."""
         attempt = 0
         while True:
             attempt += 1
@@ -121,13 +135,18 @@ class SharerClient:
                     return exc
                 time.sleep(self.policy.delay(attempt, None))
                 continue
-            if not self.policy.should_retry(attempt, response.status_code):
+            if not self.policy.should_retry(attempt, response.status_code, retried):
                 return response
             time.sleep(self.policy.delay(attempt, response.headers.get("Retry-After")))
 
     def upload(self, path: Path, progress: Progress) -> UploadResult:
         """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a
-        negative count takes back what a failed attempt had sent)."""
+        negative count takes back what a failed attempt had sent).
+
+        Every attempt for the file carries the same ``Idempotency-Key`` (a fresh UUID4 per
+        file), so a retry after a lost connection or a timeout gets the first attempt's
+        answer instead of making a second image. That replayed answer has no
+        ``Delete-Token``: the server gave it only with the answer that was lost."""
         result = UploadResult(file=str(path))
         try:
             data = path.read_bytes()
@@ -148,24 +167,32 @@ class SharerClient:
             "POST",
             f"{self.server}/",
             body=fresh_body,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
+            retried=UPLOAD_RETRIED_STATUSES,
+            headers={
+                "Content-Type": content_type,
+                "Accept": "application/json",
+                "Idempotency-Key": f'"{uuid.uuid4()}"',
+            },
         )
         if isinstance(answer, requests.RequestException):
             result.error = f"could not reach {self.server}: {_first_line(answer)}"
             return result
         result.status = answer.status_code
         document = _json(answer)
-        if answer.status_code != 202 or not isinstance(document, dict):
+        if answer.status_code != 202:
             result.error = _error_text(answer, document)
             return result
-        result.urls = {
-            name: str(document[name]) for name in ("original", "small", "medium", "large")
-        }
         location = answer.headers.get("Location", "")
-        result.image_id = location.rstrip("/").rsplit("/", 1)[-1] or None
-        result.status_url = requests.compat.urljoin(f"{self.server}/", location)
+        try:
+            urls = upload_urls(document)
+            result.image_id = image_id_of(location)
+            result.delete_token = delete_token_of(answer.headers.get("Delete-Token"))
+        except UntrustedAnswer as exc:
+            result.error = str(exc)
+            return result
+        result.urls = urls
+        result.status_url = f"{self.server}/images/{result.image_id}"
         result.share = f"{self.server}/i/{result.image_id}"
-        result.delete_token = answer.headers.get("Delete-Token")
         return result
 
     def state(self, status_url: str, wait: int = 0) -> str | None:
@@ -206,9 +233,10 @@ def _json(response: requests.Response) -> object:
 
 
 def _error_text(response: requests.Response, document: object) -> str:
+    """The server's message for a person, cleaned of anything a terminal would obey."""
     if isinstance(document, dict) and isinstance(document.get("error"), str):
-        return str(document["error"])
-    return f"HTTP {response.status_code} {response.reason}"
+        return printable(str(document["error"]))
+    return printable(f"HTTP {response.status_code} {response.reason}")
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,10 +1,13 @@
 """``sharer upload`` and ``sharer delete``: the command line's one wiring point.
 
 Exit codes: 0 when everything asked for happened, 1 when some file was refused, missing
-or failed (or a delete was refused), 2 for a usage error.
+or failed, or a server's answer was malformed (or a delete was refused), 2 for a usage
+error, a delete URL on another origin than the server, or a delete token that would
+cross a non-loopback network in plain http (each allowed by its flag).
 """
 
 import argparse
+import ipaddress
 import json
 import math
 import os
@@ -80,6 +83,16 @@ def parser(env: dict[str, str]) -> argparse.ArgumentParser:
     delete.add_argument(
         "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
     )
+    delete.add_argument(
+        "--any-origin",
+        action="store_true",
+        help="send the token to the URL's own server even when it is not --server",
+    )
+    delete.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="send the token over plain http to a server that is not on this machine",
+    )
     return top
 
 
@@ -148,6 +161,21 @@ def delete_command(client: SharerClient, args: argparse.Namespace, out: TextIO) 
     if image_id is None:
         print(f"sharer: {args.url}: not a share URL, status URL or image id", file=sys.stderr)
         return EXIT_USAGE
+    if server is not None and _origin(server) != _origin(args.server) and not args.any_origin:
+        print(
+            f"sharer: {args.url} is not on the server {args.server}; the delete token goes "
+            f"only there: pass --server {server} (or --any-origin)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    target = server or args.server
+    if urlsplit(target).scheme == "http" and not _is_loopback(target) and not args.allow_http:
+        print(
+            f"sharer: {target} is plain http: the delete token would cross the network "
+            "readable; use https (or --allow-http)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     status, message = client.delete(image_id, args.token, server)
     print(f"{args.url}: {message}", file=out if status == 204 else sys.stderr)
     return EXIT_OK if status == 204 else EXIT_FAILED
@@ -166,6 +194,28 @@ def image_reference(text: str) -> tuple[str | None, str | None]:
     return match.group(1), f"{parts.scheme}://{parts.netloc}" if names_server else None
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port filled in for http and https."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or ""), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (a loopback name or address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _json_line(result: UploadResult) -> dict[str, object]:
     line: dict[str, object] = {"file": result.file, "status": result.status}
     line |= result.urls
@@ -182,7 +232,7 @@ def _json_line(result: UploadResult) -> dict[str, object]:
 
 def _text_line(result: UploadResult) -> str:
     if not result.accepted:
-        refused = f"refused ({result.status}): " if result.status is not None else ""
+        refused = f"refused ({result.status}): " if result.status not in (None, 202) else ""
         return f"{result.file}: {refused}{result.error}"
     if result.error:  # accepted, then failed or not ready in time (--wait)
         return f"{result.file}: {result.share}: {result.error}"

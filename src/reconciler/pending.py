@@ -3,13 +3,15 @@
 An image stays pending for good if the server stored it and then died before the queue
 took its job, or if the queue lost the job (dead-lettered by SQS after worker crashes).
 Each such image has a pending marker (``sharer.pending_markers``) older than the stale age; the
-job is idempotent, so queueing it again is always safe, even if it was only slow. After
+job is idempotent, so queueing it again is always safe, even if it was only slow. A pass
+lists every marker (one request per ``SCAN_PAGE``) and acts on the ``batch`` stalest. After
 ``MAX_REQUEUES`` tries the image is marked failed, so a poison job cannot loop forever.
 
 Every write here is followed by the tombstone check, so a delete wins over the
 reconciler as it does over the worker.
 """
 
+import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -28,8 +30,8 @@ log = logging.getLogger("sharer.reconciler")
 
 # Queued again this many times without ending: the image is marked failed.
 MAX_REQUEUES = 3
-# Markers looked at per run, stale or not: one S3 list page.
-SCAN_LIMIT = 1000
+# Markers listed per request: one S3 list page.
+SCAN_PAGE = 1000
 
 
 @dataclass
@@ -64,13 +66,33 @@ class PendingReconciler:
         """One bounded pass; raises ``StorageUnavailable``/``QueueUnavailable`` on outages
         (what was done before stays done: every step is safe to repeat)."""
         report = ReconcileReport()
-        listed = self.storage.list_keys(PENDING_PREFIX, limit=SCAN_LIMIT)
-        report.scanned = len(listed)
-        now = self.clock()
-        stale = [item.key for item in listed if now - item.modified >= self.stale_seconds]
-        for key in stale[: self.batch]:
+        for key in self._stalest(report):
             self._reconcile(key, report)
         return report
+
+    def _stalest(self, report: ReconcileReport) -> list[str]:
+        """The ``batch`` stalest markers, oldest first, from a listing of every marker.
+
+        Every marker is listed, page by page, so fresh markers (however many) never hide
+        a stale one; only ``batch`` of them and one page are held at a time.
+        """
+        now = self.clock()
+        stalest: list[tuple[float, str]] = []  # a max-heap of the youngest kept, negated
+        last = ""
+        while True:
+            page = self.storage.list_keys(PENDING_PREFIX, limit=SCAN_PAGE, start_after=last)
+            report.scanned += len(page)
+            for item in page:
+                if now - item.modified < self.stale_seconds:
+                    continue
+                entry = (-item.modified, item.key)
+                if len(stalest) < self.batch:
+                    heapq.heappush(stalest, entry)
+                elif entry > stalest[0]:
+                    heapq.heapreplace(stalest, entry)
+            if len(page) < SCAN_PAGE:
+                return [key for _, key in sorted(stalest, reverse=True)]
+            last = page[-1].key
 
     def _reconcile(self, key: str, report: ReconcileReport) -> None:
         image_id = key.removeprefix(PENDING_PREFIX).removesuffix(".json")

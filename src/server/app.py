@@ -10,6 +10,7 @@ from server.media_route import media_blueprint
 from server.openapi_route import openapi_blueprint
 from server.pages import pages_blueprint
 from server.pending_waits import PendingWaits, init_pending_waits
+from server.proof_slots import ProofSlots
 from server.request_log import init_request_log
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
@@ -72,6 +73,7 @@ def create_app(
             max_seconds=settings.max_wait_seconds,
             waiters=settings.waiters_per_process,
         ),
+        ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
     )
     init_request_log(app)
     init_error_handlers(app)

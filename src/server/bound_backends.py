@@ -5,6 +5,7 @@ from typing import cast
 from flask import Flask, current_app
 
 from server.pending_waits import PendingWaits
+from server.proof_slots import ProofSlots
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings
@@ -18,9 +19,10 @@ def bind_backends(
     queue: Queue,
     edge_cache: EdgeCache,
     waits: PendingWaits,
+    proof_slots: ProofSlots,
 ) -> None:
     """Attach the settings and backends to ``app`` for the request handlers."""
-    app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits)
+    app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits, proof_slots)
 
 
 def current_settings() -> Settings:
@@ -46,3 +48,8 @@ def current_edge_cache() -> EdgeCache:
 def current_waits() -> PendingWaits:
     """The waits for pending images of the app handling the current request."""
     return cast(PendingWaits, current_app.extensions["sharer"][4])
+
+
+def current_proof_slots() -> ProofSlots:
+    """The bound on costly decode proofs of the process handling the current request."""
+    return cast(ProofSlots, current_app.extensions["sharer"][5])

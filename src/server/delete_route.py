@@ -10,7 +10,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Gone, NotFound, Unauthorized
 
 from server.bound_backends import current_edge_cache, current_storage, current_waits
-from server.public_urls import public_path_prefix
+from server.public_urls import public_path_prefix, share_page_path
 from server.status_route import stored_status
 from sharer.delete_tokens import token_matches
 from sharer.deletion import leave_tombstone, remove_image_objects, remove_status, tombstone_of
@@ -49,8 +49,9 @@ def delete_image(image_id: str) -> Response:
 
 
 def _forget(image_id: str) -> None:
-    """Tell the CDN to drop the image's objects, then record that in the tombstone."""
-    current_edge_cache().forget(public_path_prefix(image_id))
+    """Tell the CDN to drop the image's objects and its share page, then record that in
+    the tombstone."""
+    current_edge_cache().forget([f"{public_path_prefix(image_id)}*", share_page_path(image_id)])
     leave_tombstone(current_storage(), image_id, cdn_forgotten=True)
 
 

@@ -5,6 +5,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from server.proof_slots import ProofsBusy
 from server.request_log import request_id
 from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.queues import QueueUnavailable
@@ -16,10 +17,16 @@ log = logging.getLogger("sharer.server")
 RETRY_AFTER_SECONDS = 5
 
 
+# An error is true only now (a pending thumbnail, an outage, a busy process): no cache
+# may keep one, whatever heuristic freshness it would give a 404 or 410 (RFC 9111 4.2.2).
+ERROR_CACHE_CONTROL = "no-store"
+
+
 def error_response(status: int, message: str) -> Response:
-    """A JSON error body with ``status``."""
+    """A JSON error body with ``status``, which no cache may keep."""
     response = jsonify(error=message)
     response.status_code = status
+    response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
     return response
 
 
@@ -45,6 +52,18 @@ def init_error_handlers(app: Flask) -> None:
         )
         response = error_response(503, "the service is briefly unavailable, retry shortly")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    @app.errorhandler(ProofsBusy)
+    def _proofs_busy(exc: ProofsBusy) -> Response:
+        log.warning(
+            "costly proofs busy",
+            extra={"request_id": request_id(), "slots": exc.slots},
+        )
+        response = error_response(
+            503, "the server is busy checking other photos, retry in a moment"
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(Exception)

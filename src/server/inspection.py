@@ -11,13 +11,15 @@ It runs on the request path before the 202, so it is cheap and bounded in memory
 3. the file is opened with the one allow-listed plugin for that format;
 4. the container module proves the pixels decode (its docstring says how, and what it
    costs); formats whose proof is a full decode with several buffers (WebP, HEIF, AVIF)
-   are held to a fraction of the cap (``WalkedImage.cost_factor``).
+   are held to a fraction of the cap (``WalkedImage.cost_factor``); the costly ones
+   (HEIF, AVIF: ``WalkedImage.costly_proof``) run only in a slot the caller gives
+   (``server.proof_slots``), which may refuse.
 
 Animated GIF, PNG and WebP: only the first frame is checked (and thumbnailed).
 """
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,12 +59,15 @@ def inspect_upload(
     *,
     max_pixels: int,
     accepted: Collection[ImageFormat] = tuple(ACCEPTED.values()),
+    costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> UploadedImage:
     """Accept ``data`` as an image the worker can thumbnail, or raise ``InvalidImage``.
 
     ``max_pixels`` must not exceed Pillow's ``Image.MAX_IMAGE_PIXELS``: the cap is then
     always reached before Pillow's own bomb check. Formats with a ``cost_factor`` get
     ``max_pixels // cost_factor``. ``accepted`` lists the formats the operator allows.
+    A costly proof runs inside ``costly_proof_slot()``, whose own exception (e.g.
+    ``server.proof_slots.ProofsBusy``) passes through.
     """
     if max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
         raise ValueError(f"max_pixels {max_pixels} is above Pillow's bomb limit")
@@ -89,7 +94,8 @@ def inspect_upload(
     accepted_image = UploadedImage(
         image_format, image.width, image.height, _has_alpha(image), walked
     )
-    with _refused_if_undecodable():
+    slot = costly_proof_slot() if walked.costly_proof else nullcontext()
+    with slot, _refused_if_undecodable():
         walked.prove_decodes(image)
     return accepted_image
 

@@ -39,3 +39,9 @@ def public_path_prefix(image_id: str) -> str:
     """The URL path under which the CDN serves every object of the image (``/...``/)."""
     base_path = urlsplit(current_settings().public_base_url or "").path.rstrip("/")
     return f"{base_path}/{image_prefix(image_id)}"
+
+
+def share_page_path(image_id: str) -> str:
+    """The URL path of the image's share page (``/i/<id>`` under ``SHARER_SITE_URL``)."""
+    base_path = urlsplit(current_settings().site_url).path.rstrip("/")
+    return f"{base_path}/i/{image_id}"

@@ -4,6 +4,7 @@ Every response carries ``X-Request-Id``; ``client_address`` is the address the t
 proxies vouch for (the access log and the request deadline use it).
 """
 
+import ipaddress
 import logging
 import re
 import time
@@ -82,9 +83,24 @@ def client_address(peer: str, forwarded_for: Iterable[str], hops: int) -> str:
     ``hops``-th entry from the right; what lies further left, the client wrote itself. A
     request carrying fewer entries did not come through every proxy, so its ``peer`` is
     all we know of it.
+
+    The entry is logged and counted only if it is an IP address: one that is not (a
+    proxy misconfigured, or a header our proxies passed on unchecked) gives way to the
+    nearest trusted address to its right, the proxy that wrote it, else ``peer``.
     """
     if hops == 0:
         return peer
     entries = [entry.strip() for value in forwarded_for for entry in value.split(",")]
     entries = [entry for entry in entries if entry]
-    return entries[-hops] if len(entries) >= hops else peer
+    if len(entries) < hops:
+        return peer
+    return next((entry for entry in entries[-hops:] if _is_ip_address(entry)), peer)
+
+
+def _is_ip_address(text: str) -> bool:
+    """An IPv4 or IPv6 address, without an IPv6 zone (free text after a ``%``)."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return not isinstance(address, ipaddress.IPv6Address) or address.scope_id is None

@@ -1,10 +1,12 @@
-"""The EdgeCache port: forget the CDN's cached copies of a deleted image's objects.
+"""The EdgeCache port: forget the CDN's cached copies of a deleted image's URLs.
 
-Image objects are served with a year-long immutable Cache-Control, so without this a
-deleted image would stay reachable at the edge for as long as it had been cached.
+Image objects are served with a year-long immutable Cache-Control, and a ready share
+page for a minute, so without this a deleted image would stay reachable at the edge for
+as long as it had been cached.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,8 +23,9 @@ class EdgeCache(ABC):
     """Caches in front of the image objects."""
 
     @abstractmethod
-    def forget(self, path_prefix: str) -> None:
-        """Drop every cached object whose URL path starts with ``path_prefix`` (``/...``).
+    def forget(self, paths: Sequence[str]) -> None:
+        """Drop every cached answer for ``paths`` (``/...``; one ending in ``*`` covers
+        every path it starts), all in one request.
 
         Raises ``EdgeCacheUnavailable`` when the CDN cannot be told.
         """
@@ -31,7 +34,7 @@ class EdgeCache(ABC):
 class NoEdgeCache(EdgeCache):
     """No CDN (local mode, or one that keeps nothing): nothing to forget."""
 
-    def forget(self, path_prefix: str) -> None:
+    def forget(self, paths: Sequence[str]) -> None:
         """Nothing is cached, so there is nothing to drop."""
 
 
@@ -42,22 +45,22 @@ class CloudFrontEdgeCache(EdgeCache):
         self._client = client
         self._distribution_id = distribution_id
 
-    def forget(self, path_prefix: str) -> None:
-        """Create an invalidation of ``<prefix>*`` (a wildcard path is billed as one).
+    def forget(self, paths: Sequence[str]) -> None:
+        """Create one invalidation of ``paths`` (a wildcard path is billed as one).
 
-        The prefix is the caller reference too, so a retried delete does not pay for a
-        second invalidation of the same prefix.
+        The paths are the caller reference too, so a retried delete does not pay for a
+        second invalidation of the same paths.
         """
+        listed = " ".join(paths)
         try:
             self._client.create_invalidation(
                 DistributionId=self._distribution_id,
                 InvalidationBatch={
-                    "Paths": {"Quantity": 1, "Items": [f"{path_prefix}*"]},
-                    "CallerReference": path_prefix,
+                    "Paths": {"Quantity": len(paths), "Items": list(paths)},
+                    "CallerReference": listed,
                 },
             )
         except (ClientError, BotoCoreError) as exc:
             raise EdgeCacheUnavailable(
-                f"CloudFront invalidation of {path_prefix}* on {self._distribution_id} "
-                f"failed: {exc}"
+                f"CloudFront invalidation of {listed} on {self._distribution_id} failed: {exc}"
             ) from exc

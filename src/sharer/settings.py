@@ -64,6 +64,19 @@ class Settings:
     reconcile_batch: int = 100
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
+    idempotency_takeover_seconds: int = 120
+    costly_proofs_per_process: int = 1
+
+    @property
+    def costly_proof_waiters(self) -> int:
+        """Uploads that may wait for a costly-proof slot in a process: as many as the
+        slots, while a thread stays free for the health check and cheap requests."""
+        spare = self.server_threads - 1 - self.costly_proofs_per_process
+        return max(0, min(self.costly_proofs_per_process, spare))
+
+    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
+    instance_metadata_url: str | None = None
+    spot_notice_poll_seconds: float = 5.0
     # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
     runtime_dir: str = "./var/run/8080"
 
@@ -112,6 +125,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
             f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
         )
+    # An upload still marked in progress after this long was cut short (its server died):
+    # a retry may take it over. It must outlast any request that is still running.
+    takeover = parsed(
+        "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", str(4 * request_timeout), _positive_int
+    )
+    if takeover <= 2 * request_timeout:
+        raise SettingsError(
+            f"SHARER_IDEMPOTENCY_TAKEOVER_SECONDS={takeover}: must be more than twice "
+            f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
+        )
+    server_processes = parsed("SHARER_SERVER_PROCESSES", "2", _positive_int)
+    server_threads = parsed("SHARER_SERVER_THREADS", "4", _positive_int)
+    costly_proofs = parsed(
+        "SHARER_COSTLY_PROOFS_PER_PROCESS",
+        str(default_costly_proofs(server_processes, server_threads)),
+        _positive_int,
+    )
+    if costly_proofs > server_threads:
+        raise SettingsError(
+            f"SHARER_COSTLY_PROOFS_PER_PROCESS={costly_proofs}: at most "
+            f"SHARER_SERVER_THREADS ({server_threads}), and better fewer, so a thread "
+            "is left for the health check and cheap requests"
+        )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
@@ -140,8 +176,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
         log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
         bind=bind,
-        server_processes=parsed("SHARER_SERVER_PROCESSES", "2", _positive_int),
-        server_threads=parsed("SHARER_SERVER_THREADS", "4", _positive_int),
+        server_processes=server_processes,
+        server_threads=server_threads,
         request_timeout=request_timeout,
         keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
         max_connections_per_client=parsed(
@@ -155,11 +191,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
+        idempotency_takeover_seconds=takeover,
+        costly_proofs_per_process=costly_proofs,
+        instance_metadata_url=_optional(
+            "SHARER_INSTANCE_METADATA_URL", get("SHARER_INSTANCE_METADATA_URL"), _http_url
+        ),
+        # AWS recommends checking for interruption notices every 5 seconds.
+        spot_notice_poll_seconds=parsed("SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds),
         # One per port by default: several servers may share a data directory.
         runtime_dir=parsed(
             "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
         ),
     )
+
+
+def default_costly_proofs(server_processes: int, server_threads: int) -> int:
+    """The default bound on costly decode proofs per server process: the processes'
+    proofs together take at most the machine's cores, and each process keeps a thread
+    free for cheap requests (while it has more than one)."""
+    per_process = (os.cpu_count() or 1) // server_processes
+    return max(1, min(per_process, server_threads - 1))
 
 
 def settings_or_exit(program: str) -> Settings:
@@ -202,6 +253,14 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _poll_seconds(raw: str) -> float:
+    value = float(raw)
+    # A notice gives two minutes; polling slower than a tenth of that wastes most of it.
+    if not 0 < value <= 12:
+        raise ValueError("must be a number of seconds above 0 and at most 12")
     return value
 
 

@@ -6,6 +6,7 @@ parallelism for thumbnails and overlap the storage round trips.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -40,8 +41,16 @@ class Consumer:
         self._in_flight: dict[str, Future[None]] = {}
         self._in_flight_lock = threading.Condition()
 
-    def run(self, stop: threading.Event) -> bool:
-        """Consume until ``stop`` is set, then drain; True if every job finished in time."""
+    def run(
+        self,
+        stop: threading.Event,
+        drain_deadline: Callable[[], float | None] = lambda: None,
+    ) -> bool:
+        """Consume until ``stop`` is set, then drain; True if every job finished in time.
+
+        Running jobs get the grace period, or less when ``drain_deadline`` gives a
+        ``time.monotonic()`` deadline (a Spot interruption's); the rest are released.
+        """
         drained = threading.Event()
         heartbeat = threading.Thread(
             target=self._keep_hidden, args=(drained,), name="visibility", daemon=True
@@ -51,7 +60,7 @@ class Consumer:
         finished = False
         try:
             self._receive_until(stop, pool)
-            finished = self._drain()
+            finished = self._drain(drain_deadline())
         finally:
             drained.set()
             # A job still running after the grace period is not waited for: its message
@@ -117,12 +126,17 @@ class Consumer:
                     except Exception as exc:  # noqa: BLE001 - e.g. the job was just deleted
                         log.warning("could not extend visibility", extra={"error": repr(exc)})
 
-    def _drain(self) -> bool:
+    def _drain(self, deadline: float | None) -> bool:
         with self._in_flight_lock:
             running = dict(self._in_flight)
+        grace = self.options.grace_seconds
+        if deadline is not None:
+            grace = max(0.0, min(grace, deadline - time.monotonic()))
         if running:
-            log.info("stopping: waiting for running jobs", extra={"jobs": len(running)})
-        _, not_done = wait(running.values(), timeout=self.options.grace_seconds)
+            log.info(
+                "stopping: waiting for running jobs", extra={"jobs": len(running), "wait_s": grace}
+            )
+        _, not_done = wait(running.values(), timeout=grace)
         with self._in_flight_lock:
             for receipt, future in running.items():
                 if future in not_done:

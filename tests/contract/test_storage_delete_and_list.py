@@ -49,6 +49,9 @@ def test_list_keys_gives_the_first_keys_of_the_prefix_in_order_with_times(
     everything = storage.list_keys("pending/", limit=100)
     assert [item.key for item in everything] == [f"pending/{n}.json" for n in sorted(names)]
     assert storage.list_keys("nothing-here/", limit=10) == []
+    after = storage.list_keys("pending/", limit=2, start_after="pending/b.json")
+    assert [item.key for item in after] == ["pending/c.json", "pending/d.json"]
+    assert storage.list_keys("pending/", limit=2, start_after="pending/e.json") == []
 
 
 def test_list_keys_refuses_a_prefix_that_is_not_a_folder(storage_case: StorageCase) -> None:

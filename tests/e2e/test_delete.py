@@ -67,6 +67,7 @@ def test_the_token_deletes_every_url_and_the_status(service: Service) -> None:
             service.env["SHARER_AWS_ENDPOINT_URL"], service.env["SHARER_CDN_DISTRIBUTION_ID"]
         )
         assert paths.count(f"/e2e-images/images/{image_id}/*") == 1
+        assert paths.count(f"/i/{image_id}") == 1  # the share page, served at the site
 
 
 def test_without_the_token_nothing_is_removed(service: Service) -> None:

@@ -5,15 +5,17 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
 
 from faults.conftest import Stack
+from reconciler.pending import SCAN_PAGE
 from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
-from sharer.key_scheme import status_key
+from sharer.key_scheme import pending_key, status_key
 from sharer.messages import ThumbnailJob, job_for_upload
 from sharer.pending_markers import marker_object
 from sharer.status import encode_status, status_for_job
@@ -27,10 +29,10 @@ pytestmark = pytest.mark.e2e
 STALE_SECONDS = 1
 
 
-def _stored_not_queued(stack: Stack, token: str) -> ThumbnailJob:
+def _stored_not_queued(stack: Stack, token: str, image_id: str | None = None) -> ThumbnailJob:
     """What ``accept_upload`` stores before it sends the job: the server died right there."""
     job = job_for_upload(
-        new_image_id(), JPEG, has_alpha=False, delete_token_sha256=token_digest(token)
+        image_id or new_image_id(), JPEG, has_alpha=False, delete_token_sha256=token_digest(token)
     )
     pending = encode_status(status_for_job(job))
     stack.backends.storage.put_all(
@@ -43,9 +45,9 @@ def _stored_not_queued(stack: Stack, token: str) -> ThumbnailJob:
     return job
 
 
-def _reconcile(stack: Stack) -> list[dict[str, object]]:
+def _reconcile(stack: Stack, stale_seconds: int = STALE_SECONDS) -> list[dict[str, object]]:
     """Run ``sharer-reconcile`` once; its JSON log lines."""
-    env = os.environ | stack.service.env | {"SHARER_RECONCILE_STALE_SECONDS": str(STALE_SECONDS)}
+    env = os.environ | stack.service.env | {"SHARER_RECONCILE_STALE_SECONDS": str(stale_seconds)}
     done = subprocess.run(
         [sys.executable, "-m", "reconciler"], env=env, capture_output=True, timeout=60
     )
@@ -80,3 +82,22 @@ def test_the_reconciler_finishes_an_image_the_server_never_queued(stack: Stack) 
     # Nothing is left pending: the next pass has nothing to do.
     (summary,) = [r for r in _reconcile(stack) if r["msg"] == "reconcile pass done"]
     assert (summary["scanned"], summary["requeued"]) == (0, [])
+
+
+def test_fresh_markers_never_hide_a_stale_one(local_stack: Stack) -> None:
+    """More fresh markers than one list page, all lexically before the one stale marker."""
+    stale_seconds = 600
+    stale = _stored_not_queued(local_stack, new_delete_token(), image_id="z" * 22)
+    marker = Path(local_stack.service.env["SHARER_DATA_DIR"]) / "media" / pending_key("z" * 22)
+    long_ago = time.time() - 2 * stale_seconds
+    os.utime(marker, (long_ago, long_ago))
+    fresh = [f"A{n:021d}" for n in range(SCAN_PAGE + 1)]
+    for image_id in fresh:
+        local_stack.backends.storage.put(
+            pending_key(image_id), b"{}", "application/json", immutable=False
+        )
+
+    logged = _reconcile(local_stack, stale_seconds)
+    (summary,) = [r for r in logged if r["msg"] == "reconcile pass done"]
+    assert summary["scanned"] == len(fresh) + 1
+    assert summary["requeued"] == [stale.image_id]

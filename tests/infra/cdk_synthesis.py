@@ -51,7 +51,7 @@ class Synthesized:
         found = {}
         for group_id, resource in self.resources("AWS::AutoScaling::AutoScalingGroup").items():
             properties = resource["Properties"]
-            template_id = properties["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+            template_id = launch_template_of(properties)["LaunchTemplateId"]["Ref"]
             if f"sharer-start-role {role} " in self.user_data(template_id):
                 found[group_id] = properties
         ((group_id, properties),) = found.items()
@@ -59,7 +59,7 @@ class Synthesized:
 
     def launch_template(self, role: str) -> tuple[str, dict[str, Any]]:
         """Logical id and LaunchTemplateData of the launch template of ``role``'s group."""
-        template_id = self.group(role)[1]["LaunchTemplate"]["LaunchTemplateId"]["Ref"]
+        template_id = launch_template_of(self.group(role)[1])["LaunchTemplateId"]["Ref"]
         template = self.resources("AWS::EC2::LaunchTemplate")[template_id]
         data: dict[str, Any] = template["Properties"]["LaunchTemplateData"]
         return template_id, data
@@ -90,9 +90,10 @@ class Synthesized:
         return loaded
 
 
-def synthesize(outdir: Path) -> Synthesized:
-    """Build and synthesize the app into ``outdir``; cdk-nag fails this on any finding."""
-    app = App(outdir=str(outdir), context=FEATURE_FLAGS)
+def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesized:
+    """Build and synthesize the app into ``outdir`` with ``context`` (as `cdk -c` gives
+    it); cdk-nag fails this on any finding."""
+    app = App(outdir=str(outdir), context={**FEATURE_FLAGS, **(context or {})})
     stack = build(app)
     app.synth()
     return Synthesized(stack=stack, template=Template.from_stack(stack), outdir=outdir)
@@ -178,3 +179,12 @@ def agent_log_groups(synthesized: Synthesized) -> dict[str, str]:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def launch_template_of(group: dict[str, Any]) -> dict[str, Any]:
+    """A group's launch template reference, direct or inside its mixed instances policy."""
+    mixed = group.get("MixedInstancesPolicy")
+    spec: dict[str, Any] = (
+        mixed["LaunchTemplate"]["LaunchTemplateSpecification"] if mixed else group["LaunchTemplate"]
+    )
+    return spec

@@ -32,15 +32,23 @@ def test_command_line_strings_and_cdk_json_values_both_parse() -> None:
             "serverMin": "3",
             "serverMax": 6,
             "latencyObjectiveSeconds": "30",
+            "workerAlternativeTypes": "m7i.large, c6i.large",
+            "workerOnDemandBase": "0",
             "alarmEmail": "ops@example.com",
+            "imageRefresh": "2026-12-06",
             "scalingSteps": {"scaleOut": [[5, None, 100]], "scaleIn": [[None, 0.2, -50]]},
         }
     )
     assert (config.fleet_min, config.fleet_max) == (0, 12)
     assert (config.server_min, config.server_max) == (3, 6)
+    assert config.image_refresh == "2026-12-06"
     assert config.latency_objective_seconds == 30
     assert config.scaling_steps.scale_out == (Step(5, None, 100),)
     assert config.alarm_email == "ops@example.com"
+    assert config.worker_instance_types == ("c7i.large", "m7i.large", "c6i.large")
+    assert config.worker_on_demand_base == 0
+    listed = _config({"workerAlternativeTypes": ["c7g.medium", "m7g.medium"]})
+    assert listed.worker_alternative_types == ("c7g.medium", "m7g.medium")
 
 
 @pytest.mark.parametrize(
@@ -76,6 +84,12 @@ def test_instance_architecture_follows_aws_naming(instance_type: str, architectu
         ({"serverMin": "4", "serverMax": "4"}, "serverMax"),
         ({"latencyObjectiveSeconds": "0"}, "latencyObjectiveSeconds"),
         ({"scalingSteps": "[]"}, "scalingSteps"),
+        ({"workerAlternativeTypes": "c7g.medium"}, "workerAlternativeTypes"),
+        ({"workerAlternativeTypes": "c7g.medium,c7g.medium"}, "workerAlternativeTypes"),
+        ({"workerAlternativeTypes": "c7g.medium,c7i.large"}, "c7i.large"),
+        ({"workerAlternativeTypes": 7}, "workerAlternativeTypes"),
+        ({"workerOnDemandBase": "17"}, "workerOnDemandBase"),
+        ({"workerOnDemandBase": "-1"}, "workerOnDemandBase"),
     ],
 )
 def test_bad_values_are_refused_naming_the_parameter(context: dict[str, Any], named: str) -> None:

@@ -4,15 +4,19 @@ import re
 from typing import Any
 
 from aws_cdk.assertions import Match
-from cdk_synthesis import REPO_ROOT, Synthesized, render
+from cdk_synthesis import REPO_ROOT, Synthesized, grants, render
+from flask import Flask
 
 from cdk.upload_tier import (
     CLOUDFRONT_PREFIX_LIST,
+    DEPENDENCY_HEALTH_PATH,
     HEALTH_PATH,
     LISTENER_PORT,
     PORT,
     WAIT_HEALTHY_COMMAND,
+    WAIT_ROUTABLE_COMMAND,
 )
+from server import health_route
 from sharer.settings import load_settings
 
 UNIT = REPO_ROOT / "image-builder" / "systemd" / "sharer@.service"
@@ -61,11 +65,42 @@ def test_at_least_two_servers_in_two_zones_replaced_when_unhealthy(
     assert group["TargetGroupARNs"] == [{"Ref": target_group_id}]
 
 
-def test_the_balancer_checks_healthz_on_the_servers_port(synthesized: Synthesized) -> None:
+def test_lifecycle_target_group_health_check_is_liveness_not_dependency_health(
+    synthesized: Synthesized,
+) -> None:
+    # The server group replaces instances on this check (HealthCheckType ELB), so it
+    # must not fail when S3 or SQS do: the app's liveness route, which calls neither.
     _, target_group = _target_group(synthesized)
-    assert target_group["HealthCheckPath"] == HEALTH_PATH
+    assert target_group["HealthCheckPath"] == HEALTH_PATH == "/livez"
+    assert HEALTH_PATH != DEPENDENCY_HEALTH_PATH
     assert target_group["Matcher"] == {"HttpCode": "200"}
     assert (target_group["Port"], target_group["Protocol"]) == (PORT, "HTTP")
+
+
+def test_lifecycle_listener_the_dependency_check_is_not_public(
+    synthesized: Synthesized,
+) -> None:
+    # Every public request reaches the servers through this listener; its first rule
+    # answers the deep check itself, so CloudFront cannot make the servers call AWS.
+    listener_id, _ = synthesized.only("AWS::ElasticLoadBalancingV2::Listener")
+    _, rule = synthesized.only(
+        "AWS::ElasticLoadBalancingV2::ListenerRule",
+        {"Properties": {"ListenerArn": {"Ref": listener_id}}},
+    )
+    (condition,) = rule["Conditions"]
+    assert condition["Field"] == "path-pattern"
+    assert DEPENDENCY_HEALTH_PATH in condition["PathPatternConfig"]["Values"]
+    (action,) = rule["Actions"]
+    assert action["Type"] == "fixed-response"
+    assert action["FixedResponseConfig"]["StatusCode"] == "404"
+    assert action["FixedResponseConfig"]["ContentType"] == "application/json"
+    # The path it hides is the app's dependency check, a route that exists.
+    app = Flask(__name__)
+    app.register_blueprint(health_route.health_blueprint)
+    routes = {url_rule.rule for url_rule in app.url_map.iter_rules()}
+    assert DEPENDENCY_HEALTH_PATH in routes
+    assert DEPENDENCY_HEALTH_PATH == health_route.DEPENDENCY_HEALTH_PATH
+    assert HEALTH_PATH in routes
 
 
 def test_the_balancer_is_internal_in_isolated_subnets(synthesized: Synthesized) -> None:
@@ -116,12 +151,39 @@ def test_a_rollout_stops_an_old_server_only_after_a_new_one_is_healthy(
     assert rolling["MinInstancesInService"] == int(group["MinSize"])
     assert rolling["WaitOnResourceSignals"] is True
     assert resource["CreationPolicy"]["ResourceSignal"]["Count"] == int(group["MinSize"])
-    # The signal is sent when the new server's own /healthz answers.
+    # The signal is sent when the new server's own liveness check answers.
     template_id, _ = synthesized.launch_template("server")
     user_data = synthesized.user_data(template_id)
     assert f"{WAIT_HEALTHY_COMMAND} http://127.0.0.1:{PORT}{HEALTH_PATH} " in user_data
     assert f"cfn-signal --stack {synthesized.stack.stack_name} --resource {group_id}" in user_data
     assert user_data.index("sharer-start-role server") < user_data.index(WAIT_HEALTHY_COMMAND)
+
+
+def test_lifecycle_server_group_rolling_update_signals_once_the_balancer_routes_to_it(
+    synthesized: Synthesized,
+) -> None:
+    # CloudFormation stops an old server on the new one's signal; the signal's exit status
+    # is the last command's, which waits until this target group calls the server healthy.
+    group_id, _ = synthesized.group("server")
+    target_group_id, _ = _target_group(synthesized)
+    template_id, _ = synthesized.launch_template("server")
+    last_command = synthesized.user_data(template_id).strip().splitlines()[-1]
+    assert last_command.startswith(WAIT_ROUTABLE_COMMAND)
+    assert f"--target-group-arn <{target_group_id}>" in last_command
+    allowed = grants(synthesized, synthesized.role_id("server"))
+    assert allowed["elasticloadbalancing:DescribeTargetHealth"] == {"*"}
+    # The signal wait fits in the group's signal timeout.
+    resource = _resource(synthesized, group_id)
+    timeout = resource["CreationPolicy"]["ResourceSignal"]["Timeout"]
+    seconds = re.findall(r"--seconds (\d+)", synthesized.user_data(template_id))
+    assert _iso_seconds(timeout) > sum(int(s) for s in seconds)
+
+
+def _iso_seconds(duration: str) -> int:
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?", duration)
+    assert match, duration
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def test_servers_scale_on_cpu_and_are_renewed_weekly(synthesized: Synthesized) -> None:
@@ -153,7 +215,8 @@ def test_servers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     _, worker = synthesized.launch_template("worker")
     _, server = synthesized.launch_template("server")
     assert server["ImageId"] == worker["ImageId"]
-    assert server["ImageId"].startswith("resolve:ssm:")
+    image_id, _ = synthesized.only("AWS::ImageBuilder::Image")
+    assert server["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
     assert server["MetadataOptions"]["HttpTokens"] == "required"
     assert server["InstanceType"] == synthesized.stack.config.server_instance_type
     assert all(d["Ebs"]["Encrypted"] is True for d in server["BlockDeviceMappings"])

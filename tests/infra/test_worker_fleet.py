@@ -2,8 +2,13 @@
 
 from typing import Any
 
-from cdk_synthesis import Synthesized, render
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Capture, Match, Template
+from cdk_synthesis import Synthesized, launch_template_of, render
 
+from cdk.config import DeployConfig, instance_architecture
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
     PERIOD_SECONDS,
@@ -11,6 +16,7 @@ from cdk.scaling import (
     SCALE_OUT_EVALUATION_PERIODS,
     Step,
 )
+from cdk.worker_fleet import READY_COMMAND, READY_WAIT_SECONDS, SIGNAL_TIMEOUT, WorkerFleet
 
 
 def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -25,9 +31,10 @@ def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     synthesized: Synthesized,
 ) -> None:
     _, data = _launch_template(synthesized)
-    _, distribution = synthesized.only("AWS::ImageBuilder::DistributionConfiguration")
-    (target,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
-    assert data["ImageId"] == f"resolve:ssm:{target['ParameterName']}"
+    # The deploy-time image's AMI itself, never a parameter resolved at launch, which a
+    # rollback would not put back (tests/infra/test_rollback.py).
+    image_id, _ = synthesized.only("AWS::ImageBuilder::Image")
+    assert data["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["Monitoring"] == {"Enabled": True}
     assert data["InstanceType"] == synthesized.stack.config.worker_instance_type
@@ -44,12 +51,46 @@ def test_a_new_image_rolls_the_fleet_and_a_week_replaces_every_worker(
     assert {"Key": "sharer:app-version", "Value": recipe["Version"]} in tags
     group_id, group = _group(synthesized)
     resource = synthesized.resources("AWS::AutoScaling::AutoScalingGroup")[group_id]
-    assert group["LaunchTemplate"]["Version"] == {
+    assert launch_template_of(group)["Version"] == {
         "Fn::GetAtt": [template_id, "LatestVersionNumber"]
     }
     assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
     # A worker launched after a rebuild resolves the new AMI; none lives longer than this.
     assert group["MaxInstanceLifetime"] == 7 * 24 * 3600
+
+
+def test_a_worker_counts_only_once_it_proves_it_can_work(synthesized: Synthesized) -> None:
+    # CloudFormation's CreationPolicy and UpdatePolicy attributes: the group's creation
+    # waits for a signal from each of its first workers, a rolling update for one from
+    # each new worker before it stops an old one; no signal in time fails the deploy.
+    template_id, _ = _launch_template(synthesized)
+    group_id, group = _group(synthesized)
+    timeout = f"PT{SIGNAL_TIMEOUT.to_minutes()}M"
+    synthesized.template.has_resource(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "Properties": Match.object_like(
+                {"LaunchTemplate": Match.object_like({"LaunchTemplateId": {"Ref": template_id}})}
+            ),
+            "CreationPolicy": {
+                "ResourceSignal": {"Count": int(group["MinSize"]), "Timeout": timeout}
+            },
+            "UpdatePolicy": Match.object_like(
+                {
+                    "AutoScalingRollingUpdate": Match.object_like(
+                        {"MaxBatchSize": 1, "PauseTime": timeout, "WaitOnResourceSignals": True}
+                    )
+                }
+            ),
+        },
+    )
+    # The signal carries the exit status of the self-check's wait, run after the unit
+    # is started; it must be able to finish before CloudFormation gives up.
+    user_data = synthesized.user_data(template_id)
+    assert f"{READY_COMMAND} {READY_WAIT_SECONDS}" in user_data
+    assert f"cfn-signal --stack {synthesized.stack.stack_name} --resource {group_id}" in user_data
+    assert user_data.index("sharer-start-role worker") < user_data.index(READY_COMMAND)
+    assert SIGNAL_TIMEOUT.to_seconds() > READY_WAIT_SECONDS
 
 
 def test_group_sizes_metrics_and_warmup(synthesized: Synthesized) -> None:
@@ -171,3 +212,79 @@ def test_scaling_alarms_watch_jobs_per_in_service_worker(synthesized: Synthesize
         assert f"({ids['ApproximateNumberOfMessagesVisible']} + " in formula
         assert f"{ids['ApproximateNumberOfMessagesNotVisible']})" in formula
         assert f"IF({ids['GroupInServiceInstances']} > 0" in formula
+
+
+def _bare_fleet(config: DeployConfig) -> Template:
+    stack = Stack()
+    WorkerFleet(
+        stack,
+        "Fleet",
+        vpc=ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0),
+        ami_parameter_name="/test/ami",
+        image_version="1.0.0",
+        instance_type=config.worker_instance_type,
+        alternative_types=config.worker_alternative_types,
+        on_demand_base=config.worker_on_demand_base,
+        fleet_min=config.fleet_min,
+        fleet_max=config.fleet_max,
+        steps=config.scaling_steps,
+        settings={"SHARER_LOG_LEVEL": "INFO"},
+        agent_parameter_name="/test/agent",
+        queue=sqs.Queue(stack, "Queue"),
+    )
+    return Template.from_stack(stack)
+
+
+def test_workers_are_spot_above_an_on_demand_base_over_several_types() -> None:
+    config = DeployConfig(
+        worker_instance_type="c7g.medium",
+        worker_alternative_types=("c6g.medium", "m7g.medium", "c8g.medium"),
+        worker_on_demand_base=2,
+    )
+    template = _bare_fleet(config)
+    overrides = Capture()
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "CapacityRebalance": True,
+            "MixedInstancesPolicy": {
+                "InstancesDistribution": {
+                    "OnDemandBaseCapacity": 2,
+                    "OnDemandPercentageAboveBaseCapacity": 0,
+                    "OnDemandAllocationStrategy": "prioritized",
+                    "SpotAllocationStrategy": "price-capacity-optimized",
+                },
+                "LaunchTemplate": {
+                    "LaunchTemplateSpecification": Match.object_like(
+                        {"LaunchTemplateId": Match.any_value()}
+                    ),
+                    "Overrides": overrides,
+                },
+            },
+        },
+    )
+    # The on-demand base takes the first type (prioritized); Spot chooses among them all.
+    assert [o["InstanceType"] for o in overrides.as_array()] == list(config.worker_instance_types)
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup", Match.not_(Match.object_like({"LaunchTemplate": {}}))
+    )
+
+
+def test_the_deployed_workers_have_at_least_three_types_of_the_stack_s_architecture(
+    synthesized: Synthesized,
+) -> None:
+    config = synthesized.stack.config
+    _, group = _group(synthesized)
+    types = [
+        o["InstanceType"] for o in group["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
+    ]
+    assert types == list(config.worker_instance_types)
+    assert len(set(types)) >= 3
+    assert {instance_architecture(t) for t in types} == {config.architecture}
+    distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
+    assert distribution["OnDemandBaseCapacity"] == config.worker_on_demand_base
+    assert group["CapacityRebalance"] is True
+    # Each worker watches its instance's metadata for the Spot notices.
+    assert synthesized.settings("worker")["SHARER_INSTANCE_METADATA_URL"] == (
+        "http://169.254.169.254"
+    )

@@ -89,7 +89,7 @@ def test_an_unknown_id_is_a_404_page_that_is_not_cached(
         response = requests.get(f"{service.base_url}/i/{image_id}", timeout=10)
         assert response.status_code == 404
         assert response.headers["Content-Type"].startswith("text/html")
-        assert response.headers["Cache-Control"] == "no-cache"
+        assert response.headers["Cache-Control"] == "no-store"
         assert "<h1>No such image</h1>" in response.text
     browsing.expected_errors.append("status of 404")
     browsing.open("/i/" + "A" * 22)

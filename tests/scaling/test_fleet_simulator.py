@@ -35,7 +35,12 @@ SERVICE = ServiceTimes(cores=2, by_concurrency={1: (JOB_S,), 3: (JOB_S,)})
 
 def _fleet(**changes: object) -> Fleet:
     fleet = replace(
-        default_fleet(STEADY_TYPE), fleet_min=1, fleet_max=4, dispatch_s=0.0, overhead_s=0.0
+        default_fleet(STEADY_TYPE),
+        fleet_min=1,
+        fleet_max=4,
+        receive_s=0.0,
+        pickup_s=0.0,
+        overhead_s=0.0,
     )
     return replace(fleet, **changes)  # type: ignore[arg-type]
 
@@ -167,3 +172,36 @@ def test_the_simulator_imports_nothing_from_aws_cdk() -> None:
         "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+
+
+def test_a_backlog_pays_one_receive_per_freed_thread_not_a_wait_per_job() -> None:
+    # 30 jobs at once on one instance of 3 threads: ten rounds, each a receive then a job;
+    # the one receive loop staggers the threads by a receive or two.
+    fleet = _fleet(fleet_min=1, fleet_max=1, fixed=True, receive_s=0.01, pickup_s=0.5)
+    arrivals = [0.0] * 30
+    result = simulate(
+        Scenario("backlog", 1, ((0, 0.0),)), fleet, SERVICE, arrivals=arrivals, job_times=[1.0] * 30
+    )
+    assert max(result.latencies) == pytest.approx(10 * (1.0 + 0.01), abs=0.03)
+
+
+def test_an_idle_worker_starts_a_job_its_pickup_time_after_the_send() -> None:
+    fleet = _fleet(fleet_min=1, fleet_max=1, fixed=True, receive_s=0.01, pickup_s=0.05)
+    result = simulate(
+        Scenario("one", 1, ((0, 0.0),)), fleet, SERVICE, arrivals=[5.0], job_times=[1.0]
+    )
+    assert result.latencies == [pytest.approx(1.05)]
+
+
+def test_spot_above_the_base_costs_the_spot_price_and_interruptions_lose_no_job() -> None:
+    spot_type = replace(STEADY_TYPE, spot_hourly=0.03)
+    fleet = _fleet(instance=spot_type, fleet_min=3, fleet_max=3, fixed=True, on_demand_base=1)
+    idle = simulate(Scenario("idle", 120, ((0, 0.0),)), fleet, SERVICE)
+    assert idle.dollars == pytest.approx(2 * (0.10 + 2 * 0.03))
+    stormy = replace(fleet, interruptions_per_hour=2.0)
+    result = simulate(Scenario("steady", 120, ((0, 2.0),)), stormy, SERVICE)
+    assert result.interruptions > 0
+    assert all(not math.isnan(latency) for latency in result.latencies)
+    # Jobs of a second finish within the notice: none waits for a redelivery.
+    assert result.redelivered == 0
+    assert result.percentile(99) < 5 * JOB_S

@@ -16,18 +16,19 @@ def test_delete_with_the_uploads_token_and_only_with_it(service: Service, tmp_pa
     share, token = str(line["share"]), str(line["delete_token"])
     assert len(token) >= 22  # >= 128 random bits, URL-safe
 
-    wrong = sharer("delete", share, "--token", token[::-1])
+    on_service = ("--server", service.base_url)
+    wrong = sharer("delete", share, "--token", token[::-1], *on_service)
     assert wrong.code == 1
     assert "token" in wrong.err
     assert requests.get(str(line["original"]), timeout=10).status_code == 200
 
-    done = sharer("delete", share, "--token", token)
+    done = sharer("delete", share, "--token", token, *on_service)
     assert done.code == 0, done.err
     assert done.out == f"{share}: deleted\n"
     assert requests.get(str(line["original"]), timeout=10).status_code == 404
     assert requests.get(share.replace("/i/", "/images/"), timeout=10).status_code == 410
 
-    again = sharer("delete", share, "--token", token)
+    again = sharer("delete", share, "--token", token, *on_service)
     assert again.code == 1
     assert "deleted" in again.err
 

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sharer.edge_cache import EdgeCache, EdgeCacheUnavailable
@@ -13,6 +14,7 @@ from sharer.queues import Delivery, Queue, QueueUnavailable
 from sharer.storage import (
     IMMUTABLE_CACHE_CONTROL,
     ListedKey,
+    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -34,6 +36,7 @@ class FakeStorage(Storage):
         self.fail_deletes = False
         # Last-write times for list_keys: set by put, and by tests to age an object.
         self.modified: dict[str, float] = {}
+        self._create_lock = threading.Lock()
 
     def _maybe_fail(self) -> None:
         if self.failing:
@@ -48,6 +51,14 @@ class FakeStorage(Storage):
         cache_control = IMMUTABLE_CACHE_CONTROL if immutable else None
         self.objects[key] = StoredObject(body, content_type, etag, cache_control)
         self.modified[key] = time.time()
+
+    def put_new(self, key: str, body: bytes, content_type: str) -> None:
+        validate_key(key)
+        self._maybe_fail()
+        with self._create_lock:
+            if key in self.objects:
+                raise ObjectExists(key)
+            self.put(key, body, content_type, immutable=False)
 
     def get(self, key: str) -> StoredObject:
         validate_key(key)
@@ -64,11 +75,13 @@ class FakeStorage(Storage):
             raise StorageUnavailable("fake storage refuses deletes")
         self.objects.pop(key, None)
 
-    def list_keys(self, prefix: str, *, limit: int) -> list[ListedKey]:
+    def list_keys(self, prefix: str, *, limit: int, start_after: str = "") -> list[ListedKey]:
         validate_prefix(prefix)
         self._maybe_fail()
         names = sorted(
-            k for k in self.objects if k.startswith(prefix) and "/" not in k[len(prefix) :]
+            k
+            for k in self.objects
+            if k.startswith(prefix) and "/" not in k[len(prefix) :] and k > start_after
         )
         return [ListedKey(key, self.modified.get(key, 0.0)) for key in names[:limit]]
 
@@ -176,12 +189,12 @@ class FakeQueue(Queue):
 
 @dataclass
 class FakeEdgeCache(EdgeCache):
-    """Records the prefixes it was told to forget; ``failing`` makes it raise."""
+    """Records the paths it was told to forget; ``failing`` makes it raise."""
 
     forgotten: list[str] = field(default_factory=list)
     failing: bool = False
 
-    def forget(self, path_prefix: str) -> None:
+    def forget(self, paths: Sequence[str]) -> None:
         if self.failing:
             raise EdgeCacheUnavailable("fake CDN is down")
-        self.forgotten.append(path_prefix)
+        self.forgotten.extend(paths)

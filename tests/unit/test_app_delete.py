@@ -63,7 +63,7 @@ def test_the_right_token_removes_every_object_then_the_status(
     assert response.mimetype == "application/json"
     assert response.headers["X-Request-Id"]
     assert _image_keys(storage, image_id) == [tombstone_key(image_id)]
-    assert edge_cache.forgotten == [f"/images/{image_id}/"]
+    assert edge_cache.forgotten == [f"/images/{image_id}/*", f"/i/{image_id}"]
     assert client.get(f"/images/{image_id}").status_code == 410
 
 
@@ -126,7 +126,7 @@ def test_a_cdn_outage_answers_503_and_the_same_token_finishes_the_delete(
     edge_cache.failing = False
     assert _delete(client, image_id, token).status_code == 204
     assert _image_keys(storage, image_id) == [tombstone_key(image_id)]
-    assert edge_cache.forgotten == [f"/images/{image_id}/"]
+    assert edge_cache.forgotten == [f"/images/{image_id}/*", f"/i/{image_id}"]
 
 
 def test_token_comparison_is_by_digest() -> None:
@@ -144,6 +144,6 @@ def test_a_delete_whose_status_went_before_the_cdn_answered_is_finished_by_the_n
     storage.delete(status_key(image_id))
     edge_cache.failing = False
     assert _delete(client, image_id, "another-token").status_code == 410
-    assert edge_cache.forgotten == [f"/images/{image_id}/"]
+    assert edge_cache.forgotten == [f"/images/{image_id}/*", f"/i/{image_id}"]
     assert _delete(client, image_id, "another-token").status_code == 410
-    assert edge_cache.forgotten == [f"/images/{image_id}/"]  # once is enough
+    assert edge_cache.forgotten == [f"/images/{image_id}/*", f"/i/{image_id}"]  # once is enough

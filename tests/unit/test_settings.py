@@ -1,5 +1,6 @@
 """Settings: defaults that run locally, and a clear error naming any bad variable."""
 
+import os
 import socket
 
 import pytest
@@ -71,6 +72,11 @@ def test_aws_backends() -> None:
         ("SHARER_MAX_WAIT_SECONDS", "-1"),
         ("SHARER_WAITERS_PER_PROCESS", "lots"),
         ("SHARER_RUNTIME_DIR", "/" + "d" * 100),
+        ("SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", "0"),
+        ("SHARER_COSTLY_PROOFS_PER_PROCESS", "0"),
+        ("SHARER_INSTANCE_METADATA_URL", "169.254.169.254"),
+        ("SHARER_SPOT_NOTICE_POLL_SECONDS", "0"),
+        ("SHARER_SPOT_NOTICE_POLL_SECONDS", "60"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -107,6 +113,30 @@ def test_a_wait_stays_well_inside_the_request_deadline() -> None:
     assert load_settings({"SHARER_MAX_WAIT_SECONDS": "0"}).max_wait_seconds == 0
 
 
+def test_a_takeover_waits_until_the_first_request_cannot_be_running() -> None:
+    assert load_settings({}).idempotency_takeover_seconds == 120
+    assert load_settings({"SHARER_REQUEST_TIMEOUT": "10"}).idempotency_takeover_seconds == 40
+    with pytest.raises(SettingsError, match="SHARER_IDEMPOTENCY_TAKEOVER_SECONDS"):
+        load_settings({"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "20"})
+    settings = {"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "21"}
+    assert load_settings(settings).idempotency_takeover_seconds == 21
+
+
+def test_costly_proofs_default_to_the_cores_and_leave_a_thread_free() -> None:
+    cores = os.cpu_count() or 1
+    default = load_settings({"SHARER_SERVER_PROCESSES": "1", "SHARER_SERVER_THREADS": "64"})
+    assert default.costly_proofs_per_process == cores
+    assert load_settings({"SHARER_SERVER_THREADS": "2"}).costly_proofs_per_process == 1
+    assert load_settings({"SHARER_SERVER_THREADS": "1"}).costly_proofs_per_process == 1
+    waiters = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "1"}
+    assert load_settings(waiters).costly_proof_waiters == 1  # two threads stay free
+    crowded = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "3"}
+    assert load_settings(crowded).costly_proof_waiters == 0
+    many = {"SHARER_SERVER_THREADS": "4", "SHARER_COSTLY_PROOFS_PER_PROCESS": "5"}
+    with pytest.raises(SettingsError, match="SHARER_COSTLY_PROOFS_PER_PROCESS=5"):
+        load_settings(many)
+
+
 def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:
     assert load_settings({}).accepted_formats == tuple(ACCEPTED.values())
     narrowed = load_settings({"SHARER_ACCEPTED_FORMATS": " HEIF, jpeg "}).accepted_formats
@@ -135,3 +165,15 @@ def test_site_url_defaults_to_the_bind_address() -> None:
     assert everywhere.site_url == f"http://{socket.gethostname()}:9000"
     configured = load_settings({"SHARER_SITE_URL": "https://img.example.com/"})
     assert configured.site_url == "https://img.example.com"
+
+
+def test_spot_notices_are_off_unless_the_metadata_endpoint_is_given() -> None:
+    assert load_settings({}).instance_metadata_url is None
+    on_ec2 = load_settings(
+        {
+            "SHARER_INSTANCE_METADATA_URL": "http://169.254.169.254",
+            "SHARER_SPOT_NOTICE_POLL_SECONDS": "2.5",
+        }
+    )
+    assert on_ec2.instance_metadata_url == "http://169.254.169.254"
+    assert on_ec2.spot_notice_poll_seconds == 2.5

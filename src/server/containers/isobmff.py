@@ -234,6 +234,8 @@ class WalkedIsobmff(WalkedImage):
     # libheif and libavif decode into planes, convert to RGB(A), and Pillow copies the
     # result: several buffers of the whole image at once, as WebP's decoder holds.
     cost_factor = 4
+    # A full decode of a phone photo costs far more CPU than any other format's proof.
+    costly_proof = True
 
     def __init__(self, data: bytes, structure: HeifStructure) -> None:
         super().__init__(data, structure.primary_size())

@@ -27,6 +27,9 @@ class WalkedImage(ABC):
     # How many times the memory per pixel of a 4-byte-per-pixel decode this format's
     # decode proof needs; the pixel cap is divided by it.
     cost_factor: ClassVar[int] = 1
+    # Whether ``prove_decodes`` is a full decode by a costly codec: such proofs are
+    # bounded per process (``server.proof_slots``).
+    costly_proof: ClassVar[bool] = False
 
     def __init__(self, data: bytes, size: tuple[int, int]) -> None:
         self.data = data

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, url_for
 from werkzeug.exceptions import Gone, NotFound
 
 from server.bound_backends import current_settings
+from server.errors import ERROR_CACHE_CONTROL
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.status_route import status_document
 
@@ -88,9 +89,9 @@ def share_page(image_id: str) -> Response:
     try:
         document = status_document(image_id)
     except NotFound:
-        return _page(render_template("not_found.html"), 404, CHANGING_PAGE_CACHE)
+        return _page(render_template("not_found.html"), 404, ERROR_CACHE_CONTROL)
     except Gone:
-        return _page(render_template("deleted.html"), 410, CHANGING_PAGE_CACHE)
+        return _page(render_template("deleted.html"), 410, ERROR_CACHE_CONTROL)
     state = document["status"]
     html = render_template(
         "share.html",

@@ -16,6 +16,7 @@ which the kernel resolves to the same directory whatever its path.
 """
 
 import contextlib
+import math
 import os
 import secrets
 import select
@@ -41,8 +42,11 @@ class WakeupListener:
         if self._socket is None:
             time.sleep(max(0.0, seconds))
             return
-        readable, _, _ = select.select([self._socket], [], [], max(0.0, seconds))
-        if readable:
+        # poll, not select: a server holding thousands of connections numbers this socket
+        # past the 1,024 descriptors select() can watch.
+        poller = select.poll()
+        poller.register(self._socket, select.POLLIN)
+        if poller.poll(max(0, math.ceil(seconds * 1000))):
             # Several sends may have landed while we looked; one look covers them all.
             with contextlib.suppress(BlockingIOError):
                 while True:

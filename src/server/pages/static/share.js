@@ -1,6 +1,6 @@
 // A share page whose image is still pending: poll its status (each poll held by the
 // server while pending; with backoff, bounded)
-// and reload once it is ready or failed, so the server renders the final page.
+// and reload once it is ready, failed or deleted, so the server renders the final page.
 "use strict";
 
 (function () {
@@ -17,7 +17,8 @@
       const response = await fetch(statusUrl, {
         headers: { Accept: "application/json", Prefer: "wait=10" },
       });
-      if (response.status === 404) {
+      // Unknown or deleted (410): the server renders that page; stop polling.
+      if (response.status === 404 || response.status === 410) {
         window.location.reload();
         return;
       }

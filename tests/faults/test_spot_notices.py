@@ -1,0 +1,92 @@
+"""A Spot notice in the instance metadata (a fake IMDSv2 on loopback) stops a real worker:
+it takes no more jobs, finishes what it can within the notice, hands the rest back at once
+and exits 0; another worker then finishes every job, so none is lost."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from faults.conftest import Stack
+from support import images
+from support.instance_metadata import FakeInstanceMetadata
+from support.load import Accepted, settle, upload_many
+from support.waiting import wait_for
+from worker.spot_notices import SAFETY_MARGIN_SECONDS
+
+pytestmark = pytest.mark.e2e
+
+# Jobs of a few tenths of a second each (1600x1200 JPEGs), enough that the worker still
+# holds some when the notice comes.
+BATCH = 12
+POLL = {"SHARER_SPOT_NOTICE_POLL_SECONDS": "0.2"}
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeInstanceMetadata]:
+    with FakeInstanceMetadata() as fake:
+        yield fake
+
+
+def _batch(stack: Stack) -> list[Accepted]:
+    payloads = [images.jpeg((1600, 1200), seed=seed) for seed in (1, 2)]
+    tally = upload_many(stack.service.base_url, payloads, concurrency=4, total=BATCH)
+    assert tally.statuses == {202: BATCH}
+    return tally.accepted
+
+
+def _ready_count(stack: Stack, process: str) -> int:
+    return len(stack.logged(process, "thumbnails ready"))
+
+
+def test_an_interruption_releases_the_held_jobs_at_once_and_none_is_lost(
+    stack: Stack, imds: FakeInstanceMetadata
+) -> None:
+    service = stack.service
+    service.start_server()
+    accepted = _batch(stack)
+    worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
+    assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    # The action is due as the safety margin begins: nothing may wait for running jobs.
+    imds.interrupt(time.time() + SAFETY_MARGIN_SECONDS)
+    assert worker.wait(10) == 0
+    assert stack.logged("worker-0", "spot notice: stopping")[-1]["notice"] == "interruption"
+    assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is False
+    # Released, not left hidden for the visibility timeout.
+    assert stack.backends.in_flight() == 0
+    assert _ready_count(stack, "worker-0") < BATCH
+    service.start_worker()
+    assert set(settle(service.base_url, accepted, timeout=60).values()) == {"ready"}
+
+
+def test_a_rebalance_recommendation_finishes_the_running_jobs_and_takes_no_more(
+    local_stack: Stack, imds: FakeInstanceMetadata
+) -> None:
+    stack, service = local_stack, local_stack.service
+    service.start_server()
+    accepted = _batch(stack)
+    worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
+    assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    imds.recommend_rebalance(time.time())
+    assert worker.wait(5 + 5) == 0  # within the 5 s grace period, plus start-up slack
+    assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is True
+    assert stack.backends.in_flight() == 0
+    done_before_the_stop = _ready_count(stack, "worker-0")
+    assert done_before_the_stop < BATCH, "the worker kept receiving after the notice"
+    service.start_worker()
+    assert set(settle(service.base_url, accepted, timeout=60).values()) == {"ready"}
+
+
+def test_a_worker_started_under_a_notice_takes_no_job(
+    stack: Stack, imds: FakeInstanceMetadata
+) -> None:
+    service = stack.service
+    service.start_server()
+    accepted = _batch(stack)
+    imds.interrupt(time.time() + 120)
+    worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
+    assert worker.wait(20) == 0
+    assert _ready_count(stack, "worker-0") == 0
+    assert stack.backends.in_flight() == 0
+    service.start_worker()
+    assert set(settle(service.base_url, accepted, timeout=60).values()) == {"ready"}
