@@ -6,7 +6,7 @@ builds a new image (``updated_synthesized``)."""
 from typing import Any
 
 from aws_cdk.assertions import Match
-from cdk_synthesis import Synthesized
+from cdk_synthesis import Synthesized, launch_template_of
 
 from cdk.app_image import IMAGE_TAG
 
@@ -63,7 +63,7 @@ def test_image_replace_gives_both_launch_templates_a_version_naming_the_new_ami(
     for role in ("worker", "server"):
         template_id, _ = updated_synthesized.launch_template(role)
         _, group = updated_synthesized.group(role)
-        assert group["LaunchTemplate"]["Version"] == {
+        assert launch_template_of(group)["Version"] == {
             "Fn::GetAtt": [template_id, "LatestVersionNumber"]
         }
 

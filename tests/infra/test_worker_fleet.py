@@ -70,7 +70,19 @@ def test_a_worker_counts_only_once_it_proves_it_can_work(synthesized: Synthesize
         "AWS::AutoScaling::AutoScalingGroup",
         {
             "Properties": Match.object_like(
-                {"LaunchTemplate": Match.object_like({"LaunchTemplateId": {"Ref": template_id}})}
+                {
+                    "MixedInstancesPolicy": Match.object_like(
+                        {
+                            "LaunchTemplate": Match.object_like(
+                                {
+                                    "LaunchTemplateSpecification": Match.object_like(
+                                        {"LaunchTemplateId": {"Ref": template_id}}
+                                    )
+                                }
+                            )
+                        }
+                    )
+                }
             ),
             "CreationPolicy": {
                 "ResourceSignal": {"Count": int(group["MinSize"]), "Timeout": timeout}
@@ -220,7 +232,7 @@ def _bare_fleet(config: DeployConfig) -> Template:
         stack,
         "Fleet",
         vpc=ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0),
-        ami_parameter_name="/test/ami",
+        ami_id="ami-0123456789abcdef0",
         image_version="1.0.0",
         instance_type=config.worker_instance_type,
         alternative_types=config.worker_alternative_types,
