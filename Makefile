@@ -14,7 +14,7 @@ DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
 SIMULATE := $(VENV)/.simulate-installed
 
-.PHONY: help run test unit browser lint mypy mypy-cdk format synth checkov lock bench simulate soak fuzz fuzz-atheris clean
+.PHONY: help run test unit browser nginx lint mypy mypy-cdk format synth checkov lock bench simulate soak fuzz fuzz-atheris clean
 
 # `make` alone prints the targets; `make run` and `make test` work as before.
 .DEFAULT_GOAL := help
@@ -46,8 +46,9 @@ $(DEV): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk,simulate]'
 	touch $@ $(RUNTIME)
 
-## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT.
-run: $(RUNTIME)
+## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT,
+## nginx in front of gunicorn (both as you, no root needed once nginx is installed).
+run: $(RUNTIME) nginx
 	@mkdir -p $(DATA_DIR)
 	@echo "My Little Image Sharer on http://127.0.0.1:$(PORT)/ (data in $(DATA_DIR)); Ctrl-C stops it."
 	@export SHARER_DATA_DIR="$(DATA_DIR)" SHARER_BIND="127.0.0.1:$(PORT)"; \
@@ -62,7 +63,7 @@ COVERAGE := --cov --cov-report=term:skip-covered
 
 ## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure),
 ## with coverage of the processes it starts; fails under the floor in pyproject.toml.
-test: $(DEV) browser
+test: $(DEV) browser nginx
 	$(BIN)/pytest -q $(COVERAGE)
 
 ## unit: the unit and contract tests only, in parallel (well under a minute; no coverage).
@@ -74,6 +75,15 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+## nginx: Debian's nginx, installed when missing (root, or sudo); sharer-server runs its
+## own instance of it as you, with a config rendered from the settings.
+nginx:
+	@if ! PATH="$$PATH:/usr/sbin:/sbin" command -v nginx >/dev/null 2>&1; then \
+		if [ "$$(id -u)" -eq 0 ]; then as_root=; else as_root=sudo; fi; \
+		$$as_root apt-get update -qq && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
 	fi
 
 PYTHON_SOURCES := src tests cdk app.py bench

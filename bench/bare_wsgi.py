@@ -1,9 +1,10 @@
 """The upload path's physical limit: a WSGI app that only reads the body and writes it to disk.
 
-It is served by the service's own gunicorn configuration (``server.__main__.SharerServer``:
-the same worker class, process and thread counts, timeouts and hooks), so the benchmark's
-ratio between the two isolates what the service does with an upload beyond receiving it
-and storing it durably: multipart parsing, inspection, the status record and the queue.
+It is served as the service is (``server.__main__.serve``: nginx in front of
+``server.gunicorn_app.SharerServer``, the same worker class, process and thread counts,
+timeouts and hooks), so the benchmark's ratio between the two isolates what the service
+does with an upload beyond receiving it and storing it durably: multipart parsing,
+inspection, the status record and the queue.
 
 Each body goes to its own new file under ``BARE_WSGI_DIR``, written and fsynced before the
 202, as the service stores an original before it answers (one fsync of the file; the
@@ -19,7 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from server.__main__ import SharerServer
+from server.__main__ import serve
+from server.gunicorn_app import SharerServer
 from sharer.settings import load_settings
 
 CHUNK = 64 * 1024
@@ -63,11 +65,15 @@ class BareServer(SharerServer):
 
 
 def main() -> None:
-    """Serve until SIGTERM on ``SHARER_BIND``, storing bodies under ``BARE_WSGI_DIR``."""
+    """Serve until SIGTERM on ``SHARER_BIND``, storing bodies under ``BARE_WSGI_DIR``
+    (``--gunicorn``: be the gunicorn behind nginx)."""
     directory = os.environ.get("BARE_WSGI_DIR")
     if not directory:
         sys.exit("bare_wsgi: set BARE_WSGI_DIR to the directory for the bodies")
-    BareServer(Path(directory)).run()
+    if sys.argv[1:] == ["--gunicorn"]:
+        BareServer(Path(directory)).run()
+    else:
+        sys.exit(serve(load_settings(), (sys.executable, __file__, "--gunicorn")))
 
 
 if __name__ == "__main__":

@@ -2,19 +2,22 @@
 
 It stores the request body as an original with its pending status (one ``put_all``) and
 sends the job's message, with the service's own storage and queue adapters from the same
-settings, under the service's gunicorn configuration (``server.__main__.SharerServer``). No
-multipart, no inspection, no Flask. The service's server CPU per upload over this one's
-is what the upload route costs beyond the writes the design requires.
+settings, behind the service's nginx and gunicorn configuration (``server.__main__.serve``,
+``server.gunicorn_app.SharerServer``). No multipart, no inspection, no Flask. The
+service's server CPU per upload over this one's is what the upload route costs beyond the
+writes the design requires.
 
     SHARER_BIND=127.0.0.1:8082 SHARER_DATA_DIR=/tmp/floor .venv/bin/python bench/durable_floor.py
 """
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from bare_wsgi import ANSWER, StartResponse
 
-from server.__main__ import SharerServer
+from server.__main__ import serve
+from server.gunicorn_app import SharerServer
 from sharer.backends import open_queue, open_storage
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
@@ -60,8 +63,12 @@ class FloorServer(SharerServer):
 
 
 def main() -> None:
-    """Serve until SIGTERM on ``SHARER_BIND``, storing under the settings' backends."""
-    FloorServer(load_settings()).run()
+    """Serve until SIGTERM on ``SHARER_BIND``, storing under the settings' backends
+    (``--gunicorn``: be the gunicorn behind nginx)."""
+    if sys.argv[1:] == ["--gunicorn"]:
+        FloorServer(load_settings()).run()
+    else:
+        sys.exit(serve(load_settings(), (sys.executable, __file__, "--gunicorn")))
 
 
 if __name__ == "__main__":

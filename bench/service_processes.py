@@ -3,7 +3,7 @@
 - the service: gunicorn (``python -m server``) and one worker (``python -m worker``) on
   the embedded backends, configured by ``tests/support/services.local_env``;
 - the bare WSGI server (``bench/bare_wsgi.py``) and the durable floor
-  (``bench/durable_floor.py``) under the same gunicorn configuration.
+  (``bench/durable_floor.py``) behind the same nginx and gunicorn configuration.
 
 The worker can be started at a lower CPU priority (``nice``): on this 2-core machine it
 otherwise takes CPU from the server whose upload rate is being measured, which it would
@@ -121,7 +121,7 @@ def storage_root(service: Service) -> Path:
 
 
 def server_pid(service: Service) -> int:
-    """The pid of the service's gunicorn master."""
+    """The pid of the service's sharer-server (nginx and gunicorn are its descendants)."""
     if service.server is None:
         raise RuntimeError("the server is not running")
     return service.server.pid

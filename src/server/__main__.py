@@ -1,105 +1,165 @@
-"""``sharer-server``: validate settings, then serve the app with gunicorn."""
+"""``sharer-server``: validate settings, then run gunicorn behind nginx, as one command.
 
-import math
+This is the one way the server starts (``make run``, the tests' launcher, the AMI's
+systemd unit): it renders nginx's config from the settings (``server.nginx_config``),
+starts gunicorn (``server.gunicorn_app``) on a unix socket in ``SHARER_RUNTIME_DIR``,
+and once gunicorn listens, nginx on ``SHARER_BIND``. Neither needs root (nginx runs
+with its own prefix, on an unprivileged port). SIGTERM or SIGINT stops both gracefully:
+nginx first (it finishes the requests it holds), then gunicorn. If either exits on its
+own, the other is stopped and the command exits 1, for systemd to restart it.
+"""
+
+import ctypes
+import os
 import resource
-from typing import Any
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import IO
 
-from gunicorn.app.base import BaseApplication
-
-from server.app import create_app, max_request_bytes
-from server.request_deadline import LINGER_SECONDS, buffering_worker
-from sharer.logs import configure_logging
+from server.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, NginxPaths, write_nginx_config
 from sharer.settings import Settings, settings_or_exit
 
-# Seconds a worker process may go without a heartbeat before gunicorn restarts it. The
-# gthread main loop beats every second whatever its threads are doing, so this catches a
-# hung process, not a slow request: requests are bounded by settings.request_timeout
-# (see server.request_deadline).
-HEARTBEAT_TIMEOUT = 30
-# Connections one process holds at most (waiting ones cost a descriptor and their bytes,
-# never a thread); the file-descriptor limit is raised to fit them.
-CONNECTIONS_PER_PROCESS = 8192
-# After its last request's deadline, a stopping process may take a moment until
-# its loop notices, and then linger over the closing connection.
-STOP_MARGIN_SECONDS = 1 + math.ceil(LINGER_SECONDS)
+# Debian and Amazon Linux install nginx here, outside an ordinary user's PATH.
+NGINX_SEARCH_PATH = "/usr/sbin:/sbin:/usr/local/sbin"
+START_TIMEOUT_SECONDS = 60.0
+POLL_SECONDS = 0.1
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+GUNICORN_COMMAND = (sys.executable, "-m", "server.gunicorn_app")
 
 
-class SharerServer(BaseApplication):  # type: ignore[misc]
-    """Gunicorn configured from our settings, loading the app in each worker process."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        options: dict[str, Any] = {
-            "bind": self.settings.bind,
-            "workers": self.settings.server_processes,
-            "worker_class": buffering_worker(
-                deadline=self.settings.request_timeout,
-                max_body=max_request_bytes(self.settings),
-                max_per_client=self.settings.max_connections_per_client,
-                forwarded_hops=self.settings.forwarded_hops,
-            ),
-            # Waiting GETs (server.pending_waits) get threads of their own.
-            "threads": self.settings.server_threads + self.settings.waiters_per_process,
-            "worker_connections": CONNECTIONS_PER_PROCESS,
-            "timeout": HEARTBEAT_TIMEOUT,
-            # Every in-flight request ends by its deadline (counted from accept), so a
-            # graceful stop lets each one finish or be cut, and never kills one early.
-            "graceful_timeout": self.settings.request_timeout + STOP_MARGIN_SECONDS,
-            "keepalive": self.settings.keepalive_seconds,
-            "limit_request_line": 8190,
-            "limit_request_fields": 64,
-            "limit_request_field_size": 8190,
-            # Public URLs come from settings, and client addresses through
-            # SHARER_FORWARDED_HOPS: gunicorn trusts no X-Forwarded-* header.
-            "forwarded_allow_ips": "",
-            "accesslog": None,
-            "loglevel": self.settings.log_level.lower(),
-            "logconfig_dict": _json_logging(self.settings.log_level),
-            # Several servers may run on one host (tests, benchmarks); none needs it.
-            "control_socket_disable": True,
-        }
-        for key, value in options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        configure_logging(self.settings.log_level)
-        return create_app(self.settings)
+class ServerStartError(RuntimeError):
+    """nginx or gunicorn could not be started; the message says why."""
 
 
-def _json_logging(level: str) -> dict[str, Any]:
-    """Gunicorn's own log lines as JSON too, like the app's (the access log is ours)."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "sharer.logs.JsonFormatter"}},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "root": {"handlers": ["stderr"], "level": level},
-        "loggers": {"gunicorn.error": {"handlers": ["stderr"], "level": level, "propagate": False}},
-    }
+def find_nginx() -> str:
+    """The nginx binary, on PATH or where the distributions put it."""
+    search = os.environ.get("PATH", "") + os.pathsep + NGINX_SEARCH_PATH
+    found = shutil.which("nginx", path=search)
+    if found is None:
+        raise ServerStartError(
+            "nginx is not installed: `make run` installs it (apt-get install nginx), "
+            "or install your distribution's nginx package"
+        )
+    return found
 
 
-def main() -> None:
-    """Entry point: exit 1 with a message naming the bad variable on a settings error."""
-    settings = settings_or_exit("sharer-server")
-    _raise_file_limit(settings.server_processes * CONNECTIONS_PER_PROCESS + 256)
-    SharerServer(settings).run()
+def _wait_for_socket(path: Path, gunicorn: "subprocess.Popen[bytes]") -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if gunicorn.poll() is not None:
+            raise ServerStartError(f"gunicorn exited with {gunicorn.returncode} at start")
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(str(path))
+                return
+            except OSError:
+                time.sleep(POLL_SECONDS)
+    raise ServerStartError(f"gunicorn did not listen on {path} within {START_TIMEOUT_SECONDS}s")
+
+
+def _stop(process: "subprocess.Popen[bytes]", sig: signal.Signals, timeout: float) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND) -> int:
+    """Run nginx in front of gunicorn until a signal or either one's exit; the exit code.
+
+    ``gunicorn_command`` starts gunicorn on the runtime directory's socket: the service's
+    app by default, another WSGI app under the same configuration for a benchmark.
+    """
+    paths = NginxPaths(Path(settings.runtime_dir))
+    paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    nginx = find_nginx()
+    config = write_nginx_config(settings, paths)
+    paths.gunicorn_socket.unlink(missing_ok=True)  # left by a process that was killed
+    _raise_file_limit(settings.server_processes * CONNECTIONS_PER_NGINX_PROCESS + 256)
+
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, on_signal)
+
+    # A graceful stop waits for the requests in flight, which end by their deadline.
+    grace = settings.request_timeout + 10.0
+    # Each child in a process group of its own: a terminal's Ctrl-C reaches sharer-server
+    # alone, which stops them in order (nginx first, gracefully).
+    gunicorn = subprocess.Popen(
+        list(gunicorn_command), preexec_fn=_die_with_parent, process_group=0
+    )
+    front: subprocess.Popen[bytes] | None = None
+    try:
+        _wait_for_socket(paths.gunicorn_socket, gunicorn)
+        # nginx opens its access log by path (/dev/stderr), which a file that systemd
+        # opened for us may refuse; a pipe of our own it can always reopen.
+        front = subprocess.Popen(
+            [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+            process_group=0,
+        )
+        relay = threading.Thread(target=_relay, args=(front.stderr,), daemon=True)
+        relay.start()
+        while not stopping and gunicorn.poll() is None and front.poll() is None:
+            time.sleep(POLL_SECONDS)
+    finally:
+        # SIGQUIT asks for a quick stop (as gunicorn reads it); anything else, a graceful
+        # one. The two signals mean the opposite to nginx.
+        quick = signal.SIGQUIT in stopping
+        if front is not None:
+            _stop(front, signal.SIGTERM if quick else signal.SIGQUIT, grace)
+        _stop(gunicorn, signal.SIGQUIT if quick else signal.SIGTERM, grace)
+    return 0 if stopping else 1
+
+
+def _die_with_parent() -> None:
+    """In a child before exec: be sent SIGTERM if sharer-server dies (even SIGKILLed), so
+    neither nginx nor gunicorn outlives it holding the port and the socket."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _relay(lines: IO[bytes] | None) -> None:
+    """Copy nginx's log lines to our stderr until nginx closes its end."""
+    if lines is None:
+        return
+    for line in lines:
+        sys.stderr.buffer.write(line)
+        sys.stderr.buffer.flush()
 
 
 def _raise_file_limit(wanted: int) -> None:
-    """Raise this process's (and its workers') open-file limit towards ``wanted``."""
+    """Raise this process's (and its children's) open-file limit towards ``wanted``."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def main() -> None:
+    """Entry point: exit 1 with a message naming the bad variable on a settings error,
+    or saying what is missing when nginx or gunicorn cannot start."""
+    settings = settings_or_exit("sharer-server")
+    try:
+        sys.exit(serve(settings))
+    except ServerStartError as exc:
+        sys.exit(f"sharer-server: {exc}")
 
 
 if __name__ == "__main__":

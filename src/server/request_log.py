@@ -20,6 +20,10 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # A client-sent id is echoed only if it is short and plain, so it cannot forge log lines.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
+# nginx, in front of gunicorn everywhere, appends the address it was reached from to
+# X-Forwarded-For: one trusted hop more than SHARER_FORWARDED_HOPS counts.
+NGINX_HOPS = 1
+
 access_log = logging.getLogger("sharer.access")
 
 
@@ -60,7 +64,7 @@ def init_request_log(app: Flask) -> None:
                 "client": client_address(
                     request.remote_addr or "-",
                     request.headers.getlist("X-Forwarded-For"),
-                    current_settings().forwarded_hops,
+                    current_settings().forwarded_hops + NGINX_HOPS,
                 ),
                 "method": request.method,
                 "path": request.path,

@@ -77,6 +77,8 @@ class Settings:
     # The instance metadata service the worker watches for Spot notices (None: not on EC2).
     instance_metadata_url: str | None = None
     spot_notice_poll_seconds: float = 5.0
+    # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
+    runtime_dir: str = "./var/run/8080"
 
     @property
     def serves_media(self) -> bool:
@@ -113,7 +115,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if public_base is not None:
         parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
     request_timeout = parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
-    # A waiting request must answer well before the main loop cuts it.
+    # A waiting request must answer well before nginx gives up on the answer (504).
     wait_bound = request_timeout // 2
     max_wait_seconds = parsed(
         "SHARER_MAX_WAIT_SECONDS", str(min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)), _non_negative_int
@@ -196,6 +198,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         # AWS recommends checking for interruption notices every 5 seconds.
         spot_notice_poll_seconds=parsed("SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds),
+        # One per port by default: several servers may share a data directory.
+        runtime_dir=parsed(
+            "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
+        ),
     )
 
 
@@ -294,6 +300,17 @@ def _host_port(raw: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("must be HOST:PORT")
     return raw
+
+
+# A unix socket's path is at most 107 bytes; gunicorn's lives in the runtime directory.
+_MAX_RUNTIME_DIR = 90
+
+
+def _runtime_dir(raw: str) -> str:
+    path = os.path.abspath(raw)
+    if len(path.encode()) > _MAX_RUNTIME_DIR:
+        raise ValueError(f"must be a path of at most {_MAX_RUNTIME_DIR} bytes (a unix socket)")
+    return path
 
 
 def _is_local_path(parts: SplitResult) -> bool:

@@ -150,7 +150,7 @@ FORGED = {
 }
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:1", "bad host[", ""])
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:1"])
 def test_urls_come_from_configuration_never_from_the_request(service: Service, host: str) -> None:
     headers = FORGED | {"Host": host}
     response = upload(service.base_url, images.jpeg((64, 48)), **headers)
@@ -163,6 +163,18 @@ def test_urls_come_from_configuration_never_from_the_request(service: Service, h
     ).json()
     assert set(status["urls"].values()) >= set(urls.values())
     assert "evil" not in str(status)
+
+
+@pytest.mark.parametrize("host", ["bad host[", ""])
+def test_a_malformed_host_is_refused_before_the_app(service: Service, host: str) -> None:
+    # RFC 9112, section 3.2: an HTTP/1.1 request whose Host is not a valid host is answered
+    # 400; nginx does so for an empty one too (the request's target is ours, so the Host
+    # must name it).
+    response = upload(service.base_url, images.jpeg((64, 48)), **FORGED | {"Host": host})
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-Id"]
+    assert "evil" not in response.text
 
 
 @pytest.mark.parametrize(
@@ -190,9 +202,13 @@ def test_options_answers_json(service: Service, path: str) -> None:
     assert "Allow" in response.headers
 
 
-GUNICORN_REFUSALS = {
+TRANSPORT_REFUSALS = {
     "request line too long": (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    "too many headers": (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: b\r\n" * 70 + b"\r\n", 431),
+    # nginx bounds the head by its size (8 buffers of 8 KiB), not by a count of fields.
+    "headers too large in all": (
+        b"GET / HTTP/1.1\r\nHost: x\r\n" + (b"X-A: " + b"b" * 1000 + b"\r\n") * 70 + b"\r\n",
+        431,
+    ),
     "header too large": (b"GET / HTTP/1.1\r\nHost: x\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n", 431),
     "bad request line": (b"GET\r\n\r\n", 400),
     "bad header name": (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n", 400),
@@ -204,9 +220,9 @@ GUNICORN_REFUSALS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(GUNICORN_REFUSALS))
+@pytest.mark.parametrize("name", sorted(TRANSPORT_REFUSALS))
 def test_refusals_before_the_app_are_json_with_a_request_id(service: Service, name: str) -> None:
-    request, status = GUNICORN_REFUSALS[name]
+    request, status = TRANSPORT_REFUSALS[name]
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
         sock.sendall(request)
         answer = wire.read_answer(sock, time.monotonic())

@@ -1,4 +1,5 @@
-"""Slow, silent and lingering clients cannot hold the server (see server.request_deadline).
+"""Slow, silent and lingering clients cannot hold the server (nginx reads every request
+whole before a gunicorn thread sees it: see server.nginx_config).
 
 ``small``: one process of two threads and a 2 s request deadline, so that a handful of
 hostile connections would take every thread if they could. Each test measures how long
@@ -88,9 +89,15 @@ def test_tricklers_delay_no_upload(standard: Service) -> None:
     assert uploads.statuses == [202] * len(uploads.statuses), uploads
     assert max(uploads.answered) < UPLOAD_WITHIN, uploads.summary(202)
     assert set(health.statuses) == {200}, health
-    # The attackers were there all along: each cut at its deadline, and back at once.
-    assert swarm.cuts >= 48 * (SWARM_SECONDS // (STANDARD_DEADLINE + 3)), swarm.cuts
-    assert max(swarm.uncut) < STANDARD_DEADLINE + 3, swarm.uncut
+    # The attackers were there all along. Those trickling their headers are cut at the
+    # deadline (counted from accept), and back at once.
+    assert swarm.cuts >= 32 * (SWARM_SECONDS // (STANDARD_DEADLINE + 3)), swarm.cuts
+    assert max(swarm.uncut_by_kind[HEADERS]) < STANDARD_DEADLINE + 3, swarm.uncut_by_kind
+    # nginx times a body out only between two reads, so a body trickled a byte a second
+    # stays open (until it is all sent: at most the upload limit); it costs an nginx
+    # connection counted against its client's bound, never a thread, as the uploads
+    # above show.
+    assert len(swarm.uncut_by_kind[BODY]) == 16, swarm.uncut_by_kind
 
 
 def test_two_thousand_idle_connections_delay_no_upload(standard: Service) -> None:
@@ -107,8 +114,11 @@ def test_two_thousand_idle_connections_delay_no_upload(standard: Service) -> Non
 
 
 def test_connections_beyond_the_per_client_bound_are_refused(standard: Service) -> None:
-    processes = 2  # the bound holds per server process
-    wanted = processes * PER_CLIENT + 8
+    # nginx counts a connection once its request's headers are in (one still sending its
+    # body, here), across all its processes; an idle one costs it a connection until the
+    # deadline, and is not counted.
+    wanted = PER_CLIENT + 8
+    head = wire.request_head(b"multipart/form-data; boundary=b", 1000)
     socks = []
     answers = []
     try:
@@ -117,6 +127,7 @@ def test_connections_beyond_the_per_client_bound_are_refused(standard: Service) 
             sock.settimeout(wire.TIMEOUT)
             sock.bind(("127.0.1.250", 0))
             sock.connect(("127.0.0.1", standard.port))
+            sock.sendall(head)
             socks.append(sock)
         time.sleep(0.5)
         for sock in socks:
@@ -127,7 +138,7 @@ def test_connections_beyond_the_per_client_bound_are_refused(standard: Service) 
     finally:
         for sock in socks:
             sock.close()
-    assert wanted - processes * PER_CLIENT <= len(answers) <= wanted - PER_CLIENT, len(answers)
+    assert len(answers) == wanted - PER_CLIENT
     for answer in answers:
         assert answer.status == 429
         assert answer.headers["content-type"] == "application/json"
@@ -181,10 +192,13 @@ def test_trickling_clients_are_cut_off_and_others_are_served(small: Service) -> 
         latencies = _served_meanwhile(small, 2 * DEADLINE + 1)
         cut_after = [c.result() for c in cuts]
     assert max(latencies) < SERVED_WITHIN, latencies
-    # Every trickler was cut: two at once, the third once it got a thread in its turn.
-    assert all(c is not None for c in cut_after), cut_after
-    warnings = [line for line in small.logs() if "not done within" in str(line.get("msg"))]
-    assert len(warnings) >= len(trick)
+    # Those trickling their headers were cut at the deadline, and logged with a 408; the
+    # body, timed by nginx only between two reads, is held as an nginx connection (no
+    # thread: the checks above were served meanwhile) until it is all sent.
+    assert [c is not None for c in cut_after] == [True, False, True], cut_after
+    assert max(c for c in cut_after if c is not None) < DEADLINE + 1.0, cut_after
+    timed_out = [line for line in small.logs() if line.get("status") == 408]
+    assert len(timed_out) >= 2, timed_out
 
 
 def test_the_deadline_counts_from_accept(small: Service) -> None:
@@ -193,11 +207,11 @@ def test_the_deadline_counts_from_accept(small: Service) -> None:
         time.sleep(DEADLINE * 0.75)  # silent, then a request that never ends
         sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Slow: a")
         answer = wire.read_answer(sock, started)
-    assert answer.status == 408
-    assert answer.headers["content-type"] == "application/json"
-    assert "not done within" in str(answer.json()["error"])
+    # nginx closes a connection whose headers did not arrive in time without an answer
+    # (it logs a 408): a client that slow is not reading one.
+    assert (answer.status, answer.body) == (0, b"")
     # Counted from the first byte, it would have come DEADLINE * 0.75 later.
-    assert answer.elapsed < DEADLINE + 0.5, answer.elapsed
+    assert DEADLINE - 0.1 < answer.elapsed < DEADLINE + 0.5, answer.elapsed
 
 
 def test_silent_connections_take_no_thread(small: Service) -> None:

@@ -207,3 +207,16 @@ def test_units_pass_systemd_analyze_verify(source: Path, name: str, tmp_path: Pa
     )
     # verify reports unknown keys and bad values on stderr but still exits 0.
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_the_server_runs_its_own_nginx_from_the_image() -> None:
+    # sharer-server starts nginx itself (server.__main__): the image must have it, and the
+    # unit must give it a runtime directory that systemd creates for the service's user.
+    build = _build_script()
+    (packages,) = re.findall(r"^dnf install -y (.*)$", build, re.MULTILINE)
+    assert "nginx" in packages.split()
+    assert "systemctl enable nginx" not in build  # the distribution's own unit stays off
+    unit = UNIT.read_text()
+    (runtime,) = re.findall(r"^RuntimeDirectory=(\S+)$", unit, re.MULTILINE)
+    assert re.search(rf"^Environment=SHARER_RUNTIME_DIR=/run/{re.escape(runtime)}$", unit, re.M)
+    assert "nginx -v" in (IMAGE_BUILDER / "scripts" / "sharer-check-install.sh").read_text()

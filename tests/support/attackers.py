@@ -48,6 +48,7 @@ class Swarm:
     failed_connects: int = 0
     held: list[float] = field(default_factory=list)  # seconds each cut connection lasted
     uncut: list[float] = field(default_factory=list)  # ages of those still open at the end
+    uncut_by_kind: dict[str, list[float]] = field(default_factory=dict)  # the same, by kind
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _open(self, attacker: _Attacker, selector: selectors.BaseSelector) -> None:
@@ -103,7 +104,9 @@ class Swarm:
                                 self._cut(attacker, selector)
             for attacker in attackers:
                 if attacker.sock is not None:
-                    self.uncut.append(time.monotonic() - attacker.connected_at)
+                    age = time.monotonic() - attacker.connected_at
+                    self.uncut.append(age)
+                    self.uncut_by_kind.setdefault(attacker.kind, []).append(age)
                     attacker.sock.close()
 
     def stop(self) -> None:

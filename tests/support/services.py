@@ -1,4 +1,5 @@
-"""Real processes on loopback for end-to-end tests and benchmarks: the server (gunicorn),
+"""Real processes on loopback for end-to-end tests and benchmarks: the server (nginx in
+front of gunicorn, started by ``python -m server`` as ``make run`` and the AMI start it),
 workers, and moto's server standing in for S3 and SQS. Every wait is bounded."""
 
 import json
@@ -88,7 +89,8 @@ class Service:
         return subprocess.Popen(command, env=env, stdout=log, stderr=log)
 
     def start_server(self, **extra_env: str) -> None:
-        """Start gunicorn and wait until /healthz answers 200."""
+        """Start the server (``python -m server``: nginx and gunicorn) and wait until
+        /healthz answers 200."""
         self.server = self._spawn("server", "server", extra_env)
         wait_until_listening(self.port, self.server, START_TIMEOUT)
         deadline = time.monotonic() + START_TIMEOUT

@@ -71,6 +71,7 @@ def test_aws_backends() -> None:
         ("SHARER_RECONCILE_BATCH", "many"),
         ("SHARER_MAX_WAIT_SECONDS", "-1"),
         ("SHARER_WAITERS_PER_PROCESS", "lots"),
+        ("SHARER_RUNTIME_DIR", "/" + "d" * 100),
         ("SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", "0"),
         ("SHARER_COSTLY_PROOFS_PER_PROCESS", "0"),
         ("SHARER_INSTANCE_METADATA_URL", "169.254.169.254"),
@@ -81,6 +82,15 @@ def test_aws_backends() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
+
+
+def test_servers_sharing_a_data_directory_get_runtime_directories_of_their_own() -> None:
+    first = load_settings({"SHARER_DATA_DIR": "/srv/sharer", "SHARER_BIND": "127.0.0.1:8081"})
+    second = load_settings({"SHARER_DATA_DIR": "/srv/sharer", "SHARER_BIND": "127.0.0.1:8082"})
+    assert (first.runtime_dir, second.runtime_dir) == (
+        "/srv/sharer/run/8081",
+        "/srv/sharer/run/8082",
+    )
 
 
 def test_sqs_needs_a_dead_letter_queue() -> None:

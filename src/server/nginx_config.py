@@ -1,0 +1,262 @@
+"""nginx's configuration, rendered from the validated settings: the one source of it.
+
+nginx stands in front of gunicorn everywhere the server runs (``make run``, the tests'
+launcher, the AMI): it reads every request whole (headers, then the body, buffered)
+before gunicorn's stock ``gthread`` worker sees it, so a slow or silent client costs an
+nginx connection, never a thread. It enforces the transport's bounds itself (see
+docs/security.md): the head's size, the body's size before a byte of it is read (and
+before ``100 Continue``) and while it counts a chunked body, the read timeouts, and the
+per-client connection cap. Every answer nginx gives itself is JSON with an
+``X-Request-Id``, like the application's, and is logged as one JSON line.
+
+gunicorn listens on a unix socket in ``settings.runtime_dir``, which only nginx (and the
+service's own user) can reach.
+"""
+
+import grp
+import json
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.app import max_request_bytes
+from sharer.settings import Settings
+
+# Connections one nginx worker process holds at most; idle and slow ones cost a few
+# hundred bytes each (and their buffered body), never a thread.
+CONNECTIONS_PER_NGINX_PROCESS = 8192
+# Request line and each header line at most this long (longer: 414, or 431), and the
+# whole head at most HEAD_BUFFERS of them.
+HEAD_BUFFER_BYTES = 8 * 1024
+HEAD_BUFFERS = 8
+# Bodies up to this size stay in memory; larger ones (up to the limit) go to a temporary
+# file under the runtime directory, so a swarm of slow uploads cannot exhaust memory.
+BODY_MEMORY_BYTES = 128 * 1024
+RETRY_AFTER_SECONDS = 1
+# nginx's own code for a head too large for its buffers; answered 431.
+NGINX_HEAD_TOO_LARGE = 494
+
+# What each answer nginx gives itself says (the status it is given as, and the message).
+REFUSALS: dict[int, tuple[int, str]] = {
+    400: (400, "the request is not well-formed HTTP/1.1"),
+    NGINX_HEAD_TOO_LARGE: (431, "the request headers are too large"),
+    413: (413, "the request body must be at most {max_body} bytes"),
+    414: (414, "the request line is too long"),
+    429: (429, "too many connections from your address at once; retry shortly"),
+    500: (500, "internal server error"),
+    501: (
+        501,
+        "that Transfer-Encoding is not supported: send the body chunked or with a length",
+    ),
+    502: (503, "the service is starting or restarting; retry shortly"),
+    503: (503, "the service is busy; retry shortly"),
+    504: (504, "the request was not answered in time"),
+}
+
+# nginx's kinds of temporary files, each given a directory under the runtime directory
+# (its compiled-in ones are the system's, not writable by the service's user).
+_TEMP_KINDS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+_NGINX_LOG_LEVELS = {"DEBUG": "info", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}
+
+
+@dataclass(frozen=True)
+class NginxPaths:
+    """Where nginx and gunicorn keep their runtime files (all under one directory)."""
+
+    runtime_dir: Path
+
+    @property
+    def config(self) -> Path:
+        """The rendered nginx.conf."""
+        return self.runtime_dir / "nginx.conf"
+
+    @property
+    def gunicorn_socket(self) -> Path:
+        """The unix socket gunicorn listens on, and nginx proxies to."""
+        return self.runtime_dir / "gunicorn.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        """nginx's master process id."""
+        return self.runtime_dir / "nginx.pid"
+
+    def temp_dir(self, name: str) -> Path:
+        """nginx's temporary files of one kind (request bodies, proxied responses...)."""
+        return self.runtime_dir / "nginx-temp" / name
+
+
+def _listen_address(bind: str) -> str:
+    """nginx's ``listen`` address for ``SHARER_BIND`` (IPv6 hosts in brackets)."""
+    host, _, port = bind.rpartition(":")
+    if host in ("0.0.0.0", "", "*"):  # noqa: S104 - recognised, not bound here
+        return port
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def _client_pattern(hops: int) -> str:
+    """A regex taking the client's address out of ``$proxy_add_x_forwarded_for``.
+
+    nginx appends the address it was reached from, so the client is entry ``hops + 1``
+    from the right (``hops`` trusted proxies appended the ones after it); an entry that
+    is not an address, or too few entries, leave the connection's own address.
+    """
+    later_entries = r"(?:\s*,[^,]*)" + f"{{{hops}}}"
+    return r"~(?:^|,)\s*(?<sharer_addr>[0-9A-Fa-f.:]+)\s*" + later_entries + "$"
+
+
+def _nginx_string(text: str) -> str:
+    """``text`` as a single-quoted nginx string."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _error_pages(max_body: int) -> str:
+    lines = []
+    for code, (status, _message) in REFUSALS.items():
+        shown = "" if status == code else f"={status} "
+        lines.append(f"        error_page {code} {shown}/_sharer_error/{status};")
+    done = set()
+    for _code, (status, message) in REFUSALS.items():
+        if status in done:
+            continue
+        done.add(status)
+        body = json.dumps({"error": message.format(max_body=max_body)}, separators=(",", ":"))
+        retry = (
+            f"            add_header Retry-After {RETRY_AFTER_SECONDS} always;\n"
+            if status in (429, 503)
+            else ""
+        )
+        lines.append(
+            f"        location = /_sharer_error/{status} {{\n"
+            "            internal;\n"
+            "            default_type application/json;\n"
+            "            add_header X-Request-Id $sharer_request_id always;\n"
+            f"{retry}"
+            f"            return {status} {_nginx_string(body)};\n"
+            "        }"
+        )
+    return "\n".join(lines)
+
+
+def _worker_user() -> str:
+    """nginx's ``user`` line: started by root, its workers would otherwise run as
+    ``nobody``, which cannot reach gunicorn's socket in the private runtime directory;
+    started by anyone else (the AMI's ``sharer``, a developer), they run as that user."""
+    if os.geteuid() != 0:
+        return ""
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
+
+
+def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
+    """nginx.conf for ``settings``: listening on ``settings.bind``, proxying to gunicorn
+    on ``paths.gunicorn_socket``, every runtime file under ``paths.runtime_dir``."""
+    max_body = max_request_bytes(settings)
+    timeout = settings.request_timeout
+    per_client = (
+        f"        limit_conn sharer_per_client {settings.max_connections_per_client};\n"
+        if settings.max_connections_per_client
+        else ""
+    )
+    temp = {name: paths.temp_dir(name) for name in _TEMP_KINDS}
+    log_line = json.dumps(
+        {
+            "ts": "$time_iso8601",
+            "level": "WARNING",
+            "logger": "sharer.nginx",
+            "msg": "answered by nginx",
+            "request_id": "$sharer_request_id",
+            "client": "$sharer_client",
+            "request": "$request",
+            "status": "$status",
+        }
+    )
+    return f"""\
+# Rendered by server.nginx_config from the service's settings at every start: edit the
+# settings (SHARER_*), not this file.
+daemon off;
+{_worker_user()}worker_processes {settings.server_processes};
+pid {paths.pid_file};
+# A graceful stop waits for the requests in flight, at most a request deadline.
+worker_shutdown_timeout {timeout}s;
+error_log stderr {_NGINX_LOG_LEVELS[settings.log_level]};
+
+events {{
+    worker_connections {CONNECTIONS_PER_NGINX_PROCESS};
+}}
+
+http {{
+    client_body_temp_path {temp["body"]};
+    proxy_temp_path {temp["proxy"]};
+    fastcgi_temp_path {temp["fastcgi"]};
+    uwsgi_temp_path {temp["uwsgi"]};
+    scgi_temp_path {temp["scgi"]};
+    server_tokens off;
+    default_type application/json;
+
+    # The client's X-Request-Id if it is short and plain (server.request_log's rule),
+    # else nginx's own; gunicorn gets the same one.
+    map $http_x_request_id $sharer_request_id {{
+        "~^[A-Za-z0-9._:-]{{1,128}}$" $http_x_request_id;
+        default $request_id;
+    }}
+    # The client's address: the one SHARER_FORWARDED_HOPS trusted proxies vouch for.
+    map $proxy_add_x_forwarded_for $sharer_client {{
+        "{_client_pattern(settings.forwarded_hops)}" $sharer_addr;
+        default $remote_addr;
+    }}
+    # Answers nginx gives itself (the app never reached, or not answering in time): one
+    # JSON line each; the app logs the rest (it never answers 502 or 504 itself).
+    map $upstream_status $sharer_answered_by_nginx {{
+        "" 1;
+        "~(^|[ ,:])50[24]$" 1;
+        default 0;
+    }}
+    log_format sharer_json escape=json '{log_line.replace('"$status"', "$status")}';
+    access_log /dev/stderr sharer_json if=$sharer_answered_by_nginx;
+
+    limit_conn_zone $sharer_client zone=sharer_per_client:10m;
+    limit_conn_status 429;
+    limit_conn_log_level warn;
+
+    client_header_timeout {timeout}s;
+    client_body_timeout {timeout}s;
+    send_timeout {timeout}s;
+    keepalive_timeout {settings.keepalive_seconds}s;
+    client_header_buffer_size 1k;
+    large_client_header_buffers {HEAD_BUFFERS} {HEAD_BUFFER_BYTES};
+    ignore_invalid_headers off;
+    client_max_body_size {max_body};
+    client_body_buffer_size {BODY_MEMORY_BYTES};
+
+    server {{
+        listen {_listen_address(settings.bind)} default_server;
+        server_name _;
+{per_client}
+        location / {{
+            proxy_pass http://unix:{paths.gunicorn_socket}:;
+            proxy_http_version 1.1;
+            proxy_set_header Connection close;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-Id $sharer_request_id;
+            proxy_request_buffering on;
+            proxy_buffering on;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout {timeout}s;
+            proxy_send_timeout {timeout}s;
+        }}
+
+{_error_pages(max_body)}
+    }}
+}}
+"""
+
+
+def write_nginx_config(settings: Settings, paths: NginxPaths) -> Path:
+    """Render nginx.conf into ``paths.runtime_dir`` (and make its temporary dirs)."""
+    for name in _TEMP_KINDS:
+        paths.temp_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)
+    paths.config.write_text(render_nginx_config(settings, paths))
+    return paths.config

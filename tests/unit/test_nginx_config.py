@@ -1,0 +1,59 @@
+"""nginx's configuration, rendered from settings, is one nginx accepts (``nginx -t``)."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from server.__main__ import find_nginx
+from server.app import max_request_bytes
+from server.nginx_config import NginxPaths, render_nginx_config, write_nginx_config
+from sharer.settings import load_settings
+
+VARIANTS = {
+    "make run": {},
+    "on AWS": {
+        "SHARER_BIND": "0.0.0.0:8080",
+        "SHARER_FORWARDED_HOPS": "2",
+        "SHARER_MAX_CONNECTIONS_PER_CLIENT": "0",
+    },
+    "IPv6, one hop, quiet": {
+        "SHARER_BIND": "::1:8081",
+        "SHARER_FORWARDED_HOPS": "1",
+        "SHARER_LOG_LEVEL": "ERROR",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_nginx_accepts_the_rendered_config(tmp_path: Path, name: str) -> None:
+    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | VARIANTS[name])
+    paths = NginxPaths(Path(settings.runtime_dir))
+    paths.runtime_dir.mkdir(parents=True)
+    config = write_nginx_config(settings, paths)
+    checked = subprocess.run(
+        [find_nginx(), "-t", "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_settings_reach_the_config(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "SHARER_DATA_DIR": str(tmp_path),
+            "SHARER_BIND": "0.0.0.0:9000",
+            "SHARER_MAX_UPLOAD_BYTES": "2000000",
+            "SHARER_REQUEST_TIMEOUT": "17",
+            "SHARER_MAX_CONNECTIONS_PER_CLIENT": "9",
+        }
+    )
+    text = render_nginx_config(settings, NginxPaths(tmp_path / "run"))
+    assert "listen 9000 default_server;" in text
+    assert "client_header_timeout 17s;" in text
+    assert "limit_conn sharer_per_client 9;" in text
+    assert f"proxy_pass http://unix:{tmp_path}/run/gunicorn.sock:;" in text
+    assert f"client_max_body_size {max_request_bytes(settings)};" in text
