@@ -123,6 +123,7 @@ class SharerClient:
         ``body`` makes a fresh request body for each attempt; ``retried`` are the
         statuses tried again."""
         attempt = 0
+        started = time.monotonic()
         while True:
             attempt += 1
             try:
@@ -135,9 +136,17 @@ class SharerClient:
                     return exc
                 time.sleep(self.policy.delay(attempt, None))
                 continue
+            retry_after = response.headers.get("Retry-After")
+            elapsed = time.monotonic() - started
+            if response.status_code in retried and self.policy.waits_for_in_progress(
+                response.status_code, elapsed
+            ):
+                attempt -= 1  # waiting for a takeover the server promised spends no attempt
+                time.sleep(self.policy.delay(max(attempt, 1), retry_after))
+                continue
             if not self.policy.should_retry(attempt, response.status_code, retried):
                 return response
-            time.sleep(self.policy.delay(attempt, response.headers.get("Retry-After")))
+            time.sleep(self.policy.delay(attempt, retry_after))
 
     def upload(self, path: Path, progress: Progress) -> UploadResult:
         """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a

@@ -10,7 +10,8 @@ from email.utils import parsedate_to_datetime
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
 # An upload sent with an Idempotency-Key also retries 409: the same upload is still in
 # progress (perhaps on a server that died); asking again with the key is what it wants.
-UPLOAD_RETRIED_STATUSES = RETRIED_STATUSES | {409}
+IN_PROGRESS = 409
+UPLOAD_RETRIED_STATUSES = RETRIED_STATUSES | {IN_PROGRESS}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,16 @@ class RetryPolicy:
     max_delay: float = 30.0
     # Up to this fraction of a wait is added at random.
     jitter: float = 0.25
+    # An upload the server calls still in progress (409 to its Idempotency-Key) is asked
+    # again, as its Retry-After says, for this long without spending attempts: the
+    # server promises a takeover once the first attempt cannot be running any more, and
+    # a server killed mid-upload must not cost the file.
+    in_progress_seconds: float = 300.0
+
+    def waits_for_in_progress(self, status: int | None, elapsed: float) -> bool:
+        """Ask again without spending an attempt? Only for a 409 (the same upload in
+        progress) while ``elapsed`` seconds are within ``in_progress_seconds``."""
+        return status == IN_PROGRESS and elapsed < self.in_progress_seconds
 
     def should_retry(
         self, attempt: int, status: int | None, retried: frozenset[int] = RETRIED_STATUSES

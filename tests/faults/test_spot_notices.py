@@ -16,9 +16,10 @@ from worker.spot_notices import SAFETY_MARGIN_SECONDS
 
 pytestmark = pytest.mark.e2e
 
-# Jobs of a few tenths of a second each (1600x1200 JPEGs), enough that the worker still
-# holds some when the notice comes.
-BATCH = 12
+# Jobs of 1600x1200 JPEGs, several times the worker's threads: on a quiet machine a
+# small batch can be all done before the notice is even polled, and these tests need jobs
+# still held or queued when it comes.
+BATCH = 48
 POLL = {"SHARER_SPOT_NOTICE_POLL_SECONDS": "0.2"}
 
 

@@ -2,6 +2,7 @@
 carries the same Idempotency-Key, so it gets the first answer and no second image, on
 both backend pairs (files and SQLite; S3 and SQS on moto's server)."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from sharer.idempotency_records import decode_record, record_key
 from sharer_cli.conftest import sharer
-from support.faults import FaultProxy, ProxiedRequest, answer_lost
+from support.faults import Fault, FaultProxy, ProxiedRequest, answer_lost
 from support.images import jpeg
 from support.services import Service, aws_env, local_env, moto_server, service_storage
 
@@ -84,3 +85,37 @@ def test_every_file_of_a_batch_gets_its_own_key(service: Service, tmp_path: Path
     assert len(keys) == 3
     assert len(set(keys)) == 3
     assert all(key.startswith('"') and key.endswith('"') and len(key) == 38 for key in keys)
+
+
+def test_an_upload_in_progress_is_awaited_past_the_attempts(
+    service: Service, tmp_path: Path
+) -> None:
+    # A server killed mid-upload leaves its key "in progress": the others answer 409 with
+    # Retry-After until a takeover is allowed. The CLI waits that out without spending
+    # its attempts (here more 409s than --attempts), then gets the image accepted once.
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg((96, 64), seed=23))
+    storage = service_storage(service)
+    images_before = len(storage.list_keys("status/", limit=100_000))
+    posts: list[str | None] = []
+    in_progress = json.dumps({"error": "an upload with this key is in progress"}).encode()
+
+    def first_posts(request: ProxiedRequest) -> bool:
+        if request.method != "POST":
+            return False
+        posts.append(request.headers.get("idempotency-key"))
+        return len(posts) <= 4
+
+    with FaultProxy(service.base_url) as proxy:
+        proxy.inject(
+            first_posts,
+            Fault(409, in_progress, "application/json", headers=(("Retry-After", "0"),)),
+        )
+        run = sharer("upload", "--server", proxy.url, "--json", "--attempts", "2", photo)
+
+    assert run.code == 0, run.err
+    (line,) = run.json_lines()
+    assert line["status"] == 202
+    assert len(posts) == 5
+    assert len(set(posts)) == 1
+    assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
