@@ -79,6 +79,9 @@ class Distribution:
 
     behaviours: tuple[Behaviour, ...]
     error_caching_ttl: Mapping[int, int]
+    # The balancer origin's read timeout and keep-alive (VpcOriginConfig).
+    read_timeout_seconds: int
+    keepalive_seconds: int
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ class StackTemplate:
 
     def distribution(self) -> Distribution:
         """The distribution's behaviours (path patterns first, default last) and errors."""
-        logical_id, properties = self.only("AWS::CloudFront::Distribution")
+        _, properties = self.only("AWS::CloudFront::Distribution")
         config = properties["DistributionConfig"]
         origins = {o["Id"]: o for o in config["Origins"]}
         cache_policies = self.of_type("AWS::CloudFront::CachePolicy")
@@ -197,7 +200,10 @@ class StackTemplate:
             )
 
         ordered = [*config.get("CacheBehaviors", []), config["DefaultCacheBehavior"]]
+        (vpc_origin,) = (o["VpcOriginConfig"] for o in origins.values() if "VpcOriginConfig" in o)
         return Distribution(
+            read_timeout_seconds=int(vpc_origin["OriginReadTimeout"]),
+            keepalive_seconds=int(vpc_origin["OriginKeepaliveTimeout"]),
             behaviours=tuple(behaviour(b) for b in ordered),
             error_caching_ttl={
                 int(e["ErrorCode"]): int(e["ErrorCachingMinTTL"])
@@ -242,6 +248,14 @@ class StackTemplate:
         }
         group = self.of_type("AWS::AutoScaling::AutoScalingGroup")[group_id]
         return group_id, int(group["MinSize"]), int(group["MaxSize"])
+
+    def server_group_minimum(self) -> int:
+        """MinSize of the group behind the balancer (the servers kept in service)."""
+        ((group),) = (
+            g for g in self.of_type("AWS::AutoScaling::AutoScalingGroup").values()
+            if "TargetGroupARNs" in g
+        )
+        return int(group["MinSize"])
 
     def step_policies(self) -> list[StepPolicy]:
         """The worker group's step policies, each with its alarm's expression and threshold."""
