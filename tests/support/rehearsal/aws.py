@@ -12,7 +12,10 @@ checked. What moto cannot check is recorded in ``Account.limits`` (the report pr
   resources' ARNs instead (``resource_mismatches``);
 - of the condition operators it knows only StringEquals on ``sts:ExternalId``; any other
   condition is treated as met (the ``s3:prefix`` StringLike of ListBucket, and the bucket
-  policy's ``AWS:SourceArn``).
+  policy's ``AWS:SourceArn``);
+- its CloudFront GET calls fail its own signature check, so what the distribution
+  recorded (invalidations, its ARN) is read from moto's /moto-api/data.json (``recorded``).
+  The code only ever POSTs to CloudFront (CreateInvalidation).
 """
 
 import json
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import requests
 
 from support.rehearsal.template import ACCOUNT_ID, REGION, Physical, StackTemplate, Statement
 from support.services import START_TIMEOUT, free_port, stop_processes, wait_until_listening
@@ -97,6 +101,13 @@ class Account:
         """A CloudFront client on moto."""
         client: CloudFrontClient = self.client("cloudfront", credentials)
         return client
+
+    def recorded(self, service: str) -> dict[str, list[dict[str, Any]]]:
+        """moto's record of ``service``'s resources, by model name (moto's own API)."""
+        answer = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=10)
+        answer.raise_for_status()
+        models: dict[str, list[dict[str, Any]]] = answer.json().get(service, {})
+        return models
 
     def create_user(self, name: str, statements: list[dict[str, Any]]) -> Credentials:
         """An IAM user holding exactly ``statements`` (one inline policy), and its key."""

@@ -51,6 +51,8 @@ class Balancer:
             "defaults\n"
             "    mode http\n"
             "    option forwardfor\n"
+            # An ALB does not retry a request on another target: it answers 502.
+            "    retries 0\n"
             "    timeout connect 5s\n"
             f"    timeout client {idle}\n"
             f"    timeout server {idle}\n"

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
 from support.rehearsal.aws import Account
@@ -74,6 +75,12 @@ def vcl(distribution: Distribution, *, balancer_port: int, bucket_port: int) -> 
         f'backend bucket {{ .host = "127.0.0.1"; .port = "{bucket_port}"; }}\n'
         "sub vcl_recv {\n"
         "    unset req.http.X-Behaviour;\n" + "".join(recv) + "}\n"
+        # CloudFront answers 502 when it cannot reach or read the origin.
+        "sub vcl_backend_error {\n"
+        "    set beresp.status = 502;\n"
+        "    set beresp.ttl = 0s;\n"
+        "    return (deliver);\n"
+        "}\n"
         "sub vcl_backend_response {\n"
         "    set beresp.grace = 0s;\n"
         "    set beresp.keep = 0s;\n" + "".join(response) + "}\n"
@@ -224,21 +231,20 @@ class InvalidationBridge:
 
     def run(self) -> None:
         """Until ``stop``: ban each new invalidation's paths, note when each was done."""
-        client = self.account.cloudfront()
         seen: set[str] = set()
         while not self._stop.wait(POLL_SECONDS):
             try:
-                listed = client.list_invalidations(DistributionId=self.distribution_id)
-            except (ClientError, BotoCoreError):
+                recorded = self.account.recorded("cloudfront").get("Invalidation", [])
+            except requests.RequestException:
                 continue  # moto frozen by an outage scenario: try again next poll
-            for item in listed["InvalidationList"].get("Items", []):
-                if item["Id"] in seen:
+            for invalidation in recorded:
+                mine = f"/distribution/{self.distribution_id}/" in invalidation["location"]
+                if invalidation["id"] in seen or not mine:
                     continue
-                batch = client.get_invalidation(DistributionId=self.distribution_id, Id=item["Id"])
-                for path in batch["Invalidation"]["InvalidationBatch"]["Paths"].get("Items", []):
+                for path in invalidation["invalidation_batch"]["Paths"]["Items"]:
                     self.cdn.ban(path)
                     self.purged[path] = time.monotonic()
-                seen.add(item["Id"])
+                seen.add(invalidation["id"])
 
     def stop(self) -> None:
         """End ``run``."""

@@ -56,6 +56,7 @@ class WorkerFleet:
     queue_depth: Callable[[], tuple[int, int]]
     period_seconds: float
     workers: list[Unit] = field(default_factory=list)
+    retired: list[Unit] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _launched: int = 0
@@ -82,9 +83,9 @@ class WorkerFleet:
             self._resize(desired)
 
     def stop(self) -> None:
-        """End ``run`` and stop every worker."""
+        """End ``run`` and stop every worker, those still leaving included."""
         self._stop.set()
-        for unit in self.workers:
+        for unit in [*self.retired, *self.workers]:
             unit.stop()
 
     def _breached(self, past: Callable[[Sample], bool], now: bool, periods: int) -> bool:
@@ -100,5 +101,6 @@ class WorkerFleet:
         while len(self.workers) > desired:
             # The default termination policy: the oldest instance goes first.
             leaving = self.workers.pop(0)
+            self.retired.append(leaving)
             threading.Thread(target=leaving.stop, daemon=True).start()
 
