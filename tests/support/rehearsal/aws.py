@@ -180,9 +180,13 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
     # Dead-letter queues first: a work queue's redrive policy names one.
     queues = sorted(template.queues().items(), key=lambda item: "RedrivePolicy" in item[1])
     for logical_id, properties in queues:
-        attributes = {
+        attributes: dict[str, str] = {
             key: str(properties[key])
-            for key in ("VisibilityTimeout", "ReceiveMessageWaitTimeSeconds", "MessageRetentionPeriod")
+            for key in (
+                "VisibilityTimeout",
+                "ReceiveMessageWaitTimeSeconds",
+                "MessageRetentionPeriod",
+            )
             if key in properties
         }
         if "RedrivePolicy" in properties:

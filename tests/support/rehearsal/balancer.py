@@ -76,9 +76,7 @@ class Balancer:
         path = self.workdir / "haproxy.cfg"
         path.write_text(self.config())
         log = (self.workdir / "haproxy.log").open("ab")
-        self.process = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(path)], stdout=log, stderr=log
-        )
+        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(path)], stdout=log, stderr=log)
         wait_until_listening(self.port, self.process, START_TIMEOUT)
 
     def stop(self) -> None:
@@ -102,7 +100,11 @@ class Balancer:
         lines = self.command("show stat").splitlines()
         header = lines[0].lstrip("# ").split(",")
         rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
-        return {r["svname"]: r for r in rows if r["pxname"] == BACKEND and r["svname"].startswith("slot")}
+        return {
+            r["svname"]: r
+            for r in rows
+            if r["pxname"] == BACKEND and r["svname"].startswith("slot")
+        }
 
     def status(self, slot: int) -> str:
         """The slot's state as HAProxy sees it (UP, DOWN, MAINT, DRAIN, UP 1/2...)."""

@@ -93,11 +93,12 @@ def _ttl_rules(index: int, behaviour: Behaviour, distribution: Distribution) -> 
         f"{distribution.error_caching_ttl.get(code, DEFAULT_ERROR_CACHING_SECONDS)}s; }}\n"
         for code in CACHED_ERRORS
     )
+    low, high = f"{behaviour.min_ttl}s", f"{behaviour.max_ttl}s"
     return (
         f'    if (bereq.http.X-Behaviour == "{index}") {{\n'
         '        if (beresp.http.Cache-Control ~ "max-age") {\n'
-        f"            if (beresp.ttl < {behaviour.min_ttl}s) {{ set beresp.ttl = {behaviour.min_ttl}s; }}\n"
-        f"            if (beresp.ttl > {behaviour.max_ttl}s) {{ set beresp.ttl = {behaviour.max_ttl}s; }}\n"
+        f"            if (beresp.ttl < {low}) {{ set beresp.ttl = {low}; }}\n"
+        f"            if (beresp.ttl > {high}) {{ set beresp.ttl = {high}; }}\n"
         "        } else {\n"
         f"            set beresp.ttl = {behaviour.default_ttl}s;\n"
         "        }\n"
@@ -160,7 +161,7 @@ class _OriginAccessHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: Varnish's own counters say what was fetched."""
 
 

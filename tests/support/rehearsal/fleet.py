@@ -68,7 +68,9 @@ class WorkerFleet:
         steps = scaling_steps(self.policies)
         out = steps.scale_out_threshold
         inward = steps.scale_in_threshold
-        periods = {p.comparison.startswith("GreaterThan"): p.evaluation_periods for p in self.policies}
+        periods = {
+            p.comparison.startswith("GreaterThan"): p.evaluation_periods for p in self.policies
+        }
         self._resize(self.minimum)
         while not self._stop.wait(self.period_seconds):
             visible, in_flight = self.queue_depth()
@@ -103,4 +105,3 @@ class WorkerFleet:
             leaving = self.workers.pop(0)
             self.retired.append(leaving)
             threading.Thread(target=leaving.stop, daemon=True).start()
-

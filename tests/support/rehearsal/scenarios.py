@@ -3,6 +3,7 @@
 failures; ``bench/rehearse.py`` prints every proof as a table.
 """
 
+import itertools
 import json
 import signal
 import subprocess
@@ -87,7 +88,9 @@ def uploads_through_the_cdn(stage: Stage, *, total: int = 60, concurrency: int =
     proof = Proof(1, "uploads under load through the CDN; every thumbnail fetchable there")
     started = time.monotonic()
     with stage.worker_fleet() as fleet:
-        tally = upload_many(stage.cdn.base_url, payloads(6, 100), concurrency=concurrency, total=total)
+        tally = upload_many(
+            stage.cdn.base_url, payloads(6, 100), concurrency=concurrency, total=total
+        )
         _tally_failures(proof, tally)
         _settled(stage, proof, tally.accepted)
         proof.figures["peak workers"] = max((s.desired for s in fleet.samples), default=0)
@@ -308,7 +311,16 @@ def kill_one_server(stage: Stage, workdir: Path, *, files: int = 40) -> Proof:
         paths.append(str(path))
     before = len(originals(stage))
     cli = subprocess.Popen(
-        [str(CLI), "upload", "--json", "--concurrency", "4", "--server", stage.cdn.base_url, *paths],
+        [
+            str(CLI),
+            "upload",
+            "--json",
+            "--concurrency",
+            "4",
+            "--server",
+            stage.cdn.base_url,
+            *paths,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
@@ -359,7 +371,7 @@ def workers_scaled_in_and_out(stage: Stage, *, burst: int = 60) -> Proof:
         _settled(stage, proof, tally.accepted)
         samples = list(fleet.samples)
     scale_ins = [
-        (before, after) for before, after in zip(samples, samples[1:], strict=False)
+        (before, after) for before, after in itertools.pairwise(samples)
         if after.in_service < before.in_service
     ]  # fmt: skip
     proof.figures |= {
@@ -397,4 +409,3 @@ def dependency_outage(stage: Stage, *, seconds: float = OUTAGE_SECONDS) -> Proof
     proof.check(min(in_service) > 0, "every server was taken out of service")
     proof.check(recovered, "servers did not all come back")
     return proof
-

@@ -18,8 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from support.rehearsal.aws import Account, Credentials, Provisioned, moto_with_iam, provision
-from support.rehearsal.aws import role_identity
+from support.rehearsal.aws import (
+    Account,
+    Credentials,
+    Provisioned,
+    moto_with_iam,
+    provision,
+    role_identity,
+)
 from support.rehearsal.balancer import Balancer
 from support.rehearsal.edge import Cdn, InvalidationBridge, OriginAccess, vcl
 from support.rehearsal.fleet import WorkerFleet
@@ -105,6 +111,11 @@ class Stage:
         self.servers.pop(slot).stop()
         return drained
 
+    def stop_every_server(self) -> None:
+        """Stop every server unit (the end of the rehearsal: nothing to drain for)."""
+        for unit in self.servers.values():
+            unit.stop()
+
     def kill_server(self, slot: int) -> None:
         """The instance dies at once: every process SIGKILLed, the balancer not told."""
         self.servers[slot].kill()
@@ -174,7 +185,10 @@ def running_stage(template: StackTemplate, workdir: Path) -> Iterator[Stage]:
         account = stack.enter_context(moto_with_iam(workdir))
         cdn = Cdn(workdir)
         provisioned = provision(template, account, cdn_domain=f"127.0.0.1:{cdn.port}")
-        identities = {role: role_identity(template, account, provisioned, role) for role in ("server", "worker")}
+        identities = {
+            role: role_identity(template, account, provisioned, role)
+            for role in ("server", "worker")
+        }
         grant = cdn_identity_statement(template, provisioned)
         identities["cdn"] = account.create_user(
             "cdn-origin-access",
@@ -201,7 +215,7 @@ def running_stage(template: StackTemplate, workdir: Path) -> Iterator[Stage]:
         threading.Thread(target=bridge.run, daemon=True).start()
         stack.callback(bridge.stop)
         stage = Stage(template, workdir, account, provisioned, balancer, cdn, bridge, identities)
-        stack.callback(lambda: [unit.stop() for unit in list(stage.servers.values())])
+        stack.callback(stage.stop_every_server)
         for _ in range(template.server_group_minimum()):
             stage.start_server()
         yield stage

@@ -252,7 +252,8 @@ class StackTemplate:
     def server_group_minimum(self) -> int:
         """MinSize of the group behind the balancer (the servers kept in service)."""
         ((group),) = (
-            g for g in self.of_type("AWS::AutoScaling::AutoScalingGroup").values()
+            g
+            for g in self.of_type("AWS::AutoScaling::AutoScalingGroup").values()
             if "TargetGroupARNs" in g
         )
         return int(group["MinSize"])

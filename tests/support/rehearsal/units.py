@@ -13,6 +13,7 @@ options (ProtectSystem...). Each instance owns port 8080 on its own machine; her
 share one, so ``instance_env`` (SHARER_BIND) is applied over the settings file.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -127,15 +128,16 @@ class Unit:
         """The instance dies: SIGKILL to every process of the unit at once."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(10)
 
     def _environment(self) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SHARER_"))}
-        env = inherited | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+        # This venv's console scripts, then the AWS CLI `make rehearsal-tools` installs
+        # when the machine has none.
+        bins = f"{Path(sys.prefix) / 'bin'}:{Path(sys.prefix) / 'awscli' / 'bin'}"
+        env = inherited | {"PATH": f"{bins}:{os.environ['PATH']}"}
         for assignment in self.directives.get("Environment", []):
             key, _, value = assignment.partition("=")
             env[key] = value
