@@ -13,6 +13,9 @@ checked. What moto cannot check is recorded in ``Account.limits`` (the report pr
 - of the condition operators it knows only StringEquals on ``sts:ExternalId``; any other
   condition is treated as met (the ``s3:prefix`` StringLike of ListBucket, and the bucket
   policy's ``AWS:SourceArn``);
+- it authorizes a multi-object delete (DeleteObjects) against the bucket's ARN, where AWS
+  checks s3:DeleteObject on each key, so s3:DeleteObject statements also name the bucket
+  here: which keys a role may delete in one batch is not checked (single deletes are);
 - its CloudFront GET calls fail its own signature check, so what the distribution
   recorded (invalidations, its ARN) is read from moto's /moto-api/data.json (``recorded``).
   The code only ever POSTs to CloudFront (CreateInvalidation).
@@ -261,6 +264,13 @@ def _as_moto_checks_it(statement: Statement, account: Account, role: str) -> dic
         account.limits.append(
             f"{role}: {', '.join(statement.actions)} checked on the action only "
             f"(template resource {', '.join(statement.resources)})"
+        )
+    if "s3:DeleteObject" in statement.actions and isinstance(resources, list):
+        buckets = sorted({r.split("/", 1)[0] for r in resources})
+        resources += buckets
+        account.limits.append(
+            f"{role}: s3:DeleteObject also granted on {', '.join(buckets)}, as moto checks "
+            "DeleteObjects on the bucket (AWS checks each key)"
         )
     document: dict[str, Any] = {"Effect": "Allow", "Action": list(statement.actions)}
     document["Resource"] = resources

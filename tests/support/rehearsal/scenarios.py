@@ -180,7 +180,8 @@ def _refused(call: Callable[[], object]) -> bool:
     try:
         call()
     except ClientError as error:
-        return error.response["Error"]["Code"] in ("AccessDenied", "403")
+        # moto's SQS and CloudFront refusals carry no error code, only the status.
+        return int(error.response["ResponseMetadata"]["HTTPStatusCode"]) == 403
     return False
 
 

@@ -140,7 +140,7 @@ class Unit:
         env = inherited | {"PATH": f"{bins}:{os.environ['PATH']}"}
         for assignment in self.directives.get("Environment", []):
             key, _, value = assignment.partition("=")
-            env[key] = value
+            env[key] = self._argument(value)
         for name in self.directives.get("EnvironmentFile", []):
             optional = name.startswith("-")
             path = self._path(name.lstrip("-"))
@@ -164,6 +164,7 @@ class Unit:
         return path
 
     def _argument(self, word: str) -> str:
+        """A path of the instance's file system moved under ``root``; any other word as is."""
         return str(self._path(word)) if word.startswith(("/run/", "/etc/sharer", "/var/")) else word
 
     def _path(self, path: str) -> Path:
