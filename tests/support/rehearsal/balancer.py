@@ -111,12 +111,17 @@ class Balancer:
         return self.stats()[f"slot{slot}"]["status"]
 
     def in_service(self) -> list[int]:
-        """Slots the balancer sends requests to."""
-        return [int(name[4:]) for name, row in self.stats().items() if row["status"] == "UP"]
+        """Slots the balancer sends requests to: up, or up with failed checks counting
+        toward the unhealthy threshold ("UP 1/3")."""
+        rows = self.stats().items()
+        return [int(name[4:]) for name, row in rows if row["status"].startswith("UP")]
 
     def register(self, slot: int) -> None:
-        """Put the slot in service; it takes traffic once its health checks pass."""
-        self.command(f"set server {BACKEND}/slot{slot} state ready")
+        """Register the slot as a target group does: it takes traffic only once it has
+        passed the healthy threshold of checks. HAProxy would count a server leaving
+        maintenance as up at once, so it is marked down in the same command line."""
+        name = f"{BACKEND}/slot{slot}"
+        self.command(f"set server {name} state ready; set server {name} health down")
 
     def wait_healthy(self, slot: int, timeout: float) -> float:
         """Seconds until the balancer counts the slot as UP; TimeoutError past ``timeout``."""

@@ -57,6 +57,7 @@ class WorkerFleet:
     period_seconds: float
     workers: list[Unit] = field(default_factory=list)
     retired: list[Unit] = field(default_factory=list)
+    desired: int = 0
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _launched: int = 0
@@ -71,18 +72,19 @@ class WorkerFleet:
         periods = {
             p.comparison.startswith("GreaterThan"): p.evaluation_periods for p in self.policies
         }
-        self._resize(self.minimum)
+        self.desired = self.minimum
+        self._resize(self.desired)
         while not self._stop.wait(self.period_seconds):
             visible, in_flight = self.queue_depth()
             in_service = len(self.workers)
             load = load_of({"visible": visible, "in_flight": in_flight, "in_service": in_service})
-            desired = in_service
             breached_out = self._breached(lambda s: s.load >= out, load >= out, periods[True])
             breached_in = self._breached(lambda s: s.load <= inward, load <= inward, periods[False])
             if breached_out or breached_in:
-                desired = next_capacity(steps, in_service, load, self.minimum, self.maximum)
-            self.samples.append(Sample(visible, in_flight, in_service, load, desired))
-            self._resize(desired)
+                # The policy changes the group's capacity; a lost instance is replaced.
+                self.desired = next_capacity(steps, self.desired, load, self.minimum, self.maximum)
+            self.samples.append(Sample(visible, in_flight, in_service, load, self.desired))
+            self._resize(self.desired)
 
     def stop(self) -> None:
         """End ``run`` and stop every worker, those still leaving included."""
