@@ -10,9 +10,12 @@ real time. Scale-in stops a worker as an instance termination does (SIGTERM, SIG
 the unit's TimeoutStopSec).
 """
 
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk.metric_math import compile_expression
 from cdk.scaling import ScalingSteps, Step, next_capacity
@@ -52,39 +55,49 @@ class WorkerFleet:
     policies: list[StepPolicy]
     minimum: int
     maximum: int
-    new_worker: Callable[[int], Unit]
+    new_worker: Callable[[], Unit]
     queue_depth: Callable[[], tuple[int, int]]
     period_seconds: float
     workers: list[Unit] = field(default_factory=list)
     retired: list[Unit] = field(default_factory=list)
     desired: int = 0
+    errors: list[str] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _launched: int = 0
 
     def run(self) -> None:
         """Until ``stop``: one sample and decision per period."""
         (expression,) = {p.expression for p in self.policies}
         load_of = compile_expression(expression)
         steps = scaling_steps(self.policies)
-        out = steps.scale_out_threshold
-        inward = steps.scale_in_threshold
         periods = {
             p.comparison.startswith("GreaterThan"): p.evaluation_periods for p in self.policies
         }
         self.desired = self.minimum
         self._resize(self.desired)
         while not self._stop.wait(self.period_seconds):
-            visible, in_flight = self.queue_depth()
-            in_service = len(self.workers)
-            load = load_of({"visible": visible, "in_flight": in_flight, "in_service": in_service})
-            breached_out = self._breached(lambda s: s.load >= out, load >= out, periods[True])
-            breached_in = self._breached(lambda s: s.load <= inward, load <= inward, periods[False])
-            if breached_out or breached_in:
-                # The policy changes the group's capacity; a lost instance is replaced.
-                self.desired = next_capacity(steps, self.desired, load, self.minimum, self.maximum)
-            self.samples.append(Sample(visible, in_flight, in_service, load, self.desired))
-            self._resize(self.desired)
+            try:
+                self._period(load_of, steps, periods)
+            except (OSError, subprocess.SubprocessError, ClientError, BotoCoreError) as error:
+                # A period that could not be sampled or acted on is missed, as CloudWatch
+                # misses a data point; the scenario reports it.
+                self.errors.append(repr(error))
+
+    def _period(
+        self, load_of: Callable[[Mapping[str, float]], float], steps: ScalingSteps,
+        periods: dict[bool, int],
+    ) -> None:  # fmt: skip
+        out, inward = steps.scale_out_threshold, steps.scale_in_threshold
+        visible, in_flight = self.queue_depth()
+        in_service = len(self.workers)
+        load = load_of({"visible": visible, "in_flight": in_flight, "in_service": in_service})
+        breached_out = self._breached(lambda s: s.load >= out, load >= out, periods[True])
+        breached_in = self._breached(lambda s: s.load <= inward, load <= inward, periods[False])
+        if breached_out or breached_in:
+            # The policy changes the group's capacity; a lost instance is replaced.
+            self.desired = next_capacity(steps, self.desired, load, self.minimum, self.maximum)
+        self.samples.append(Sample(visible, in_flight, in_service, load, self.desired))
+        self._resize(self.desired)
 
     def stop(self) -> None:
         """End ``run`` and stop every worker, those still leaving included."""
@@ -98,8 +111,7 @@ class WorkerFleet:
 
     def _resize(self, desired: int) -> None:
         while len(self.workers) < desired:
-            unit = self.new_worker(self._launched)
-            self._launched += 1
+            unit = self.new_worker()
             unit.start()
             self.workers.append(unit)
         while len(self.workers) > desired:

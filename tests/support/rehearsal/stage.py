@@ -125,11 +125,11 @@ class Stage:
         self.balancer.command(f"set server servers/slot{slot} state maint")
         self.servers.pop(slot)
 
-    def worker(self, index: int) -> Unit:
-        """A new worker instance (not started)."""
-        return Unit(
-            "sharer@.service", "worker", self.workdir / f"worker-{index}", self.bootstrap("worker")
-        )
+    def worker(self) -> Unit:
+        """A new worker instance (not started), with a file system of its own."""
+        self._launches += 1
+        root = self.workdir / f"worker-{self._launches}"
+        return Unit("sharer@.service", "worker", root, self.bootstrap("worker"))
 
     def reconciler(self) -> Unit:
         """One pass of the reconciler, as its timer starts it on a server instance."""
