@@ -5,7 +5,8 @@ standing for the image id, so a grant cannot drift from the keys the code uses: 
 server may write originals but never a thumbnail, the worker may read originals and
 write thumbnails but never write an original. Both may delete an image's objects (the
 server for a delete, the worker to undo a job that lost the race to one). Neither may
-list the bucket: only the prefixes of status records, pending markers and tombstones,
+list the bucket: only the prefixes of status records, pending markers and tombstones
+(and the server its idempotency records),
 so that a missing record can be told from a forbidden one (``S3Storage.exists``) and the
 reconciler can find images left pending.
 """
@@ -16,7 +17,14 @@ from aws_cdk import aws_sqs as sqs
 
 from cdk.nag import grant_object_keys
 from sharer.formats import ACCEPTED, thumbnail_format
-from sharer.key_scheme import original_key, pending_key, status_key, thumbnail_key, tombstone_key
+from sharer.key_scheme import (
+    idempotency_record_key,
+    original_key,
+    pending_key,
+    status_key,
+    thumbnail_key,
+    tombstone_key,
+)
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 ANY_ID = "*"
@@ -38,13 +46,18 @@ def thumbnail_keys() -> list[str]:
 
 
 def record_prefixes() -> list[str]:
-    """The prefixes of the records the app looks up by listing: status, pending, deleted."""
-    return sorted(
-        {
-            key.split("/", 1)[0] + "/"
-            for key in (status_key(ANY_ID), pending_key(ANY_ID), tombstone_key(ANY_ID))
-        }
-    )
+    """The prefixes of the records both roles look up by listing: status, pending, deleted."""
+    return _prefixes([status_key(ANY_ID), pending_key(ANY_ID), tombstone_key(ANY_ID)])
+
+
+def server_record_prefixes() -> list[str]:
+    """The server's record prefixes: the shared ones and its idempotency records (its
+    reconciler sweeps them, and a missing one is told from a forbidden one)."""
+    return sorted(record_prefixes() + _prefixes([idempotency_record_key(ANY_ID)]))
+
+
+def _prefixes(keys: list[str]) -> list[str]:
+    return sorted({key.split("/", 1)[0] + "/" for key in keys})
 
 
 def image_object_keys() -> list[str]:
@@ -55,8 +68,9 @@ def image_object_keys() -> list[str]:
 def grant_server(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
-    """Store originals, keep status records, pending markers and tombstones, delete an
-    image's objects, queue jobs (uploads and the reconciler), answer /healthz."""
+    """Store originals, keep status records, pending markers, tombstones and idempotency
+    records, delete an image's objects, queue jobs (uploads and the reconciler), answer
+    /healthz."""
     _grant_image_keys(role, bucket, ["s3:PutObject"], original_keys())
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
     _grant_image_keys(
@@ -66,7 +80,14 @@ def grant_server(
         [status_key(ANY_ID), pending_key(ANY_ID)],
     )
     _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [tombstone_key(ANY_ID)])
-    _grant_record_listing(role, bucket)
+    # Idempotency records: created (conditionally), read, marked done, removed on a 503.
+    _grant_image_keys(
+        role,
+        bucket,
+        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        [idempotency_record_key(ANY_ID)],
+    )
+    _grant_record_listing(role, bucket, server_record_prefixes())
     # The health check: GetBucketLocation proves the bucket and the credentials without
     # the listing that HeadBucket would need (s3:ListBucket).
     role.add_to_policy(
@@ -89,7 +110,7 @@ def grant_worker(
     role: iam.Role, bucket: s3.IBucket, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
 ) -> None:
     """Read originals, write thumbnails and status, clear pending markers, undo a job
-    that a delete overtook, consume jobs, dead-letter poison ones."""
+    that a delete overtook, consume jobs, dead-letter poison ones, and self-check."""
     _grant_image_keys(role, bucket, ["s3:GetObject"], original_keys())
     _grant_image_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
@@ -100,7 +121,7 @@ def grant_worker(
         [status_key(ANY_ID)],
     )
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], [pending_key(ANY_ID)])
-    _grant_record_listing(role, bucket)
+    _grant_record_listing(role, bucket, record_prefixes())
     role.add_to_policy(
         iam.PolicyStatement(
             actions=[
@@ -112,18 +133,24 @@ def grant_worker(
             resources=[queue.queue_arn],
         )
     )
+    # The self-check a new worker passes before it signals (worker.self_check) asks the
+    # dead-letter queue for an attribute too: a worker that cannot reach it cannot
+    # put a poison job aside.
     role.add_to_policy(
-        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn])
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
+            resources=[dead_letter_queue.queue_arn],
+        )
     )
 
 
-def _grant_record_listing(role: iam.Role, bucket: s3.IBucket) -> None:
-    """s3:ListBucket for the record prefixes alone (the ``s3:prefix`` condition key)."""
+def _grant_record_listing(role: iam.Role, bucket: s3.IBucket, prefixes: list[str]) -> None:
+    """s3:ListBucket for ``prefixes`` alone (the ``s3:prefix`` condition key)."""
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["s3:ListBucket"],
             resources=[bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in record_prefixes()]}},
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
         )
     )
 

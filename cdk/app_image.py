@@ -10,12 +10,22 @@ everything that shapes the image (``image_shape``: parent image, architecture, r
 volume, components, the component document, the app and the wheels), so any change is a
 new version, hence a new ``AWS::ImageBuilder::Image`` on the next deploy.
 
-One owner, one writer for the AMI id: Image Builder's distribution writes it to the SSM
-parameter ``ami_parameter_name``, for the deploy-time image and for every scheduled
-rebuild alike, with ``publishing_role`` (the service-linked role may not write parameters
-outside ``/imagebuilder/``). The stack holds no ``AWS::SSM::Parameter`` of that name, so a
-rebuild's value is never put back by a later deploy. Anything that resolves the parameter
-must depend on ``image``, its creator.
+The fleets launch the deploy-time image's AMI by its id (``ami_id``, the Image's
+``ImageId`` attribute), written into their launch templates: a new image is a new
+template version, so CloudFormation's rollback of a failed update puts back the version
+that names the old AMI, and that AMI lives until the update has succeeded (the Image is
+replaced, and deletes its AMI, only in the cleanup after success). Nothing resolves a
+parameter at launch, which a rollback would not restore.
+
+Image Builder's distribution still writes each new AMI id, deploy-time build or weekly
+rebuild, to the SSM parameter ``ami_parameter_name`` (with ``execution_role``; the
+service-linked role may not write parameters outside ``/imagebuilder/``): it tells the
+operator the newest tested AMI. No launch path reads it.
+
+``execution_role`` is the role Image Builder assumes to run the build and test
+workflows (launch the build instance, run the components, create the image, test it)
+and the distribution: Image Builder user guide, "Manage build and test workflows for
+Image Builder images", and the managed policy ``EC2ImageBuilderExecutionPolicy``.
 
 Old AMIs and their snapshots do not pile up: a replaced deploy-time image is deleted with
 them (deletion settings), and a lifecycle policy keeps the newest rebuilds only.
@@ -57,6 +67,8 @@ CLOUDWATCH_AGENT_COMPONENT = "amazon-cloudwatch-agent-linux/x.x.x"
 # What Image Builder needs on its build instance: SSM runs the AWSTOE documents, the
 # Image Builder policy lets the instance report back.
 BUILD_MANAGED_POLICIES = ("EC2InstanceProfileForImageBuilder", "AmazonSSMManagedInstanceCore")
+# What Image Builder needs to run the build and test workflows as the execution role.
+EXECUTION_MANAGED_POLICY = "EC2ImageBuilderExecutionPolicy"
 # Deregisters Image Builder's AMIs and deletes their snapshots (those tagged CreatedBy).
 LIFECYCLE_MANAGED_POLICY = "service-role/EC2ImageBuilderLifecycleExecutionPolicy"
 LOG_PREFIX = "imagebuilder"
@@ -75,15 +87,26 @@ def image_version(shape: Mapping[str, Any]) -> str:
 
 
 def image_shape(
-    *, architecture: str, component_document: str, artifact_hash: str, wheelhouse_hash: str
+    *,
+    architecture: str,
+    component_document: str,
+    artifact_hash: str,
+    wheelhouse_hash: str,
+    refresh: str | None = None,
 ) -> dict[str, Any]:
-    """Everything the recipe is made of, as plain values: what its version must follow."""
+    """Everything the recipe is made of, as plain values: what its version must follow.
+
+    ``refresh`` (the ``imageRefresh`` context value) changes nothing in the recipe but
+    its version, so a deploy builds the image again from the newest parent image.
+    """
     component = {
         "document": component_document,
         "artifact": artifact_hash,
         "wheelhouse": wheelhouse_hash,
     }
+    refreshed = {} if refresh is None else {"refresh": refresh}
     return {
+        **refreshed,
         "parent_image": PARENT_IMAGES[architecture],
         "architecture": architecture,
         "root_volume": {
@@ -99,10 +122,10 @@ def image_shape(
 class AppImage(Construct):
     """Component, recipe, build infrastructure, the deploy-time image and the pipeline.
 
-    ``image`` is the deploy-time build and the creator of the parameter
-    ``ami_parameter_name`` (data type aws:ec2:image), which always names the newest AMI;
-    ``version`` follows everything that shapes the image; ``component_version`` is the
-    app component's.
+    ``image`` is the deploy-time build, ``ami_id`` its AMI (what the fleets launch), and
+    the parameter ``ami_parameter_name`` (data type aws:ec2:image) names the newest AMI
+    built, for the operator; ``version`` follows everything that shapes the image;
+    ``component_version`` is the app component's; ``execution_role`` runs the workflows.
     """
 
     def __init__(
@@ -114,6 +137,7 @@ class AppImage(Construct):
         architecture: str,
         build_instance_type: str,
         log_bucket: s3.IBucket,
+        refresh: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._prefix = f"{Stack.of(self).stack_name}-sharer"
@@ -132,6 +156,7 @@ class AppImage(Construct):
             component_document=component_document,
             artifact_hash=artifact.asset_hash,
             wheelhouse_hash=wheels.asset_hash,
+            refresh=refresh,
         )
         self.component_version = shape["components"][1]["app"]
         self.version = image_version(shape)
@@ -139,7 +164,7 @@ class AppImage(Construct):
             vpc, build_instance_type, [artifact, wheels], log_bucket
         )
         recipe = self._recipe(architecture, component_document, artifact, wheels)
-        self.publishing_role, publishing_policy = self._publishing_role()
+        self.execution_role, execution_policy = self._execution_role(build_role)
         lifecycle_role = self._lifecycle_role()
         distribution = self._distribution()
         self.image = imagebuilder.CfnImage(
@@ -148,7 +173,7 @@ class AppImage(Construct):
             image_recipe_arn=recipe.attr_arn,
             infrastructure_configuration_arn=infrastructure.attr_arn,
             distribution_configuration_arn=distribution.attr_arn,
-            execution_role=self.publishing_role.role_arn,
+            execution_role=self.execution_role.role_arn,
             deletion_settings=imagebuilder.CfnImage.DeletionSettingsProperty(
                 execution_role=lifecycle_role.role_arn
             ),
@@ -159,7 +184,8 @@ class AppImage(Construct):
         )
         # The build downloads the assets at once and publishes the id at its end: both
         # roles' policies must be in place.
-        self.image.node.add_dependency(build_role, publishing_policy)
+        self.image.node.add_dependency(build_role, execution_policy)
+        self.ami_id = self.image.attr_image_id
         pipeline_type = imagebuilder.CfnImagePipeline
         pipeline_type(
             self,
@@ -169,7 +195,7 @@ class AppImage(Construct):
             image_recipe_arn=recipe.attr_arn,
             infrastructure_configuration_arn=infrastructure.attr_arn,
             distribution_configuration_arn=distribution.attr_arn,
-            execution_role=self.publishing_role.role_arn,
+            execution_role=self.execution_role.role_arn,
             image_tags={IMAGE_TAG: self._prefix},
             image_tests_configuration=pipeline_type.ImageTestsConfigurationProperty(
                 image_tests_enabled=True, timeout_minutes=TEST_TIMEOUT_MINUTES
@@ -301,19 +327,30 @@ class AppImage(Construct):
             ],
         )
 
-    def _publishing_role(self) -> tuple[iam.Role, iam.Policy]:
-        # Image Builder user guide, "Create and update AMI distribution configurations":
-        # writing the AMI id to a parameter needs ssm:PutParameter on it in the execution
-        # role, and ec2:DescribeImages for the aws:ec2:image data type.
+    def _execution_role(self, build_role: iam.Role) -> tuple[iam.Role, iam.Policy]:
+        # Image Builder user guide, "Manage build and test workflows for Image Builder
+        # images": the build and test stages are workflows Image Builder runs as this role;
+        # EC2ImageBuilderExecutionPolicy is the managed policy for them. "Create and update
+        # AMI distribution configurations": writing the AMI id to a parameter needs
+        # ssm:PutParameter on it, and ec2:DescribeImages for the aws:ec2:image data type.
         role = iam.Role(
             self,
-            "PublishingRole",
+            "ExecutionRole",
             assumed_by=iam.ServicePrincipal("imagebuilder.amazonaws.com"),
-            description="Image Builder writing the sharer AMI id to its SSM parameter.",
+            description="Image Builder running the sharer AMI's build, test and distribution.",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(EXECUTION_MANAGED_POLICY)
+            ],
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{EXECUTION_MANAGED_POLICY}]",
+            "Image Builder documents this managed policy for the role that runs its build "
+            "and test workflows; AWS keeps it in step with the workflow actions.",
         )
         policy = iam.Policy(
             self,
-            "PublishingPolicy",
+            "ExecutionPolicy",
             roles=[role],
             statements=[
                 iam.PolicyStatement(
@@ -321,6 +358,12 @@ class AppImage(Construct):
                     resources=[parameter_arn(self, self.ami_parameter_name)],
                 ),
                 iam.PolicyStatement(actions=["ec2:DescribeImages"], resources=["*"]),
+                # The workflows launch the build and test instances with this role.
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[build_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+                ),
             ],
         )
         acknowledge(

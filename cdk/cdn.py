@@ -24,7 +24,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, skip_checkov
 
 IMAGES_PATH = "images/*/*"
 IMAGES_KEYS = "images/*"
@@ -151,6 +151,12 @@ class Cdn(Construct):
             "CloudFront fixes the viewer TLS policy; a custom domain with an ACM "
             "certificate (TLSv1.2_2021) is the remedy once the service has a name.",
         )
+        skip_checkov(
+            self.distribution,
+            "CKV_AWS_174",
+            "The default *.cloudfront.net certificate, whose viewer TLS policy CloudFront "
+            "fixes (as AwsSolutions-CFR4 above).",
+        )
         acknowledge(
             self.distribution,
             "AwsSolutions-CFR5",
@@ -172,4 +178,9 @@ class Cdn(Construct):
                 "A WAF web ACL costs ~$5/month plus ~$1 per rule before any traffic; "
                 "uploads are already size-, type- and pixel-checked by the server. The "
                 "wafRateLimit context parameter adds one (docs/deploy.md).",
+            )
+            skip_checkov(
+                self.distribution,
+                "CKV_AWS_68",
+                "No web ACL unless wafRateLimit is set (as AwsSolutions-CFR2 above).",
             )

@@ -40,6 +40,8 @@ class DeployConfig:
     latency_objective_seconds: int = 60
     alarm_email: str | None = None
     waf_rate_limit: int | None = None
+    # Any new value builds a fresh image from the newest Amazon Linux (docs/deploy.md).
+    image_refresh: str | None = None
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -106,6 +108,7 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         ),
         alarm_email=value("alarm_email", defaults.alarm_email, str),
         waf_rate_limit=value("waf_rate_limit", defaults.waf_rate_limit, int),
+        image_refresh=value("image_refresh", defaults.image_refresh, str),
     )
 
 

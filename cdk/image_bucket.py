@@ -1,19 +1,27 @@
 """The media bucket (originals, thumbnails, status records) and the bucket its logs go to."""
 
+import math
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, skip_checkov
+from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
+
+# S3 expires whole days after the last write, rounded up to the next midnight UTC, so a
+# record is kept at least its retention.
+IDEMPOTENCY_RECORD_DAYS = math.ceil(IDEMPOTENCY_RETENTION_SECONDS / (24 * 60 * 60))
 
 
 class ImageBucket(Construct):
     """A private, encrypted, TLS-only bucket with its server access logs kept apart.
 
-    ``bucket`` holds ``images/<id>/...`` (served by CloudFront) and ``status/<id>.json``
-    (never served). ``log_bucket`` receives S3 access logs, CloudFront logs, VPC flow logs
-    and Image Builder build logs, each under its own prefix, and expires them. Names are
-    left to CloudFormation, so stacks never collide; both buckets outlive `cdk destroy`.
+    ``bucket`` holds ``images/<id>/...`` (served by CloudFront), ``status/<id>.json`` and
+    the other records (never served); idempotency records expire after their retention.
+    ``log_bucket`` receives S3 access logs, CloudFront logs, VPC flow logs and Image
+    Builder build logs, each under its own prefix, and expires them. Names are left to
+    CloudFormation, so stacks never collide; both buckets outlive `cdk destroy`.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
@@ -40,6 +48,17 @@ class ImageBucket(Construct):
             "AwsSolutions-S1",
             "This is the access-log destination; logging its own writes would loop.",
         )
+        skip_checkov(
+            self.log_bucket,
+            "CKV_AWS_18",
+            "This is the access-log destination; logging its own writes would loop.",
+        )
+        skip_checkov(
+            self.log_bucket,
+            "CKV_AWS_21",
+            "Logs are written once by AWS services and expire with the lifecycle rule; "
+            "versions would only keep expired logs past their retention.",
+        )
         self.bucket = s3.Bucket(
             self,
             "MediaBucket",
@@ -52,8 +71,19 @@ class ImageBucket(Construct):
             lifecycle_rules=[
                 # The server PUTs originals of at most ~1 MiB in one request, but any
                 # multipart upload left behind by a crash is removed a day later.
-                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1))
+                s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(1)),
+                # Idempotency records (sharer.idempotency_records) past their retention.
+                s3.LifecycleRule(
+                    prefix=IDEMPOTENCY_PREFIX,
+                    expiration=Duration.days(IDEMPOTENCY_RECORD_DAYS),
+                ),
             ],
             # Users' images outlive the stack: `cdk destroy` leaves the bucket behind.
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        skip_checkov(
+            self.bucket,
+            "CKV_AWS_21",
+            "Objects are written once and never overwritten, and a user's delete must remove "
+            "the image: a versioned bucket would keep every deleted image as a version.",
         )

@@ -1,5 +1,6 @@
 """What every sharer instance has, worker or server: role, disk, launch template, way out."""
 
+import jsii
 from aws_cdk import Duration, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -12,8 +13,7 @@ from cdk.instance_settings import grant_read_parameters
 ROOT_DEVICE = "/dev/xvda"
 ROOT_VOLUME_GIB = 8
 ROOT_VOLUME_TYPE = "gp3"
-# Every instance is replaced within a week, so each one boots the newest AMI the weekly
-# rebuild published (the launch templates resolve its parameter at launch).
+# Every instance is replaced within a week: no instance outlives its AMI's patches long.
 MAX_INSTANCE_LIFETIME = Duration.days(7)
 VERSION_TAG = "sharer:app-version"
 
@@ -49,11 +49,27 @@ def https_only_security_group(
     return group
 
 
+@jsii.implements(ec2.IMachineImage)
+class BuiltImage:
+    """The AMI of the stack's own image build, by id: ``ami_id`` is its ``ImageId``."""
+
+    def __init__(self, ami_id: str) -> None:
+        self._ami_id = ami_id
+
+    def get_image(self, _scope: Construct) -> ec2.MachineImageConfig:
+        """The AMI id, Linux, and empty Linux user data (the caller brings its own)."""
+        return ec2.MachineImageConfig(
+            image_id=self._ami_id,
+            os_type=ec2.OperatingSystemType.LINUX,
+            user_data=ec2.UserData.for_linux(),
+        )
+
+
 def role_launch_template(
     scope: Construct,
     construct_id: str,
     *,
-    ami_parameter_name: str,
+    ami_id: str,
     image_version: str,
     instance_type: str,
     role: iam.Role,
@@ -61,17 +77,19 @@ def role_launch_template(
     security_group: ec2.ISecurityGroup,
     user_data: ec2.UserData,
 ) -> ec2.LaunchTemplate:
-    """IMDSv2, an encrypted disk, the AMI resolved from its parameter at every launch.
+    """IMDSv2, an encrypted disk, and the AMI ``ami_id`` named in the template itself.
 
-    The role may read its own settings. The AMI id is resolved at launch, so nothing in the
-    template would change with a new image; the version tag does, which makes a deploy of
-    a new image roll the group.
+    The role may read its own settings. The AMI is the deploy-time image's ``ImageId``
+    rather than a parameter resolved at launch: a new image is a new template version,
+    and CloudFormation's rollback of a failed update restores the version that names the
+    old AMI, which the rollback never deletes (docs/deploy.md, "Lifecycle matrix"). The
+    version tag marks each instance with the app version it runs.
     """
     grant_read_parameters(scope, role, [settings_parameter_name])
     template = ec2.LaunchTemplate(
         scope,
         construct_id,
-        machine_image=ec2.MachineImage.resolve_ssm_parameter_at_launch(ami_parameter_name),
+        machine_image=BuiltImage(ami_id),
         instance_type=ec2.InstanceType(instance_type),
         role=role,
         security_group=security_group,

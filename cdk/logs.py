@@ -7,6 +7,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cdk.instance_settings import grant_read_parameters, parameter_name
+from cdk.nag import skip_checkov
 
 ROLES = ("worker", "server")
 # The reconciler's timer runs on the server instances (image-builder/systemd/), so its
@@ -49,6 +50,14 @@ class LogShipping(Construct):
             )
             for role in ROLES
         }
+        for group in self.log_groups.values():
+            skip_checkov(
+                group,
+                "CKV_AWS_158",
+                "CloudWatch Logs encrypts every log group at rest; a customer-managed KMS key "
+                "would add a key policy and a monthly cost for logs of ids and timings, no "
+                "image content.",
+            )
         config = {
             "logs": {
                 "logs_collected": {

@@ -9,7 +9,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from cdk.job_queues import JobQueues
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, skip_checkov
 from cdk.scaling import PERIOD_SECONDS, ScalingSteps
 from cdk.worker_fleet import WorkerFleet
 
@@ -49,6 +49,12 @@ class Monitoring(Construct):
             "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed "
             "aws/sns key, and the alarm texts carry no user data that would justify a $1/month "
             "customer-managed key.",
+        )
+        skip_checkov(
+            self.topic,
+            "CKV_AWS_26",
+            "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed aws/sns "
+            "key, and the alarm texts carry no user data (as AwsSolutions-SNS2 above).",
         )
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))

@@ -1,9 +1,10 @@
 """Acknowledging a cdk-nag finding: always on the resource it concerns, always with a reason.
 
-And granting object keys by pattern, which is always such a finding.
+And granting object keys by pattern, which is always such a finding; and the same for a
+checkov finding (``skip_checkov``: `make checkov` runs it on the synthesized template).
 """
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import Acknowledgment, CfnElement, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
@@ -40,3 +41,13 @@ def grant_object_keys(
         iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
     )
     acknowledge_object_keys(role, bucket, keys, reason)
+
+
+def skip_checkov(construct: IConstruct, check: str, reason: str) -> None:
+    """Record that checkov's ``check`` (``CKV_AWS_...``) was reviewed on ``construct``'s
+    resource and why the finding stands: the resource's ``checkov`` metadata, which checkov
+    reports as a skipped check with ``reason``."""
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    assert isinstance(resource, CfnResource), f"{construct.node.path} has no resource"
+    earlier = resource.get_metadata("checkov") or {"skip": []}
+    resource.add_metadata("checkov", {"skip": [*earlier["skip"], {"id": check, "comment": reason}]})

@@ -60,6 +60,7 @@ class SharerStack(Stack):
             architecture=config.architecture,
             build_instance_type=config.worker_instance_type,
             log_bucket=images.log_bucket,
+            refresh=config.image_refresh,
         )
         shared_settings = app_settings(
             bucket_name=images.bucket.bucket_name,
@@ -70,7 +71,7 @@ class SharerStack(Stack):
             self,
             "WorkerFleet",
             vpc=network.vpc,
-            ami_parameter_name=image.ami_parameter_name,
+            ami_id=image.ami_id,
             image_version=image.version,
             instance_type=config.worker_instance_type,
             fleet_min=config.fleet_min,
@@ -84,7 +85,7 @@ class SharerStack(Stack):
             self,
             "UploadTier",
             vpc=network.vpc,
-            ami_parameter_name=image.ami_parameter_name,
+            ami_id=image.ami_id,
             image_version=image.version,
             instance_type=config.server_instance_type,
             min_capacity=config.server_min,
@@ -126,10 +127,6 @@ class SharerStack(Stack):
         cdn.distribution.grant_create_invalidation(uploads.role)
         for role_name, role in (("worker", fleet.role), ("server", uploads.role)):
             log_shipping.grant_shipping(role_name, role)
-        # EC2 resolves the AMI parameter when a launch template (version) is created, and
-        # Image Builder creates that parameter at the end of the deploy-time build.
-        for template in (fleet.launch_template, uploads.launch_template):
-            template.node.add_dependency(image.image)
         # Instances hand the agent its configuration at first boot.
         for group in (fleet.group, uploads.group):
             group.node.add_dependency(log_shipping.agent_config)

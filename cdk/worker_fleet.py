@@ -6,6 +6,14 @@ and the worker stops receiving and finishes or releases its jobs within its grac
 A message still held at the hard stop comes back after its visibility timeout, which
 at-least-once delivery and idempotent jobs already cover. A hook would add an on-instance
 agent, an Auto Scaling permission and a minutes-long wait for no stronger guarantee.
+
+A broken image or unit cannot deploy "successfully": the group's creation waits for a
+signal from each of its first workers, and a rolling update for one from each new worker
+before it stops an old one (cfn-signal, sent by user data with the exit status of
+``READY_COMMAND``). A worker signals success only once its unit runs and its
+``sharer-worker --self-check`` passes with its own role and settings: both queues and the
+bucket answer, and it makes thumbnails. No signal in time fails the deploy, which
+CloudFormation rolls back to the previous launch template version.
 """
 
 from collections.abc import Mapping
@@ -36,6 +44,13 @@ from cdk.scaling import (
     load_expression,
 )
 
+# Installed into the AMI by image-builder/components/sharer-app.yml.
+READY_COMMAND = "/opt/sharer/bin/sharer-worker-ready"
+# A booting worker has this long to pass its self-check before its launch counts as failed.
+READY_WAIT_SECONDS = 600
+# CloudFormation waits this long for each signal: the wait above plus the boot before it.
+SIGNAL_TIMEOUT = Duration.seconds(READY_WAIT_SECONDS + 300)
+
 
 class WorkerFleet(Construct):
     """Launch template, Auto Scaling group, and the scale-out and scale-in policies.
@@ -50,7 +65,7 @@ class WorkerFleet(Construct):
         construct_id: str,
         *,
         vpc: ec2.IVpc,
-        ami_parameter_name: str,
+        ami_id: str,
         image_version: str,
         instance_type: str,
         fleet_min: int,
@@ -64,10 +79,16 @@ class WorkerFleet(Construct):
         settings_name = parameter_name(self, "worker")
         self.settings = settings_parameter(self, "Settings", name=settings_name, settings=settings)
         self.role = instance_role(self, "Role", role_name="worker")
+        user_data = boot_user_data(
+            "worker",
+            settings_parameter_name=settings_name,
+            agent_parameter_name=agent_parameter_name,
+        )
+        user_data.add_commands(f"{READY_COMMAND} {READY_WAIT_SECONDS}")
         self.launch_template = role_launch_template(
             self,
             "LaunchTemplate",
-            ami_parameter_name=ami_parameter_name,
+            ami_id=ami_id,
             image_version=image_version,
             instance_type=instance_type,
             role=self.role,
@@ -75,11 +96,7 @@ class WorkerFleet(Construct):
             security_group=https_only_security_group(
                 self, "SecurityGroup", vpc=vpc, description="Sharer workers: nothing in, HTTPS out."
             ),
-            user_data=boot_user_data(
-                "worker",
-                settings_parameter_name=settings_name,
-                agent_parameter_name=agent_parameter_name,
-            ),
+            user_data=user_data,
         )
 
         self.group = autoscaling.AutoScalingGroup(
@@ -92,11 +109,16 @@ class WorkerFleet(Construct):
             max_capacity=fleet_max,
             group_metrics=[autoscaling.GroupMetrics.all()],
             default_instance_warmup=Duration.seconds(INSTANCE_WARMUP_SECONDS),
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=1, min_instances_in_service=min(fleet_min, fleet_max - 1)
+                max_batch_size=1,
+                min_instances_in_service=min(fleet_min, fleet_max - 1),
+                pause_time=SIGNAL_TIMEOUT,
+                wait_on_resource_signals=True,
             ),
             max_instance_lifetime=MAX_INSTANCE_LIFETIME,
         )
+        user_data.add_signal_on_exit_command(self.group)
         # Instances read their settings at first boot.
         self.group.node.add_dependency(self.settings)
         acknowledge(

@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from cli.retry import RetryPolicy
+from cli.retry import RETRIED_STATUSES, UPLOAD_RETRIED_STATUSES, RetryPolicy
 
 # A connection that cannot be made in this long is reported (and retried).
 CONNECT_TIMEOUT = 10.0
@@ -104,10 +104,17 @@ class SharerClient:
         return session
 
     def _request(
-        self, method: str, url: str, *, body: Callable[[], Any] | None = None, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Callable[[], Any] | None = None,
+        retried: frozenset[int] = RETRIED_STATUSES,
+        **kwargs: Any,
     ) -> requests.Response | requests.RequestException:
         """``method url`` with retries; the last answer, or the last connection error.
-        ``body`` makes a fresh request body for each attempt."""
+        ``body`` makes a fresh request body for each attempt; ``retried`` are the
+        statuses tried again."""
         attempt = 0
         while True:
             attempt += 1
@@ -121,13 +128,18 @@ class SharerClient:
                     return exc
                 time.sleep(self.policy.delay(attempt, None))
                 continue
-            if not self.policy.should_retry(attempt, response.status_code):
+            if not self.policy.should_retry(attempt, response.status_code, retried):
                 return response
             time.sleep(self.policy.delay(attempt, response.headers.get("Retry-After")))
 
     def upload(self, path: Path, progress: Progress) -> UploadResult:
         """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a
-        negative count takes back what a failed attempt had sent)."""
+        negative count takes back what a failed attempt had sent).
+
+        Every attempt for the file carries the same ``Idempotency-Key`` (a fresh UUID4 per
+        file), so a retry after a lost connection or a timeout gets the first attempt's
+        answer instead of making a second image. That replayed answer has no
+        ``Delete-Token``: the server gave it only with the answer that was lost."""
         result = UploadResult(file=str(path))
         try:
             data = path.read_bytes()
@@ -148,7 +160,12 @@ class SharerClient:
             "POST",
             f"{self.server}/",
             body=fresh_body,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
+            retried=UPLOAD_RETRIED_STATUSES,
+            headers={
+                "Content-Type": content_type,
+                "Accept": "application/json",
+                "Idempotency-Key": f'"{uuid.uuid4()}"',
+            },
         )
         if isinstance(answer, requests.RequestException):
             result.error = f"could not reach {self.server}: {_first_line(answer)}"

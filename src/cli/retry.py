@@ -8,6 +8,9 @@ from email.utils import parsedate_to_datetime
 # Answers that mean "not now" rather than "no": throttled, briefly unavailable, or a
 # gateway (CloudFront, the load balancer) that could not reach a server.
 RETRIED_STATUSES = frozenset({429, 502, 503, 504})
+# An upload sent with an Idempotency-Key also retries 409: the same upload is still in
+# progress (perhaps on a server that died); asking again with the key is what it wants.
+UPLOAD_RETRIED_STATUSES = RETRIED_STATUSES | {409}
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,14 @@ class RetryPolicy:
     # Up to this fraction of a wait is added at random.
     jitter: float = 0.25
 
-    def should_retry(self, attempt: int, status: int | None) -> bool:
-        """Retry after ``attempt`` (1-based) failed with ``status`` (None: no answer)?"""
+    def should_retry(
+        self, attempt: int, status: int | None, retried: frozenset[int] = RETRIED_STATUSES
+    ) -> bool:
+        """Retry after ``attempt`` (1-based) failed with ``status`` (None: no answer),
+        when the status is one of ``retried``?"""
         if attempt >= self.attempts:
             return False
-        return status is None or status in RETRIED_STATUSES
+        return status is None or status in retried
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before attempt ``attempt + 1``."""

@@ -1,4 +1,5 @@
-"""``sharer-reconcile``: one bounded pass over stale pending images, then exit.
+"""``sharer-reconcile``: one bounded pass over stale pending images and expired
+idempotency records, then exit.
 
 Run by a systemd timer (``image-builder/systemd/sharer-reconcile.timer``). Exits 0 after
 a pass, 1 on a bad setting or when a backend fails (the next run goes on from there).
@@ -6,7 +7,9 @@ a pass, 1 on a bad setting or when a backend fails (the next run goes on from th
 
 import logging
 import sys
+import time
 
+from reconciler.idempotency_sweep import sweep_idempotency_records
 from reconciler.pending import PendingReconciler
 from sharer.backends import open_queue, open_storage
 from sharer.logs import configure_logging
@@ -29,6 +32,7 @@ def main() -> None:
     )
     try:
         report = reconciler.run_once()
+        swept = sweep_idempotency_records(reconciler.storage, now=time.time())
     except (StorageUnavailable, QueueUnavailable) as exc:
         log.error(
             "reconcile pass cut short", extra={"error": repr(exc), "cause": repr(exc.__cause__)}
@@ -41,6 +45,7 @@ def main() -> None:
             "requeued": report.requeued,
             "given_up": report.given_up,
             "cleared": report.cleared,
+            "idempotency_records_removed": len(swept),
         },
     )
 

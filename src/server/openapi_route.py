@@ -130,6 +130,17 @@ def _schemas(max_upload_bytes: int) -> Schema:
     }
 
 
+# The IETF httpapi draft "The Idempotency-Key HTTP Header Field" (server.idempotent_uploads).
+_IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "a quoted string of 1 to 255 printable characters, unique per image (a "
+    "UUID4: keys are global, as uploads are anonymous). Sent again with the same image "
+    "within 24 hours, the upload is not repeated: the first 202 (body and Location, no "
+    "Delete-Token) is answered",
+    "schema": {"type": "string", "examples": ['"8e03978e-40d5-43e8-bc93-6894a57f9324"']},
+}
 # ``Prefer: wait=N`` (RFC 7240) on a GET of a pending image (see server.pending_waits).
 _PREFER_WAIT: Schema = {
     "name": "Prefer",
@@ -161,7 +172,8 @@ def _paths() -> Schema:
                         "required": False,
                         "description": "must admit application/json (none, or */*, does)",
                         "schema": {"type": "string"},
-                    }
+                    },
+                    _IDEMPOTENCY_KEY,
                 ],
                 "requestBody": {
                     "required": True,
@@ -183,15 +195,26 @@ def _paths() -> Schema:
                             },
                             "Delete-Token": {
                                 "description": "the bearer token that deletes this image, "
-                                "given once",
+                                "given once: absent when the answer replays an earlier one "
+                                "under the same Idempotency-Key",
                                 "schema": {"type": "string"},
                             },
                         },
                         "content": {JSON: {"schema": _ref("UploadAccepted")}},
                     },
-                    "400": _error("no image part, or not an image we accept"),
+                    "400": _error(
+                        "no image part, not an image we accept, or a malformed Idempotency-Key"
+                    ),
                     "406": _error("Accept does not admit application/json"),
+                    "409": _error(
+                        "an upload with this Idempotency-Key is still in progress: retry it "
+                        "with the same key",
+                        **{"Retry-After": _RETRY_AFTER},
+                    ),
                     "413": _error("the image or the form is too large (refused before reading)"),
+                    "422": _error(
+                        "this Idempotency-Key was used with another image: send a new key"
+                    ),
                     "503": _BUSY,
                 },
             },

@@ -7,6 +7,7 @@ already stored is removed and the caller answers 503.
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 
 from server import privacy
 from server.inspection import inspect_upload
@@ -22,33 +23,39 @@ from sharer.storage import NewObject, Storage, StorageUnavailable
 log = logging.getLogger("sharer.server")
 
 
-def accept_upload(
+@dataclass(frozen=True)
+class PlannedUpload:
+    """A checked upload and the objects that will store it, before any is written."""
+
+    job: ThumbnailJob
+    objects: list[NewObject]
+
+
+def plan_upload(
     data: bytes,
     *,
-    storage: Storage,
-    queue: Queue,
     max_pixels: int,
     delete_token_sha256: str,
     strip_metadata: bool = False,
     accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
-) -> ThumbnailJob:
-    """Validate ``data``, store it and queue its thumbnails; return the queued job.
+    image_id: str | None = None,
+) -> PlannedUpload:
+    """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
     ``delete_token_sha256`` (see ``sharer.delete_tokens``) goes into the status record and
-    the job, for the worker's record to keep it.
+    the job, for the worker's record to keep it. With ``strip_metadata`` the original is
+    stored without its metadata (see ``server.privacy``), otherwise byte for byte as
+    uploaded. ``accepted_formats`` are the formats the operator allows. ``image_id`` is
+    a fresh id unless given (an upload taken over under its Idempotency-Key keeps the id
+    its first attempt planned).
 
-    With ``strip_metadata`` the original is stored without its metadata (see
-    ``server.privacy``), otherwise byte for byte as uploaded. ``accepted_formats`` are
-    the formats the operator allows.
-
-    Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
-    ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
+    Raises ``InvalidImage`` for bytes we refuse.
     """
     image = inspect_upload(data, max_pixels=max_pixels, accepted=accepted_formats)
     if strip_metadata:
         data = privacy.strip_walked(image.walked)
     job = job_for_upload(
-        new_image_id(),
+        image_id or new_image_id(),
         image.image_format,
         image.has_alpha,
         delete_token_sha256=delete_token_sha256,
@@ -64,13 +71,47 @@ def accept_upload(
         # Until the job ends; how the reconciler finds it if the send below never lands.
         marker_object(job),
     ]
+    return PlannedUpload(job, objects)
+
+
+def store_upload(planned: PlannedUpload, *, storage: Storage, queue: Queue) -> None:
+    """Store the planned objects and queue the job.
+
+    Raises ``StorageUnavailable`` or ``QueueUnavailable`` when a backend fails (nothing
+    is left behind in that case).
+    """
     try:
-        storage.put_all(objects)
-        queue.send(encode_job(job))
+        storage.put_all(planned.objects)
+        queue.send(encode_job(planned.job))
     except (StorageUnavailable, QueueUnavailable):
-        _remove(storage, [item.key for item in objects], job.image_id)
+        _remove(storage, [item.key for item in planned.objects], planned.job.image_id)
         raise
-    return job
+
+
+def accept_upload(
+    data: bytes,
+    *,
+    storage: Storage,
+    queue: Queue,
+    max_pixels: int,
+    delete_token_sha256: str,
+    strip_metadata: bool = False,
+    accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
+) -> ThumbnailJob:
+    """``plan_upload`` then ``store_upload``: validate, store and queue; return the job.
+
+    Raises ``InvalidImage`` for bytes we refuse, and ``StorageUnavailable`` or
+    ``QueueUnavailable`` when a backend fails (nothing is left behind in that case).
+    """
+    planned = plan_upload(
+        data,
+        max_pixels=max_pixels,
+        delete_token_sha256=delete_token_sha256,
+        strip_metadata=strip_metadata,
+        accepted_formats=accepted_formats,
+    )
+    store_upload(planned, storage=storage, queue=queue)
+    return planned.job
 
 
 def _remove(storage: Storage, keys: list[str], image_id: str) -> None:

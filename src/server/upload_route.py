@@ -11,11 +11,20 @@ from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
 from server.bound_backends import current_queue, current_settings, current_storage
 from server.form_parts import FormPart, FormTooLarge, MalformedForm, split_form
+from server.idempotent_uploads import (
+    IDEMPOTENCY_KEY_HEADER,
+    IdempotentUploads,
+    parse_idempotency_key,
+)
 from server.inspection import InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
-from server.upload_intake import accept_upload
+from server.upload_intake import PlannedUpload, plan_upload, store_upload
 from sharer.delete_tokens import new_delete_token, token_digest
+from sharer.idempotency_records import UploadAnswer, fingerprint
+from sharer.messages import ThumbnailJob
+from sharer.queues import QueueUnavailable
+from sharer.storage import StorageUnavailable
 
 upload_blueprint = Blueprint("upload", __name__)
 
@@ -26,33 +35,92 @@ DELETE_TOKEN_HEADER = "Delete-Token"  # noqa: S105 - a header name, not a secret
 
 @upload_blueprint.route("/", methods=["POST"], provide_automatic_options=False)
 def upload() -> tuple[Response, int]:
-    """Accept one image in the multipart field ``image``."""
+    """Accept one image in the multipart field ``image``; with an ``Idempotency-Key``,
+    a retry gets the first answer (see ``server.idempotent_uploads``)."""
     if not admits_json(request.headers.get("Accept")):
         raise NotAcceptable("this endpoint answers application/json only")
     limit = current_settings().max_upload_bytes
     declared = request.content_length
     if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
+    key = _idempotency_key()
     data = _read_image_part(limit)
+    if key is None:
+        token = new_delete_token()
+        planned = _plan(data, token, None)
+        store_upload(planned, storage=current_storage(), queue=current_queue())
+        return _accepted(_answer(planned.job), token)
+    return _idempotent_upload(key, data)
+
+
+def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
+    settings = current_settings()
+    uploads = IdempotentUploads(
+        current_storage(),
+        takeover_seconds=settings.idempotency_takeover_seconds,
+        request_timeout=settings.request_timeout,
+    )
+    image_fingerprint = fingerprint(data)
+    step = uploads.begin(key, image_fingerprint)
+    if isinstance(step, UploadAnswer):
+        return _accepted(step, None)
     token = new_delete_token()
+    planned = _plan(data, token, step.image_id)
+    claimed = uploads.claim(
+        key, image_fingerprint, step, planned.job.image_id, _answer(planned.job)
+    )
+    if isinstance(claimed, UploadAnswer):
+        return _accepted(claimed, None)
     try:
-        job = accept_upload(
+        store_upload(planned, storage=current_storage(), queue=current_queue())
+    except (StorageUnavailable, QueueUnavailable):
+        uploads.release(key, planned.job.image_id)
+        raise
+    uploads.finish(key, claimed)
+    return _accepted(claimed.answer, token)
+
+
+def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
+    settings = current_settings()
+    try:
+        return plan_upload(
             data,
-            storage=current_storage(),
-            queue=current_queue(),
-            max_pixels=current_settings().max_pixels,
+            max_pixels=settings.max_pixels,
             delete_token_sha256=token_digest(token),
-            strip_metadata=current_settings().strip_original_metadata,
-            accepted_formats=current_settings().accepted_formats,
+            strip_metadata=settings.strip_original_metadata,
+            accepted_formats=settings.accepted_formats,
+            image_id=image_id,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
-    response = jsonify(image_urls(job))
-    response.headers["Location"] = url_for("status.image_status", image_id=job.image_id)
-    response.headers[DELETE_TOKEN_HEADER] = token
-    # The token is a secret: no cache may keep this answer.
+
+
+def _answer(job: ThumbnailJob) -> UploadAnswer:
+    return UploadAnswer(image_urls(job), url_for("status.image_status", image_id=job.image_id))
+
+
+def _accepted(answer: UploadAnswer, token: str | None) -> tuple[Response, int]:
+    """The 202; a replay has no token to give (only its digest is kept)."""
+    response = jsonify(answer.body)
+    response.headers["Location"] = answer.location
+    if token is not None:
+        response.headers[DELETE_TOKEN_HEADER] = token
+    # The token is a secret, and a replay is one client's answer: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
     return response, 202
+
+
+def _idempotency_key() -> str | None:
+    """The request's Idempotency-Key, checked before its body is read; None if absent."""
+    values = request.headers.getlist(IDEMPOTENCY_KEY_HEADER)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"send one {IDEMPOTENCY_KEY_HEADER} field, not {len(values)}")
+    try:
+        return parse_idempotency_key(values[0])
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _read_image_part(limit: int) -> bytes:

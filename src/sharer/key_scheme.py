@@ -42,3 +42,17 @@ PENDING_PREFIX = "pending/"
 def pending_key(image_id: str) -> str:
     """Key of the pending marker, written at upload and removed once the job has ended."""
     return f"{PENDING_PREFIX}{image_id}.json"
+
+
+# Idempotency records (``sharer.idempotency_records``), one per Idempotency-Key sent with
+# an upload; expired by the bucket's lifecycle rule on AWS and by the reconciler.
+IDEMPOTENCY_PREFIX = "idempotency/"
+# How long a record is kept at least. The draft leaves it to the resource; clients retry
+# within minutes, and a day covers a laptop that lost its network overnight. Here, beside
+# the prefix, because the bucket's lifecycle rule (cdk.image_bucket) is derived from it.
+IDEMPOTENCY_RETENTION_SECONDS = 24 * 60 * 60
+
+
+def idempotency_record_key(key_digest: str) -> str:
+    """Key of the record of the Idempotency-Key whose SHA-256 (hex) is ``key_digest``."""
+    return f"{IDEMPOTENCY_PREFIX}{key_digest}.json"

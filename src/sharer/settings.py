@@ -64,6 +64,7 @@ class Settings:
     reconcile_batch: int = 100
     max_wait_seconds: int = 10
     waiters_per_process: int = 8
+    idempotency_takeover_seconds: int = 120
 
     @property
     def serves_media(self) -> bool:
@@ -110,6 +111,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
             f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
         )
+    # An upload still marked in progress after this long was cut short (its server died):
+    # a retry may take it over. It must outlast any request that is still running.
+    takeover = parsed(
+        "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", str(4 * request_timeout), _positive_int
+    )
+    if takeover <= 2 * request_timeout:
+        raise SettingsError(
+            f"SHARER_IDEMPOTENCY_TAKEOVER_SECONDS={takeover}: must be more than twice "
+            f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
+        )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
@@ -153,6 +164,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
         max_wait_seconds=max_wait_seconds,
         waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
+        idempotency_takeover_seconds=takeover,
     )
 
 

@@ -1,8 +1,14 @@
-"""``sharer-worker``: consume thumbnail jobs until SIGTERM, then drain and exit 0."""
+"""``sharer-worker``: consume thumbnail jobs until SIGTERM, then drain and exit 0.
 
+``sharer-worker --self-check`` instead checks that this worker can do its job (queue,
+bucket, thumbnails: ``worker.self_check``) and exits 0, or 1 naming what failed.
+"""
+
+import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 from types import FrameType
 
@@ -13,6 +19,7 @@ from sharer.settings import settings_or_exit
 from worker.consumer import Consumer, ConsumerOptions
 from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobProcessor
+from worker.self_check import self_check
 
 log = logging.getLogger("sharer.worker")
 
@@ -21,11 +28,24 @@ log = logging.getLogger("sharer.worker")
 POLL_SECONDS = float(MAX_LONG_POLL_SECONDS)
 
 
-def main() -> None:
-    """Entry point: run until SIGTERM or SIGINT; exit 1 with the bad variable's name."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run until SIGTERM or SIGINT; exit 1 with the bad variable's name.
+
+    With ``--self-check``: check and exit 0, or 1 with a line per failed check.
+    """
+    parser = argparse.ArgumentParser(prog="sharer-worker", description=__doc__)
+    parser.add_argument(
+        "--self-check",
+        action="store_true",
+        help="check that this worker reaches its queue and storage and makes thumbnails",
+    )
+    arguments = parser.parse_args(argv)
     settings = settings_or_exit("sharer-worker")
     configure_logging(settings.log_level)
     queue = open_queue(settings)
+    if arguments.self_check:
+        problems = self_check(open_storage(settings), queue)
+        sys.exit("\n".join(f"sharer-worker --self-check: {p}" for p in problems) or None)
     if not return_freed_pixels_promptly():
         log.warning("no mallopt: freed image memory may stay in the process")
     memory = job_budget(settings.worker_memory_budget_mb)

@@ -10,12 +10,14 @@ from contract.cases import StorageCase, assert_refuses_key
 from sharer.storage.port import (
     IMMUTABLE_CACHE_CONTROL,
     NewObject,
+    ObjectExists,
     ObjectNotFound,
     StorageUnavailable,
 )
 
 KEY = "images/AAAAAAAAAAAAAAAAAAAAAA/small.jpg"
 STATUS_KEY = "status/AAAAAAAAAAAAAAAAAAAAAA.json"
+RECORD_KEY = "idempotency/0123456789abcdef.json"
 
 
 BODIES = {
@@ -141,6 +143,49 @@ def test_check_raises_storage_unavailable_when_store_is_unusable(
 def test_put_to_a_broken_store_raises_storage_unavailable(storage_case: StorageCase) -> None:
     with pytest.raises(StorageUnavailable):
         storage_case.broken().put(KEY, b"x", "image/jpeg")
+
+
+def test_put_new_creates_once_and_never_replaces(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    storage.put_new(RECORD_KEY, b'{"first":true}', "application/json")
+
+    with pytest.raises(ObjectExists):
+        storage.put_new(RECORD_KEY, b'{"second":true}', "application/json")
+
+    got = storage.get(RECORD_KEY)
+    assert (got.body, got.content_type, got.cache_control) == (
+        b'{"first":true}',
+        "application/json",
+        None,
+    )
+    # Once the object is gone, the key can be created again.
+    storage.delete(RECORD_KEY)
+    storage.put_new(RECORD_KEY, b'{"third":true}', "application/json")
+    assert storage.get(RECORD_KEY).body == b'{"third":true}'
+
+
+def test_put_new_racing_writers_exactly_one_wins(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    start = threading.Barrier(6)
+
+    def create(writer: int) -> bool:
+        start.wait(timeout=10)
+        try:
+            storage.put_new(RECORD_KEY, f"writer {writer}".encode(), "application/json")
+        except ObjectExists:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        won = [writer for writer, ok in enumerate(pool.map(create, range(6))) if ok]
+
+    assert len(won) == 1
+    assert storage.get(RECORD_KEY).body == f"writer {won[0]}".encode()
+
+
+def test_put_new_to_a_broken_store_raises_storage_unavailable(storage_case: StorageCase) -> None:
+    with pytest.raises(StorageUnavailable):
+        storage_case.broken().put_new(RECORD_KEY, b"{}", "application/json")
 
 
 def test_readers_never_see_a_partial_or_mismatched_object(storage_case: StorageCase) -> None:

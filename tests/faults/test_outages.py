@@ -147,3 +147,21 @@ def test_a_worker_that_cannot_read_storage_retries_dead_letters_and_is_redriven(
     # The status says failed until the redriven job is done: wait for ready, not for change.
     assert wait_for(lambda: stack.backends.state_of(image_id) == "ready", timeout=30, every=0.2)
     assert check_thumbnails(accepted) == []
+
+
+def test_a_503_removes_the_idempotency_record_so_the_retry_proceeds(stack: Stack) -> None:
+    server_env = stack.via_proxy if stack.proxy is not None else {}
+    stack.service.start_server(**server_env)
+    photo, key = images.jpeg((640, 480), seed=5), {"Idempotency-Key": '"retry-after-503"'}
+    with queue_refusing_sends(stack):
+        refused = upload(stack.service.base_url, photo, **key)
+    assert refused.status_code == 503
+    # The original was stored and removed again, and so was the key's record.
+    assert stack.backends.keys("images/") == []
+    assert stack.backends.keys("idempotency/") == []
+
+    retried = upload(stack.service.base_url, photo, **key)
+
+    assert retried.status_code == 202
+    assert "Delete-Token" in retried.headers
+    assert len(stack.backends.keys("idempotency/")) == 1

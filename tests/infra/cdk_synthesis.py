@@ -90,9 +90,10 @@ class Synthesized:
         return loaded
 
 
-def synthesize(outdir: Path) -> Synthesized:
-    """Build and synthesize the app into ``outdir``; cdk-nag fails this on any finding."""
-    app = App(outdir=str(outdir), context=FEATURE_FLAGS)
+def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesized:
+    """Build and synthesize the app into ``outdir`` with ``context`` (as `cdk -c` gives
+    it); cdk-nag fails this on any finding."""
+    app = App(outdir=str(outdir), context={**FEATURE_FLAGS, **(context or {})})
     stack = build(app)
     app.synth()
     return Synthesized(stack=stack, template=Template.from_stack(stack), outdir=outdir)

@@ -7,6 +7,7 @@ from cdk_synthesis import Synthesized, agent_log_groups, grants, role_statements
 
 from cdk.logs import log_file
 from sharer.formats import ACCEPTED
+from sharer.idempotency_records import record_key
 from sharer.ids import new_image_id
 from sharer.key_scheme import pending_key, status_key, tombstone_key
 from sharer.messages import ThumbnailJob, job_for_upload
@@ -62,9 +63,15 @@ def test_worker_never_writes_originals_and_deletes_only_image_objects(
     assert "sqs:PurgeQueue" not in worker
 
 
-@pytest.mark.parametrize("name", ["worker", "server"])
+@pytest.mark.parametrize(
+    ("name", "prefixes"),
+    [
+        ("worker", ["deleted/*", "pending/*", "status/*"]),
+        ("server", ["deleted/*", "idempotency/*", "pending/*", "status/*"]),
+    ],
+)
 def test_listing_is_allowed_for_the_record_prefixes_only(
-    synthesized: Synthesized, media: str, name: str
+    synthesized: Synthesized, media: str, name: str, prefixes: list[str]
 ) -> None:
     statements = [
         statement
@@ -74,9 +81,17 @@ def test_listing_is_allowed_for_the_record_prefixes_only(
     assert statements, "a missing record must be told from a forbidden one"
     for statement in statements:
         assert statement.resources == [media]
-        assert statement.conditions == {
-            "StringLike": {"s3:prefix": ["deleted/*", "pending/*", "status/*"]}
-        }
+        assert statement.conditions == {"StringLike": {"s3:prefix": prefixes}}
+
+
+def test_only_the_server_keeps_idempotency_records(synthesized: Synthesized, media: str) -> None:
+    server, worker = _role(synthesized, "server"), _role(synthesized, "worker")
+    record = f"{media}/{record_key('8e03978e-40d5-43e8-bc93-6894a57f9324')}"
+    for action in S3_OBJECT_ACTIONS:
+        assert _may(server, action, record)
+        assert not _may(worker, action, record)
+    # The grant is the record's own key shape, not the prefix's every key.
+    assert not _may(server, "s3:PutObject", f"{media}/idempotency/nested/x.jpg.exe")
 
 
 def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
@@ -84,14 +99,28 @@ def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
 ) -> None:
     worker = _role(synthesized, "worker")
     queue, dead_letter = synthesized.queue_ids()
-    for action in (
-        "sqs:ReceiveMessage",
-        "sqs:DeleteMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:GetQueueAttributes",
-    ):
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert worker[action] == {f"<{queue}.Arn>"}
     assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>"}
+
+
+def test_worker_may_make_every_call_of_its_self_check(synthesized: Synthesized, media: str) -> None:
+    # worker.self_check, before a new worker signals: SqsQueue.check asks both queues for
+    # an attribute, S3Storage.exists lists a tombstone's own key.
+    worker = _role(synthesized, "worker")
+    queue, dead_letter = synthesized.queue_ids()
+    assert worker["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>", f"<{dead_letter}.Arn>"}
+    tombstone = tombstone_key(new_image_id())
+    listings = [
+        statement
+        for statement in role_statements(synthesized, synthesized.role_id("worker"))
+        if "s3:ListBucket" in statement.actions and statement.resources == [media]
+    ]
+    assert any(
+        fnmatchcase(tombstone, pattern)
+        for statement in listings
+        for pattern in statement.conditions["StringLike"]["s3:prefix"]
+    )
 
 
 def test_server_stores_originals_and_never_writes_thumbnails(

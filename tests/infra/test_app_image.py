@@ -7,7 +7,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Capture, Match, Template
-from cdk_synthesis import Synthesized, grants, render
+from cdk_synthesis import Synthesized, grants, render, role_statements
 from packaging.requirements import Requirement
 
 from cdk.app_image import (
@@ -100,9 +100,12 @@ def test_anything_that_shapes_the_image_changes_the_recipe_version() -> None:
         ("component_document", "phases: [x]"),
         ("artifact_hash", "c" * 64),
         ("wheelhouse_hash", "d" * 64),
+        ("refresh", "2026-12-06"),
     ):
         versions.add(image_version(image_shape(**{**base, name: other})))
-    assert len(versions) == 5
+    assert len(versions) == 6
+    # Without a refresh the shape (and every deployed version) is what it always was.
+    assert "refresh" not in image_shape(**base)
 
 
 def test_another_architecture_is_another_recipe_version() -> None:
@@ -202,10 +205,49 @@ def test_image_builder_is_the_one_owner_and_writer_of_the_ami_parameter(
     _, pipeline = synthesized.only("AWS::ImageBuilder::ImagePipeline")
     for builder in (image, pipeline):
         assert builder["DistributionConfigurationArn"] == {"Fn::GetAtt": [distribution_id, "Arn"]}
+
+
+def test_the_execution_role_may_run_the_build_and_test_workflows(
+    synthesized: Synthesized,
+) -> None:
+    # Image Builder user guide, "Manage build and test workflows for Image Builder images":
+    # the build and test stages are workflows run as the execution role, whose managed
+    # policy is EC2ImageBuilderExecutionPolicy; they launch instances with the build role.
+    _, image = synthesized.only("AWS::ImageBuilder::Image")
+    _, pipeline = synthesized.only("AWS::ImageBuilder::ImagePipeline")
     assert image["ExecutionRole"] == pipeline["ExecutionRole"]
+    role_id = pipeline["ExecutionRole"]["Fn::GetAtt"][0]
+    role = synthesized.resources("AWS::IAM::Role")[role_id]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "imagebuilder.amazonaws.com"}
+    assert [render(arn) for arn in role["ManagedPolicyArns"]] == [
+        "arn:<AWS::Partition>:iam::aws:policy/EC2ImageBuilderExecutionPolicy"
+    ]
+    _, infrastructure = synthesized.only("AWS::ImageBuilder::InfrastructureConfiguration")
+    profile_id = infrastructure["InstanceProfileName"]["Ref"]
+    profile = synthesized.resources("AWS::IAM::InstanceProfile")[profile_id]["Properties"]
+    (build_role,) = profile["Roles"]
+    (passing,) = [s for s in role_statements(synthesized, role_id) if s.actions == ["iam:PassRole"]]
+    assert passing.resources == [f"<{build_role['Ref']}.Arn>"]
+    assert passing.conditions == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
 
 
-def test_the_pipelines_role_may_write_its_parameter(synthesized: Synthesized) -> None:
+def test_the_build_instance_has_what_image_builder_requires(synthesized: Synthesized) -> None:
+    # Image Builder user guide, "Use AWS managed policies for EC2 Image Builder": the build
+    # and test instances' role carries EC2InstanceProfileForImageBuilder, and SSM's core
+    # policy lets SSM run the components on them.
+    _, infrastructure = synthesized.only("AWS::ImageBuilder::InfrastructureConfiguration")
+    profile_id = infrastructure["InstanceProfileName"]["Ref"]
+    profile = synthesized.resources("AWS::IAM::InstanceProfile")[profile_id]["Properties"]
+    (build_role,) = profile["Roles"]
+    role = synthesized.resources("AWS::IAM::Role")[build_role["Ref"]]["Properties"]
+    assert sorted(render(arn) for arn in role["ManagedPolicyArns"]) == [
+        "arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        "arn:<AWS::Partition>:iam::aws:policy/EC2InstanceProfileForImageBuilder",
+    ]
+
+
+def test_the_execution_role_may_write_the_ami_parameter(synthesized: Synthesized) -> None:
     # Image Builder user guide, "Create and update AMI distribution configurations": the
     # execution role needs ssm:PutParameter on the parameter (the service-linked role may
     # only write under /imagebuilder/), and ec2:DescribeImages for aws:ec2:image.
@@ -213,16 +255,13 @@ def test_the_pipelines_role_may_write_its_parameter(synthesized: Synthesized) ->
     (target,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
     _, pipeline = synthesized.only("AWS::ImageBuilder::ImagePipeline")
     role_id = pipeline["ExecutionRole"]["Fn::GetAtt"][0]
-    role = synthesized.resources("AWS::IAM::Role")[role_id]["Properties"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "imagebuilder.amazonaws.com"}
     allowed = grants(synthesized, role_id)
     parameter = target["ParameterName"].lstrip("/")
     assert allowed["ssm:PutParameter"] == {
         f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/{parameter}"
     }
     assert allowed["ec2:DescribeImages"] == {"*"}
-    assert set(allowed) == {"ssm:PutParameter", "ec2:DescribeImages"}
+    assert set(allowed) == {"ssm:PutParameter", "ec2:DescribeImages", "iam:PassRole"}
 
 
 def test_pipeline_rebuilds_weekly_when_a_dependency_updates(synthesized: Synthesized) -> None:
@@ -262,7 +301,7 @@ def test_old_amis_and_snapshots_are_deleted(synthesized: Synthesized) -> None:
 
 def test_the_build_waits_for_its_permissions(synthesized: Synthesized) -> None:
     (image,) = synthesized.resources("AWS::ImageBuilder::Image").values()
-    for description in ("build and test instances", "writing the sharer AMI id"):
+    for description in ("build and test instances", "build, test and distribution"):
         role_id, _ = synthesized.only(
             "AWS::IAM::Role",
             {"Properties": {"Description": Match.string_like_regexp(description)}},

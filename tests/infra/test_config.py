@@ -33,11 +33,13 @@ def test_command_line_strings_and_cdk_json_values_both_parse() -> None:
             "serverMax": 6,
             "latencyObjectiveSeconds": "30",
             "alarmEmail": "ops@example.com",
+            "imageRefresh": "2026-12-06",
             "scalingSteps": {"scaleOut": [[5, None, 100]], "scaleIn": [[None, 0.2, -50]]},
         }
     )
     assert (config.fleet_min, config.fleet_max) == (0, 12)
     assert (config.server_min, config.server_max) == (3, 6)
+    assert config.image_refresh == "2026-12-06"
     assert config.latency_objective_seconds == 30
     assert config.scaling_steps.scale_out == (Step(5, None, 100),)
     assert config.alarm_email == "ops@example.com"

@@ -6,6 +6,7 @@ from aws_cdk.assertions import Capture, Match
 from cdk_synthesis import Synthesized
 
 from cdk.stack import LOG_RETENTION_DAYS
+from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
 
 BLOCK_ALL = {
     "BlockPublicAcls": True,
@@ -82,3 +83,28 @@ def test_log_bucket_expires_logs(synthesized: Synthesized) -> None:
             },
         },
     )
+
+
+def test_media_bucket_expires_idempotency_records_after_their_retention(
+    synthesized: Synthesized,
+) -> None:
+    rule = Capture()
+    synthesized.template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            **ENFORCED,
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"Prefix": IDEMPOTENCY_PREFIX, "ExpirationInDays": rule})]
+                )
+            },
+        },
+    )
+    # Whole days, which S3 rounds up to midnight UTC: never sooner than the retention.
+    assert rule.as_number() * 24 * 60 * 60 >= IDEMPOTENCY_RETENTION_SECONDS
+    # Users' images never expire: the media bucket expires that prefix alone.
+    media = synthesized.resources("AWS::S3::Bucket")[synthesized.bucket_id("BucketOwnerEnforced")]
+    expiring = [
+        r for r in media["Properties"]["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r
+    ]
+    assert [r["Prefix"] for r in expiring] == [IDEMPOTENCY_PREFIX]

@@ -14,6 +14,7 @@ from cdk_synthesis import REPO_ROOT
 from cdk.instance_settings import START_ROLE_COMMAND
 from cdk.logs import ROLES, log_file
 from cdk.upload_tier import WAIT_HEALTHY_COMMAND
+from cdk.worker_fleet import READY_COMMAND
 
 IMAGE_BUILDER = REPO_ROOT / "image-builder"
 DOCUMENTS = sorted((IMAGE_BUILDER / "components").glob("*.yml"))
@@ -129,7 +130,8 @@ def test_every_script_and_unit_is_installed_without_naming_it() -> None:
     assert _installed("systemd", build) == "/etc/systemd/system/"
     steps = _bash_steps()
     checks = "\n".join(script for name, script in steps if ":build:" not in name)
-    callers = UNIT.read_text() + START_ROLE_COMMAND + WAIT_HEALTHY_COMMAND + checks
+    commands = START_ROLE_COMMAND + WAIT_HEALTHY_COMMAND + READY_COMMAND
+    callers = UNIT.read_text() + commands + checks
     for script in SCRIPTS:
         assert f"/opt/sharer/bin/{script.stem}" in callers, f"{script.name} is never called"
 

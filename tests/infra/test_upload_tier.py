@@ -153,7 +153,8 @@ def test_servers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     _, worker = synthesized.launch_template("worker")
     _, server = synthesized.launch_template("server")
     assert server["ImageId"] == worker["ImageId"]
-    assert server["ImageId"].startswith("resolve:ssm:")
+    image_id, _ = synthesized.only("AWS::ImageBuilder::Image")
+    assert server["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
     assert server["MetadataOptions"]["HttpTokens"] == "required"
     assert server["InstanceType"] == synthesized.stack.config.server_instance_type
     assert all(d["Ebs"]["Encrypted"] is True for d in server["BlockDeviceMappings"])

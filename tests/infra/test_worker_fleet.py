@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from aws_cdk.assertions import Match
 from cdk_synthesis import Synthesized, render
 
 from cdk.scaling import (
@@ -11,6 +12,7 @@ from cdk.scaling import (
     SCALE_OUT_EVALUATION_PERIODS,
     Step,
 )
+from cdk.worker_fleet import READY_COMMAND, READY_WAIT_SECONDS, SIGNAL_TIMEOUT
 
 
 def _launch_template(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
@@ -25,9 +27,10 @@ def test_workers_boot_the_current_ami_with_imdsv2_and_encrypted_disks(
     synthesized: Synthesized,
 ) -> None:
     _, data = _launch_template(synthesized)
-    _, distribution = synthesized.only("AWS::ImageBuilder::DistributionConfiguration")
-    (target,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
-    assert data["ImageId"] == f"resolve:ssm:{target['ParameterName']}"
+    # The deploy-time image's AMI itself, never a parameter resolved at launch, which a
+    # rollback would not put back (tests/infra/test_rollback.py).
+    image_id, _ = synthesized.only("AWS::ImageBuilder::Image")
+    assert data["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["Monitoring"] == {"Enabled": True}
     assert data["InstanceType"] == synthesized.stack.config.worker_instance_type
@@ -50,6 +53,40 @@ def test_a_new_image_rolls_the_fleet_and_a_week_replaces_every_worker(
     assert "AutoScalingRollingUpdate" in resource["UpdatePolicy"]
     # A worker launched after a rebuild resolves the new AMI; none lives longer than this.
     assert group["MaxInstanceLifetime"] == 7 * 24 * 3600
+
+
+def test_a_worker_counts_only_once_it_proves_it_can_work(synthesized: Synthesized) -> None:
+    # CloudFormation's CreationPolicy and UpdatePolicy attributes: the group's creation
+    # waits for a signal from each of its first workers, a rolling update for one from
+    # each new worker before it stops an old one; no signal in time fails the deploy.
+    template_id, _ = _launch_template(synthesized)
+    group_id, group = _group(synthesized)
+    timeout = f"PT{SIGNAL_TIMEOUT.to_minutes()}M"
+    synthesized.template.has_resource(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "Properties": Match.object_like(
+                {"LaunchTemplate": Match.object_like({"LaunchTemplateId": {"Ref": template_id}})}
+            ),
+            "CreationPolicy": {
+                "ResourceSignal": {"Count": int(group["MinSize"]), "Timeout": timeout}
+            },
+            "UpdatePolicy": Match.object_like(
+                {
+                    "AutoScalingRollingUpdate": Match.object_like(
+                        {"MaxBatchSize": 1, "PauseTime": timeout, "WaitOnResourceSignals": True}
+                    )
+                }
+            ),
+        },
+    )
+    # The signal carries the exit status of the self-check's wait, run after the unit
+    # is started; it must be able to finish before CloudFormation gives up.
+    user_data = synthesized.user_data(template_id)
+    assert f"{READY_COMMAND} {READY_WAIT_SECONDS}" in user_data
+    assert f"cfn-signal --stack {synthesized.stack.stack_name} --resource {group_id}" in user_data
+    assert user_data.index("sharer-start-role worker") < user_data.index(READY_COMMAND)
+    assert SIGNAL_TIMEOUT.to_seconds() > READY_WAIT_SECONDS
 
 
 def test_group_sizes_metrics_and_warmup(synthesized: Synthesized) -> None:

@@ -17,9 +17,10 @@ from selenium.webdriver.support.wait import WebDriverWait
 from pages.conftest import Browsing
 from server.inspection import unsupported_message
 from sharer.formats import ACCEPTED
-from support.faults import FaultProxy, service_busy
+from sharer.idempotency_records import decode_record, record_key
+from support.faults import FaultProxy, ProxiedRequest, answer_lost, service_busy
 from support.images import jpeg, png
-from support.services import Service
+from support.services import Service, service_storage
 
 WAIT = 30.0
 SHARE_LINK = re.compile(r"^http://127\.0\.0\.1:\d+/i/[A-Za-z0-9_-]{22}$")
@@ -277,3 +278,48 @@ def test_a_busy_service_is_explained_with_a_retry_button(
         assert proxy.hits == 1
         retry.click()
         WebDriverWait(browsing.driver, WAIT).until(lambda _: proxy.hits == 2)
+
+
+def test_retry_after_a_lost_answer_sends_the_same_key_and_makes_one_image(
+    browsing: Browsing, service: Service, tmp_path: Path
+) -> None:
+    storage = service_storage(service)
+    images_before = len(storage.list_keys("status/", limit=100_000))
+    keys: list[str] = []
+
+    def posts_first_lost(request: ProxiedRequest) -> bool:
+        if request.method != "POST":
+            return False
+        keys.append(request.headers.get("idempotency-key", ""))
+        return len(keys) == 1
+
+    with FaultProxy(service.base_url) as proxy:
+        # The first upload reaches the server, which stores it; its answer never arrives.
+        proxy.inject(posts_first_lost, answer_lost())
+        browsing.other_origins.append(proxy.url)
+        browsing.expected_errors.append("ERR_EMPTY_RESPONSE")
+        # Its thumbnails are on the server's origin, not the proxy's the page came from.
+        browsing.expected_errors.append("violates the following Content Security Policy")
+        browsing.driver.get(f"{proxy.url}/upload")
+        choose(browsing, write(tmp_path, "flaky.jpg", jpeg((200, 150), seed=43)))
+        message = WebDriverWait(browsing.driver, WAIT).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
+        )[0]
+        assert message.text == "Could not reach the server: check your connection and retry."
+        assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
+        browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card button").click()
+        (card,) = WebDriverWait(browsing.driver, WAIT).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card[data-image-id]") or False
+        )
+        image_id = card.get_attribute("data-image-id")
+        browsing.driver.get("about:blank")  # stop its status polls before the proxy goes
+
+    assert len(keys) == 2
+    assert re.fullmatch(
+        r'"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"', keys[0]
+    )
+    assert keys[1] == keys[0]
+    # The retry was answered from the first upload's record: still one image.
+    assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
+    record = decode_record(storage.get(record_key(keys[0].strip('"'))).body)
+    assert image_id == record.image_id

@@ -13,6 +13,7 @@ from sharer.queues import Delivery, Queue, QueueUnavailable
 from sharer.storage import (
     IMMUTABLE_CACHE_CONTROL,
     ListedKey,
+    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -34,6 +35,7 @@ class FakeStorage(Storage):
         self.fail_deletes = False
         # Last-write times for list_keys: set by put, and by tests to age an object.
         self.modified: dict[str, float] = {}
+        self._create_lock = threading.Lock()
 
     def _maybe_fail(self) -> None:
         if self.failing:
@@ -48,6 +50,14 @@ class FakeStorage(Storage):
         cache_control = IMMUTABLE_CACHE_CONTROL if immutable else None
         self.objects[key] = StoredObject(body, content_type, etag, cache_control)
         self.modified[key] = time.time()
+
+    def put_new(self, key: str, body: bytes, content_type: str) -> None:
+        validate_key(key)
+        self._maybe_fail()
+        with self._create_lock:
+            if key in self.objects:
+                raise ObjectExists(key)
+            self.put(key, body, content_type, immutable=False)
 
     def get(self, key: str) -> StoredObject:
         validate_key(key)

@@ -51,13 +51,15 @@ class ProxiedRequest:
 class Fault:
     """What the proxy does to a matching request: wait ``delay`` seconds, then either
     forward it (``status`` None) or answer ``status`` with ``body`` (and ``headers``)
-    itself."""
+    itself. With ``drop_answer`` it forwards the request, waits for the answer and hangs
+    up without relaying it: the client cannot know whether it was done."""
 
     status: int | None = None
     body: bytes = b""
     content_type: str = "application/octet-stream"
     delay: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    drop_answer: bool = False
 
 
 def forward(
@@ -119,6 +121,11 @@ def service_busy(retry_after: int, message: str = "the service is briefly unavai
     """Our own server's 503 (as it answers when a backend is down), for its clients."""
     body = json.dumps({"error": message}).encode()
     return Fault(503, body, "application/json", headers=(("Retry-After", str(retry_after)),))
+
+
+def answer_lost() -> Fault:
+    """The request is done upstream and its answer never reaches the client."""
+    return Fault(drop_answer=True)
 
 
 def held(seconds: float) -> Fault:
@@ -210,6 +217,10 @@ class FaultProxy(LoopbackProxy):
                 fault = proxy._fault_for(ProxiedRequest(self.command, self.path, headers))
                 if fault is not None:
                     proxy._released.wait(fault.delay)
+                if fault is not None and fault.drop_answer:
+                    forward(proxy._upstream, self.command, self.path, headers, body)
+                    self.close_connection = True  # hang up, answering nothing
+                    return
                 if fault is not None and fault.status is not None:
                     answer_headers = [("Content-Type", fault.content_type), *fault.headers]
                     self._answer(fault.status, answer_headers, fault.body)

@@ -12,10 +12,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import boto3
 import requests
 
+from sharer.backends import open_storage
+from sharer.settings import load_settings
+from sharer.storage import Storage
 from support.sqs import create_work_queues
 
 START_TIMEOUT = 30.0
@@ -208,6 +212,13 @@ def aws_env(endpoint: str, *, bucket: str, max_receives: int = 5) -> dict[str, s
         "SHARER_SERVER_PROCESSES": "2",
         "SHARER_WORKER_THREADS": "2",
     }
+
+
+def service_storage(service: Service) -> Storage:
+    """The store ``service`` writes to, opened from the service's own settings (on moto,
+    with moto's fake credentials, which the client reads once, when it is made)."""
+    with mock.patch.dict(os.environ, FAKE_AWS_CREDENTIALS):
+        return open_storage(load_settings(service.env))
 
 
 def local_service(workdir: Path, *, workers: int = 1) -> Iterator[Service]:

@@ -6,7 +6,7 @@ from email.utils import formatdate
 import pytest
 
 from cli.main import image_reference
-from cli.retry import RetryPolicy, parse_retry_after
+from cli.retry import UPLOAD_RETRIED_STATUSES, RetryPolicy, parse_retry_after
 
 IMAGE_ID = "uJY0FDxblqZ8mt3iTRGgUQ"
 
@@ -24,6 +24,16 @@ def test_busy_answers_and_no_answer_are_retried_until_the_last_attempt(
 @pytest.mark.parametrize("status", [200, 202, 400, 401, 403, 404, 406, 410, 413, 500])
 def test_other_answers_are_final(status: int) -> None:
     assert not RetryPolicy().should_retry(1, status)
+
+
+def test_an_upload_in_progress_is_retried_only_for_uploads() -> None:
+    policy = RetryPolicy(attempts=3)
+    # An upload carries its Idempotency-Key: 409 means the same upload is still running.
+    assert policy.should_retry(1, 409, UPLOAD_RETRIED_STATUSES)
+    assert not policy.should_retry(3, 409, UPLOAD_RETRIED_STATUSES)
+    assert not policy.should_retry(1, 422, UPLOAD_RETRIED_STATUSES)
+    # Any other request's 409 is final.
+    assert not policy.should_retry(1, 409)
 
 
 def test_waits_follow_retry_after_else_back_off_and_are_jittered_upwards() -> None:

@@ -70,6 +70,7 @@ def test_aws_backends() -> None:
         ("SHARER_RECONCILE_BATCH", "many"),
         ("SHARER_MAX_WAIT_SECONDS", "-1"),
         ("SHARER_WAITERS_PER_PROCESS", "lots"),
+        ("SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", "0"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -95,6 +96,15 @@ def test_a_wait_stays_well_inside_the_request_deadline() -> None:
     with pytest.raises(SettingsError, match="SHARER_MAX_WAIT_SECONDS"):
         load_settings({"SHARER_REQUEST_TIMEOUT": "8", "SHARER_MAX_WAIT_SECONDS": "5"})
     assert load_settings({"SHARER_MAX_WAIT_SECONDS": "0"}).max_wait_seconds == 0
+
+
+def test_a_takeover_waits_until_the_first_request_cannot_be_running() -> None:
+    assert load_settings({}).idempotency_takeover_seconds == 120
+    assert load_settings({"SHARER_REQUEST_TIMEOUT": "10"}).idempotency_takeover_seconds == 40
+    with pytest.raises(SettingsError, match="SHARER_IDEMPOTENCY_TAKEOVER_SECONDS"):
+        load_settings({"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "20"})
+    settings = {"SHARER_REQUEST_TIMEOUT": "10", "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS": "21"}
+    assert load_settings(settings).idempotency_takeover_seconds == 21
 
 
 def test_accepted_formats_default_to_all_and_can_be_narrowed() -> None:

@@ -8,6 +8,7 @@ sidecar to reconcile. The cost is that the files are not plain images; read them
 ``get`` (the server's media route does).
 """
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -20,6 +21,7 @@ from pathlib import Path
 from sharer.storage import port
 from sharer.storage.port import (
     NewObject,
+    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -63,6 +65,32 @@ class LocalStorage(Storage):
         except OSError as exc:
             keys = ", ".join(repr(item.key) for item in objects)
             raise StorageUnavailable(f"cannot write {keys} under {self._root}: {exc}") from exc
+
+    def put_new(self, key: str, body: bytes, content_type: str) -> None:
+        """Write and sync a temp file, then ``os.link`` it to the key's name: a link
+        never replaces an existing file, so the first writer wins and readers see the
+        whole object or none."""
+        path = self._path(key)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+        data = _encode(NewObject(key, body, content_type, immutable=False))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                _write_all(descriptor, data)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                raise ObjectExists(key) from None
+            _sync_directory(path.parent)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot create {key!r} under {self._root}: {exc}") from exc
+        finally:
+            with contextlib.suppress(*_NOT_THERE):  # the link, if any, holds the object
+                temp.unlink()
 
     def put_all_regenerable(self, objects: Sequence[NewObject]) -> None:
         """``put_all``, but each file is renamed into place before the syncs, so readers
@@ -175,11 +203,15 @@ def _replace_atomically(files: Sequence[tuple[Path, bytes]], *, visible_first: b
         raise
     # A rename is durable only once the directory entry itself is on disk.
     for directory in dict.fromkeys(path.parent for path, _ in files):
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _sync_directory(directory)
+
+
+def _sync_directory(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _sync_each(descriptors: Iterable[int]) -> None:

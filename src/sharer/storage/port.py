@@ -39,6 +39,10 @@ class ObjectNotFound(KeyError):
     """No object at that key (yet)."""
 
 
+class ObjectExists(Exception):
+    """``put_new`` found an object at the key already: another writer created it first."""
+
+
 class StorageUnavailable(RuntimeError):
     """The store could not be reached or refused the operation; worth retrying later."""
 
@@ -81,6 +85,12 @@ class Storage(ABC):
     @abstractmethod
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
         """Store ``body`` at ``key``; immutable objects carry the year-long Cache-Control."""
+
+    @abstractmethod
+    def put_new(self, key: str, body: bytes, content_type: str) -> None:
+        """Create a mutable object at ``key`` only if there is none: of two writers racing
+        for one key exactly one succeeds; the other gets ``ObjectExists``, whichever
+        process or server it runs in. Durable once it returns, as ``put``."""
 
     def put_all(self, objects: Sequence[NewObject]) -> None:
         """Store each object as ``put`` would, in order; all are stored when it returns.

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sharer.storage import port
 from sharer.storage.port import (
     NewObject,
+    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     )
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# A conditional write that lost: the key exists (412), or another conditional write to it
+# was in flight at the same moment (409), which S3 says to settle by trying again; the
+# retry would find the winner's object, so both mean "someone else created it".
+_CREATE_LOST_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 # S3's limit on keys in one DeleteObjects request.
 _MAX_DELETE_OBJECTS = 1000
 # S3's largest page of ListObjectsV2.
@@ -72,6 +77,24 @@ class S3Storage(Storage):
             request["CacheControl"] = port.IMMUTABLE_CACHE_CONTROL
         with self._errors("put", key):
             self._client.put_object(**request)
+
+    def put_new(self, key: str, body: bytes, content_type: str) -> None:
+        """PutObject with ``If-None-Match: *`` (S3's conditional write): S3 itself refuses
+        the second creator, so servers need no lock between them."""
+        try:
+            with self._errors("create", key):
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=self._object_key(key),
+                    Body=body,
+                    ContentType=content_type,
+                    IfNoneMatch="*",
+                )
+        except StorageUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and _error_code(cause) in _CREATE_LOST_CODES:
+                raise ObjectExists(key) from cause
+            raise
 
     def put_all(self, objects: Sequence[NewObject]) -> None:
         """``put`` every object concurrently; returns once all are stored, else raises
@@ -198,7 +221,7 @@ class S3Storage(Storage):
         try:
             yield
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
+            code = _error_code(exc)
             if key and code in _NOT_FOUND_CODES:
                 raise ObjectNotFound(key) from exc
             if code == "AccessDenied":
@@ -206,3 +229,7 @@ class S3Storage(Storage):
             raise StorageUnavailable(f"S3 {action} {where} failed: {code or exc}") from exc
         except BotoCoreError as exc:
             raise StorageUnavailable(f"S3 {action} {where} failed: {exc}") from exc
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

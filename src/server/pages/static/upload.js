@@ -177,10 +177,9 @@
   function refusalText(status, serverMessage, retryAfter) {
     if (status === 413) return "Too large: " + serverMessage;
     if (status === 400) return "Refused: " + serverMessage;
-    if (status === 503 || status === 429) {
-      const wait = retryAfter ? " in " + retryAfter + " s" : " shortly";
-      return "The service is busy: retry" + wait + ".";
-    }
+    const wait = retryAfter ? " in " + retryAfter + " s" : " shortly";
+    if (status === 503 || status === 429) return "The service is busy: retry" + wait + ".";
+    if (status === 409) return "The server is still taking this upload: retry" + wait + ".";
     return "Refused (HTTP " + status + "): " + serverMessage;
   }
 
@@ -207,14 +206,26 @@
       const again = element("button", { type: "button", class: "secondary" }, "Retry");
       again.addEventListener("click", () => {
         view.card.remove();
-        startUpload(retry);
+        retry();
       });
       view.body.append(again);
     }
   }
 
-  function startUpload(file) {
+  // A UUID4 from getRandomValues, which a page on plain http has (randomUUID it has not).
+  function newIdempotencyKey() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  // One Idempotency-Key per file, sent again by its Retry: an upload whose answer was
+  // lost is answered from the server's record instead of being stored twice.
+  function startUpload(file, key = newIdempotencyKey()) {
     const view = uploadCard(file);
+    const retry = () => startUpload(file, key);
     if (file.size > maxBytes) {
       // Refused here: not one byte of it is sent.
       fail(view, "Too large: " + sizeText(file.size) + "; the limit is " + sizeText(maxBytes) + ".");
@@ -225,6 +236,7 @@
     const request = new XMLHttpRequest();
     request.open("POST", "/");
     request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("Idempotency-Key", '"' + key + '"');
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
       const percent = Math.round((event.loaded / event.total) * 100);
@@ -232,7 +244,7 @@
       view.message.textContent = "Uploading: " + percent + "%";
     });
     request.addEventListener("error", () => {
-      fail(view, "Could not reach the server: check your connection and retry.", file);
+      fail(view, "Could not reach the server: check your connection and retry.", retry);
     });
     request.addEventListener("load", () => {
       let body = null;
@@ -243,9 +255,9 @@
       }
       if (request.status !== 202 || !body) {
         const serverMessage = body && body.error ? body.error : "HTTP " + request.status;
-        const retryable = request.status === 503 || request.status === 429;
+        const retryable = [409, 429, 503].includes(request.status);
         fail(view, refusalText(request.status, serverMessage, request.getResponseHeader("Retry-After")),
-          retryable ? file : null);
+          retryable ? retry : null);
         return;
       }
       accepted(view, body, request);
@@ -321,7 +333,7 @@
     const images = Array.from(files);
     if (images.length === 0) return;
     announce("Uploading " + images.length + (images.length === 1 ? " image" : " images"));
-    images.forEach(startUpload);
+    images.forEach((file) => startUpload(file));
   }
 
   // --- Ways in: choose, drop, paste ---------------------------------------------------------
