@@ -357,6 +357,8 @@ def kill_one_server(stage: Stage, workdir: Path, *, files: int = 40) -> Proof:
     }
     proof.check(len(accepted) == files, f"{files - len(accepted)} files lost: {lines[:2]}")
     proof.check(stored >= files, f"only {stored} of {files} originals stored")
+    # The CLI sends an Idempotency-Key per file and reuses it on every retry.
+    proof.check(stored == len(accepted), f"{stored - len(accepted)} duplicate images")
     return proof
 
 
