@@ -208,7 +208,7 @@ class Cdn:
 
     def ban(self, path: str) -> None:
         """Purge every cached URL that an invalidation path (``*`` wildcards) covers."""
-        regex = "^" + "".join(".*" if c == "*" else re.escape(c) for c in path)
+        regex = "^" + "".join(_literal(c) for c in path)
         subprocess.run(
             [
                 "varnishadm", "-T", f"127.0.0.1:{self.admin_port}",
@@ -220,6 +220,19 @@ class Cdn:
         )  # fmt: skip
 
 
+# Characters of a URL path that stand for themselves in a regex; any other is put in a
+# bracket (a backslash escape does not survive varnishadm's command line).
+_PLAIN = frozenset("/_-~%=,:@!'&;")
+
+
+def _literal(c: str) -> str:
+    if c == "*":
+        return ".*"
+    if c.isalnum() or c in _PLAIN:
+        return c
+    return "." if c in "^\\" else f"[{c}]"
+
+
 @dataclass
 class InvalidationBridge:
     """Polls moto for new invalidations of ``distribution_id`` and bans their paths."""
@@ -228,6 +241,7 @@ class InvalidationBridge:
     distribution_id: str
     cdn: Cdn
     purged: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -243,7 +257,11 @@ class InvalidationBridge:
                 if invalidation["id"] in seen or not mine:
                     continue
                 for path in invalidation["invalidation_batch"]["Paths"]["Items"]:
-                    self.cdn.ban(path)
+                    try:
+                        self.cdn.ban(path)
+                    except subprocess.CalledProcessError as error:
+                        self.failed[path] = error.stderr.decode(errors="replace")
+                        continue
                     self.purged[path] = time.monotonic()
                 seen.add(invalidation["id"])
 

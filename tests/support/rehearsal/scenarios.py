@@ -163,7 +163,7 @@ def delete_purges_the_cdn(stage: Stage) -> Proof:
     )
     proof.check(answer.status_code == 204, f"delete answered {answer.status_code}")
     purged = wait_for(lambda: any(image_id in p for p in stage.bridge.purged), timeout=30)
-    proof.check(purged, "no invalidation reached the CDN")
+    proof.check(purged, f"no invalidation reached the CDN: {stage.bridge.failed}")
     if purged:
         when = min(t for p, t in stage.bridge.purged.items() if image_id in p)
         proof.figures["seconds to purge"] = round(when - deleted_at, 2)
