@@ -25,6 +25,9 @@ from support.waiting import wait_for
 REQUEST_TIMEOUT = 30.0
 SETTLE_SECONDS = 180.0
 OUTAGE_SECONDS = 20.0
+# Longer than the template's visibility timeout (120 s), so a dead worker's messages
+# come back and are consumed.
+QUEUE_EMPTY_SECONDS = 240.0
 # The CLI's own command, as a user runs it.
 CLI = Path(sys.executable).parent / "sharer"
 
@@ -410,6 +413,8 @@ def workers_scaled_in_and_out(stage: Stage, *, burst: int = 60, trickle: int = 6
         )  # fmt: skip
         _tally_failures(proof, tally)
         _settled(stage, proof, tally.accepted)
+        # Every message, the dead workers' included once visible again, is consumed.
+        emptied = wait_for(lambda: stage.queue_depth() == (0, 0), timeout=QUEUE_EMPTY_SECONDS)
         samples = list(fleet.samples)
         errors = list(fleet.errors)
     mid_job, redelivered = (now - was for now, was in zip(_worker_jobs(stage), before, strict=True))
@@ -430,7 +435,7 @@ def workers_scaled_in_and_out(stage: Stage, *, burst: int = 60, trickle: int = 6
     proof.check(
         any(b.in_flight > 0 for b, _ in scale_ins), "the fleet never scaled in with jobs in flight"
     )
-    proof.check(redelivered > 0, "no message came back from the killed workers")
+    proof.check(emptied, f"messages left in the queue: {stage.queue_depth()}")
     return proof
 
 
