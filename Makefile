@@ -14,7 +14,7 @@ DEV := $(VENV)/.dev-installed
 BENCH := $(VENV)/.bench-installed
 SIMULATE := $(VENV)/.simulate-installed
 
-.PHONY: help run test unit browser nginx lint mypy mypy-cdk format synth checkov lock bench simulate soak fuzz fuzz-atheris clean
+.PHONY: help run test unit browser nginx rehearse rehearsal-tools lint mypy mypy-cdk format synth checkov lock bench simulate soak fuzz fuzz-atheris clean
 
 # `make` alone prints the targets; `make run` and `make test` work as before.
 .DEFAULT_GOAL := help
@@ -63,7 +63,7 @@ COVERAGE := --cov --cov-report=term:skip-covered
 
 ## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure),
 ## with coverage of the processes it starts; fails under the floor in pyproject.toml.
-test: $(DEV) browser nginx
+test: $(DEV) browser nginx rehearsal-tools
 	$(BIN)/pytest -q $(COVERAGE)
 
 ## unit: the unit and contract tests only, in parallel (well under a minute; no coverage).
@@ -85,6 +85,25 @@ nginx:
 		$$as_root apt-get update -qq && \
 		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
 	fi
+
+# The rehearsal's AWS CLI (sharer-fetch-settings calls it) when the machine has none: in a
+# venv of its own, as it pins a botocore of its own; AWS_ENDPOINT_URL needs awscli 1.29+.
+AWSCLI_VENV := $(VENV)/awscli
+
+## rehearsal-tools: HAProxy, Varnish (Debian) and the AWS CLI for the rehearsal, when missing.
+rehearsal-tools:
+	@if ! command -v haproxy >/dev/null || ! command -v varnishd >/dev/null; then \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy varnish; \
+	fi
+	@if ! command -v aws >/dev/null && [ ! -x $(AWSCLI_VENV)/bin/aws ]; then \
+		$(PYTHON) -m venv $(AWSCLI_VENV) && $(AWSCLI_VENV)/bin/pip install --quiet 'awscli>=1.29'; \
+	fi
+
+## rehearse: the AWS-shaped rehearsal, every scenario (HAProxy, Varnish, moto with IAM,
+## all from the synthesized template); table in bench/results/rehearsal.md (minutes).
+rehearse: $(DEV) nginx rehearsal-tools
+	$(BIN)/python bench/rehearse.py
 
 PYTHON_SOURCES := src tests cdk app.py bench
 

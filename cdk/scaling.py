@@ -130,7 +130,7 @@ def next_capacity(
     if percent == 0:
         return current
     raw = current * percent / 100
-    delta = math.copysign(max(1, math.floor(abs(raw))), raw)
+    delta = math.copysign(max(1, math.floor(abs(raw))), percent)
     return int(min(maximum, max(minimum, current + delta)))
 
 

@@ -56,6 +56,12 @@ def test_next_capacity_rounds_as_ec2_auto_scaling(current: int, load: float, exp
     assert next_capacity(DEFAULT_STEPS, current, load, minimum=1, maximum=10) == expected
 
 
+def test_scaling_in_an_empty_fleet_leaves_it_empty() -> None:
+    # -25% of nothing is a change of zero, which EC2 Auto Scaling still counts as -1:
+    # clamped at the minimum, never a launch.
+    assert next_capacity(DEFAULT_STEPS, 0, 0.0, minimum=0, maximum=10) == 0
+
+
 def test_steps_round_trip_from_json() -> None:
     steps = steps_from_json(
         '{"scaleOut": [[10, 50, 25], [50, null, 200]], "scaleIn": [[null, 0.5, -50]]}'
