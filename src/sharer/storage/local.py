@@ -21,7 +21,6 @@ from pathlib import Path
 from sharer.storage import port
 from sharer.storage.port import (
     NewObject,
-    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -84,7 +83,7 @@ class LocalStorage(Storage):
             try:
                 os.link(temp, path)
             except FileExistsError:
-                raise ObjectExists(key) from None
+                raise port.ObjectExists(key) from None
             _sync_directory(path.parent)
         except OSError as exc:
             raise StorageUnavailable(f"cannot create {key!r} under {self._root}: {exc}") from exc

@@ -12,7 +12,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sharer.storage import port
 from sharer.storage.port import (
     NewObject,
-    ObjectExists,
     ObjectNotFound,
     Storage,
     StorageUnavailable,
@@ -93,7 +92,7 @@ class S3Storage(Storage):
         except StorageUnavailable as exc:
             cause = exc.__cause__
             if isinstance(cause, ClientError) and _error_code(cause) in _CREATE_LOST_CODES:
-                raise ObjectExists(key) from cause
+                raise port.ObjectExists(key) from cause
             raise
 
     def put_all(self, objects: Sequence[NewObject]) -> None:
