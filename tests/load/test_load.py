@@ -16,10 +16,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.load]
 UPLOADS = 500
 CONCURRENCY = 16
 # Catches gross leaks only: a worker keeping its decoded images (1-5 MB each) would grow
-# by hundreds of MiB, while allocator noise stays under 10 MiB here. A server keeping
-# every upload (~90 KB each, ~22 MiB per process) might slip under it: the soak
-# (bench/soak.py, 10 minutes, thousands of uploads) is the check for slow leaks.
-MAX_GROWTH_KIB = 32 * 1024
+# by hundreds of MiB. Allocator noise in a worker's per-thread arenas reaches tens of MiB
+# on a quiet machine, where its jobs overlap most (it crossed 32 MiB there), so the bound
+# leaves it room. A server keeping every upload (~90 KB each, ~22 MiB per process) slips
+# under it: the soak (bench/soak.py, 10 minutes, thousands of uploads) is the check for
+# slow leaks.
+MAX_GROWTH_KIB = 64 * 1024
 
 
 @pytest.fixture
