@@ -30,7 +30,7 @@ from support.rehearsal.balancer import Balancer
 from support.rehearsal.edge import Cdn, InvalidationBridge, OriginAccess, vcl
 from support.rehearsal.fleet import WorkerFleet
 from support.rehearsal.template import REGION, STACK_NAME, StackTemplate, Statement
-from support.rehearsal.units import SCRIPTS, Unit
+from support.rehearsal.units import PRE_START_TIMEOUT, SCRIPTS, Unit
 
 # Seconds the user data's sharer-wait-healthy may wait here (600 on AWS, for a boot).
 HEALTHY_WAIT_SECONDS = 120
@@ -169,7 +169,11 @@ class Stage:
             yield fleet
         finally:
             fleet.stop()
-            thread.join(10)
+            thread.join(PRE_START_TIMEOUT + 10)
+            # A worker whose start was under way when the first stop came joins the fleet
+            # only after it: stop again once the scaling thread has ended, or it outlives
+            # the block and does jobs a later scenario needs left undone.
+            fleet.stop()
 
 
 def cdn_identity_statement(template: StackTemplate, provisioned: Provisioned) -> Statement:
