@@ -2,13 +2,16 @@
 it takes no more jobs, finishes what it can within the notice, hands the rest back at once
 and exits 0; another worker then finishes every job, so none is lost."""
 
+import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from faults.backends import AwsBackends
 from faults.conftest import Stack
 from support import images
+from support.faults import held
 from support.instance_metadata import FakeInstanceMetadata
 from support.load import Accepted, settle, upload_many
 from support.waiting import wait_for
@@ -41,13 +44,36 @@ def _ready_count(stack: Stack, process: str) -> int:
 
 
 def test_an_interruption_releases_the_held_jobs_at_once_and_none_is_lost(
-    stack: Stack, imds: FakeInstanceMetadata
+    aws_stack: Stack, imds: FakeInstanceMetadata
 ) -> None:
-    service = stack.service
+    # Originals take 30 s to arrive, so the worker surely holds jobs when the notice comes.
+    stack, service, proxy = aws_stack, aws_stack.service, aws_stack.proxy
+    assert proxy is not None
+    assert isinstance(stack.backends, AwsBackends)
+    bucket = stack.backends.bucket
+    service.start_server()
+    accepted = _batch(stack)
+    proxy.inject(lambda r: r.is_s3_object(bucket, "images/"), held(30))
+    worker = service.start_worker(**stack.via_proxy, SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
+    assert wait_for(lambda: proxy.hits > 0, timeout=20), "the worker never asked for an original"
+    _interrupt_and_check(stack, worker, imds, accepted)
+
+
+def test_an_interruption_on_the_embedded_backends_releases_what_it_holds(
+    local_stack: Stack, imds: FakeInstanceMetadata
+) -> None:
+    stack, service = local_stack, local_stack.service
     service.start_server()
     accepted = _batch(stack)
     worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    _interrupt_and_check(stack, worker, imds, accepted)
+
+
+def _interrupt_and_check(
+    stack: Stack, worker: "subprocess.Popen[bytes]", imds: FakeInstanceMetadata,
+    accepted: list[Accepted],
+) -> None:  # fmt: skip
     # The action is due as the safety margin begins: nothing may wait for running jobs.
     imds.interrupt(time.time() + SAFETY_MARGIN_SECONDS)
     assert worker.wait(10) == 0
@@ -56,8 +82,8 @@ def test_an_interruption_releases_the_held_jobs_at_once_and_none_is_lost(
     # Released, not left hidden for the visibility timeout.
     assert stack.backends.in_flight() == 0
     assert _ready_count(stack, "worker-0") < BATCH
-    service.start_worker()
-    assert set(settle(service.base_url, accepted, timeout=60).values()) == {"ready"}
+    stack.service.start_worker()
+    assert set(settle(stack.service.base_url, accepted, timeout=60).values()) == {"ready"}
 
 
 def test_a_rebalance_recommendation_finishes_the_running_jobs_and_takes_no_more(
