@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.app import max_request_bytes
+from server.request_log import CLIENT_REQUEST_ID
 from sharer.settings import Settings
 
 # Connections one nginx worker process holds at most; idle and slow ones cost a few
@@ -198,7 +199,7 @@ http {{
     # The client's X-Request-Id if it is short and plain (server.request_log's rule),
     # else nginx's own; gunicorn gets the same one.
     map $http_x_request_id $sharer_request_id {{
-        "~^[A-Za-z0-9._:-]{{1,128}}$" $http_x_request_id;
+        "~^{CLIENT_REQUEST_ID.pattern}$" $http_x_request_id;
         default $request_id;
     }}
     # The client's address: the one SHARER_FORWARDED_HOPS trusted proxies vouch for.

@@ -17,8 +17,9 @@ from werkzeug.exceptions import BadRequest
 from server.bound_backends import current_settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
-# A client-sent id is echoed only if it is short and plain, so it cannot forge log lines.
-_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# A client-sent id is echoed only if it is short and plain, so it cannot forge log lines
+# (nginx applies the same rule: server.nginx_config).
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # nginx, in front of gunicorn everywhere, appends the address it was reached from to
 # X-Forwarded-For: one trusted hop more than SHARER_FORWARDED_HOPS counts.
@@ -34,7 +35,7 @@ def request_id() -> str:
 
 def usable_request_id(sent: str | None) -> str:
     """``sent`` (a client's ``X-Request-Id``) if it is short and plain, else a new id."""
-    return sent if sent is not None and _CLIENT_ID.fullmatch(sent) else uuid.uuid4().hex
+    return sent if sent is not None and CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
 
 
 def init_request_log(app: Flask) -> None:
