@@ -7,7 +7,8 @@ nginx connection, never a thread. It enforces the transport's bounds itself (see
 docs/security.md): the head's size, the body's size before a byte of it is read (and
 before ``100 Continue``) and while it counts a chunked body, the read timeouts, and the
 per-client connection cap. Every answer nginx gives itself is JSON with an
-``X-Request-Id``, like the application's, and is logged as one JSON line.
+``X-Request-Id`` and ``Cache-Control: no-store``, like the application's errors, and is
+logged as one JSON line.
 
 gunicorn listens on a unix socket in ``settings.runtime_dir``, which only nginx (and the
 service's own user) can reach.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.app import max_request_bytes
+from server.errors import ERROR_CACHE_CONTROL
 from server.request_log import CLIENT_REQUEST_ID
 from sharer.settings import Settings
 
@@ -134,6 +136,7 @@ def _error_pages(max_body: int) -> str:
             "            internal;\n"
             "            default_type application/json;\n"
             "            add_header X-Request-Id $sharer_request_id always;\n"
+            f"            add_header Cache-Control {ERROR_CACHE_CONTROL} always;\n"
             f"{retry}"
             f"            return {status} {_nginx_string(body)};\n"
             "        }"
