@@ -14,7 +14,7 @@ import requests
 
 from support import images
 from support.client import upload
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 HELD = 1100
 HOOK_DIR = Path(__file__).parent / "held_descriptors"
@@ -23,16 +23,17 @@ HOOK_DIR = Path(__file__).parent / "held_descriptors"
 @pytest.fixture(scope="module")
 def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone (uploads stay pending), each process holding ``HELD`` descriptors."""
-    workdir = tmp_path_factory.mktemp("descriptors")
-    env = local_env(workdir) | {
-        "SHARER_SERVER_PROCESSES": "1",
-        "SHARER_TEST_HELD_DESCRIPTORS": str(HELD),
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(HOOK_DIR), os.environ.get("PYTHONPATH")) if p
-        ),
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("descriptors"),
+        workers=0,
+        env={
+            "SHARER_SERVER_PROCESSES": "1",
+            "SHARER_TEST_HELD_DESCRIPTORS": str(HELD),
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(HOOK_DIR), os.environ.get("PYTHONPATH")) if p
+            ),
+        },
+    )
 
 
 def _descriptors(pid: int) -> int:

@@ -7,16 +7,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 
 @pytest.fixture(scope="module")
 def behind_one_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server trusting one proxy's ``X-Forwarded-For`` entry."""
-    workdir = tmp_path_factory.mktemp("forwarded")
-    env = local_env(workdir) | {"SHARER_FORWARDED_HOPS": "1"}
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("forwarded"), workers=0, env={"SHARER_FORWARDED_HOPS": "1"}
+    )
 
 
 def _logged_client(service: Service, forwarded_for: str) -> object:

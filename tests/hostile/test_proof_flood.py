@@ -12,7 +12,7 @@ import pytest
 
 from support.images import jpeg
 from support.proof_flood import FloodResult, flood, phone_heic
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 FLOOD_UPLOADS = 24
 
@@ -21,14 +21,15 @@ FLOOD_UPLOADS = 24
 def bounded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One gunicorn process, four threads, one costly proof at a time; no worker (the
     uploads only need to be accepted)."""
-    workdir = tmp_path_factory.mktemp("proof-flood")
-    env = local_env(workdir) | {
-        "SHARER_SERVER_PROCESSES": "1",
-        "SHARER_SERVER_THREADS": "4",
-        "SHARER_COSTLY_PROOFS_PER_PROCESS": "1",
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("proof-flood"),
+        workers=0,
+        env={
+            "SHARER_SERVER_PROCESSES": "1",
+            "SHARER_SERVER_THREADS": "4",
+            "SHARER_COSTLY_PROOFS_PER_PROCESS": "1",
+        },
+    )
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,7 @@ import requests
 
 from support import images, wire
 from support.attackers import BODY, HEADERS, IDLE, Swarm, probe_meanwhile
-from support.services import Service, local_env
+from support.services import Service, local_env, local_service
 
 DEADLINE = 2
 THREADS = 2
@@ -40,16 +40,17 @@ SERVED_WITHIN = DEADLINE + 2.0
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone: one process, two threads, 2 s per request."""
-    workdir = tmp_path_factory.mktemp("slow")
-    env = local_env(workdir) | {
-        "SHARER_SERVER_PROCESSES": "1",
-        "SHARER_SERVER_THREADS": str(THREADS),
-        # No waiters' threads on top, so THREADS is every thread a connection could hold.
-        "SHARER_WAITERS_PER_PROCESS": "0",
-        "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("slow"),
+        workers=0,
+        env={
+            "SHARER_SERVER_PROCESSES": "1",
+            "SHARER_SERVER_THREADS": str(THREADS),
+            # No waiters' threads on top, so THREADS is every thread a connection could hold.
+            "SHARER_WAITERS_PER_PROCESS": "0",
+            "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
+        },
+    )
 
 
 STANDARD_DEADLINE = 5
@@ -61,13 +62,14 @@ PER_CLIENT = 16
 @pytest.fixture(scope="module")
 def standard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone as ``make run`` runs it, but for a 5 s request deadline."""
-    workdir = tmp_path_factory.mktemp("swarm")
-    env = local_env(workdir) | {
-        "SHARER_REQUEST_TIMEOUT": str(STANDARD_DEADLINE),
-        "SHARER_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("swarm"),
+        workers=0,
+        env={
+            "SHARER_REQUEST_TIMEOUT": str(STANDARD_DEADLINE),
+            "SHARER_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+        },
+    )
 
 
 def _sources(first: int, count: int) -> list[str]:

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from support import images, wire
-from support.services import Service, local_env
+from support.services import Service, local_service
 
 DEADLINE = 2
 JPEG = images.jpeg((64, 48))
@@ -24,13 +24,14 @@ JPEG = images.jpeg((64, 48))
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone, one process, with a 2 s deadline so slow requests end fast."""
-    workdir = tmp_path_factory.mktemp("transport")
-    env = local_env(workdir) | {
-        "SHARER_SERVER_PROCESSES": "1",
-        "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("transport"),
+        workers=0,
+        env={
+            "SHARER_SERVER_PROCESSES": "1",
+            "SHARER_REQUEST_TIMEOUT": str(DEADLINE),
+        },
+    )
 
 
 BAD_REQUESTS = {
@@ -125,13 +126,14 @@ TRUSTED_HOPS = 2  # CloudFront, then the load balancer, on AWS
 @pytest.fixture(scope="module")
 def behind_proxies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server as on AWS: two trusted proxies in front, a small per-client bound."""
-    workdir = tmp_path_factory.mktemp("proxied")
-    env = local_env(workdir) | {
-        "SHARER_FORWARDED_HOPS": str(TRUSTED_HOPS),
-        "SHARER_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
-    }
-    with Service(env, workdir).running() as service:
-        yield service
+    yield from local_service(
+        tmp_path_factory.mktemp("proxied"),
+        workers=0,
+        env={
+            "SHARER_FORWARDED_HOPS": str(TRUSTED_HOPS),
+            "SHARER_MAX_CONNECTIONS_PER_CLIENT": str(PER_CLIENT),
+        },
+    )
 
 
 def _forwarded(client: str, forged: str = "6.6.6.6") -> str:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,8 +223,11 @@ def service_storage(service: Service) -> Storage:
         return open_storage(load_settings(service.env))
 
 
-def local_service(workdir: Path, *, workers: int = 1) -> Iterator[Service]:
+def local_service(
+    workdir: Path, *, workers: int = 1, env: Mapping[str, str] | None = None
+) -> Iterator[Service]:
     """A running server and ``workers`` workers on files and SQLite under ``workdir``,
-    for a fixture to ``yield from``; stopped when the fixture is torn down."""
-    with Service(local_env(workdir), workdir).running(workers=workers) as running:
+    with ``env`` over ``local_env``'s variables, for a fixture to ``yield from``; stopped
+    when the fixture is torn down."""
+    with Service(local_env(workdir) | dict(env or {}), workdir).running(workers=workers) as running:
         yield running
