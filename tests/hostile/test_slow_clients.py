@@ -228,6 +228,23 @@ def test_silent_connections_take_no_thread(small: Service) -> None:
     assert max(latencies) < 1.0, latencies
 
 
+def test_bodies_still_being_sent_take_no_thread(small: Service) -> None:
+    # nginx reads each body whole before gunicorn sees its request: uploads still sending
+    # theirs, more of them than there are threads, leave every thread free meanwhile.
+    head = wire.request_head(b"multipart/form-data; boundary=b", 100_000)
+    sending = [socket.create_connection(("127.0.0.1", small.port)) for _ in range(3 * THREADS)]
+    try:
+        for sock in sending:
+            sock.sendall(head + b"--b\r\n")
+        time.sleep(0.3)
+        # Over well before nginx's deadline between two reads of a body cuts them.
+        latencies = _served_meanwhile(small, DEADLINE / 2)
+    finally:
+        for sock in sending:
+            sock.close()
+    assert max(latencies) < DEADLINE / 2, latencies
+
+
 def test_clients_that_never_close_do_not_freeze_the_server(small: Service) -> None:
     lingering = []
     try:
