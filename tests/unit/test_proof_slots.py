@@ -54,8 +54,16 @@ def test_one_waits_for_the_slot_and_the_next_is_refused_at_once() -> None:
         assert waited.is_set()
 
 
-def test_a_wait_that_runs_out_is_refused() -> None:
-    slots = ProofSlots(1, waiters=1, wait_seconds=0.05)
+@pytest.mark.parametrize(
+    "slots",
+    [
+        ProofSlots(1, waiters=1, wait_seconds=0.05),
+        # Waiting longer than the holder holds: a wait taken here would end in the slot.
+        ProofSlots(1, wait_seconds=2 * BOUND_S),
+    ],
+    ids=["a wait that runs out", "no waiting place: at once"],
+)
+def test_a_proof_that_gets_no_slot_is_refused(slots: ProofSlots) -> None:
     with (
         ThreadPoolExecutor(1) as pool,
         holding(slots, pool),
@@ -65,14 +73,3 @@ def test_a_wait_that_runs_out_is_refused() -> None:
         pytest.fail("ran without a slot")
     with slots.held():  # free again once the holder is done
         pass
-
-
-def test_without_waiting_places_a_held_slot_refuses_at_once() -> None:
-    slots = ProofSlots(1, wait_seconds=BOUND_S)
-    with (
-        ThreadPoolExecutor(1) as pool,
-        holding(slots, pool),
-        pytest.raises(ProofsBusy),
-        slots.held(),
-    ):
-        pytest.fail("ran without a slot")
