@@ -91,10 +91,6 @@ class UploadInProgress(Conflict):
         return [*headers, ("Retry-After", str(self.retry_after))]
 
 
-def _in_progress() -> UploadInProgress:
-    return UploadInProgress()
-
-
 def _other_image() -> UnprocessableEntity:
     return UnprocessableEntity(
         f"this {IDEMPOTENCY_KEY_HEADER} was used with another image; send a new key for a new image"
@@ -148,10 +144,10 @@ class IdempotentUploads:
         except ObjectExists:
             winner = self._load(key)
             if winner is None:  # the winner failed and removed it just now
-                raise _in_progress() from None
+                raise UploadInProgress() from None
             decided = self._decide(key, winner, fingerprint)
             if isinstance(decided, Proceed):  # a stale record that appeared only now
-                raise _in_progress() from None
+                raise UploadInProgress() from None
             return decided
         return record
 
@@ -188,7 +184,7 @@ class IdempotentUploads:
             return record.answer
         age = self._clock() - record.started
         if age < self._request_timeout:  # its own request may still answer soon
-            raise _in_progress()
+            raise UploadInProgress()
         if age < self._takeover_seconds:  # it cannot answer any more: come back to take over
             raise UploadInProgress(math.ceil(self._takeover_seconds - age))
         # Stale: the server that started it is gone. Its status record says whether the
