@@ -1,7 +1,8 @@
 """Request ids, the client's address and the access log.
 
 Every response carries ``X-Request-Id``; ``client_address`` is the address the trusted
-proxies vouch for (the access log and the request deadline use it).
+proxies vouch for, as the access log shows it (nginx finds it for its per-client bound
+itself: ``server.nginx_config``).
 """
 
 import ipaddress
