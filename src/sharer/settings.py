@@ -66,6 +66,11 @@ class Settings:
     waiters_per_process: int = 8
     idempotency_takeover_seconds: int = 120
     costly_proofs_per_process: int = 1
+    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
+    instance_metadata_url: str | None = None
+    spot_notice_poll_seconds: float = 5.0
+    # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
+    runtime_dir: str = "./var/run/8080"
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -73,12 +78,6 @@ class Settings:
         slots, while a thread stays free for the health check and cheap requests."""
         spare = self.server_threads - 1 - self.costly_proofs_per_process
         return max(0, min(self.costly_proofs_per_process, spare))
-
-    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
-    instance_metadata_url: str | None = None
-    spot_notice_poll_seconds: float = 5.0
-    # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
-    runtime_dir: str = "./var/run/8080"
 
     @property
     def serves_media(self) -> bool:
