@@ -33,7 +33,8 @@ from support.services import Service, local_env, local_service
 
 DEADLINE = 2
 THREADS = 2
-# Worst wait for a thread: a deadline, plus a second until the main loop checks it.
+# A health check's worst wait beside slow clients, were one to hold a thread: a deadline
+# (nginx's, counted from accept), and a margin for a busy machine.
 SERVED_WITHIN = DEADLINE + 2.0
 
 
