@@ -61,6 +61,9 @@ def _interrupt_and_check(
     imds.interrupt(time.time() + SAFETY_MARGIN_SECONDS)
     assert worker.wait(10) == 0
     assert stack.logged("worker-0", "spot notice: stopping")[-1]["notice"] == "interruption"
+    # Not the grace period: the notice's deadline (the time is whole seconds, so the
+    # deadline has passed by the time the worker drains).
+    assert stack.logged("worker-0", "stopping: waiting for running jobs")[-1]["wait_s"] == 0
     assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is False
     # Released, not left hidden for the visibility timeout.
     assert stack.backends.in_flight() == 0
