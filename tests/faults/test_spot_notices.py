@@ -96,6 +96,9 @@ def test_a_worker_started_under_a_notice_takes_no_job(
     service.start_server()
     accepted = stack.upload_slow_batch(BATCH)
     imds.interrupt(time.time() + 120)
+    # A slow endpoint: a worker that received while its first look was under way would
+    # have finished jobs by the time the notice reached it.
+    imds.answer_delay = 1.0
     worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     assert worker.wait(20) == 0
     assert _ready_count(stack, "worker-0") == 0
