@@ -122,31 +122,23 @@ class SharerClient:
         """``method url`` with retries; the last answer, or the last connection error.
         ``body`` makes a fresh request body for each attempt; ``retried`` are the
         statuses tried again."""
-        attempt = 0
-        started = time.monotonic()
+        tries = self.policy.tries(retried)
         while True:
-            attempt += 1
             try:
                 data = body() if body is not None else None
                 response = self._session().request(
                     method, url, data=data, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                if not self.policy.should_retry(attempt, None):
+                wait = tries.wait_after(None, None)
+                if wait is None:
                     return exc
-                time.sleep(self.policy.delay(attempt, None))
+                time.sleep(wait)
                 continue
-            retry_after = response.headers.get("Retry-After")
-            elapsed = time.monotonic() - started
-            if response.status_code in retried and self.policy.waits_for_in_progress(
-                response.status_code, elapsed
-            ):
-                attempt -= 1  # waiting for a takeover the server promised spends no attempt
-                time.sleep(self.policy.delay(max(attempt, 1), retry_after))
-                continue
-            if not self.policy.should_retry(attempt, response.status_code, retried):
+            wait = tries.wait_after(response.status_code, response.headers.get("Retry-After"))
+            if wait is None:
                 return response
-            time.sleep(self.policy.delay(attempt, retry_after))
+            time.sleep(wait)
 
     def upload(self, path: Path, progress: Progress) -> UploadResult:
         """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a

@@ -2,7 +2,7 @@
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 # Answers that mean "not now" rather than "no": throttled, briefly unavailable, or a
@@ -30,10 +30,9 @@ class RetryPolicy:
     # a server killed mid-upload must not cost the file.
     in_progress_seconds: float = 300.0
 
-    def waits_for_in_progress(self, status: int | None, elapsed: float) -> bool:
-        """Ask again without spending an attempt? Only for a 409 (the same upload in
-        progress) while ``elapsed`` seconds are within ``in_progress_seconds``."""
-        return status == IN_PROGRESS and elapsed < self.in_progress_seconds
+    def tries(self, retried: frozenset[int] = RETRIED_STATUSES) -> "Tries":
+        """The retry decisions of one request whose answers of ``retried`` are retried."""
+        return Tries(self, retried)
 
     def should_retry(
         self, attempt: int, status: int | None, retried: frozenset[int] = RETRIED_STATUSES
@@ -51,6 +50,34 @@ class RetryPolicy:
             wait = self.first_delay * 2 ** (attempt - 1)
         wait = min(wait, self.max_delay)
         return wait + random.uniform(0, wait * self.jitter)  # noqa: S311 (not a secret)
+
+
+@dataclass
+class Tries:
+    """One request's tries: after each answer that was not the one wanted,
+    ``wait_after`` says how long to wait before the next, or that there is none."""
+
+    policy: RetryPolicy
+    retried: frozenset[int]
+    spent: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def wait_after(self, status: int | None, retry_after: str | None) -> float | None:
+        """Seconds to wait before trying again after an answer of ``status`` (None: no
+        answer) with the header ``retry_after``, or None when that answer is final.
+
+        Each answer spends an attempt, except a retried 409 (the same upload in
+        progress) within the policy's ``in_progress_seconds``."""
+        in_progress = (
+            status == IN_PROGRESS
+            and status in self.retried
+            and time.monotonic() - self.started < self.policy.in_progress_seconds
+        )
+        if not in_progress:
+            self.spent += 1
+            if not self.policy.should_retry(self.spent, status, self.retried):
+                return None
+        return self.policy.delay(max(self.spent, 1), retry_after)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

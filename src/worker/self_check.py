@@ -18,13 +18,12 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from sharer.formats import PNG, thumbnail_format
+from sharer.formats import PNG
 from sharer.ids import new_image_id
-from sharer.key_scheme import thumbnail_key, tombstone_key
-from sharer.messages import PlannedThumbnail
+from sharer.key_scheme import tombstone_key
+from sharer.messages import job_for_upload
 from sharer.queues import Queue, QueueUnavailable
 from sharer.storage import Storage, StorageUnavailable
-from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from worker.thumbnails import ThumbnailError, render_thumbnails
 
 log = logging.getLogger("sharer.worker")
@@ -62,25 +61,17 @@ def check_thumbnails() -> None:
         probe = Image.linear_gradient("L").resize(PROBE_SIZE).convert(mode)
         data = io.BytesIO()
         probe.save(data, PNG.name)
-        image_format = thumbnail_format(has_alpha=mode == "RGBA")
-        specs = [
-            PlannedThumbnail(
-                size.name,
-                size.width,
-                size.height,
-                thumbnail_key("probe", size, image_format),
-                image_format,
-            )
-            for size in THUMBNAIL_SIZES
-        ]
+        # The plan an upload of it would queue: every size, in the format for its alpha.
+        specs = job_for_upload(new_image_id(), PNG, has_alpha=mode == "RGBA").thumbnails
         try:
             rendered = render_thumbnails(data.getvalue(), PNG, specs)
             for spec in specs:
+                expected = (spec.image_format.name, rendered.sizes[spec.name])
                 with Image.open(io.BytesIO(rendered.encoded[spec.name])) as made:
-                    if (made.format, made.size) != (image_format.name, rendered.sizes[spec.name]):
+                    if (made.format, made.size) != expected:
                         raise SelfCheckFailed(
                             f"thumbnails: {spec.name} is {made.format} {made.size}, "
-                            f"not {image_format.name} {rendered.sizes[spec.name]}"
+                            f"not {expected[0]} {expected[1]}"
                         )
         except (ThumbnailError, OSError) as exc:
             raise SelfCheckFailed(f"thumbnails: {mode} probe: {exc}") from exc

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from support.cdn import create_distribution
-from support.services import Service, aws_env, local_env, moto_server
+from support.services import Service, aws_service, local_service
 
 
 @pytest.fixture(scope="module", params=["local", "aws"])
@@ -17,11 +17,12 @@ def service(
     """A server and one worker on the backend pair named by the parameter."""
     workdir: Path = tmp_path_factory.mktemp(request.param)
     if request.param == "local":
-        with Service(local_env(workdir), workdir).running(workers=1) as running:
-            yield running
+        yield from local_service(workdir)
     else:
-        with moto_server(workdir) as endpoint:
-            env = aws_env(endpoint, bucket="e2e-images")
-            env["SHARER_CDN_DISTRIBUTION_ID"] = create_distribution(endpoint, "e2e-images")
-            with Service(env, workdir).running(workers=1) as running:
-                yield running
+        yield from aws_service(
+            workdir,
+            bucket="e2e-images",
+            extra_env=lambda endpoint: {
+                "SHARER_CDN_DISTRIBUTION_ID": create_distribution(endpoint, "e2e-images")
+            },
+        )

@@ -7,15 +7,19 @@ use only when the test asks for it.
 
 import secrets
 import signal
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from faults.backends import Backends, backends_for
-from support.faults import FaultProxy
+from faults.backends import AwsBackends, Backends, backends_for
+from support import images
+from support.faults import FaultProxy, held
+from support.load import Accepted, upload_many
 from support.services import Service, aws_env, local_env, moto_server
+from support.waiting import wait_for
 
 # Two seconds hidden: a killed worker's jobs come back quickly; the heartbeat extends
 # running jobs every 2/3 s. Three receives: a failing job is dead-lettered after ~6 s
@@ -48,6 +52,34 @@ class Stack:
     def logged(self, process: str, message: str) -> list[dict[str, object]]:
         """The JSON log records with ``msg`` == ``message`` of one process (``worker-0``...)."""
         return [record for record in self.service.logs(process) if record["msg"] == message]
+
+    def upload_slow_batch(self, total: int) -> list[Accepted]:
+        """``total`` uploads (all 202) of 1600x1200 JPEGs: jobs of a few tenths of a
+        second each, so a worker is caught holding some."""
+        payloads = [images.jpeg((1600, 1200), seed=seed) for seed in (1, 2)]
+        tally = upload_many(self.service.base_url, payloads, concurrency=4, total=total)
+        assert tally.statuses == {202: total}
+        return tally.accepted
+
+    def start_worker_holding_jobs(self, **env: str) -> "subprocess.Popen[bytes]":
+        """A worker with the extra settings ``env``, once it holds a job."""
+        worker = self.service.start_worker(**env)
+        assert wait_for(lambda: self.backends.in_flight() > 0, timeout=20), "never took a job"
+        return worker
+
+    def start_worker_stuck_on_originals(self, **env: str) -> "subprocess.Popen[bytes]":
+        """A worker (AWS only) whose reads of originals the proxy holds for 30 s, once
+        it asked for one: its jobs cannot finish for now."""
+        assert self.proxy is not None
+        assert isinstance(self.backends, AwsBackends)
+        bucket = self.backends.bucket
+        self.proxy.inject(lambda r: r.is_s3_object(bucket, "images/"), held(30))
+        worker = self.service.start_worker(**self.via_proxy, **env)
+        proxy = self.proxy
+        assert wait_for(lambda: proxy.hits > 0, timeout=20), (
+            "the worker never asked for an original"
+        )
+        return worker
 
 
 @pytest.fixture(scope="session")

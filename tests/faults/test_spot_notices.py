@@ -8,13 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from faults.backends import AwsBackends
 from faults.conftest import Stack
-from support import images
-from support.faults import held
 from support.instance_metadata import FakeInstanceMetadata
-from support.load import Accepted, settle, upload_many
-from support.waiting import wait_for
+from support.load import Accepted, settle
 from worker.spot_notices import SAFETY_MARGIN_SECONDS
 
 pytestmark = pytest.mark.e2e
@@ -32,13 +28,6 @@ def imds() -> Iterator[FakeInstanceMetadata]:
         yield fake
 
 
-def _batch(stack: Stack) -> list[Accepted]:
-    payloads = [images.jpeg((1600, 1200), seed=seed) for seed in (1, 2)]
-    tally = upload_many(stack.service.base_url, payloads, concurrency=4, total=BATCH)
-    assert tally.statuses == {202: BATCH}
-    return tally.accepted
-
-
 def _ready_count(stack: Stack, process: str) -> int:
     return len(stack.logged(process, "thumbnails ready"))
 
@@ -47,15 +36,10 @@ def test_an_interruption_releases_the_held_jobs_at_once_and_none_is_lost(
     aws_stack: Stack, imds: FakeInstanceMetadata
 ) -> None:
     # Originals take 30 s to arrive, so the worker surely holds jobs when the notice comes.
-    stack, service, proxy = aws_stack, aws_stack.service, aws_stack.proxy
-    assert proxy is not None
-    assert isinstance(stack.backends, AwsBackends)
-    bucket = stack.backends.bucket
-    service.start_server()
-    accepted = _batch(stack)
-    proxy.inject(lambda r: r.is_s3_object(bucket, "images/"), held(30))
-    worker = service.start_worker(**stack.via_proxy, SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
-    assert wait_for(lambda: proxy.hits > 0, timeout=20), "the worker never asked for an original"
+    stack = aws_stack
+    stack.service.start_server()
+    accepted = stack.upload_slow_batch(BATCH)
+    worker = stack.start_worker_stuck_on_originals(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     _interrupt_and_check(stack, worker, imds, accepted)
 
 
@@ -64,9 +48,8 @@ def test_an_interruption_on_the_embedded_backends_releases_what_it_holds(
 ) -> None:
     stack, service = local_stack, local_stack.service
     service.start_server()
-    accepted = _batch(stack)
-    worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
-    assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    accepted = stack.upload_slow_batch(BATCH)
+    worker = stack.start_worker_holding_jobs(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     _interrupt_and_check(stack, worker, imds, accepted)
 
 
@@ -78,6 +61,9 @@ def _interrupt_and_check(
     imds.interrupt(time.time() + SAFETY_MARGIN_SECONDS)
     assert worker.wait(10) == 0
     assert stack.logged("worker-0", "spot notice: stopping")[-1]["notice"] == "interruption"
+    # Not the grace period: the notice's deadline (the time is whole seconds, so the
+    # deadline has passed by the time the worker drains).
+    assert stack.logged("worker-0", "stopping: waiting for running jobs")[-1]["wait_s"] == 0
     assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is False
     # Released, not left hidden for the visibility timeout.
     assert stack.backends.in_flight() == 0
@@ -91,9 +77,8 @@ def test_a_rebalance_recommendation_finishes_the_running_jobs_and_takes_no_more(
 ) -> None:
     stack, service = local_stack, local_stack.service
     service.start_server()
-    accepted = _batch(stack)
-    worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
-    assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    accepted = stack.upload_slow_batch(BATCH)
+    worker = stack.start_worker_holding_jobs(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     imds.recommend_rebalance(time.time())
     assert worker.wait(5 + 5) == 0  # within the 5 s grace period, plus start-up slack
     assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is True
@@ -109,8 +94,11 @@ def test_a_worker_started_under_a_notice_takes_no_job(
 ) -> None:
     service = stack.service
     service.start_server()
-    accepted = _batch(stack)
+    accepted = stack.upload_slow_batch(BATCH)
     imds.interrupt(time.time() + 120)
+    # A slow endpoint: a worker that received while its first look was under way would
+    # have finished jobs by the time the notice reached it.
+    imds.answer_delay = 1.0
     worker = service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     assert worker.wait(20) == 0
     assert _ready_count(stack, "worker-0") == 0

@@ -10,11 +10,8 @@ import pytest
 import requests
 from PIL import Image
 
-from faults.backends import AwsBackends
 from faults.conftest import Stack
-from support import images
-from support.faults import held
-from support.load import Accepted, check_thumbnails, settle, upload_many
+from support.load import Accepted, check_thumbnails, settle
 from support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +19,6 @@ pytestmark = pytest.mark.e2e
 # Jobs of a few tenths of a second each (1600x1200 JPEGs), so a worker is caught holding
 # some, and enough of them that it is still busy when it is killed.
 BATCH = 12
-
-
-def _slow_batch(stack: Stack) -> list[Accepted]:
-    payloads = [images.jpeg((1600, 1200), seed=seed) for seed in (1, 2)]
-    tally = upload_many(stack.service.base_url, payloads, concurrency=4, total=BATCH)
-    assert tally.statuses == {202: BATCH}
-    return tally.accepted
 
 
 class TornReadWatch:
@@ -78,7 +68,7 @@ class TornReadWatch:
 def test_jobs_held_by_a_killed_worker_are_finished_by_another(stack: Stack) -> None:
     service = stack.service
     service.start_server()
-    accepted = _slow_batch(stack)
+    accepted = stack.upload_slow_batch(BATCH)
     victim = service.start_worker()
     with TornReadWatch(accepted) as watch:
         assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
@@ -105,9 +95,8 @@ def test_jobs_held_by_a_killed_worker_are_finished_by_another(stack: Stack) -> N
 def test_sigterm_mid_batch_finishes_the_held_jobs_and_exits_0(local_stack: Stack) -> None:
     stack, service = local_stack, local_stack.service
     service.start_server()
-    accepted = _slow_batch(stack)
-    worker = service.start_worker()
-    assert wait_for(lambda: stack.backends.in_flight() > 0, timeout=20), "never took a job"
+    accepted = stack.upload_slow_batch(BATCH)
+    worker = stack.start_worker_holding_jobs()
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(5 + 5) == 0  # within the 5 s grace period, plus start-up slack
     assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is True
@@ -117,16 +106,11 @@ def test_sigterm_mid_batch_finishes_the_held_jobs_and_exits_0(local_stack: Stack
 
 
 def test_sigterm_returns_jobs_it_cannot_finish_within_the_grace_period(aws_stack: Stack) -> None:
-    stack, service, proxy = aws_stack, aws_stack.service, aws_stack.proxy
-    assert proxy is not None
-    assert isinstance(stack.backends, AwsBackends)
-    bucket = stack.backends.bucket
+    stack, service = aws_stack, aws_stack.service
     service.start_server()
-    accepted = _slow_batch(stack)
+    accepted = stack.upload_slow_batch(BATCH)
     # Originals take 30 s to arrive, far past a 1 s grace period.
-    proxy.inject(lambda r: r.is_s3_object(bucket, "images/"), held(30))
-    worker = service.start_worker(**stack.via_proxy, SHARER_WORKER_GRACE_SECONDS="1")
-    assert wait_for(lambda: proxy.hits > 0, timeout=20), "the worker never asked for an original"
+    worker = stack.start_worker_stuck_on_originals(SHARER_WORKER_GRACE_SECONDS="1")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(10) == 0  # long before the held requests would have returned
     assert stack.logged("worker-0", "worker stopped")[-1]["all_jobs_finished"] is False

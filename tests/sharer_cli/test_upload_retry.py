@@ -3,16 +3,17 @@ carries the same Idempotency-Key, so it gets the first answer and no second imag
 both backend pairs (files and SQLite; S3 and SQS on moto's server)."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from sharer.idempotency_records import decode_record, record_key
+from sharer.storage import Storage
 from sharer_cli.conftest import sharer
 from support.faults import Fault, FaultProxy, ProxiedRequest, answer_lost
 from support.images import jpeg
-from support.services import Service, aws_env, local_env, moto_server, service_storage
+from support.services import Service, aws_service, local_service, service_storage
 
 
 @pytest.fixture(scope="module", params=["local", "aws"])
@@ -22,13 +23,27 @@ def service(
     """A server and one worker on the backend pair named by the parameter."""
     workdir: Path = tmp_path_factory.mktemp(request.param)
     if request.param == "local":
-        with Service(local_env(workdir), workdir).running(workers=1) as running:
-            yield running
-        return
-    with moto_server(workdir) as endpoint:
-        env = aws_env(endpoint, bucket="cli-retry")
-        with Service(env, workdir).running(workers=1) as running:
-            yield running
+        yield from local_service(workdir)
+    else:
+        yield from aws_service(workdir, bucket="cli-retry")
+
+
+def _images(storage: Storage) -> int:
+    """How many images the store has a status for."""
+    return len(storage.list_keys("status/", limit=100_000))
+
+
+def _first_posts(count: int, keys: list[str | None]) -> Callable[[ProxiedRequest], bool]:
+    """A proxy rule that notes each POST's Idempotency-Key in ``keys`` and matches the
+    first ``count`` POSTs."""
+
+    def rule(request: ProxiedRequest) -> bool:
+        if request.method != "POST":
+            return False
+        keys.append(request.headers.get("idempotency-key"))
+        return len(keys) <= count
+
+    return rule
 
 
 def test_a_retry_after_a_lost_answer_makes_no_second_image(
@@ -37,17 +52,11 @@ def test_a_retry_after_a_lost_answer_makes_no_second_image(
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg((320, 240), seed=21))
     storage = service_storage(service)
-    images_before = len(storage.list_keys("status/", limit=100_000))
+    images_before = _images(storage)
     keys: list[str | None] = []
 
-    def first_post(request: ProxiedRequest) -> bool:
-        if request.method != "POST":
-            return False
-        keys.append(request.headers.get("idempotency-key"))
-        return len(keys) == 1
-
     with FaultProxy(service.base_url) as proxy:
-        proxy.inject(first_post, answer_lost())
+        proxy.inject(_first_posts(1, keys), answer_lost())
         run = sharer("upload", "--server", proxy.url, "--json", "--attempts", "3", photo)
 
     assert run.code == 0, run.err
@@ -55,7 +64,7 @@ def test_a_retry_after_a_lost_answer_makes_no_second_image(
     assert line["status"] == 202
     # The server did the first upload; the retry (same key) was answered from its record.
     assert len(keys) == 2
-    assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
+    assert _images(storage) == images_before + 1
     assert keys[0] is not None
     assert keys[0] == keys[1]
     record = decode_record(storage.get(record_key(keys[0].strip('"'))).body)
@@ -96,19 +105,13 @@ def test_an_upload_in_progress_is_awaited_past_the_attempts(
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg((96, 64), seed=23))
     storage = service_storage(service)
-    images_before = len(storage.list_keys("status/", limit=100_000))
+    images_before = _images(storage)
     posts: list[str | None] = []
     in_progress = json.dumps({"error": "an upload with this key is in progress"}).encode()
 
-    def first_posts(request: ProxiedRequest) -> bool:
-        if request.method != "POST":
-            return False
-        posts.append(request.headers.get("idempotency-key"))
-        return len(posts) <= 4
-
     with FaultProxy(service.base_url) as proxy:
         proxy.inject(
-            first_posts,
+            _first_posts(4, posts),
             Fault(409, in_progress, "application/json", headers=(("Retry-After", "0"),)),
         )
         run = sharer("upload", "--server", proxy.url, "--json", "--attempts", "2", photo)
@@ -118,4 +121,4 @@ def test_an_upload_in_progress_is_awaited_past_the_attempts(
     assert line["status"] == 202
     assert len(posts) == 5
     assert len(set(posts)) == 1
-    assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
+    assert _images(storage) == images_before + 1

@@ -8,6 +8,7 @@ paths answer 404 until the test posts a notice (``interrupt``, ``recommend_rebal
 import json
 import secrets
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +25,8 @@ class FakeInstanceMetadata:
         self.requests: list[tuple[str, str, int]] = []
         # Served instead of a real token when set (a broken endpoint).
         self.token_body: bytes | None = None
+        # Seconds every answer waits before it is sent (a slow endpoint).
+        self.answer_delay = 0.0
         self._lock = threading.Lock()
         fake = self
 
@@ -53,6 +56,8 @@ class FakeInstanceMetadata:
             def _answer(self, status: int, body: bytes) -> None:
                 with fake._lock:
                     fake.requests.append((self.command, self.path, status))
+                    delay = fake.answer_delay
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

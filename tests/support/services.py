@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,3 +231,19 @@ def local_service(
     when the fixture is torn down."""
     with Service(local_env(workdir) | dict(env or {}), workdir).running(workers=workers) as running:
         yield running
+
+
+def aws_service(
+    workdir: Path,
+    *,
+    bucket: str,
+    workers: int = 1,
+    extra_env: Callable[[str], dict[str, str]] = lambda endpoint: {},
+) -> Iterator[Service]:
+    """A running server and ``workers`` workers on S3 and SQS of a moto server of their
+    own (``bucket`` and its queues; ``extra_env(endpoint)`` adds settings), for a fixture
+    to ``yield from``; all stopped when the fixture is torn down."""
+    with moto_server(workdir) as endpoint:
+        env = aws_env(endpoint, bucket=bucket) | extra_env(endpoint)
+        with Service(env, workdir).running(workers=workers) as running:
+            yield running

@@ -36,6 +36,24 @@ def test_an_upload_in_progress_is_retried_only_for_uploads() -> None:
     assert not policy.should_retry(1, 409)
 
 
+def test_an_upload_in_progress_spends_no_attempt_within_its_budget() -> None:
+    tries = RetryPolicy(attempts=2, first_delay=0.0).tries(UPLOAD_RETRIED_STATUSES)
+    for _ in range(10):
+        assert tries.wait_after(409, "0") is not None
+    assert tries.spent == 0
+    assert tries.wait_after(503, None) is not None
+    assert tries.wait_after(503, None) is None
+
+
+def test_an_upload_in_progress_past_its_budget_spends_attempts() -> None:
+    policy = RetryPolicy(attempts=2, first_delay=0.0, in_progress_seconds=0.0)
+    tries = policy.tries(UPLOAD_RETRIED_STATUSES)
+    assert tries.wait_after(409, "0") is not None
+    assert tries.wait_after(409, "0") is None
+    # Any other request's 409 is final at once.
+    assert RetryPolicy().tries().wait_after(409, "0") is None
+
+
 def test_waits_follow_retry_after_else_back_off_and_are_jittered_upwards() -> None:
     policy = RetryPolicy(first_delay=0.5, max_delay=30.0, jitter=0.25)
     for _ in range(50):

@@ -69,6 +69,17 @@ def test_each_run_acts_on_at_most_batch_images() -> None:
     assert len(queue.messages) == 4
 
 
+def test_each_run_takes_the_stalest_first_wherever_they_are_listed() -> None:
+    storage, queue = FakeStorage(), FakeQueue()
+    jobs = sorted((_uploaded(storage, age=0) for _ in range(5)), key=lambda j: j.image_id)
+    # The later a marker is listed, the staler it is: key order would pick the youngest.
+    for place, job in enumerate(jobs):
+        storage.modified[pending_key(job.image_id)] = time.time() - STALE * (2 + place)
+    report = _reconciler(storage, queue, batch=2).run_once()
+    assert report.scanned == 5
+    assert report.requeued == [jobs[4].image_id, jobs[3].image_id]
+
+
 def test_after_the_last_requeue_the_image_is_marked_failed() -> None:
     storage, queue = FakeStorage(), FakeQueue()
     job = _uploaded(storage, age=STALE + 1)
