@@ -61,7 +61,7 @@ def _evaluate(value: Any, region: str, template: dict[str, Any]) -> Any:
 
 def _refusals(synthesized: Synthesized, region: str) -> list[str]:
     """The descriptions of the rule assertions that fail in ``region``."""
-    template = dict(synthesized.template.to_json())
+    template = synthesized.document
     return [
         assertion["AssertDescription"]
         for name, rule in template["Rules"].items()
@@ -105,7 +105,7 @@ def test_lifecycle_region_limits_every_accepted_region_passes_the_rule(
 
 def _subnet_zones(synthesized: Synthesized, region: str) -> dict[bool, list[Any]]:
     """Each subnet's zone in ``region``, public (True) and isolated (False), by CIDR order."""
-    template = dict(synthesized.template.to_json())
+    template = synthesized.document
     zones: dict[bool, list[Any]] = {True: [], False: []}
     subnets = sorted(
         synthesized.resources("AWS::EC2::Subnet").values(),
