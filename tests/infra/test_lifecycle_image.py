@@ -105,7 +105,8 @@ def test_launch_templates_replace_never_by_name(synthesized: Synthesized) -> Non
 
 def test_worker_group_create_and_rollback_wait_for_signals(synthesized: Synthesized) -> None:
     group_id, group = synthesized.group("worker")
-    synthesized.template.has_resource(
+    # The worker group itself: the server group waits for signals too.
+    signalled = synthesized.resources(
         "AWS::AutoScaling::AutoScalingGroup",
         {
             "CreationPolicy": {
@@ -116,6 +117,7 @@ def test_worker_group_create_and_rollback_wait_for_signals(synthesized: Synthesi
             ),
         },
     )
+    assert group_id in signalled
     assert synthesized.resource(group_id)["UpdatePolicy"]["AutoScalingRollingUpdate"][
         "MinInstancesInService"
     ] >= min(int(group["MinSize"]), int(group["MaxSize"]) - 1)
