@@ -4,6 +4,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ class Synthesized:
     stack: SharerStack
     template: Template
     outdir: Path
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The template as CloudFormation reads it, decoded once: ``Template.to_json``
+        goes through jsii to node on every call. Shared by every test: read, never change."""
+        return dict(self.template.to_json())
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        """The whole resource ``logical_id``: Type, Properties, DependsOn, policies, Metadata."""
+        resource: dict[str, Any] = self.document["Resources"][logical_id]
+        return resource
 
     def resources(self, resource_type: str, props: Any = None) -> dict[str, dict[str, Any]]:
         """Every resource of ``resource_type`` (matching ``props``), by logical id."""

@@ -10,16 +10,14 @@ from cdk_synthesis import Synthesized
 def _skips(synthesized: Synthesized) -> dict[str, dict[str, str]]:
     """Logical id -> {check id: reason} of every checkov skip in the template."""
     found: dict[str, dict[str, str]] = {}
-    for logical_id, resource in synthesized.template.to_json()["Resources"].items():
+    for logical_id, resource in synthesized.document["Resources"].items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             found.setdefault(logical_id, {})[skip["id"]] = skip["comment"]
     return found
 
 
 def _properties(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
-    properties: dict[str, Any] = synthesized.template.to_json()["Resources"][logical_id][
-        "Properties"
-    ]
+    properties: dict[str, Any] = synthesized.resource(logical_id)["Properties"]
     return properties
 
 

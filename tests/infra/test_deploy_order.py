@@ -76,7 +76,7 @@ def _dependencies(resources: dict[str, Any], start: str) -> set[str]:
 def test_every_reader_of_a_stack_parameter_depends_on_its_creator(
     synthesized: Synthesized,
 ) -> None:
-    resources = synthesized.template.to_json()["Resources"]
+    resources = synthesized.document["Resources"]
     creators = _creators(resources)
     readers = [
         (logical_id, name)

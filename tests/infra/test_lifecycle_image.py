@@ -3,8 +3,6 @@
 synthesized template (``synthesized``) and, for updates, on the template of a deploy that
 builds a new image (``updated_synthesized``)."""
 
-from typing import Any
-
 from aws_cdk.assertions import Match
 from cdk_synthesis import Synthesized, launch_template_of
 
@@ -18,11 +16,6 @@ IMAGE_BUILDER_NAMED = (
     "AWS::ImageBuilder::ImagePipeline",
     "AWS::ImageBuilder::LifecyclePolicy",
 )
-
-
-def _resources(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
-    resources: dict[str, dict[str, Any]] = synthesized.template.to_json()["Resources"]
-    return resources
 
 
 def test_component_and_recipe_replace_only_with_a_new_version(
@@ -42,7 +35,7 @@ def test_image_create_waits_for_its_roles_and_publishes_nothing_the_fleets_read(
     synthesized: Synthesized,
 ) -> None:
     image_id, image = synthesized.only("AWS::ImageBuilder::Image")
-    resource = _resources(synthesized)[image_id]
+    resource = synthesized.resource(image_id)
     policies = set(synthesized.resources("AWS::IAM::Policy"))
     assert len(set(resource["DependsOn"]) & policies) == 2
     for _, data in (synthesized.launch_template(r) for r in ("worker", "server")):
@@ -70,7 +63,7 @@ def test_image_replace_gives_both_launch_templates_a_version_naming_the_new_ami(
 
 def test_image_delete_takes_its_ami_and_snapshots(synthesized: Synthesized) -> None:
     image_id, image = synthesized.only("AWS::ImageBuilder::Image")
-    resource = _resources(synthesized)[image_id]
+    resource = synthesized.resource(image_id)
     # Retain would keep the AMI (DeletionSettings are skipped under Retain).
     assert resource.get("DeletionPolicy", "Delete") == "Delete"
     assert resource.get("UpdateReplacePolicy", "Delete") == "Delete"
@@ -107,12 +100,13 @@ def test_launch_templates_replace_never_by_name(synthesized: Synthesized) -> Non
     # changed name would replace it, and the templates have generated names.
     for role in ("worker", "server"):
         template_id, _ = synthesized.launch_template(role)
-        assert "LaunchTemplateName" not in _resources(synthesized)[template_id]["Properties"]
+        assert "LaunchTemplateName" not in synthesized.resource(template_id)["Properties"]
 
 
 def test_worker_group_create_and_rollback_wait_for_signals(synthesized: Synthesized) -> None:
     group_id, group = synthesized.group("worker")
-    synthesized.template.has_resource(
+    # The worker group itself: the server group waits for signals too.
+    signalled = synthesized.resources(
         "AWS::AutoScaling::AutoScalingGroup",
         {
             "CreationPolicy": {
@@ -123,7 +117,8 @@ def test_worker_group_create_and_rollback_wait_for_signals(synthesized: Synthesi
             ),
         },
     )
-    assert _resources(synthesized)[group_id]["UpdatePolicy"]["AutoScalingRollingUpdate"][
+    assert group_id in signalled
+    assert synthesized.resource(group_id)["UpdatePolicy"]["AutoScalingRollingUpdate"][
         "MinInstancesInService"
     ] >= min(int(group["MinSize"]), int(group["MaxSize"]) - 1)
 
@@ -145,4 +140,4 @@ def test_worker_settings_create_before_the_group(synthesized: Synthesized) -> No
         "AWS::SSM::Parameter",
         {"Properties": {"Name": f"/sharer/{synthesized.stack.stack_name}/worker"}},
     )
-    assert settings_id in _resources(synthesized)[group_id]["DependsOn"]
+    assert settings_id in synthesized.resource(group_id)["DependsOn"]

@@ -165,8 +165,8 @@ def walk(before: Resources, after: Resources) -> Walk:
 def test_no_rollback_leaves_a_launch_path_naming_an_ami_it_removes(
     synthesized: Synthesized, updated_synthesized: Synthesized
 ) -> None:
-    before = synthesized.template.to_json()["Resources"]
-    after = updated_synthesized.template.to_json()["Resources"]
+    before = synthesized.document["Resources"]
+    after = updated_synthesized.document["Resources"]
     found = walk(before, after)
     # The update this walks is the dangerous one: it builds an image whose AMI the
     # rollback deletes, while both fleets launch from the image.
@@ -181,9 +181,7 @@ def test_a_refresh_deploy_rebuilds_the_image_and_rolls_back_safely(
 ) -> None:
     # `cdk deploy -c imageRefresh=...`, how patches reach the fleets, is the same update.
     refreshed = synthesize(tmp_path_factory.mktemp("cdk.out.refresh"), {"imageRefresh": "next"})
-    found = walk(
-        synthesized.template.to_json()["Resources"], refreshed.template.to_json()["Resources"]
-    )
+    found = walk(synthesized.document["Resources"], refreshed.document["Resources"])
     assert len(found.built_by_update) == 1
     assert found.broken == []
 

@@ -22,10 +22,6 @@ from sharer.settings import load_settings
 UNIT = REPO_ROOT / "image-builder" / "systemd" / "sharer@.service"
 
 
-def _resource(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
-    return synthesized.template.to_json()["Resources"][logical_id]  # type: ignore[no-any-return]
-
-
 def _balancer(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
     return synthesized.only("AWS::ElasticLoadBalancingV2::LoadBalancer")
 
@@ -145,7 +141,7 @@ def test_a_rollout_stops_an_old_server_only_after_a_new_one_is_healthy(
     synthesized: Synthesized,
 ) -> None:
     group_id, group = synthesized.group("server")
-    resource = _resource(synthesized, group_id)
+    resource = synthesized.resource(group_id)
     rolling = resource["UpdatePolicy"]["AutoScalingRollingUpdate"]
     assert rolling["MaxBatchSize"] == 1
     assert rolling["MinInstancesInService"] == int(group["MinSize"])
@@ -173,7 +169,7 @@ def test_lifecycle_server_group_rolling_update_signals_once_the_balancer_routes_
     allowed = grants(synthesized, synthesized.role_id("server"))
     assert allowed["elasticloadbalancing:DescribeTargetHealth"] == {"*"}
     # The signal wait fits in the group's signal timeout.
-    resource = _resource(synthesized, group_id)
+    resource = synthesized.resource(group_id)
     timeout = resource["CreationPolicy"]["ResourceSignal"]["Timeout"]
     seconds = re.findall(r"--seconds (\d+)", synthesized.user_data(template_id))
     assert _iso_seconds(timeout) > sum(int(s) for s in seconds)
@@ -234,7 +230,7 @@ def test_server_settings_name_the_cdn_and_its_distribution(synthesized: Synthesi
     assert settings["SHARER_MAX_CONNECTIONS_PER_CLIENT"] == "0"
     # The launch template only knows the parameter's name.
     template_id, _ = synthesized.launch_template("server")
-    assert distribution_id not in str(_resource(synthesized, template_id))
+    assert distribution_id not in str(synthesized.resource(template_id))
 
 
 def test_timeouts_are_ordered_along_the_path(synthesized: Synthesized) -> None:
@@ -305,4 +301,4 @@ def test_instances_launch_only_once_what_they_read_at_first_boot_exists(
             {"Properties": {"Name": f"/sharer/{synthesized.stack.stack_name}/{role}"}},
         )
         group_id, _ = synthesized.group(role)
-        assert {agent_config, settings} <= set(_resource(synthesized, group_id)["DependsOn"])
+        assert {agent_config, settings} <= set(synthesized.resource(group_id)["DependsOn"])
