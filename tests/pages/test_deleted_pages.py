@@ -79,3 +79,33 @@ def test_an_upload_deleted_while_pending_is_shown_deleted_and_forgotten(
         lambda d: card.find_element(By.CSS_SELECTOR, ".message").text == "This image was deleted."
     )
     assert not browsing.driver.find_elements(By.CSS_SELECTOR, "#history .card")
+
+
+def test_a_pending_upload_deleted_while_away_is_forgotten_on_the_next_visit(
+    service: Service, browsing: Browsing, tmp_path: Path
+) -> None:
+    browsing.open("/upload")
+    photo = tmp_path / "away.jpg"
+    photo.write_bytes(jpeg((320, 240), seed=43))
+    browsing.driver.find_element(By.ID, "file-input").send_keys(str(photo))
+    WebDriverWait(browsing.driver, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#history .card") or False
+    )
+    (entry,) = browsing.driver.execute_script(
+        "return JSON.parse(window.localStorage.getItem('sharer.uploads'))"
+    )
+    browsing.driver.get("about:blank")  # left while it was still being prepared
+
+    _delete(service, entry["id"], entry["token"])
+    browsing.expected_errors.append("status of 410")
+    browsing.open("/upload")
+    # The visit asks once after each upload still being prepared; a deleted one goes.
+    WebDriverWait(browsing.driver, WAIT).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, "#history .card")
+    )
+    assert (
+        browsing.driver.execute_script(
+            "return JSON.parse(window.localStorage.getItem('sharer.uploads'))"
+        )
+        == []
+    )

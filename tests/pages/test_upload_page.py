@@ -2,10 +2,13 @@
 thumbnails, share links, refusals and "your uploads"."""
 
 import base64
+import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+import pytest
 import requests
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
@@ -15,10 +18,11 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
+from server.idempotent_uploads import UploadInProgress
 from server.inspection import unsupported_message
 from sharer.formats import ACCEPTED
 from sharer.idempotency_records import decode_record, record_key
-from support.faults import FaultProxy, ProxiedRequest, answer_lost, service_busy
+from support.faults import Fault, FaultProxy, ProxiedRequest, answer_lost, service_busy
 from support.images import jpeg, png
 from support.services import Service, service_storage
 
@@ -64,6 +68,41 @@ def shown(driver: webdriver.Chrome, image: WebElement) -> bool:
 def share_link(card: WebElement) -> str:
     """The share URL a card offers."""
     return str(card.find_element(By.CSS_SELECTOR, ".share-row input").get_attribute("value"))
+
+
+def posts_recording_keys(keys: list[str]) -> Callable[[ProxiedRequest], bool]:
+    """A proxy rule matching the uploads (POSTs), noting each one's Idempotency-Key in
+    ``keys`` ("" when it has none)."""
+
+    def posts(request: ProxiedRequest) -> bool:
+        if request.method != "POST":
+            return False
+        keys.append(request.headers.get("idempotency-key", ""))
+        return True
+
+    return posts
+
+
+def upload_in_progress() -> Fault:
+    """The server's 409 for an upload whose key is still being taken (as
+    ``UploadInProgress`` answers it), for the page to explain."""
+    conflict = UploadInProgress()
+    body = json.dumps({"error": conflict.description}).encode()
+    return Fault(
+        409, body, "application/json", headers=(("Retry-After", str(conflict.retry_after)),)
+    )
+
+
+def failed_upload_through(proxy: FaultProxy, browsing: Browsing, photo: Path) -> WebElement:
+    """Load the upload page through ``proxy``, upload ``photo`` and wait for its card's
+    error message (the proxy's rule makes the upload fail)."""
+    browsing.other_origins.append(proxy.url)
+    browsing.driver.get(f"{proxy.url}/upload")
+    choose(browsing, photo)
+    messages: list[WebElement] = WebDriverWait(browsing.driver, WAIT).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
+    )
+    return messages[0]
 
 
 def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
@@ -258,26 +297,32 @@ def test_delete_from_your_uploads_removes_the_image_everywhere(
     browsing.driver.save_screenshot(str(artifacts / "share-deleted.png"))
 
 
-def test_a_busy_service_is_explained_with_a_retry_button(
-    browsing: Browsing, service: Service, tmp_path: Path
+@pytest.mark.parametrize(
+    ("refusal", "explained"),
+    [
+        (service_busy(retry_after=5), "The service is busy: retry in 5 s."),
+        (upload_in_progress(), "The server is still taking this upload: retry in 1 s."),
+    ],
+    ids=["busy", "in-progress"],
+)
+def test_a_retryable_refusal_is_explained_with_a_retry_that_sends_the_same_key(
+    browsing: Browsing, service: Service, tmp_path: Path, refusal: Fault, explained: str
 ) -> None:
-    busy = service_busy(retry_after=5)
+    keys: list[str] = []
     with FaultProxy(service.base_url) as proxy:
-        # The page is loaded through the proxy, which answers every upload 503 itself.
-        proxy.inject(lambda request: request.method == "POST", busy)
-        browsing.other_origins.append(proxy.url)
-        browsing.expected_errors.append("status of 503")
-        browsing.driver.get(f"{proxy.url}/upload")
-        choose(browsing, write(tmp_path, "later.jpg", jpeg((200, 150), seed=41)))
-        message = WebDriverWait(browsing.driver, WAIT).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
-        )[0]
-        assert message.text == "The service is busy: retry in 5 s."
+        # The page is loaded through the proxy, which answers every upload itself.
+        proxy.inject(posts_recording_keys(keys), refusal)
+        browsing.expected_errors.append(f"status of {refusal.status}")
+        message = failed_upload_through(
+            proxy, browsing, write(tmp_path, "later.jpg", jpeg((200, 150), seed=41))
+        )
+        assert message.text == explained
         retry = browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card button")
         assert retry.text == "Retry"
         assert proxy.hits == 1
         retry.click()
         WebDriverWait(browsing.driver, WAIT).until(lambda _: proxy.hits == 2)
+    assert keys[1] == keys[0] != ""
 
 
 def test_retry_after_a_lost_answer_sends_the_same_key_and_makes_one_image(
@@ -286,25 +331,17 @@ def test_retry_after_a_lost_answer_sends_the_same_key_and_makes_one_image(
     storage = service_storage(service)
     images_before = len(storage.list_keys("status/", limit=100_000))
     keys: list[str] = []
-
-    def posts_first_lost(request: ProxiedRequest) -> bool:
-        if request.method != "POST":
-            return False
-        keys.append(request.headers.get("idempotency-key", ""))
-        return len(keys) == 1
+    posts = posts_recording_keys(keys)
 
     with FaultProxy(service.base_url) as proxy:
         # The first upload reaches the server, which stores it; its answer never arrives.
-        proxy.inject(posts_first_lost, answer_lost())
-        browsing.other_origins.append(proxy.url)
+        proxy.inject(lambda request: posts(request) and len(keys) == 1, answer_lost())
         browsing.expected_errors.append("ERR_EMPTY_RESPONSE")
         # Its thumbnails are on the server's origin, not the proxy's the page came from.
         browsing.expected_errors.append("violates the following Content Security Policy")
-        browsing.driver.get(f"{proxy.url}/upload")
-        choose(browsing, write(tmp_path, "flaky.jpg", jpeg((200, 150), seed=43)))
-        message = WebDriverWait(browsing.driver, WAIT).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card .message.error") or False
-        )[0]
+        message = failed_upload_through(
+            proxy, browsing, write(tmp_path, "flaky.jpg", jpeg((200, 150), seed=43))
+        )
         assert message.text == "Could not reach the server: check your connection and retry."
         assert len(storage.list_keys("status/", limit=100_000)) == images_before + 1
         browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card button").click()

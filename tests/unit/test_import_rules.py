@@ -28,9 +28,12 @@ ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
 }
 
 
-def package_dir(package: str) -> Path:
-    """Where ``package``'s modules live: ``cdk/`` at the root, the others in ``src/``."""
-    return REPO_ROOT / package if package == "cdk" else REPO_ROOT / "src" / package
+def package_modules(package: str) -> list[Path]:
+    """``package``'s modules: ``cdk/`` and the CDK app (``app.py``) at the root, the
+    others in ``src/``."""
+    if package == "cdk":
+        return [*sorted((REPO_ROOT / "cdk").rglob("*.py")), REPO_ROOT / "app.py"]
+    return sorted((REPO_ROOT / "src" / package).rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
@@ -60,7 +63,7 @@ def imported_modules(path: Path) -> Iterator[str]:
 
 def project_imports(package: str) -> Iterator[tuple[str, str]]:
     """(importing module, imported project module) for every module of ``package``."""
-    for path in sorted(package_dir(package).rglob("*.py")):
+    for path in package_modules(package):
         for imported in imported_modules(path):
             if imported.split(".")[0] in PROJECT_PACKAGES:
                 yield module_name(path), imported
@@ -98,3 +101,10 @@ def test_the_rules_see_the_imports_that_are_there() -> None:
     assert ("server.app", "sharer.settings") in set(project_imports("server"))
     assert ("cdk.access", "sharer.key_scheme") in set(project_imports("cdk"))
     assert ("server.containers.jpeg", "server.containers.walked") in set(project_imports("server"))
+    assert ("app", "cdk.stack") in set(project_imports("cdk"))
+
+
+def test_every_package_in_src_has_a_rule() -> None:
+    # A new package would otherwise import what it liked, unseen by the rules above.
+    packages = {path.parent.name for path in (REPO_ROOT / "src").glob("*/__init__.py")}
+    assert packages == set(ALLOWED_PACKAGES) - {"cdk"}

@@ -1,6 +1,6 @@
 // A share page whose image is still pending: poll its status (each poll held by the
-// server while pending; with backoff, bounded)
-// and reload once it is ready, failed or deleted, so the server renders the final page.
+// server while pending; with backoff, bounded) and reload once it is ready, failed or
+// deleted, so the server renders the final page.
 "use strict";
 
 (function () {

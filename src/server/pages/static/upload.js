@@ -68,13 +68,18 @@
     renderHistory();
   }
 
+  // No such image (404) or deleted (410): nothing more will come of it.
+  function gone(response) {
+    return response.status === 404 || response.status === 410;
+  }
+
   // An upload still being made when the page was left: ask once whether it is done.
   async function checkPending(entry) {
     try {
       const response = await fetch("/images/" + encodeURIComponent(entry.id), {
         headers: { Accept: "application/json" },
       });
-      if (response.status === 404 || response.status === 410) forget(entry.id);
+      if (gone(response)) forget(entry.id);
       else if (response.ok && (await response.json()).status === "ready") markReady(entry.id);
     } catch (error) {
       // Offline: it shows as being prepared until the next visit.
@@ -153,7 +158,7 @@
       announce("Could not reach the server to delete " + entry.name + ": retry later.");
       return;
     }
-    if (response.status === 204 || response.status === 404 || response.status === 410) {
+    if (response.status === 204 || gone(response)) {
       forget(entry.id);
       announce(entry.name + " was deleted.");
       return;
@@ -292,8 +297,8 @@
       const response = await fetch(statusUrl, {
         headers: { Accept: "application/json", Prefer: "wait=10" },
       });
-      if (response.status === 404 || response.status === 410) {
-        // Deleted meanwhile (from another tab, say): nothing more will come.
+      if (gone(response)) {
+        // Deleted meanwhile (from another tab, say).
         forget(entry.id);
         fail(view, "This image was deleted.");
         return;
