@@ -22,14 +22,14 @@ def cloudfront(endpoint: str) -> "CloudFrontClient":
     )
 
 
-def create_distribution(endpoint: str, bucket: str) -> str:
-    """A distribution in front of ``bucket``; returns its id."""
+def distribution_config(bucket: str) -> "DistributionConfigTypeDef":
+    """The smallest enabled distribution moto accepts, in front of ``bucket``."""
     origin: OriginTypeDef = {
         "Id": "images",
         "DomainName": f"{bucket}.s3.amazonaws.com",
         "S3OriginConfig": {"OriginAccessIdentity": ""},
     }
-    config: DistributionConfigTypeDef = {
+    return {
         "CallerReference": bucket,
         "Comment": "",
         "Enabled": True,
@@ -42,7 +42,13 @@ def create_distribution(endpoint: str, bucket: str) -> str:
             "MinTTL": 0,
         },
     }
-    response = cloudfront(endpoint).create_distribution(DistributionConfig=config)
+
+
+def create_distribution(endpoint: str, bucket: str) -> str:
+    """A distribution in front of ``bucket``; returns its id."""
+    response = cloudfront(endpoint).create_distribution(
+        DistributionConfig=distribution_config(bucket)
+    )
     return str(response["Distribution"]["Id"])
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import requests
 
+from support.cdn import distribution_config
 from support.rehearsal.template import ACCOUNT_ID, REGION, Physical, StackTemplate, Statement
 from support.services import START_TIMEOUT, free_port, stop_processes, wait_until_listening
 
@@ -207,7 +208,11 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
             "QueueName": logical_id,
             "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}",
         }
-    distribution_id = _create_distribution(account, cdn_domain)
+    # A stand-in: only its id, its ARN and its invalidations are used.
+    created = account.cloudfront().create_distribution(
+        DistributionConfig=distribution_config(bucket)
+    )
+    distribution_id = created["Distribution"]["Id"]
     physical[template.distribution_id()] = {"Ref": distribution_id, "DomainName": cdn_domain}
     ssm = account.client("ssm")
     for role in ("server", "worker"):
@@ -224,26 +229,6 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
         dead_letter_queue_url=physical[dead_letter_queue]["Ref"],
         distribution_id=distribution_id,
     )
-
-
-def _create_distribution(account: Account, domain: str) -> str:
-    """A distribution on moto: only its id and its invalidations are used."""
-    response = account.cloudfront().create_distribution(
-        DistributionConfig={
-            "CallerReference": "rehearsal",
-            "Comment": "rehearsal",
-            "Enabled": True,
-            "Origins": {"Quantity": 1, "Items": [{"Id": "cdn", "DomainName": domain}]},
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "cdn",
-                "ViewerProtocolPolicy": "allow-all",
-                "TrustedSigners": {"Enabled": False, "Quantity": 0},
-                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                "MinTTL": 0,
-            },
-        }
-    )
-    return str(response["Distribution"]["Id"])
 
 
 def role_identity(

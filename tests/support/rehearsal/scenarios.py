@@ -86,6 +86,16 @@ def _settled(stage: Stage, proof: Proof, accepted: list[Accepted]) -> None:
     proof.check(ready == len(accepted), f"{len(accepted) - ready} images never became ready")
 
 
+def _settled_by_one_worker(stage: Stage, proof: Proof, accepted: Accepted) -> None:
+    """One worker instance, outside the fleet, until ``accepted``'s image settles."""
+    worker = stage.worker()
+    worker.start()
+    try:
+        _settled(stage, proof, [accepted])
+    finally:
+        worker.stop()
+
+
 def uploads_through_the_cdn(stage: Stage, *, total: int = 60, concurrency: int = 8) -> Proof:
     """1. Uploads under load through the CDN; every 202's thumbnails fetchable there."""
     proof = Proof(1, "uploads under load through the CDN; every thumbnail fetchable there")
@@ -127,12 +137,7 @@ def thumbnail_not_cached_before_ready(stage: Stage) -> Proof:
     proof.figures["statuses before ready"] = sorted({r.status_code for r in early})
     proof.check(all(r.status_code in (403, 404) for r in early), "a missing thumbnail answered")
     proof.check(not any(_hit(r) for r in early), "a missing thumbnail was served from cache")
-    worker = stage.worker()
-    worker.start()
-    try:
-        _settled(stage, proof, [accepted])
-    finally:
-        worker.stop()
+    _settled_by_one_worker(stage, proof, accepted)
     ready = requests.get(url, timeout=REQUEST_TIMEOUT)
     again = requests.get(url, timeout=REQUEST_TIMEOUT)
     proof.figures["status once ready"] = ready.status_code
@@ -147,12 +152,7 @@ def delete_purges_the_cdn(stage: Stage) -> Proof:
     proof = Proof(6, "delete purges the CDN through CreateInvalidation; the image is gone")
     accepted, token = _upload(stage, images.jpeg((640, 480), seed=600))
     image_id = accepted.location.rsplit("/", 1)[1]
-    worker = stage.worker()
-    worker.start()
-    try:
-        _settled(stage, proof, [accepted])
-    finally:
-        worker.stop()
+    _settled_by_one_worker(stage, proof, accepted)
     urls = list(accepted.urls.values())
     for url in urls:
         requests.get(url, timeout=REQUEST_TIMEOUT)
@@ -291,26 +291,28 @@ def rolling_replacement(stage: Stage, *, replace: int | None = None) -> Proof:
     group's rolling update does (launch, healthy, drain, stop): 0 failed uploads."""
     proof = Proof(2, "rolling replacement of every server under load: 0 failed uploads")
     stop, tally = threading.Event(), Tally()
-    thread = _background_uploads(stage, stop, tally)
-    started = time.monotonic()
-    drains, launches = [], []
-    try:
-        for old in list(stage.servers)[:replace]:
-            launched = time.monotonic()
-            stage.start_server()
-            launches.append(round(time.monotonic() - launched, 1))
-            drains.append(round(stage.stop_server(old), 1))
-    finally:
-        stop.set()
-        thread.join(REQUEST_TIMEOUT * 2)
-    proof.figures |= {
-        "servers replaced": len(drains),
-        "seconds to healthy": launches,
-        "seconds draining": drains,
-        "seconds": round(time.monotonic() - started, 1),
-    }
-    _tally_failures(proof, tally)
+    # The worker group runs through the update as it does on AWS: the uploads' jobs are
+    # done while the servers are replaced, not all after it.
     with stage.worker_fleet():
+        thread = _background_uploads(stage, stop, tally)
+        started = time.monotonic()
+        drains, launches = [], []
+        try:
+            for old in list(stage.servers)[:replace]:
+                launched = time.monotonic()
+                stage.start_server()
+                launches.append(round(time.monotonic() - launched, 1))
+                drains.append(round(stage.stop_server(old), 1))
+        finally:
+            stop.set()
+            thread.join(REQUEST_TIMEOUT * 2)
+        proof.figures |= {
+            "servers replaced": len(drains),
+            "seconds to healthy": launches,
+            "seconds draining": drains,
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        _tally_failures(proof, tally)
         _settled(stage, proof, tally.accepted)
     return proof
 

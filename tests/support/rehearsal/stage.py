@@ -5,9 +5,9 @@ viewer -> Varnish (the distribution) -> HAProxy (the balancer) -> server instanc
 server and worker instances, the reconciler -> moto's S3, SQS, SSM and CloudFront APIs,
 each signed as its role's IAM user.
 
-``Stage.start_server`` is the one way a server instance starts (what an Auto Scaling
-launch does): its unit, the user data's wait for healthy, its registration with the
-target group.
+``Stage.start_servers`` is the one way server instances start (what an Auto Scaling
+launch does): their units, their registration with the target group, the user data's
+wait for healthy.
 """
 
 import subprocess
@@ -77,31 +77,43 @@ class Stage:
     def start_server(self) -> int:
         """Launch one server instance into a free slot and wait until the balancer counts
         it healthy (user data's wait, then the target group's checks); its slot."""
+        (slot,) = self.start_servers(1)
+        return slot
+
+    def start_servers(self, count: int) -> list[int]:
+        """Launch ``count`` server instances at once, as a group launches its capacity, then
+        wait until the balancer counts each healthy; their slots. The target group checks
+        every registered target on its own schedule, so their waits overlap."""
+        slots = [self._launch_server() for _ in range(count)]
+        health = urlsplit(self.template.unit_health_url())
+        for slot in slots:
+            subprocess.run(
+                [
+                    str(SCRIPTS / "sharer-wait-healthy.sh"),
+                    f"http://127.0.0.1:{self.balancer.slot_ports[slot]}{health.path}",
+                    str(HEALTHY_WAIT_SECONDS),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=HEALTHY_WAIT_SECONDS + 10,
+            )
+            self.balancer.wait_healthy(slot, timeout=HEALTHY_WAIT_SECONDS)
+        return slots
+
+    def _launch_server(self) -> int:
+        """Start a server unit in a free slot and register it with the target group."""
         slot = next(s for s in range(len(self.balancer.slot_ports)) if s not in self.servers)
-        port = self.balancer.slot_ports[slot]
         unit = Unit(
             "sharer@.service",
             "server",
             self.workdir / f"server-{self._launches}",
             self.bootstrap("server"),
-            self.endpoint_overrides(port),
+            self.endpoint_overrides(self.balancer.slot_ports[slot]),
         )
         self._launches += 1
         unit.start()
         self.servers[slot] = unit
         self.balancer.register(slot)
-        health = urlsplit(self.template.unit_health_url())
-        subprocess.run(
-            [
-                str(SCRIPTS / "sharer-wait-healthy.sh"),
-                f"http://127.0.0.1:{port}{health.path}",
-                str(HEALTHY_WAIT_SECONDS),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=HEALTHY_WAIT_SECONDS + 10,
-        )
-        self.balancer.wait_healthy(slot, timeout=HEALTHY_WAIT_SECONDS)
         return slot
 
     def stop_server(self, slot: int) -> float:
@@ -220,6 +232,5 @@ def running_stage(template: StackTemplate, workdir: Path) -> Iterator[Stage]:
         stack.callback(bridge.stop)
         stage = Stage(template, workdir, account, provisioned, balancer, cdn, bridge, identities)
         stack.callback(stage.stop_every_server)
-        for _ in range(template.server_group_minimum()):
-            stage.start_server()
+        stage.start_servers(template.server_group_minimum())
         yield stage

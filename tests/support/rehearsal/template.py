@@ -8,13 +8,14 @@ the CDN's address...), as CloudFormation would fill them in on a deploy.
 """
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from aws_cdk import App
+
+from cdk.stack import FEATURE_FLAGS, build
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STACK_NAME = "ImageSharer"
@@ -33,16 +34,13 @@ Physical = Mapping[str, Mapping[str, str]]
 
 
 def synthesize(outdir: Path, context: Mapping[str, Any]) -> "StackTemplate":
-    """Run the CDK app as `make synth` does (no AWS account), with ``context`` as a stage's
-    cdk.json would give it (e.g. ``{"fleetMin": 0}``), and load its template."""
-    env = os.environ | {
-        "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps(dict(context)),
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "18,20",
-    }
-    subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, check=True, capture_output=True
-    )
+    """Build and synthesize the CDK app as app.py (`make synth`) does, with no AWS account,
+    with ``context`` as a stage's cdk.json would give it (e.g. ``{"fleetMin": 0}``), and
+    load its template. In this process: a test session that has synthesized the app
+    already (tests/infra) reuses its running jsii kernel, which is most of a synthesis."""
+    app = App(outdir=str(outdir), context={**FEATURE_FLAGS, **context})
+    build(app)
+    app.synth()
     return StackTemplate(json.loads((outdir / f"{STACK_NAME}.template.json").read_text()))
 
 
