@@ -22,6 +22,21 @@ def upload(
     )
 
 
+# A client that honours Retry-After, bounded as the reference CLI's policy is.
+BUSY_ATTEMPTS = 8
+
+
+def upload_honouring_busy(base_url: str, data: bytes) -> requests.Response:
+    """``upload``, sent again after ``Retry-After`` while the server answers 503 (its
+    costly-proof slots busy), as a well-behaved client does; at most ``BUSY_ATTEMPTS``."""
+    for _ in range(BUSY_ATTEMPTS - 1):
+        response = upload(base_url, data)
+        if response.status_code != 503 or "Retry-After" not in response.headers:
+            return response
+        time.sleep(float(response.headers["Retry-After"]))
+    return upload(base_url, data)
+
+
 def fetch_when_ready(url: str, timeout: float = POLL_TIMEOUT) -> requests.Response:
     """GET ``url`` until it answers 200 (a thumbnail is 404 until the worker made it)."""
     deadline = time.monotonic() + timeout
