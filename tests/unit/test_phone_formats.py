@@ -10,7 +10,18 @@ from PIL import Image
 from server.containers import isobmff
 from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsupported_message
 from server.privacy import strip_metadata
-from sharer.formats import ACCEPTED, AVIF, HEIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from sharer.formats import (
+    ACCEPTED,
+    AVIF,
+    HEIF,
+    JPEG,
+    PNG,
+    WEBP,
+    Animation,
+    ImageFormat,
+    open_image,
+    sniff,
+)
 from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import make_thumbnails
@@ -90,11 +101,40 @@ def test_heif_and_avif_get_a_quarter_of_the_cap(name: str) -> None:
     assert _refusal(data, max_pixels=4 * 320 * 240 - 4).reason == "too_many_pixels"
 
 
+def test_an_avif_image_sequence_is_accepted_as_an_animation() -> None:
+    accepted = inspect_upload(images.avif_sequence(frames=3), max_pixels=CAP)
+    assert (accepted.image_format, accepted.width, accepted.height) == (AVIF, 64, 48)
+    assert accepted.animation == Animation(frames=3, plays=0)
+
+
 @pytest.mark.usefixtures("no_codec")
-def test_refuses_an_avif_image_sequence_before_libavif_reads_it() -> None:
-    refused = _refusal(images.avif_sequence())
-    assert refused.reason == "unsupported_format"
-    assert "sequence" in str(refused)
+def test_an_avif_sequence_coding_frames_past_its_declared_size_never_reaches_libavif() -> None:
+    # The track header and the AV1 sample entry both declare 32x24; the samples code 64x48.
+    data = bytearray(images.avif_sequence(frames=3))
+    tkhd = data.index(b"tkhd") + 4 + 84 + 12  # version 1: width and height end the box
+    data[tkhd - 8 : tkhd] = bytes.fromhex("0020000000180000")
+    entry = data.index(b"av01", data.index(b"stsd")) + 4 + 24
+    data[entry : entry + 4] = bytes.fromhex("00200018")
+    assert _refusal(bytes(data)).reason == "undecodable"
+
+
+def test_an_avif_sequence_later_sample_past_its_declared_size_fails_the_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first sample keeps to the size; a later one may not: libavif never decodes it.
+    from server.containers import avif_tracks
+
+    data = images.avif_sequence(frames=3)
+    checked: list[int] = []
+    real = avif_tracks.av1_sequence_frame_size
+
+    def larger_after_the_first(obus: bytes) -> tuple[int, int] | None:
+        checked.append(len(obus))
+        return real(obus) if len(checked) == 1 else (4096, 4096)
+
+    monkeypatch.setattr(avif_tracks, "av1_sequence_frame_size", larger_after_the_first)
+    monkeypatch.setattr(Image.Image, "load", lambda _: pytest.fail("libavif decoded a frame"))
+    assert _refusal(data).reason == "undecodable"
 
 
 @pytest.mark.usefixtures("no_codec")
