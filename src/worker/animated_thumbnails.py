@@ -97,7 +97,7 @@ def render_animated_thumbnails(
         if index and not _decoded(image, index):
             break
         durations.append(image.info.get("duration", 0))
-        upright = _upright(normalize(image), sizes[ordered[0].name], orientation, icc_profile)
+        upright = _upright(_frame(image), sizes[ordered[0].name], orientation, icc_profile)
         made: list[Image.Image] = []
         for spec in ordered:
             # Largest first: the last made that covers this size is the cheapest parent.
@@ -114,6 +114,13 @@ def render_animated_thumbnails(
         thumbhash(frames[ordered[-1].name][0]),
         frames=len(durations),
     )
+
+
+def _frame(image: Image.Image) -> Image.Image:
+    """The current frame of ``image``, normalized, as an image of its own: the next seek
+    overwrites the file's pixels, and a file held as a frame would be saved whole."""
+    frame = normalize(image)
+    return image.copy() if frame is image else frame
 
 
 def _decoded(image: Image.Image, index: int) -> bool:
