@@ -44,6 +44,10 @@ from worker.thumbnails import (
 # previous one (disposal, WebP's and AVIF's decoders), the frame Pillow hands over, and
 # its normalized copy.
 _CANVAS_COPIES = 4
+# libwebp's animation encoder keeps candidate and previous canvases of the size it
+# encodes, and the output grows beside them: a dozen canvases of the largest thumbnail
+# cover it (bench/results/animations.md compares the reservation with the peak).
+_ENCODER_CANVASES = 12
 _BYTES_PER_PIXEL = 4
 # The browsers' background for an animated WebP is the page: none is stated.
 _TRANSPARENT = (0, 0, 0, 0)
@@ -56,17 +60,20 @@ def animation_cost(
     animation: Animation,
 ) -> int:
     """Bytes ``render_animated_thumbnails`` holds at most, from the header alone: the
-    frame being decoded, and every thumbnail frame of every size (all held until
-    encoded), plus the original's own bytes. ``ThumbnailError`` for an unreadable header.
+    frame being decoded, every thumbnail frame of every size (all held until encoded),
+    the encoder's canvases, plus the original's own bytes. ``ThumbnailError`` for an
+    unreadable header.
     """
     try:
         image = open_image(data, source_format)
     except DECODE_ERRORS as exc:
         raise ThumbnailError(f"cannot read the {source_format.name} header: {exc}") from exc
     display = oriented(image.size, exif_orientation(image))
-    held = sum(_area(fit(display, (spec.width, spec.height))) for spec in specs)
+    thumbnails = [_area(fit(display, (spec.width, spec.height))) for spec in specs]
     canvas = _area(image.size) * _CANVAS_COPIES
-    return (canvas + animation.frames * held) * _BYTES_PER_PIXEL + len(data)
+    encoder = max(thumbnails) * _ENCODER_CANVASES
+    pixels = canvas + encoder + animation.frames * sum(thumbnails)
+    return pixels * _BYTES_PER_PIXEL + len(data)
 
 
 def render_animated_thumbnails(

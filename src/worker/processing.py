@@ -19,6 +19,7 @@ from contextlib import nullcontext
 from dataclasses import KW_ONLY, dataclass
 
 from sharer.deletion import undo_if_deleted
+from sharer.formats import WEBP
 from sharer.key_scheme import pending_key, status_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
@@ -203,15 +204,21 @@ class JobProcessor:
         )
 
 
+def _animated(job: ThumbnailJob) -> bool:
+    """Whether the door planned animated thumbnails: an animation, and WebP at every size
+    (a JPEG thumbnail of an animation is its first frame, as before animations)."""
+    return job.animation is not None and all(t.image_format is WEBP for t in job.thumbnails)
+
+
 def _cost(job: ThumbnailJob, data: bytes) -> int:
     """The bytes the job's rendering holds at most (``worker.memory``)."""
-    if job.animation is not None:
+    if job.animation is not None and _animated(job):
         return animation_cost(data, job.original_format, job.thumbnails, job.animation)
     return decode_cost(data, job.original_format, job.thumbnails)
 
 
 def _rendered(job: ThumbnailJob, data: bytes) -> RenderedThumbnails:
     """The job's thumbnails: animated when the door planned an animation."""
-    if job.animation is not None:
+    if job.animation is not None and _animated(job):
         return render_animated_thumbnails(data, job.original_format, job.thumbnails, job.animation)
     return render_thumbnails(data, job.original_format, job.thumbnails)
