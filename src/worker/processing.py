@@ -92,7 +92,7 @@ class JobProcessor:
         cost = _cost(job, original.body)
         reservation = nullcontext() if self.memory is None else self.memory.reserved(cost)
         with reservation:
-            rendered = _rendered(job, original.body)
+            rendered = render_for_job(job, original.body)
         # Made again if the job is redone, so they may be served before they are synced.
         self.storage.put_all_regenerable(
             [
@@ -217,8 +217,9 @@ def _cost(job: ThumbnailJob, data: bytes) -> int:
     return decode_cost(data, job.original_format, job.thumbnails)
 
 
-def _rendered(job: ThumbnailJob, data: bytes) -> RenderedThumbnails:
-    """The job's thumbnails: animated when the door planned an animation."""
+def render_for_job(job: ThumbnailJob, data: bytes) -> RenderedThumbnails:
+    """The job's thumbnails from the original's ``data``: animated when the door planned
+    an animation. Raises ``ThumbnailError`` when the original does not decode."""
     if job.animation is not None and _animated(job):
         return render_animated_thumbnails(data, job.original_format, job.thumbnails, job.animation)
     return render_thumbnails(data, job.original_format, job.thumbnails)

@@ -3,6 +3,7 @@
 import io
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -233,3 +234,22 @@ def test_a_box_repeated_inside_meta_is_refused() -> None:
     doubled = data[: meta.start] + grown + data[meta.start + 4 : pitm.start] + twice
     doubled += data[pitm.end :]
     assert _refusal(doubled).reason == "undecodable"
+
+
+NOKIA_ALPHA = Path(__file__).resolve().parents[1] / "fixtures" / "nokia-alpha.heic"
+
+
+def test_a_heic_overlay_with_an_alpha_plane_is_accepted_its_images_counted() -> None:
+    # Nokia's alpha.heic: a 1440x960 overlay of two 1440x960 HEVC images; all three decode.
+    data = NOKIA_ALPHA.read_bytes()
+    decoded = 3 * 1440 * 960
+    assert inspect_upload(data, max_pixels=4 * decoded).width == 1440
+    assert _refusal(data, max_pixels=4 * decoded - 4).reason == "too_many_pixels"
+
+
+@pytest.mark.usefixtures("no_codec")
+def test_a_heic_overlay_whose_canvas_is_not_its_declared_size_never_reaches_libheif() -> None:
+    data = NOKIA_ALPHA.read_bytes()
+    canvas = data.index(bytes.fromhex("ffff05a003c0")) + 2  # after the fill, 1440x960
+    mutated = data[:canvas] + bytes.fromhex("2d0003c0") + data[canvas + 4 :]
+    assert _refusal(mutated).reason == "undecodable"
