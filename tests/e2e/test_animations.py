@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from support import images
@@ -16,7 +16,7 @@ from support.client import fetch_when_ready, upload, wait_for_status
 from support.services import Service, local_service
 from worker.thumbnails import fit, thumbhash
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "support" / "fixtures"
 # Distinct durations, so a frame dropped or shifted shows.
 DURATIONS = [100, 250, 40, 70, 500, 120]
 SIZE = (480, 270)
@@ -53,11 +53,10 @@ def _played(data: bytes) -> tuple[list[tuple[int, int]], list[int], int | None]:
     """Each frame's size and duration, and the loop count, of an animated WebP."""
     sizes, durations = [], []
     with Image.open(io.BytesIO(data), formats=("WEBP",)) as image:
-        for index in range(image.n_frames):
-            image.seek(index)
-            image.load()
-            sizes.append(image.size)
-            durations.append(image.info["duration"])
+        for frame in ImageSequence.Iterator(image):
+            frame.load()
+            sizes.append(frame.size)
+            durations.append(frame.info["duration"])
         return sizes, durations, image.info.get("loop")
 
 
@@ -101,11 +100,7 @@ def test_an_animation_gets_animated_webp_thumbnails_frame_for_frame(
 
 def _frame_hashes(data: bytes) -> list[str]:
     with Image.open(io.BytesIO(data), formats=("WEBP",)) as image:
-        hashes = []
-        for index in range(image.n_frames):
-            image.seek(index)
-            hashes.append(thumbhash(image.convert("RGB")))
-        return hashes
+        return [thumbhash(frame.convert("RGB")) for frame in ImageSequence.Iterator(image)]
 
 
 def _nearest(wanted: str, hashes: list[str]) -> int:

@@ -124,10 +124,10 @@ def test_an_avif_sequence_later_sample_past_its_declared_size_fails_the_proof(
 ) -> None:
     # The first sample keeps to the size; a later one may not: libavif never decodes it.
     from server.containers import avif_tracks
+    from server.containers.av1 import av1_sequence_frame_size as real
 
     data = images.avif_sequence(frames=3)
     checked: list[int] = []
-    real = avif_tracks.av1_sequence_frame_size
 
     def larger_after_the_first(obus: bytes) -> tuple[int, int] | None:
         checked.append(len(obus))
@@ -236,7 +236,7 @@ def test_a_box_repeated_inside_meta_is_refused() -> None:
     assert _refusal(doubled).reason == "undecodable"
 
 
-NOKIA_ALPHA = Path(__file__).resolve().parents[1] / "fixtures" / "nokia-alpha.heic"
+NOKIA_ALPHA = Path(__file__).resolve().parents[1] / "support" / "fixtures" / "nokia-alpha.heic"
 
 
 def test_a_heic_overlay_with_an_alpha_plane_is_accepted_its_images_counted() -> None:
