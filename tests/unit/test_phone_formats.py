@@ -6,9 +6,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from server.containers import isobmff
+from server.containers import heif, isobmff
+from server.containers.walked import Malformed
 from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsupported_message
 from server.privacy import strip_metadata
 from sharer.formats import (
@@ -237,6 +240,7 @@ def test_a_box_repeated_inside_meta_is_refused() -> None:
 
 
 NOKIA_ALPHA = Path(__file__).resolve().parents[1] / "support" / "fixtures" / "nokia-alpha.heic"
+NOKIA_ALPHA_BYTES = NOKIA_ALPHA.read_bytes()
 
 
 def test_a_heic_overlay_with_an_alpha_plane_is_accepted_its_images_counted() -> None:
@@ -253,3 +257,35 @@ def test_a_heic_overlay_whose_canvas_is_not_its_declared_size_never_reaches_libh
     canvas = data.index(bytes.fromhex("ffff05a003c0")) + 2  # after the fill, 1440x960
     mutated = data[:canvas] + bytes.fromhex("2d0003c0") + data[canvas + 4 :]
     assert _refusal(mutated).reason == "undecodable"
+
+
+@given(st.binary(min_size=22, max_size=22))
+@settings(max_examples=200, deadline=None)
+def test_any_overlay_description_is_walked_or_refused_cleanly(description: bytes) -> None:
+    # The overlay's description (22 bytes in its idat) replaced: the walk reads its canvas.
+    data = NOKIA_ALPHA_BYTES
+    at = data.index(bytes.fromhex("0000000000000000ffff05a003c0"))
+    mutated = data[:at] + description + data[at + 22 :]
+    try:
+        walked = heif.walk(mutated)
+    except Malformed:
+        return
+    assert walked.size == (1440, 960)
+    assert walked.decoded_pixels == 3 * 1440 * 960
+
+
+@pytest.mark.parametrize(
+    ("track_duration", "repeats", "plays"),
+    [(None, True, 0), (9, True, 3), (10, True, 4), (9, False, 1)],
+)
+def test_an_avif_sequence_plays_as_its_edit_list_says(
+    track_duration: int | None, repeats: bool, plays: int
+) -> None:
+    # libavif writes a repeating edit list of one 3-tick segment and an indefinite track.
+    data = bytearray(images.avif_sequence(frames=3))
+    tkhd = data.index(b"tkhd") + 4
+    if track_duration is not None:
+        data[tkhd + 28 : tkhd + 36] = track_duration.to_bytes(8)
+    elst = data.index(b"elst") + 4
+    data[elst + 3] = int(repeats)
+    assert inspect_upload(bytes(data), max_pixels=CAP).animation == Animation(3, plays)
