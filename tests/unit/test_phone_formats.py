@@ -289,3 +289,28 @@ def test_an_avif_sequence_plays_as_its_edit_list_says(
     elst = data.index(b"elst") + 4
     data[elst + 3] = int(repeats)
     assert inspect_upload(bytes(data), max_pixels=CAP).animation == Animation(3, plays)
+
+
+def test_an_avif_sequences_movie_metadata_is_stripped_and_it_still_plays() -> None:
+    # A user-data box in the movie box (where cameras put places and names); the still
+    # item's and the track's offsets into the media data moved past it.
+    data = bytearray(images.avif_sequence(frames=3))
+    secret = b"GPS 51.5007N 0.1246W"
+    udta = (8 + len(secret)).to_bytes(4) + b"udta" + secret
+    item = isobmff.read_structure(bytes(data)).item_extents[1][0].offset
+    at = data.index(item.to_bytes(4), data.index(b"iloc"))
+    data[at : at + 4] = (item + len(udta)).to_bytes(4)
+    moov = data.index(b"moov") - 4
+    moov_end = moov + int.from_bytes(data[moov : moov + 4])
+    data[moov : moov + 4] = (moov_end - moov + len(udta)).to_bytes(4)
+    data[moov_end:moov_end] = udta
+    stco = data.index(b"stco") + 4 + 8  # version and flags, entry count, first offset
+    offset = int.from_bytes(data[stco : stco + 4]) + len(udta)
+    data[stco : stco + 4] = offset.to_bytes(4)
+    stripped = strip_metadata(bytes(data), AVIF)
+    assert secret in data
+    assert secret not in stripped
+    accepted = inspect_upload(stripped, max_pixels=CAP)
+    assert accepted.animation == Animation(3, 0)
+    with open_image(stripped, AVIF) as image:
+        assert getattr(image, "n_frames", 1) == 3

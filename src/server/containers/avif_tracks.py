@@ -22,7 +22,8 @@ from sharer.formats import Animation
 
 # A track header's duration with every bit set: the track repeats for ever.
 _INDEFINITE = {0: (1 << 32) - 1, 1: (1 << 64) - 1}
-_SAMPLE_ENTRY_SIZE_AT = 24  # after reserved, data_reference_index and pre-defined fields
+_SAMPLE_ENTRY_SIZE_AT = 24
+_METADATA_BOXES = (b"udta", b"meta")  # after reserved, data_reference_index and pre-defined fields
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,17 @@ class WalkedAvifSequence(WalkedIsobmff):
         if self.animation is not None and self.animation.frames < 2:
             self.animation = None
 
+    def without_metadata(self) -> bytes:
+        """The items' metadata blanked (see ``WalkedIsobmff``), and every user-data or
+        metadata box of the movie and its tracks turned into a free box of zeros, which
+        readers skip: nothing moves."""
+        out = bytearray(super().without_metadata())
+        moov = next(box for box in self.structure.top_level if box.kind == b"moov")
+        for box in _metadata_boxes(self.data, moov):
+            out[box.start + 4 : box.start + 8] = b"free"
+            out[box.body : box.end] = bytes(box.end - box.body)
+        return bytes(out)
+
     def prove_decodes(self, image: Image.Image) -> None:
         """Every sample's sequence headers within its track's size, then libavif's
         decode of the first frame."""
@@ -72,6 +84,15 @@ def read_tracks(data: bytes, moov: Box) -> list[Track]:
         if not _require_within(data, track.samples[0], track.size):
             raise Malformed("an image sequence's first sample has no sequence header")
     return tracks
+
+
+def _metadata_boxes(data: bytes, moov: Box) -> Iterator[Box]:
+    """The ``udta`` and ``meta`` boxes in the movie box and in each of its tracks."""
+    for child in boxes(data, moov.body, moov.end):
+        if child.kind in _METADATA_BOXES:
+            yield child
+        elif child.kind == b"trak":
+            yield from (b for b in boxes(data, child.body, child.end) if b.kind in _METADATA_BOXES)
 
 
 def _children(data: bytes, box: Box, skip: int = 0) -> dict[bytes, Box]:
