@@ -27,7 +27,7 @@ from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
 from worker.animated_thumbnails import animation_cost, render_animated_thumbnails
-from worker.memory import MemoryBudget
+from worker.memory import MemoryBudget, return_freed_memory
 from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import RenderedThumbnails, ThumbnailError, decode_cost, render_thumbnails
 
@@ -93,6 +93,7 @@ class JobProcessor:
         reservation = nullcontext() if self.memory is None else self.memory.reserved(cost)
         with reservation:
             rendered = render_for_job(job, original.body)
+            return_freed_memory()
         # Made again if the job is redone, so they may be served before they are synced.
         self.storage.put_all_regenerable(
             [
