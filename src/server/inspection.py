@@ -15,7 +15,9 @@ It runs on the request path before the 202, so it is cheap and bounded in memory
    (HEIF, AVIF: ``WalkedImage.costly_proof``) run only in a slot the caller gives
    (``server.proof_slots``), which may refuse.
 
-Animated GIF, PNG and WebP: only the first frame is checked (and thumbnailed).
+An animation (GIF, APNG, WebP, AVIF sequence: two frames or more, as its container
+counts them) is also held to the operator's bound on frames, and on frames x pixels
+(the worker decodes, resizes and holds every frame); the proof decodes its first frame.
 """
 
 from collections.abc import Callable, Collection, Iterator
@@ -26,10 +28,17 @@ from typing import Literal
 from PIL import Image, ImageFile
 
 from server.containers import Malformed, WalkedImage, walk_container
-from server.containers.walked import UnsupportedVariant
-from sharer.formats import ACCEPTED, DECODE_ERRORS, SNIFF_BYTES, ImageFormat, open_image, sniff
+from sharer.formats import (
+    ACCEPTED,
+    DECODE_ERRORS,
+    SNIFF_BYTES,
+    Animation,
+    ImageFormat,
+    open_image,
+    sniff,
+)
 
-Reason = Literal["empty", "unsupported_format", "too_many_pixels", "undecodable"]
+Reason = Literal["empty", "unsupported_format", "too_many_pixels", "too_many_frames", "undecodable"]
 
 _UNDECODABLE = "The image is damaged or incomplete and cannot be read."
 
@@ -53,6 +62,23 @@ class UploadedImage:
     has_alpha: bool
     walked: WalkedImage = field(compare=False, repr=False)
 
+    @property
+    def animation(self) -> Animation | None:
+        """The frames and plays of an animation; None for a still image."""
+        return self.walked.animation
+
+
+@dataclass(frozen=True)
+class AnimationLimits:
+    """The operator's bounds on an accepted animation (``SHARER_MAX_ANIMATION_*``)."""
+
+    max_frames: int
+    max_pixels: int
+
+
+# The settings' defaults (``sharer.settings``), for callers that pass none.
+DEFAULT_ANIMATION_LIMITS = AnimationLimits(max_frames=1000, max_pixels=50_000_000)
+
 
 def inspect_upload(
     data: bytes,
@@ -60,6 +86,7 @@ def inspect_upload(
     max_pixels: int,
     accepted: Collection[ImageFormat] = tuple(ACCEPTED.values()),
     costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    animation_limits: AnimationLimits = DEFAULT_ANIMATION_LIMITS,
 ) -> UploadedImage:
     """Accept ``data`` as an image the worker can thumbnail, or raise ``InvalidImage``.
 
@@ -67,7 +94,8 @@ def inspect_upload(
     always reached before Pillow's own bomb check. Formats with a ``cost_factor`` get
     ``max_pixels // cost_factor``. ``accepted`` lists the formats the operator allows.
     A costly proof runs inside ``costly_proof_slot()``, whose own exception (e.g.
-    ``server.proof_slots.ProofsBusy``) passes through.
+    ``server.proof_slots.ProofsBusy``) passes through. An animation is held to
+    ``animation_limits`` as well.
     """
     if max_pixels > (Image.MAX_IMAGE_PIXELS or max_pixels):
         raise ValueError(f"max_pixels {max_pixels} is above Pillow's bomb limit")
@@ -80,14 +108,20 @@ def inspect_upload(
         raise InvalidImage("unsupported_format", unsupported_message(accepted))
     try:
         walked = walk_container(data, image_format)
-    except UnsupportedVariant as exc:
-        raise InvalidImage("unsupported_format", str(exc)) from exc
     except Malformed as exc:
         raise InvalidImage("undecodable", _UNDECODABLE) from exc
     if 0 in walked.size:
         raise InvalidImage("undecodable", _UNDECODABLE)
     max_pixels //= walked.cost_factor
     _check_pixels(walked.size, max_pixels, image_format)
+    if walked.decoded_pixels > max_pixels:
+        raise InvalidImage(
+            "too_many_pixels",
+            f"The image is composed of {walked.decoded_pixels:,} decoded pixels; at most "
+            f"{max_pixels:,} are accepted for {image_format.name}.",
+        )
+    if walked.animation is not None:
+        _check_animation(walked.animation, walked.size, animation_limits)
     with _refused_if_undecodable():
         image = open_image(walked.pillow_input(), image_format)
     _check_pixels(image.size, max_pixels, image_format)  # what Pillow saw must agree
@@ -129,6 +163,23 @@ def _check_pixels(size: tuple[int, int], max_pixels: int, image_format: ImageFor
             "too_many_pixels",
             f"The image is {width}x{height} pixels; at most {max_pixels:,} pixels "
             f"are accepted for {image_format.name}.",
+        )
+
+
+def _check_animation(animation: Animation, size: tuple[int, int], limits: AnimationLimits) -> None:
+    width, height = size
+    if animation.frames > limits.max_frames:
+        raise InvalidImage(
+            "too_many_frames",
+            f"The animation has {animation.frames:,} frames; at most "
+            f"{limits.max_frames:,} are accepted.",
+        )
+    if animation.frames * width * height > limits.max_pixels:
+        raise InvalidImage(
+            "too_many_frames",
+            f"The animation is {animation.frames:,} frames of {width}x{height} pixels; at "
+            f"most {limits.max_pixels:,} pixels in all (frames x width x height) are "
+            "accepted.",
         )
 
 

@@ -116,6 +116,8 @@ def _schemas(max_upload_bytes: int) -> Schema:
                     "additionalProperties": _ref("Size"),
                 },
                 "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
+                "animated": {"const": True, "description": "animated thumbnails (WebP)"},
+                "frames": {"type": "integer", "minimum": 2, "description": "their frames"},
             },
         },
         "Liveness": {

@@ -1,9 +1,10 @@
 """``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs.
 
 A ready image also has its upright ``width`` and ``height``, each thumbnail's size and a
-ThumbHash placeholder. A deleted image answers 410 for as long as its tombstone is kept.
-With ``Prefer: wait=<seconds>`` a pending image's answer waits until it is ready, failed
-or deleted, or the wait is over (``server.pending_waits``).
+ThumbHash placeholder (of the first frame, for an animation); an animated one says
+``"animated": true`` and its thumbnails' ``frames``. A deleted image answers 410 for as
+long as its tombstone is kept. With ``Prefer: wait=<seconds>`` a pending image's answer
+waits until it is ready, failed or deleted, or the wait is over (``server.pending_waits``).
 """
 
 from flask import Blueprint, Response, jsonify
@@ -69,7 +70,10 @@ def image_status(image_id: str) -> Response:
 
 
 def _facts_body(facts: ImageFacts) -> dict[str, object]:
-    return {
+    animated: dict[str, object] = (
+        {"animated": True, "frames": facts.frames} if facts.frames and facts.frames > 1 else {}
+    )
+    return animated | {
         "width": facts.width,
         "height": facts.height,
         "thumbnails": {

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from server import privacy
-from server.inspection import inspect_upload
+from server.inspection import DEFAULT_ANIMATION_LIMITS, AnimationLimits, inspect_upload
 from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import new_image_id
 from sharer.key_scheme import status_key
@@ -41,6 +41,7 @@ def plan_upload(
     accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
     image_id: str | None = None,
     costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    animation_limits: AnimationLimits = DEFAULT_ANIMATION_LIMITS,
 ) -> PlannedUpload:
     """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
@@ -50,7 +51,8 @@ def plan_upload(
     uploaded. ``accepted_formats`` are the formats the operator allows. ``image_id`` is
     a fresh id unless given (an upload taken over under its Idempotency-Key keeps the id
     its first attempt planned). ``costly_proof_slot`` bounds the costly decode proofs
-    (see ``server.inspection``).
+    and ``animation_limits`` the animations (see ``server.inspection``); an animation's
+    thumbnails are animated WebP.
 
     Raises ``InvalidImage`` for bytes we refuse, and whatever ``costly_proof_slot``
     raises (``server.proof_slots.ProofsBusy``) when it refuses.
@@ -60,6 +62,7 @@ def plan_upload(
         max_pixels=max_pixels,
         accepted=accepted_formats,
         costly_proof_slot=costly_proof_slot,
+        animation_limits=animation_limits,
     )
     if strip_metadata:
         data = privacy.strip_walked(image.walked)
@@ -68,6 +71,7 @@ def plan_upload(
         image.image_format,
         image.has_alpha,
         delete_token_sha256=delete_token_sha256,
+        animation=image.animation,
     )
     objects = [
         NewObject(job.original_key, data, image.image_format.media_type),

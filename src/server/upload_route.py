@@ -21,7 +21,7 @@ from server.idempotent_uploads import (
     IdempotentUploads,
     parse_idempotency_key,
 )
-from server.inspection import InvalidImage
+from server.inspection import AnimationLimits, InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
 from server.upload_intake import PlannedUpload, plan_upload, store_upload
@@ -96,6 +96,9 @@ def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
             accepted_formats=settings.accepted_formats,
             image_id=image_id,
             costly_proof_slot=current_proof_slots().held,
+            animation_limits=AnimationLimits(
+                settings.max_animation_frames, settings.max_animation_pixels
+            ),
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc

@@ -110,6 +110,16 @@ def open_image(data: bytes, image_format: ImageFormat) -> Image.Image:
 THUMBNAIL_FORMATS: dict[str, ImageFormat] = {f.name: f for f in (JPEG, WEBP)}
 
 
-def thumbnail_format(has_alpha: bool) -> ImageFormat:
-    """JPEG for opaque images; WebP keeps alpha at a fraction of PNG's size and time."""
-    return WEBP if has_alpha else JPEG
+def thumbnail_format(has_alpha: bool, *, animated: bool = False) -> ImageFormat:
+    """JPEG for opaque still images; WebP keeps alpha at a fraction of PNG's size and
+    time, and is the one thumbnail format that animates (``worker.animated_thumbnails``)."""
+    return WEBP if has_alpha or animated else JPEG
+
+
+@dataclass(frozen=True)
+class Animation:
+    """An animated original as the door walked it: its frame count and how many times it
+    plays (0: for ever), in WebP's and APNG's sense of the count."""
+
+    frames: int
+    plays: int

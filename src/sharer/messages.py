@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, thumbnail_format
+from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, Animation, ImageFormat, thumbnail_format
 from sharer.ids import is_image_id
 from sharer.key_scheme import original_key, thumbnail_key
 from sharer.storage.port import validate_key
@@ -20,6 +20,9 @@ from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 SCHEMA_VERSION = 1
 
+# Bounds of an animation's fields: far above any setting, so only a corrupt message fails.
+_MAX_FRAMES = 1_000_000
+_MAX_PLAYS = 65_535  # the widest loop count a GIF, APNG or WebP can state
 # A SHA-256 digest in hex, as ``sharer.delete_tokens`` writes it.
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -56,6 +59,9 @@ class ThumbnailJob:
     # When the server queued the job (Unix seconds): the worker reports the wait from
     # here to ready. Optional, because messages queued before the field existed lack it.
     enqueued_at: float | None = None
+    # An animated original (as the door counted its frames): animated WebP thumbnails.
+    # Optional: a job without it is a still image, as every job was before animations.
+    animation: Animation | None = None
 
 
 def job_for_upload(
@@ -64,9 +70,10 @@ def job_for_upload(
     has_alpha: bool,
     *,
     delete_token_sha256: str | None = None,
+    animation: Animation | None = None,
 ) -> ThumbnailJob:
     """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
-    out = thumbnail_format(has_alpha)
+    out = thumbnail_format(has_alpha, animated=animation is not None)
     return ThumbnailJob(
         image_id=image_id,
         original_key=original_key(image_id, original_format),
@@ -77,6 +84,7 @@ def job_for_upload(
         ),
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),
+        animation=animation,
     )
 
 
@@ -100,6 +108,8 @@ def encode_job(job: ThumbnailJob) -> str:
         doc["enqueued_at"] = job.enqueued_at
     if job.delete_token_sha256 is not None:
         doc["delete_token_sha256"] = job.delete_token_sha256
+    if job.animation is not None:
+        doc["animation"] = {"frames": job.animation.frames, "plays": job.animation.plays}
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -127,7 +137,20 @@ def decode_job(body: str) -> ThumbnailJob:
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
         delete_token_sha256=_digest(doc),
         enqueued_at=_enqueued_at(doc),
+        animation=_animation(doc),
     )
+
+
+def _animation(doc: dict[str, Any]) -> Animation | None:
+    if "animation" not in doc:
+        return None
+    animation = _field(doc, "animation", dict)
+    frames, plays = animation.get("frames"), animation.get("plays")
+    if type(frames) is not int or not 2 <= frames <= _MAX_FRAMES:
+        raise MessageError(f"animation frames {frames!r} is not a frame count")
+    if type(plays) is not int or not 0 <= plays <= _MAX_PLAYS:
+        raise MessageError(f"animation plays {plays!r} is not a loop count")
+    return Animation(frames, plays)
 
 
 def _digest(doc: dict[str, Any]) -> str | None:

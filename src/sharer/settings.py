@@ -71,6 +71,10 @@ class Settings:
     spot_notice_poll_seconds: float = 5.0
     # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
     runtime_dir: str = "./var/run/8080"
+    # An animation's frames x width x height, and its frames, at most (the worker decodes,
+    # resizes and holds every frame: worker.animated_thumbnails).
+    max_animation_pixels: int = 50_000_000
+    max_animation_frames: int = 1000
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -159,6 +163,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         max_upload_bytes=parsed("SHARER_MAX_UPLOAD_BYTES", "1048576", _positive_int),
         max_pixels=parsed("SHARER_MAX_PIXELS", "50000000", _positive_int),
+        max_animation_pixels=parsed("SHARER_MAX_ANIMATION_PIXELS", "50000000", _positive_int),
+        max_animation_frames=parsed("SHARER_MAX_ANIMATION_FRAMES", "1000", _animation_frames),
         max_receives=parsed("SHARER_MAX_RECEIVES", "5", _positive_int),
         visibility_timeout=parsed("SHARER_VISIBILITY_TIMEOUT", "60", _positive_int),
         # One job more than cores: while one job waits on storage, the cores stay busy.
@@ -252,6 +258,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive integer")
+    return value
+
+
+def _animation_frames(raw: str) -> int:
+    value = _positive_int(raw)
+    if value < 2:
+        raise ValueError("must be at least 2 (an animation has two frames or more)")
     return value
 
 

@@ -20,12 +20,14 @@ class ImageState(StrEnum):
 class ImageFacts:
     """What the worker learned of a ready image, for clients to lay out a page before the
     images arrive: the original's upright size (after EXIF orientation), each thumbnail's
-    size by name, and a ThumbHash placeholder (base64)."""
+    size by name, and a ThumbHash placeholder (base64); for an animation, the frames of
+    its thumbnails (None for a still image)."""
 
     width: int
     height: int
     thumbnail_sizes: dict[str, tuple[int, int]]
     thumbhash: str
+    frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ def encode_status(status: ImageStatus) -> bytes:
             "thumbnail_sizes": status.facts.thumbnail_sizes,
             "thumbhash": status.facts.thumbhash,
         }
+        if status.facts.frames is not None:
+            doc["facts"]["frames"] = status.facts.frames
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -96,4 +100,11 @@ def decode_status(data: bytes) -> ImageStatus:
 
 def _facts(doc: dict[str, Any]) -> ImageFacts:
     sizes = {name: (int(size[0]), int(size[1])) for name, size in doc["thumbnail_sizes"].items()}
-    return ImageFacts(int(doc["width"]), int(doc["height"]), sizes, str(doc["thumbhash"]))
+    frames = doc.get("frames")
+    return ImageFacts(
+        int(doc["width"]),
+        int(doc["height"]),
+        sizes,
+        str(doc["thumbhash"]),
+        None if frames is None else int(frames),
+    )

@@ -94,3 +94,18 @@ def return_freed_pixels_promptly() -> bool:
     if mallopt is None:
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, _MAPPED_FROM_BYTES))
+
+
+def return_freed_memory() -> None:
+    """Hand the memory a finished job freed back to the system (glibc's ``malloc_trim``).
+
+    The mapping threshold above covers large blocks only: an animation's smaller frames
+    (the medium and small thumbnails, libwebp's buffers) come from the heap of the
+    thread that made them, which keeps them once freed, and the next job, on another
+    thread, grows another heap by as much. Trimming before the job's reservation is
+    released keeps the peak at what is reserved. Nothing happens where the C library
+    has no ``malloc_trim`` (not glibc).
+    """
+    malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if malloc_trim is not None:
+        malloc_trim(0)

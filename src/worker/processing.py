@@ -19,15 +19,17 @@ from contextlib import nullcontext
 from dataclasses import KW_ONLY, dataclass
 
 from sharer.deletion import undo_if_deleted
+from sharer.formats import WEBP
 from sharer.key_scheme import pending_key, status_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
-from worker.memory import MemoryBudget
+from worker.animated_thumbnails import animation_cost, render_animated_thumbnails
+from worker.memory import MemoryBudget, return_freed_memory
 from worker.ready_metric import ready_latency_fields
-from worker.thumbnails import ThumbnailError, decode_cost, render_thumbnails
+from worker.thumbnails import RenderedThumbnails, ThumbnailError, decode_cost, render_thumbnails
 
 # Backoff before a failed job is retried: 2, 4, 8... seconds, capped.
 MAX_BACKOFF_SECONDS = 300
@@ -87,15 +89,11 @@ class JobProcessor:
     def _make_and_store(self, job: ThumbnailJob) -> bool:
         """Make and store the thumbnails and the ready status; False if a delete won."""
         original = self.storage.get(job.original_key)
-        reservation = (
-            nullcontext()
-            if self.memory is None
-            else self.memory.reserved(
-                decode_cost(original.body, job.original_format, job.thumbnails)
-            )
-        )
+        cost = _cost(job, original.body)
+        reservation = nullcontext() if self.memory is None else self.memory.reserved(cost)
         with reservation:
-            rendered = render_thumbnails(original.body, job.original_format, job.thumbnails)
+            rendered = render_for_job(job, original.body)
+            return_freed_memory()
         # Made again if the job is redone, so they may be served before they are synced.
         self.storage.put_all_regenerable(
             [
@@ -106,7 +104,7 @@ class JobProcessor:
         # A request waiting for a thumbnail can have it now, before the status is written.
         self._notify(job.image_id)
         width, height = rendered.original_size
-        facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash)
+        facts = ImageFacts(width, height, rendered.sizes, rendered.thumbhash, rendered.frames)
         return self._record(job, ImageState.READY, None, facts)
 
     def _finish(self, delivery: Delivery, job: ThumbnailJob, recorded: bool) -> None:
@@ -205,3 +203,24 @@ class JobProcessor:
                 "reason": reason,
             },
         )
+
+
+def _animated(job: ThumbnailJob) -> bool:
+    """Whether the door planned animated thumbnails: an animation, and WebP at every size
+    (a JPEG thumbnail of an animation is its first frame, as before animations)."""
+    return job.animation is not None and all(t.image_format is WEBP for t in job.thumbnails)
+
+
+def _cost(job: ThumbnailJob, data: bytes) -> int:
+    """The bytes the job's rendering holds at most (``worker.memory``)."""
+    if job.animation is not None and _animated(job):
+        return animation_cost(data, job.original_format, job.thumbnails, job.animation)
+    return decode_cost(data, job.original_format, job.thumbnails)
+
+
+def render_for_job(job: ThumbnailJob, data: bytes) -> RenderedThumbnails:
+    """The job's thumbnails from the original's ``data``: animated when the door planned
+    an animation. Raises ``ThumbnailError`` when the original does not decode."""
+    if job.animation is not None and _animated(job):
+        return render_animated_thumbnails(data, job.original_format, job.thumbnails, job.animation)
+    return render_thumbnails(data, job.original_format, job.thumbnails)

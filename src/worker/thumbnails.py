@@ -60,7 +60,7 @@ WEBP_QUALITY = 80
 WEBP_METHOD = 0
 
 # EXIF orientation -> the transposition that makes the stored pixels upright.
-_UPRIGHT: dict[int, Image.Transpose] = {
+UPRIGHT: dict[int, Image.Transpose] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
     4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -70,7 +70,7 @@ _UPRIGHT: dict[int, Image.Transpose] = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = frozenset((5, 6, 7, 8))
-# Modes _normalize keeps as they are (no second copy of the pixels).
+# Modes normalize keeps as they are (no second copy of the pixels).
 _KEPT_MODES = frozenset(("L", "LA", "RGB", "RGBA", "CMYK"))
 _STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _WHITE = (255, 255, 255)
@@ -88,6 +88,8 @@ class RenderedThumbnails:
     original_size: Size
     sizes: dict[str, Size]
     thumbhash: str
+    # The frames of an animated original's thumbnails; None for a still image.
+    frames: int | None = None
 
 
 class ThumbnailError(Exception):
@@ -125,7 +127,7 @@ def render_thumbnails(
         size = fit(source.size, (spec.width, spec.height))
         # ``made`` goes largest first: the last one that covers ``size`` is the cheapest.
         parent = next((m for m in reversed(made) if covers(m.size, size)), None)
-        thumbnail = _resize(parent, size) if parent else source.thumbnail(size)
+        thumbnail = resize(parent, size) if parent else source.thumbnail(size)
         made.append(thumbnail)
         encoded[spec.name] = _encode(thumbnail, spec.image_format)
         sizes[spec.name] = thumbnail.size
@@ -140,7 +142,7 @@ def thumbhash(image: Image.Image) -> str:
     """
     size = fit(image.size, THUMBHASH_BOX)
     if size != image.size:
-        image = _resize(image, size)
+        image = resize(image, size)
     rgba = image.convert("RGBA")
     digest = rgba_to_thumbhash(rgba.width, rgba.height, rgba.tobytes())
     return base64.b64encode(digest).decode("ascii")
@@ -172,16 +174,16 @@ class _Source:
         # Load exactly once, before reading a PNG's EXIF (which may follow the pixels and
         # would trigger a load that Pillow cannot retry after a failure).
         image.load()
-        self.orientation = _orientation(image)
-        self.size: Size = _oriented(stored, self.orientation)
+        self.orientation = exif_orientation(image)
+        self.size: Size = oriented(stored, self.orientation)
         self.icc_profile: bytes | None = image.info.get("icc_profile")
-        self.image = _normalize(image)
+        self.image = normalize(image)
 
     def thumbnail(self, size: Size) -> Image.Image:
         """A display-ready (upright, sRGB) image of ``size`` from the decoded original."""
-        image = _resize(self.image, _oriented(size, self.orientation))
-        if self.orientation in _UPRIGHT:
-            image = image.transpose(_UPRIGHT[self.orientation])
+        image = resize(self.image, oriented(size, self.orientation))
+        if self.orientation in UPRIGHT:
+            image = image.transpose(UPRIGHT[self.orientation])
         return to_srgb(image, self.icc_profile)
 
 
@@ -197,7 +199,7 @@ def decode_cost(data: bytes, source_format: ImageFormat, specs: Sequence[Planned
     except DECODE_ERRORS as exc:
         raise ThumbnailError(f"cannot read the {source_format.name} header: {exc}") from exc
     if image.mode.startswith("I"):
-        copies = 8  # _normalize goes through two 32-bit images on its way to L
+        copies = 8  # normalize goes through two 32-bit images on its way to L
     elif image.mode not in _KEPT_MODES or "transparency" in image.info:
         copies = 4  # converted to a four-byte mode beside the decoded one
     else:
@@ -223,10 +225,10 @@ def _opened(
 def _largest_stored(image: Image.Image, specs: Sequence[PlannedThumbnail]) -> Size:
     """The largest thumbnail's size in the stored orientation of the opened ``image``
     (a JPEG's or WebP's EXIF sits before its pixels: it is known before decoding)."""
-    orientation = _orientation(image)
-    display = _oriented(image.size, orientation)
+    orientation = exif_orientation(image)
+    display = oriented(image.size, orientation)
     largest = max((fit(display, (s.width, s.height)) for s in specs), key=_area)
-    return _oriented(largest, orientation)
+    return oriented(largest, orientation)
 
 
 def _shrunk_on_load(
@@ -250,7 +252,8 @@ def _stored_bytes(mode: str) -> int:
     return _STORED_BYTES.get(mode, 4)
 
 
-def _orientation(image: Image.Image) -> int:
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 to 8) of the opened ``image``; 1 when absent or unreadable."""
     # Unreadable EXIF is treated as absent, as browsers do: the pixels are fine.
     # (Pillow caches the parsed EXIF, so asking twice costs nothing.)
     try:
@@ -264,11 +267,12 @@ def _area(size: Size) -> int:
     return size[0] * size[1]
 
 
-def _oriented(size: Size, orientation: int) -> Size:
+def oriented(size: Size, orientation: int) -> Size:
+    """``size`` with its axes swapped when ``orientation`` turns the image a quarter."""
     return (size[1], size[0]) if orientation in _SWAPS_AXES else size
 
 
-def _normalize(image: Image.Image) -> Image.Image:
+def normalize(image: Image.Image) -> Image.Image:
     """One of L, LA, RGB, RGBA, CMYK, with transparency as alpha; no metadata kept."""
     mode = image.mode
     has_key = "transparency" in image.info
@@ -285,7 +289,8 @@ def _normalize(image: Image.Image) -> Image.Image:
     return image
 
 
-def _resize(image: Image.Image, size: Size) -> Image.Image:
+def resize(image: Image.Image, size: Size) -> Image.Image:
+    """``image`` resampled to ``size`` (the thumbnails' filter; itself if already so)."""
     if image.size == size:
         return image
     return image.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)

@@ -1,11 +1,13 @@
-"""A real worker process holds its memory budget: several 50 MP PNGs queued at once, more
-threads than the budget has room for, and the peak resident set (VmHWM) stays under it."""
+"""A real worker process holds its memory budget: several 50 MP PNGs, or several of the
+worst accepted animations, queued at once, more threads than the budget has room for,
+and the peak resident set (VmHWM) stays under it."""
 
 import json
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
 from server.upload_intake import accept_upload
 from sharer.backends import open_queue, open_storage
@@ -27,13 +29,32 @@ JOBS_TIMEOUT_SECONDS = 90.0
 
 
 def test_peak_memory_stays_under_the_budget_with_50_mp_pngs(tmp_path: Path) -> None:
+    _assert_budget_holds(tmp_path, images.solid_png(SIZE))
+
+
+def test_peak_memory_stays_under_the_budget_with_the_worst_accepted_animations(
+    tmp_path: Path,
+) -> None:
+    # 138 frames of 600x600 (the default bound on frames x pixels): every frame of the
+    # large thumbnail is the whole canvas, the most a job holds (bench/results/
+    # animations.md); two such jobs at once would pass the budget.
+    gradient = Image.linear_gradient("L").resize((600, 600))
+    frames = [gradient.copy() for _ in range(138)]
+    for index, frame in enumerate(frames):  # a square moving across: no two frames alike
+        ImageDraw.Draw(frame).rectangle((index * 4, 100, index * 4 + 60, 160), fill=255)
+    original = images.encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=40)
+    _assert_budget_holds(tmp_path, original)
+
+
+def _assert_budget_holds(tmp_path: Path, original: bytes) -> None:
+    """Queue JOBS of ``original`` as the server does, run one worker of THREADS threads
+    and a BUDGET_MB budget over them, and check its peak stayed under the budget."""
     env = local_env(tmp_path) | {
         "SHARER_WORKER_THREADS": str(THREADS),
         "SHARER_WORKER_MEMORY_BUDGET_MB": str(BUDGET_MB),
     }
     settings = load_settings(env)
     storage, queue = open_storage(settings), open_queue(settings)
-    original = images.solid_png(SIZE)
     # Queued as the server queues them (the 1 MiB upload cap is not in the way here).
     jobs = [
         accept_upload(

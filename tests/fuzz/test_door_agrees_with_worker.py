@@ -28,7 +28,8 @@ from sharer.formats import ACCEPTED, DECODE_ERRORS, SNIFF_BYTES, ImageFormat, sn
 from sharer.ids import new_image_id
 from sharer.messages import job_for_upload
 from support.mutations import CorpusFile, differential_corpus
-from worker.thumbnails import ThumbnailError, make_thumbnails
+from worker.processing import render_for_job
+from worker.thumbnails import ThumbnailError
 
 # Small enough that a mutant declaring up to the cap decodes in milliseconds.
 MAX_PIXELS = 1_000_000
@@ -86,9 +87,11 @@ def _judge(item: CorpusFile, tally: Tally) -> None:
         elif _pillow_decodes(item.data, image_format):
             tally.refused_though_pillow_decodes += 1
         return
-    job = job_for_upload(new_image_id(), accepted.image_format, accepted.has_alpha)
+    job = job_for_upload(
+        new_image_id(), accepted.image_format, accepted.has_alpha, animation=accepted.animation
+    )
     try:
-        made = make_thumbnails(item.data, accepted.image_format, job.thumbnails)
+        made = render_for_job(job, item.data).encoded
     except ThumbnailError as exc:
         tally.accepted_then_failed.append(f"{item.name}: {exc}")
         return

@@ -40,12 +40,6 @@ def test_a_phone_format_is_stored_as_uploaded_and_thumbnailed(local: Service, na
         assert thumbnail.format == thumbnail_format
 
 
-def test_an_avif_image_sequence_is_refused_by_name(local: Service) -> None:
-    response = upload(local.base_url, images.avif_sequence())
-    assert response.status_code == 400
-    assert "sequence" in response.json()["error"]
-
-
 @pytest.fixture(scope="module")
 def jpeg_and_png_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The server alone, with SHARER_ACCEPTED_FORMATS limited to JPEG and PNG."""

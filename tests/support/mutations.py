@@ -50,6 +50,15 @@ def seeds() -> dict[str, bytes]:
         "heif_grid": images.heif((96, 64), tile_size=64),
         "avif": images.avif(SIZE),
         "avif_alpha": images.avif(SIZE, alpha=True),
+        "avif_sequence": images.avif_sequence(frames=3, size=SIZE),
+        "webp_animated": images.encode(
+            images.photo_image(SIZE),
+            "WEBP",
+            save_all=True,
+            loop=2,
+            duration=[40, 90],
+            append_images=[images.photo_image(SIZE, seed=1)],
+        ),
     }
 
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageFile
 
-from server.inspection import InvalidImage, UploadedImage, inspect_upload
-from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat
+from server.inspection import AnimationLimits, InvalidImage, UploadedImage, inspect_upload
+from sharer.formats import GIF, JPEG, PNG, WEBP, Animation, ImageFormat
 from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import ThumbnailError, make_thumbnails
@@ -317,3 +317,36 @@ def test_a_jpeg_taller_than_libjpeg_allows_is_refused_though_the_proof_is_short(
         with pytest.raises(InvalidImage) as refused:
             inspect(data, max_pixels=4 * 65501)
         assert refused.value.reason == "undecodable"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options", "plays"),
+    [
+        ("GIF", {}, 1),  # no looping extension: plays once
+        ("GIF", {"loop": 0}, 0),
+        ("GIF", {"loop": 4}, 5),  # a GIF's count N plays N + 1 times
+        ("PNG", {"loop": 3}, 3),
+        ("WEBP", {"loop": 7}, 7),
+    ],
+)
+def test_an_animation_is_counted_from_its_container(
+    fmt: str, options: dict[str, int], plays: int
+) -> None:
+    frames = [images.photo_image((40, 30), seed=seed) for seed in range(4)]
+    data = images.encode(
+        frames[0], fmt, save_all=True, append_images=frames[1:], duration=50, **options
+    )
+    assert inspect(data).animation == Animation(frames=4, plays=plays)
+
+
+def test_the_bounds_on_animations_are_frames_and_frames_times_pixels() -> None:
+    data = images.gif((40, 30), frames=4)
+    accepted = inspect_upload(data, max_pixels=10**6, animation_limits=AnimationLimits(4, 4800))
+    assert accepted.animation is not None
+    for limits, words in (
+        (AnimationLimits(3, 10**6), "4 frames"),
+        (AnimationLimits(4, 4799), "at most 4,799 pixels"),
+    ):
+        with pytest.raises(InvalidImage, match=words) as refused:
+            inspect_upload(data, max_pixels=10**6, animation_limits=limits)
+        assert refused.value.reason == "too_many_frames"

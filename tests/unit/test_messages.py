@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sharer.formats import JPEG, PNG, WEBP
+from sharer.formats import GIF, JPEG, PNG, WEBP, Animation
 from sharer.ids import new_image_id
 from sharer.messages import MessageError, decode_job, encode_job, job_for_upload
 from sharer.status import (
@@ -106,3 +106,25 @@ def test_ready_status_round_trips_its_facts_and_old_records_still_decode() -> No
     assert decoded.delete_token_sha256 == "0f" * 32
     old = json.dumps({"id": job.image_id, "state": "ready", "keys": {}, "reason": None})
     assert decode_status(old.encode()) == ImageStatus(job.image_id, ImageState.READY, {})
+
+
+def test_an_animation_gets_webp_thumbnails_and_round_trips_in_job_and_status() -> None:
+    animation = Animation(frames=12, plays=0)
+    job = job_for_upload(new_image_id(), GIF, False, animation=animation)
+    assert {t.image_format for t in job.thumbnails} == {WEBP}
+    assert all(t.key.endswith(".webp") for t in job.thumbnails)
+    assert decode_job(encode_job(job)) == job
+    facts = ImageFacts(480, 270, {"small": (100, 56)}, "1QcSHQRnh493V4dIh4eXh1h4kJUI", 12)
+    ready = status_for_job(job).with_state(ImageState.READY, facts=facts)
+    assert decode_status(encode_status(ready)) == ready
+
+
+@pytest.mark.parametrize(
+    "animation",
+    [{"frames": 1, "plays": 0}, {"frames": "3", "plays": 0}, {"frames": 3, "plays": -1}, []],
+)
+def test_refuses_an_animation_it_does_not_understand(animation: object) -> None:
+    doc = json.loads(encode_job(job_for_upload(new_image_id(), GIF, False)))
+    doc["animation"] = animation
+    with pytest.raises(MessageError, match="animation"):
+        decode_job(json.dumps(doc))

@@ -3,14 +3,29 @@
 import io
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from server.containers import isobmff
+from server.containers import heif, isobmff
+from server.containers.walked import Malformed
 from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsupported_message
 from server.privacy import strip_metadata
-from sharer.formats import ACCEPTED, AVIF, HEIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from sharer.formats import (
+    ACCEPTED,
+    AVIF,
+    HEIF,
+    JPEG,
+    PNG,
+    WEBP,
+    Animation,
+    ImageFormat,
+    open_image,
+    sniff,
+)
 from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import make_thumbnails
@@ -90,11 +105,40 @@ def test_heif_and_avif_get_a_quarter_of_the_cap(name: str) -> None:
     assert _refusal(data, max_pixels=4 * 320 * 240 - 4).reason == "too_many_pixels"
 
 
+def test_an_avif_image_sequence_is_accepted_as_an_animation() -> None:
+    accepted = inspect_upload(images.avif_sequence(frames=3), max_pixels=CAP)
+    assert (accepted.image_format, accepted.width, accepted.height) == (AVIF, 64, 48)
+    assert accepted.animation == Animation(frames=3, plays=0)
+
+
 @pytest.mark.usefixtures("no_codec")
-def test_refuses_an_avif_image_sequence_before_libavif_reads_it() -> None:
-    refused = _refusal(images.avif_sequence())
-    assert refused.reason == "unsupported_format"
-    assert "sequence" in str(refused)
+def test_an_avif_sequence_coding_frames_past_its_declared_size_never_reaches_libavif() -> None:
+    # The track header and the AV1 sample entry both declare 32x24; the samples code 64x48.
+    data = bytearray(images.avif_sequence(frames=3))
+    tkhd = data.index(b"tkhd") + 4 + 84 + 12  # version 1: width and height end the box
+    data[tkhd - 8 : tkhd] = bytes.fromhex("0020000000180000")
+    entry = data.index(b"av01", data.index(b"stsd")) + 4 + 24
+    data[entry : entry + 4] = bytes.fromhex("00200018")
+    assert _refusal(bytes(data)).reason == "undecodable"
+
+
+def test_an_avif_sequence_later_sample_past_its_declared_size_fails_the_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first sample keeps to the size; a later one may not: libavif never decodes it.
+    from server.containers import avif_tracks
+    from server.containers.av1 import av1_sequence_frame_size as real
+
+    data = images.avif_sequence(frames=3)
+    checked: list[int] = []
+
+    def larger_after_the_first(obus: bytes) -> tuple[int, int] | None:
+        checked.append(len(obus))
+        return real(obus) if len(checked) == 1 else (4096, 4096)
+
+    monkeypatch.setattr(avif_tracks, "av1_sequence_frame_size", larger_after_the_first)
+    monkeypatch.setattr(Image.Image, "load", lambda _: pytest.fail("libavif decoded a frame"))
+    assert _refusal(data).reason == "undecodable"
 
 
 @pytest.mark.usefixtures("no_codec")
@@ -193,3 +237,80 @@ def test_a_box_repeated_inside_meta_is_refused() -> None:
     doubled = data[: meta.start] + grown + data[meta.start + 4 : pitm.start] + twice
     doubled += data[pitm.end :]
     assert _refusal(doubled).reason == "undecodable"
+
+
+NOKIA_ALPHA = Path(__file__).resolve().parents[1] / "support" / "fixtures" / "nokia-alpha.heic"
+NOKIA_ALPHA_BYTES = NOKIA_ALPHA.read_bytes()
+
+
+def test_a_heic_overlay_with_an_alpha_plane_is_accepted_its_images_counted() -> None:
+    # Nokia's alpha.heic: a 1440x960 overlay of two 1440x960 HEVC images; all three decode.
+    data = NOKIA_ALPHA.read_bytes()
+    decoded = 3 * 1440 * 960
+    assert inspect_upload(data, max_pixels=4 * decoded).width == 1440
+    assert _refusal(data, max_pixels=4 * decoded - 4).reason == "too_many_pixels"
+
+
+@pytest.mark.usefixtures("no_codec")
+def test_a_heic_overlay_whose_canvas_is_not_its_declared_size_never_reaches_libheif() -> None:
+    data = NOKIA_ALPHA.read_bytes()
+    canvas = data.index(bytes.fromhex("ffff05a003c0")) + 2  # after the fill, 1440x960
+    mutated = data[:canvas] + bytes.fromhex("2d0003c0") + data[canvas + 4 :]
+    assert _refusal(mutated).reason == "undecodable"
+
+
+@given(st.binary(min_size=22, max_size=22))
+@settings(max_examples=200, deadline=None)
+def test_any_overlay_description_is_walked_or_refused_cleanly(description: bytes) -> None:
+    # The overlay's description (22 bytes in its idat) replaced: the walk reads its canvas.
+    data = NOKIA_ALPHA_BYTES
+    at = data.index(bytes.fromhex("0000000000000000ffff05a003c0"))
+    mutated = data[:at] + description + data[at + 22 :]
+    try:
+        walked = heif.walk(mutated)
+    except Malformed:
+        return
+    assert walked.size == (1440, 960)
+    assert walked.decoded_pixels == 3 * 1440 * 960
+
+
+@pytest.mark.parametrize(
+    ("track_duration", "repeats", "plays"),
+    [(None, True, 0), (9, True, 3), (10, True, 4), (9, False, 1)],
+)
+def test_an_avif_sequence_plays_as_its_edit_list_says(
+    track_duration: int | None, repeats: bool, plays: int
+) -> None:
+    # libavif writes a repeating edit list of one 3-tick segment and an indefinite track.
+    data = bytearray(images.avif_sequence(frames=3))
+    tkhd = data.index(b"tkhd") + 4
+    if track_duration is not None:
+        data[tkhd + 28 : tkhd + 36] = track_duration.to_bytes(8)
+    elst = data.index(b"elst") + 4
+    data[elst + 3] = int(repeats)
+    assert inspect_upload(bytes(data), max_pixels=CAP).animation == Animation(3, plays)
+
+
+def test_an_avif_sequences_movie_metadata_is_stripped_and_it_still_plays() -> None:
+    # A user-data box in the movie box (where cameras put places and names); the still
+    # item's and the track's offsets into the media data moved past it.
+    data = bytearray(images.avif_sequence(frames=3))
+    secret = b"GPS 51.5007N 0.1246W"
+    udta = (8 + len(secret)).to_bytes(4) + b"udta" + secret
+    item = isobmff.read_structure(bytes(data)).item_extents[1][0].offset
+    at = data.index(item.to_bytes(4), data.index(b"iloc"))
+    data[at : at + 4] = (item + len(udta)).to_bytes(4)
+    moov = data.index(b"moov") - 4
+    moov_end = moov + int.from_bytes(data[moov : moov + 4])
+    data[moov : moov + 4] = (moov_end - moov + len(udta)).to_bytes(4)
+    data[moov_end:moov_end] = udta
+    stco = data.index(b"stco") + 4 + 8  # version and flags, entry count, first offset
+    offset = int.from_bytes(data[stco : stco + 4]) + len(udta)
+    data[stco : stco + 4] = offset.to_bytes(4)
+    stripped = strip_metadata(bytes(data), AVIF)
+    assert secret in data
+    assert secret not in stripped
+    accepted = inspect_upload(stripped, max_pixels=CAP)
+    assert accepted.animation == Animation(3, 0)
+    with open_image(stripped, AVIF) as image:
+        assert getattr(image, "n_frames", 1) == 3

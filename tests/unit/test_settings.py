@@ -77,6 +77,8 @@ def test_aws_backends() -> None:
         ("SHARER_INSTANCE_METADATA_URL", "169.254.169.254"),
         ("SHARER_SPOT_NOTICE_POLL_SECONDS", "0"),
         ("SHARER_SPOT_NOTICE_POLL_SECONDS", "60"),
+        ("SHARER_MAX_ANIMATION_PIXELS", "0"),
+        ("SHARER_MAX_ANIMATION_FRAMES", "1"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -177,3 +179,11 @@ def test_spot_notices_are_off_unless_the_metadata_endpoint_is_given() -> None:
     )
     assert on_ec2.instance_metadata_url == "http://169.254.169.254"
     assert on_ec2.spot_notice_poll_seconds == 2.5
+
+
+def test_animation_bounds_default_and_are_read() -> None:
+    defaults = load_settings({})
+    assert (defaults.max_animation_frames, defaults.max_animation_pixels) == (1000, 50_000_000)
+    env = {"SHARER_MAX_ANIMATION_FRAMES": "2", "SHARER_MAX_ANIMATION_PIXELS": "1000"}
+    chosen = load_settings(env)
+    assert (chosen.max_animation_frames, chosen.max_animation_pixels) == (2, 1000)

@@ -99,13 +99,13 @@ def test_a_large_webp_is_shrunk_while_decoding_and_stays_upright(
     # orientation), so no resize from the full image follows. A wide box tells the
     # stored orientation from the displayed one.
     resized: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    real_resize = thumbnails._resize
+    real_resize = thumbnails.resize
 
     def spy_resize(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         resized.append((image.size, size))
         return real_resize(image, size)
 
-    monkeypatch.setattr(thumbnails, "_resize", spy_resize)
+    monkeypatch.setattr(thumbnails, "resize", spy_resize)
     boxes = [PlannedThumbnail(n, w, h, f"images/x/{n}", JPEG) for n, w, h in [("wide", 600, 300)]]
     data = images.oriented_jpeg(orientation, (1600, 1200), fmt="WEBP")
     wide = decode(make_thumbnails(data, WEBP, boxes)["wide"]).convert("RGB")
@@ -292,7 +292,7 @@ def test_one_shrunk_decode_then_each_size_from_the_one_before(
     # cascade 600 -> 300 -> 100, never a second trip back to the full image.
     opened: list[Image.Image] = []
     resized: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    real_resize = thumbnails._resize
+    real_resize = thumbnails.resize
 
     def spy_open(data: bytes, image_format: ImageFormat) -> Image.Image:
         opened.append(open_image(data, image_format))
@@ -303,7 +303,7 @@ def test_one_shrunk_decode_then_each_size_from_the_one_before(
         return real_resize(image, size)
 
     monkeypatch.setattr(thumbnails, "open_image", spy_open)
-    monkeypatch.setattr(thumbnails, "_resize", spy_resize)
+    monkeypatch.setattr(thumbnails, "resize", spy_resize)
     make_thumbnails(marker_jpeg((3000, 2000)), JPEG, specs())
 
     assert len(opened) == 1

@@ -2,9 +2,11 @@
 
 Each module (``jpeg``, ``png``, ``gif``, ``webp``, ``heif``, ``avif``) holds its
 format's walk, declared size, decode proof and metadata strip, and exports a
-``CONTAINER``; ``server.inspection`` and ``server.privacy`` only dispatch to them. Adding
-a format means adding its module here (and its ``ImageFormat`` and signature in
-``sharer.formats``, the vocabulary the worker shares).
+``CONTAINER`` (``avif`` has two helpers of its own: ``av1``, the bitstream's sequence
+headers, and ``avif_tracks``, an image sequence's tracks); ``server.inspection`` and
+``server.privacy`` only dispatch to them. Adding a format means adding its module here
+(and its ``ImageFormat`` and signature in ``sharer.formats``, the vocabulary the worker
+shares).
 """
 
 from server.containers import avif, gif, heif, jpeg, png, webp

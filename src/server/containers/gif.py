@@ -1,9 +1,10 @@
 """GIF: the block walk, the canvas size Pillow will decode, and the metadata strip.
 
-The walk goes over every block to the trailer. A file cut off mid-block after its first
-frame is whole is accepted, as only the first frame is thumbnailed: the walk ends at the
-last whole block, and the strip keeps the whole blocks. The proof is Pillow's decode of
-the first frame, one byte per pixel (at most the pixel cap).
+The walk goes over every block to the trailer, counting the frames (the whole image
+blocks) and reading the looping extension. A file cut off mid-block after its first
+frame is whole is accepted, as browsers show it: the walk ends at the last whole block,
+the strip keeps the whole blocks, and the worker animates the frames that decode. The
+proof is Pillow's decode of the first frame, one byte per pixel (at most the pixel cap).
 
 The strip keeps the frames and the graphic-control, plain-text and looping extensions
 (and an ICC profile); it drops comments, other application extensions and anything
@@ -14,11 +15,12 @@ import struct
 from dataclasses import dataclass
 
 from server.containers.walked import Container, Malformed, WalkedImage
-from sharer.formats import GIF
+from sharer.formats import GIF, Animation
 
 _KEPT_APPLICATIONS = (b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012")
 _KEPT_EXTENSIONS = (0xF9, 0x01)  # graphic control, plain text
 _EXTENSION, _IMAGE, _TRAILER = 0x21, 0x2C, 0x3B
+_NETSCAPE_LOOPING = b"\x21\xff\x0bNETSCAPE2.0\x03\x01"
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class WalkedGif(WalkedImage):
     """A GIF whose blocks were walked."""
 
     def __init__(self, data: bytes, blocks: list[GifBlock]) -> None:
-        super().__init__(data, _canvas_size(data, blocks))
+        super().__init__(data, _canvas_size(data, blocks), _animation(data, blocks))
         self.blocks = blocks
 
     def without_metadata(self) -> bytes:
@@ -108,6 +110,21 @@ def _canvas_size(data: bytes, blocks: list[GifBlock]) -> tuple[int, int]:
         return width, height
     x0, y0, frame_width, frame_height = struct.unpack_from("<HHHH", data, first.start + 1)
     return max(width, x0 + frame_width), max(height, y0 + frame_height)
+
+
+def _animation(data: bytes, blocks: list[GifBlock]) -> Animation | None:
+    frames = sum(block.introducer == _IMAGE for block in blocks)
+    if frames < 2:
+        return None
+    # Without a looping extension a GIF plays once; its count N means N + 1 plays in
+    # browsers, as libwebp's gif2webp converts it (0 stays "for ever").
+    plays = 1
+    for block in blocks:
+        if data.startswith(_NETSCAPE_LOOPING, block.start) and block.end - block.start >= 19:
+            loops = int.from_bytes(data[block.start + 16 : block.start + 18], "little")
+            plays = min(loops + 1, 65_535) if loops else 0
+            break
+    return Animation(frames, plays)
 
 
 def _kept_extension(data: bytes, at: int) -> bool:

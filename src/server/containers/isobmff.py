@@ -50,12 +50,15 @@ class HeifStructure:
             raise Malformed("the primary image declares no size")
         return self.item_sizes[self.primary_item]
 
-    def require_primary_coded_as(self, codec: bytes) -> None:
-        """Raise ``Malformed`` unless the primary item (or every tile of its grid) is
-        ``codec``: no other decoder libheif or libavif holds is ever reached."""
+    def require_primary_coded_as(
+        self, codec: bytes, derivations: frozenset[bytes] = frozenset({b"grid"})
+    ) -> None:
+        """Raise ``Malformed`` unless the primary item (or every input of its grid, or
+        other ``derivations``) is ``codec``: no other decoder libheif or libavif holds is
+        ever reached."""
         primary = self.primary_item
         kind = self.item_types.get(primary) if primary is not None else None
-        if kind == b"grid":
+        if kind in derivations:
             tiles = self.derived_from.get(primary or 0, [])
             if not tiles or any(self.item_types.get(tile) != codec for tile in tiles):
                 raise Malformed("the grid's tiles are not all of the expected codec")

@@ -26,7 +26,7 @@ from PIL import Image, PngImagePlugin
 
 from server.containers.exif import orientation_tiff, read_orientation
 from server.containers.walked import Container, Malformed, WalkedImage
-from sharer.formats import PNG
+from sharer.formats import PNG, Animation
 
 # Inflate at most this much at a time; the output is checked and dropped.
 _INFLATE_WINDOW = 1 << 20
@@ -68,7 +68,7 @@ class WalkedPng(WalkedImage):
     def __init__(self, data: bytes, chunks: list[PngChunk]) -> None:
         if not chunks or chunks[0].kind != b"IHDR" or chunks[0].end - chunks[0].start < 25:
             raise Malformed("PNG does not start with its header chunk")
-        super().__init__(data, struct.unpack_from(">II", data, 16))
+        super().__init__(data, struct.unpack_from(">II", data, 16), _animation(data, chunks))
         self.chunks = chunks
 
     def prove_decodes(self, image: Image.Image) -> None:
@@ -160,6 +160,16 @@ def _chunks(data: bytes) -> Iterator[PngChunk]:
         if kind == b"IEND":
             return
         at = end
+
+
+def _animation(data: bytes, chunks: list[PngChunk]) -> Animation | None:
+    """An APNG's frames and plays, as its animation control chunk states them (Pillow
+    decodes that many frames, and no more)."""
+    control = next((chunk for chunk in chunks if chunk.kind == b"acTL"), None)
+    if control is None or control.end - control.start < 20:
+        return None
+    frames, plays = struct.unpack_from(">II", data, control.start + 8)
+    return Animation(frames, min(plays, 65_535)) if frames > 1 else None
 
 
 def _png_rows(

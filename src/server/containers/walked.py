@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from PIL import Image
 
-from sharer.formats import ImageFormat
+from sharer.formats import Animation, ImageFormat
 
 
 class Malformed(ValueError):
@@ -31,9 +31,19 @@ class WalkedImage(ABC):
     # bounded per process (``server.proof_slots``).
     costly_proof: ClassVar[bool] = False
 
-    def __init__(self, data: bytes, size: tuple[int, int]) -> None:
+    def __init__(
+        self, data: bytes, size: tuple[int, int], animation: Animation | None = None
+    ) -> None:
         self.data = data
         self.size = size
+        # Two frames or more, as the container counts them; None for a still image.
+        self.animation = animation
+
+    @property
+    def decoded_pixels(self) -> int:
+        """Pixels the proof's codec decodes for the first image: its size, unless the
+        image is composed of others decoded in full first (a HEIF overlay)."""
+        return self.size[0] * self.size[1]
 
     def pillow_input(self) -> bytes:
         """The bytes handed to the format's Pillow plugin for the decode proof."""
@@ -58,8 +68,3 @@ class Container:
 
     image_format: ImageFormat
     walk: Callable[[bytes], WalkedImage]
-
-
-class UnsupportedVariant(Malformed):
-    """A well-formed file of an accepted format in a variant the service does not take
-    (e.g. an AVIF image sequence); ``str(exc)`` is a message for the user."""

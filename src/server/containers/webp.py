@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from server.containers.exif import orientation_tiff, read_orientation
 from server.containers.walked import Container, Malformed, WalkedImage
-from sharer.formats import WEBP
+from sharer.formats import WEBP, Animation
 
 _KEPT = frozenset({b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"})
 _VP8X_EXIF, _VP8X_XMP = 0x08, 0x04
@@ -37,7 +37,7 @@ class WalkedWebp(WalkedImage):
     cost_factor = 4
 
     def __init__(self, data: bytes, riff_end: int, chunks: list[RiffChunk]) -> None:
-        super().__init__(data, _canvas_size(chunks[0]))
+        super().__init__(data, _canvas_size(chunks[0]), _animation(chunks))
         self.riff_end = riff_end
         self.chunks = chunks
 
@@ -98,6 +98,14 @@ def _canvas_size(first: RiffChunk) -> tuple[int, int]:
         width, height = struct.unpack_from("<HH", body, 6)
         return width & 0x3FFF, height & 0x3FFF
     raise Malformed("WebP does not start with a canvas or image header")
+
+
+def _animation(chunks: list[RiffChunk]) -> Animation | None:
+    frames = sum(chunk.kind == b"ANMF" for chunk in chunks)
+    control = next((chunk for chunk in chunks if chunk.kind == b"ANIM"), None)
+    if frames < 2 or control is None or len(control.body) < 6:
+        return None
+    return Animation(frames, int.from_bytes(control.body[4:6], "little"))
 
 
 def _riff_chunk(kind: bytes, body: bytes) -> bytes:
