@@ -27,7 +27,15 @@ from PIL import Image, ImageFile
 
 from server.containers import Malformed, WalkedImage, walk_container
 from server.containers.walked import UnsupportedVariant
-from sharer.formats import ACCEPTED, DECODE_ERRORS, SNIFF_BYTES, ImageFormat, open_image, sniff
+from sharer.formats import (
+    ACCEPTED,
+    DECODE_ERRORS,
+    SNIFF_BYTES,
+    ImageFormat,
+    format_names,
+    open_image,
+    sniff,
+)
 
 Reason = Literal["empty", "unsupported_format", "too_many_pixels", "undecodable"]
 
@@ -102,12 +110,7 @@ def inspect_upload(
 
 def unsupported_message(accepted: Collection[ImageFormat]) -> str:
     """The refusal of a format outside ``accepted``, naming those that are accepted."""
-    names = [_DISPLAY_NAMES.get(f.name, f.name) for f in ACCEPTED.values() if f in accepted]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-    return f"This is not a {listed} image."
-
-
-_DISPLAY_NAMES = {"WEBP": "WebP"}
+    return f"This is not a {format_names(accepted)} image."
 
 
 @contextmanager

@@ -41,6 +41,7 @@ def plan_upload(
     accepted_formats: Collection[ImageFormat] = tuple(ACCEPTED.values()),
     image_id: str | None = None,
     costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
+    description: str | None = None,
 ) -> PlannedUpload:
     """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
@@ -50,7 +51,8 @@ def plan_upload(
     uploaded. ``accepted_formats`` are the formats the operator allows. ``image_id`` is
     a fresh id unless given (an upload taken over under its Idempotency-Key keeps the id
     its first attempt planned). ``costly_proof_slot`` bounds the costly decode proofs
-    (see ``server.inspection``).
+    (see ``server.inspection``). ``description`` (normalized, see
+    ``sharer.descriptions``) is kept in the job and the status record.
 
     Raises ``InvalidImage`` for bytes we refuse, and whatever ``costly_proof_slot``
     raises (``server.proof_slots.ProofsBusy``) when it refuses.
@@ -68,6 +70,7 @@ def plan_upload(
         image.image_format,
         image.has_alpha,
         delete_token_sha256=delete_token_sha256,
+        description=description,
     )
     objects = [
         NewObject(job.original_key, data, image.image_format.media_type),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sharer.descriptions import InvalidDescription, normalized_description
 from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, thumbnail_format
 from sharer.ids import is_image_id
 from sharer.key_scheme import original_key, thumbnail_key
@@ -56,6 +57,9 @@ class ThumbnailJob:
     # When the server queued the job (Unix seconds): the worker reports the wait from
     # here to ready. Optional, because messages queued before the field existed lack it.
     enqueued_at: float | None = None
+    # The uploader's description (``sharer.descriptions``), carried for the worker's
+    # status record to keep, as the delete token's hash is. Optional in the schema.
+    description: str | None = None
 
 
 def job_for_upload(
@@ -64,6 +68,7 @@ def job_for_upload(
     has_alpha: bool,
     *,
     delete_token_sha256: str | None = None,
+    description: str | None = None,
 ) -> ThumbnailJob:
     """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha)
@@ -77,6 +82,7 @@ def job_for_upload(
         ),
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),
+        description=description,
     )
 
 
@@ -100,6 +106,8 @@ def encode_job(job: ThumbnailJob) -> str:
         doc["enqueued_at"] = job.enqueued_at
     if job.delete_token_sha256 is not None:
         doc["delete_token_sha256"] = job.delete_token_sha256
+    if job.description is not None:
+        doc["description"] = job.description
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -127,7 +135,21 @@ def decode_job(body: str) -> ThumbnailJob:
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
         delete_token_sha256=_digest(doc),
         enqueued_at=_enqueued_at(doc),
+        description=_description(doc),
     )
+
+
+def _description(doc: dict[str, Any]) -> str | None:
+    if "description" not in doc:
+        return None
+    text = _field(doc, "description", str)
+    try:
+        checked = normalized_description(text)
+    except InvalidDescription as exc:
+        raise MessageError(f"bad description: {exc}") from exc
+    if checked != text:  # the server sends it normalized; anything else is not ours
+        raise MessageError("description is not normalized")
+    return text
 
 
 def _digest(doc: dict[str, Any]) -> str | None:

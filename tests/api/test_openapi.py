@@ -49,7 +49,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 # The document for a server at SHARER_SITE_URL's default, with the default upload limit.
 DOCUMENT_SITE = "http://127.0.0.1:8080"
-DOCUMENT = openapi_document(DOCUMENT_SITE, load_settings({}).max_upload_bytes)
+DEFAULT_SETTINGS = load_settings({})
+DOCUMENT = openapi_document(
+    DOCUMENT_SITE, DEFAULT_SETTINGS.max_upload_bytes, DEFAULT_SETTINGS.accepted_formats
+)
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 

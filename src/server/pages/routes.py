@@ -100,6 +100,7 @@ def share_page(image_id: str) -> Response:
         urls=document["urls"],
         share_url=share_url(image_id),
         large_size=large_thumbnail_size(document),
+        description=document.get("description"),
     )
     cache_control = CHANGING_PAGE_CACHE if state == "pending" else READY_PAGE_CACHE
     return _page(html, 200, cache_control)
