@@ -99,6 +99,9 @@ def _schemas(max_upload_bytes: int, accepted_formats: Collection[ImageFormat]) -
                         f"{max_upload_bytes} bytes (sniffed from its bytes: "
                         f"{', '.join(f.media_type for f in accepted_formats)})"
                     ),
+                    # For clients that fit a photo to the server (``sharer upload --fit``).
+                    "x-max-bytes": max_upload_bytes,
+                    "x-media-types": [f.media_type for f in accepted_formats],
                 },
                 "description": {
                     "type": "string",
