@@ -232,7 +232,7 @@
     controls.append(label, text, send);
     view.body.append(controls);
     view.progress.hidden = true;
-    view.message.textContent = sizeText(file.size) + ": describe it, then upload.";
+    view.message.textContent = sizeText(file.size) + ": add a description if you like, then upload.";
     const item = { view, file, upload: file, text, controls, send, ready: file.size <= maxBytes };
     send.addEventListener("click", () => sendStaged(item));
     waiting.add(item);
@@ -541,7 +541,7 @@
   }
 
   uploadAllButton.addEventListener("click", () => {
-    const ready = [...waiting].filter((item) => item.ready).reverse(); // in the order chosen
+    const ready = [...waiting].filter((item) => item.ready); // in the order chosen
     announce("Uploading " + ready.length + (ready.length === 1 ? " image" : " images"));
     ready.forEach(sendStaged);
   });
