@@ -11,12 +11,15 @@ from typing import Any
 
 import requests
 
+from cli.fitting import CannotFit, UploadLimits, fit_image
+from cli.fitting import Fitted as FittedImage
 from cli.retry import RETRIED_STATUSES, UPLOAD_RETRIED_STATUSES, RetryPolicy
 from cli.untrusted import (
     UntrustedAnswer,
     delete_token_of,
     image_id_of,
     printable,
+    upload_limits_of,
     upload_urls,
 )
 
@@ -44,11 +47,20 @@ class UploadResult:
     delete_token: str | None = None
     error: str | None = None
     state: str | None = None
+    fitted: "Fitted | None" = None  # with --fit, when the file was over the limit
 
     @property
     def accepted(self) -> bool:
         """The server answered 202 with everything a 202 promises."""
         return self.status == 202 and bool(self.urls)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A file sent fitted (``--fit``): its own size and what it was made into."""
+
+    original_bytes: int
+    image: FittedImage
 
 
 class ProgressBody:
@@ -82,12 +94,24 @@ class ProgressBody:
         return block
 
 
-def multipart(field_name: str, filename: str, data: bytes) -> tuple[bytes, str, bytes]:
-    """(preamble, content type, epilogue) of a form with one file part around ``data``."""
+def multipart(
+    field_name: str, filename: str, data: bytes, description: str | None = None
+) -> tuple[bytes, str, bytes]:
+    """(preamble, content type, epilogue) of a form with one file part around ``data``,
+    after a ``description`` text field when one is given."""
     boundary = uuid.uuid4().hex
     safe_name = filename.replace('"', "_").replace("\r", "_").replace("\n", "_")
+    text_field = (
+        ""
+        if description is None
+        else (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="description"\r\n'
+            f"Content-Type: text/plain; charset=utf-8\r\n\r\n{description}\r\n"
+        )
+    )
     head = (
-        f"--{boundary}\r\n"
+        f"{text_field}--{boundary}\r\n"
         f'Content-Disposition: form-data; name="{field_name}"; filename="{safe_name}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
@@ -140,9 +164,18 @@ class SharerClient:
                 return response
             time.sleep(wait)
 
-    def upload(self, path: Path, progress: Progress) -> UploadResult:
-        """POST ``path`` as the form field ``image``; ``progress`` gets bytes sent (a
-        negative count takes back what a failed attempt had sent).
+    def upload(
+        self,
+        path: Path,
+        progress: Progress,
+        *,
+        description: str | None = None,
+        limits: UploadLimits | None = None,
+    ) -> UploadResult:
+        """POST ``path`` as the form field ``image`` (with ``description`` when given);
+        ``progress`` gets bytes sent (a negative count takes back what a failed attempt
+        had sent). With ``limits``, a file over ``limits.max_bytes`` is fitted to them
+        first (``cli.fitting``) and ``result.fitted`` says to what.
 
         Every attempt for the file carries the same ``Idempotency-Key`` (a fresh UUID4 per
         file), so a retry after a lost connection or a timeout gets the first attempt's
@@ -154,7 +187,16 @@ class SharerClient:
         except OSError as exc:
             result.error = _os_error_text(path, exc)
             return result
-        head, content_type, tail = multipart("image", path.name, data)
+        name = path.name
+        if limits is not None and len(data) > limits.max_bytes:
+            try:
+                fitted = fit_image(data, limits)
+            except CannotFit as exc:
+                result.error = f"over the limit of {limits.max_bytes} bytes, and {exc}"
+                return result
+            result.fitted = Fitted(len(data), fitted)
+            data, name = fitted.data, f"{path.stem}.{fitted.extension}"
+        head, content_type, tail = multipart("image", name, data, description)
         whole = head + data + tail
         bodies: list[ProgressBody] = []
 
@@ -195,6 +237,17 @@ class SharerClient:
         result.status_url = f"{self.server}/images/{result.image_id}"
         result.share = f"{self.server}/i/{result.image_id}"
         return result
+
+    def upload_limits(self) -> UploadLimits | str:
+        """The server's upload limit and media types, from its ``/openapi.json``; a
+        message for a person when they cannot be read from it."""
+        answer = self._request("GET", f"{self.server}/openapi.json")
+        if isinstance(answer, requests.RequestException):
+            return f"could not reach {self.server}: {_first_line(answer)}"
+        try:
+            return upload_limits_of(_json(answer))
+        except UntrustedAnswer as exc:
+            return str(exc)
 
     def state(self, status_url: str, wait: int = 0) -> str | None:
         """pending, ready or failed (None: no answer, or not a status); with ``wait``, the

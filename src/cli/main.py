@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from cli.client import SharerClient, UploadResult
+from cli.fitting import UploadLimits
 from cli.retry import RetryPolicy
+from cli.untrusted import printable
 
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
 SERVER_VARIABLE = "SHARER_SERVER"
@@ -71,6 +73,16 @@ def parser(env: dict[str, str]) -> argparse.ArgumentParser:
         "--timeout", type=_positive_float, default=120.0, help="seconds --wait waits (120)"
     )
     upload.add_argument("--json", action="store_true", help="one JSON object per line")
+    upload.add_argument(
+        "--description",
+        help="what the image shows, for its share page's alt text (the same for every FILE)",
+    )
+    upload.add_argument(
+        "--fit",
+        action="store_true",
+        help="make a photo over the server's limit fit it: upright, scaled down, "
+        "re-encoded without metadata (no location)",
+    )
     upload.add_argument("--concurrency", type=_positive_int, default=4, help="uploads at once (4)")
     upload.add_argument(
         "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
@@ -100,6 +112,13 @@ def upload_command(client: SharerClient, args: argparse.Namespace, out: TextIO, 
     """Upload every file (``--concurrency`` at once) with one progress bar; print a
     line per file as it finishes."""
     paths = [Path(name) for name in args.files]
+    limits: UploadLimits | None = None
+    if args.fit:
+        found = client.upload_limits()
+        if isinstance(found, str):
+            print(f"sharer: --fit needs the server's limits: {printable(found)}", file=err)
+            return EXIT_FAILED
+        limits = found
     total = sum(_size(path) for path in paths)
     lock = Lock()
     bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=err, disable=None)
@@ -111,9 +130,13 @@ def upload_command(client: SharerClient, args: argparse.Namespace, out: TextIO, 
             bar.update(count)
 
     def one(path: Path) -> UploadResult:
-        nonlocal done
-        result = client.upload(path, progress)
+        nonlocal done, total
+        result = client.upload(path, progress, description=args.description, limits=limits)
         with lock:
+            if result.fitted is not None:  # the bar counted the file's own size
+                bar.total = total = (
+                    total + len(result.fitted.image.data) - result.fitted.original_bytes
+                )
             done += 1
             bar.set_postfix_str(f"{done}/{len(paths)} files")
         return result
@@ -223,6 +246,15 @@ def _json_line(result: UploadResult) -> dict[str, object]:
         line["share"] = result.share
     if result.delete_token:
         line["delete_token"] = result.delete_token
+    if result.fitted:
+        image = result.fitted.image
+        line["fitted"] = {
+            "from_bytes": result.fitted.original_bytes,
+            "bytes": len(image.data),
+            "type": image.media_type,
+            "width": image.width,
+            "height": image.height,
+        }
     if result.state:
         line["state"] = result.state
     if result.error:
@@ -237,7 +269,17 @@ def _text_line(result: UploadResult) -> str:
     if result.error:  # accepted, then failed or not ready in time (--wait)
         return f"{result.file}: {result.share}: {result.error}"
     token = f"  delete-token={result.delete_token}" if result.delete_token else ""
-    return f"{result.file}: {result.share}{token}"
+    return f"{result.file}: {_fitted_text(result)}{result.share}{token}"
+
+
+def _fitted_text(result: UploadResult) -> str:
+    if result.fitted is None:
+        return ""
+    image = result.fitted.image
+    return (
+        f"fitted {result.fitted.original_bytes} -> {len(image.data)} bytes "
+        f"({image.width}x{image.height}), "
+    )
 
 
 def _size(path: Path) -> int:

@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from cli.fitting import UploadLimits
+
 # The 202 body's keys (the HTTP contract).
 URL_KEYS = ("original", "small", "medium", "large")
 # Image ids and delete tokens are URL-safe base64 text (22 and 43 characters today).
@@ -20,6 +22,8 @@ IMAGE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 DELETE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 # More of a server's message than this is not worth a terminal line.
 MAX_PRINTED = 300
+# A media type, as /openapi.json lists the accepted ones.
+MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 # Unicode categories never printed: controls, format characters (bidi overrides can
 # reorder a line), surrogates, private use, unassigned, and line/paragraph separators.
 _UNPRINTED = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
@@ -47,6 +51,23 @@ def upload_urls(document: object) -> dict[str, str]:
         if not isinstance(url, str) or not _is_http_url(url):
             raise UntrustedAnswer(f"the server's 202 answer has no usable URL for {key}")
     return urls
+
+
+def upload_limits_of(document: object) -> UploadLimits:
+    """The upload limit and media types of a server's ``/openapi.json``: the ``image``
+    field's ``x-max-bytes`` and ``x-media-types``."""
+    try:
+        image = document["components"]["schemas"]["UploadForm"]["properties"]["image"]  # type: ignore[index]
+        max_bytes, media_types = image["x-max-bytes"], image["x-media-types"]
+    except (KeyError, TypeError) as exc:
+        raise UntrustedAnswer("the server's /openapi.json does not give its upload limit") from exc
+    if type(max_bytes) is not int or max_bytes < 1:
+        raise UntrustedAnswer("the server's /openapi.json gives no usable upload limit")
+    if not isinstance(media_types, list) or not all(
+        isinstance(t, str) and MEDIA_TYPE.fullmatch(t) for t in media_types
+    ):
+        raise UntrustedAnswer("the server's /openapi.json gives no usable media types")
+    return UploadLimits(max_bytes, frozenset(media_types))
 
 
 def image_id_of(location: str) -> str:

@@ -16,6 +16,7 @@ from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
 from sharer.backends import open_edge_cache, open_queue, open_status_wakeups, open_storage
+from sharer.descriptions import MAX_DESCRIPTION_BYTES
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings, load_settings
@@ -23,8 +24,9 @@ from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
 
 # Room for the multipart framing around an image of exactly the maximum size: boundary
-# lines, part headers (a long filename) and the closing boundary.
-MULTIPART_ALLOWANCE = 16 * 1024
+# lines, part headers (a long filename), the closing boundary, and the longest
+# description the form may carry.
+MULTIPART_ALLOWANCE = 16 * 1024 + MAX_DESCRIPTION_BYTES
 # A legitimate upload has one file part and perhaps a few small fields.
 MAX_FORM_PARTS = 16
 # Bound on a part's headers and on a text field (``server.form_parts``, and Werkzeug's

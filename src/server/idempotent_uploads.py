@@ -3,9 +3,10 @@ second image.
 
 Follows the IETF httpapi draft "The Idempotency-Key HTTP Header Field"
 (draft-ietf-httpapi-idempotency-key-header-06): the key is a Structured Field String;
-the same key with the same image gives back the first 202 (body and Location) and stores
-nothing new; the same key with another image is 422; a key whose upload is still in
-progress is 409. The record (``sharer.idempotency_records``) lives in the storage
+the same key with the same image and description gives back the first 202 (body and
+Location) and stores nothing new; the same key with another image or another
+description (a different request body) is 422; a key whose upload is still in progress
+is 409. The record (``sharer.idempotency_records``) lives in the storage
 backend, so every server sees it, and a conditional create (``Storage.put_new``) decides
 between servers that get the same key at once: the loser answers 409.
 
@@ -93,7 +94,8 @@ class UploadInProgress(Conflict):
 
 def _other_image() -> UnprocessableEntity:
     return UnprocessableEntity(
-        f"this {IDEMPOTENCY_KEY_HEADER} was used with another image; send a new key for a new image"
+        f"this {IDEMPOTENCY_KEY_HEADER} was used with another image or description; "
+        "send a new key for a new upload"
     )
 
 

@@ -34,6 +34,7 @@ from sharer.formats import (
     SNIFF_BYTES,
     Animation,
     ImageFormat,
+    format_names,
     open_image,
     sniff,
 )
@@ -136,12 +137,7 @@ def inspect_upload(
 
 def unsupported_message(accepted: Collection[ImageFormat]) -> str:
     """The refusal of a format outside ``accepted``, naming those that are accepted."""
-    names = [_DISPLAY_NAMES.get(f.name, f.name) for f in ACCEPTED.values() if f in accepted]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-    return f"This is not a {listed} image."
-
-
-_DISPLAY_NAMES = {"WEBP": "WebP"}
+    return f"This is not a {format_names(accepted)} image."
 
 
 @contextmanager

@@ -4,11 +4,14 @@ Kept true by tests/api (schemathesis against the real server): a status, header,
 type or body the server gives and this document does not describe fails that test.
 """
 
+from collections.abc import Collection
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
 from server.bound_backends import current_settings
+from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
+from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, format_names
 from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 openapi_blueprint = Blueprint("openapi", __name__)
@@ -74,7 +77,14 @@ def _url_set(names: tuple[str, ...]) -> Schema:
     }
 
 
-def _schemas(max_upload_bytes: int) -> Schema:
+_DESCRIPTION_RULES = (
+    "line breaks (CR LF, CR or LF) are kept as LF and tabs are kept; any other control "
+    "character is refused (400); surrounding whitespace is removed, and a blank "
+    "description is none"
+)
+
+
+def _schemas(max_upload_bytes: int, accepted_formats: Collection[ImageFormat]) -> Schema:
     accepted = _url_set(("original", *THUMBNAIL_NAMES)) | {"additionalProperties": False}
     return {
         "UploadForm": {
@@ -85,10 +95,24 @@ def _schemas(max_upload_bytes: int) -> Schema:
                     "type": "string",
                     "contentMediaType": "application/octet-stream",
                     "description": (
-                        f"a JPEG, PNG, GIF or WebP image of at most {max_upload_bytes} bytes "
-                        "(sniffed from its bytes)"
+                        f"a {format_names(accepted_formats)} image of at most "
+                        f"{max_upload_bytes} bytes (sniffed from its bytes: "
+                        f"{', '.join(f.media_type for f in accepted_formats)})"
                     ),
-                }
+                    # For clients that fit a photo to the server (``sharer upload --fit``).
+                    "x-max-bytes": max_upload_bytes,
+                    "x-media-types": [f.media_type for f in accepted_formats],
+                },
+                "description": {
+                    "type": "string",
+                    "maxLength": MAX_DESCRIPTION_CHARACTERS,
+                    "description": (
+                        "optional: what the image shows, UTF-8 text of at most "
+                        f"{MAX_DESCRIPTION_CHARACTERS} characters, for the share page's alt "
+                        f"text and OpenGraph description; {_DESCRIPTION_RULES}. Part of "
+                        "what an Idempotency-Key is bound to"
+                    ),
+                },
             },
         },
         "UploadAccepted": accepted,
@@ -108,6 +132,11 @@ def _schemas(max_upload_bytes: int) -> Schema:
                 "status": {"enum": ["pending", "ready", "failed"]},
                 "urls": _url_set(("original", *THUMBNAIL_NAMES)),
                 "reason": {"type": "string", "description": "why a failed image failed"},
+                "description": {
+                    "type": "string",
+                    "maxLength": MAX_DESCRIPTION_CHARACTERS,
+                    "description": "the uploader's description, as stored (absent if none)",
+                },
                 "width": {"type": "integer", "minimum": 1, "description": "upright original"},
                 "height": {"type": "integer", "minimum": 1, "description": "upright original"},
                 "thumbnails": {
@@ -171,6 +200,13 @@ _PREFERENCE_APPLIED: Schema = {
 }
 
 
+# What /media may serve: an original of any format the service takes (one stored while
+# SHARER_ACCEPTED_FORMATS was wider stays served) and every thumbnail format.
+_MEDIA_TYPES = tuple(
+    dict.fromkeys(f.media_type for f in (*ACCEPTED.values(), *THUMBNAIL_FORMATS.values()))
+)
+
+
 def _paths() -> Schema:
     return {
         "/": {
@@ -192,7 +228,10 @@ def _paths() -> Schema:
                     "content": {
                         "multipart/form-data": {
                             "schema": _ref("UploadForm"),
-                            "encoding": {"image": {"contentType": "application/octet-stream"}},
+                            "encoding": {
+                                "image": {"contentType": "application/octet-stream"},
+                                "description": {"contentType": "text/plain; charset=utf-8"},
+                            },
                         }
                     },
                 },
@@ -215,7 +254,8 @@ def _paths() -> Schema:
                         "content": {JSON: {"schema": _ref("UploadAccepted")}},
                     },
                     "400": _error(
-                        "no image part, not an image we accept, or a malformed Idempotency-Key"
+                        "no image part, not an image we accept, a description that breaks "
+                        "its rules, or a malformed Idempotency-Key"
                     ),
                     "406": _error("Accept does not admit application/json"),
                     "409": _error(
@@ -225,7 +265,8 @@ def _paths() -> Schema:
                     ),
                     "413": _error("the image or the form is too large (refused before reading)"),
                     "422": _error(
-                        "this Idempotency-Key was used with another image: send a new key"
+                        "this Idempotency-Key was used with another image or description: "
+                        "send a new key"
                     ),
                     "503": _UPLOAD_BUSY,
                 },
@@ -321,8 +362,8 @@ def _paths() -> Schema:
                         "description": "the stored bytes, immutable",
                         "headers": _PREFERENCE_APPLIED,
                         "content": {
-                            f"image/{kind}": {"schema": {"type": "string"}}
-                            for kind in ("jpeg", "png", "gif", "webp")
+                            media_type: {"schema": {"type": "string"}}
+                            for media_type in _MEDIA_TYPES
                         },
                     },
                     "304": {"description": "not modified (If-None-Match)"},
@@ -390,8 +431,11 @@ def _paths() -> Schema:
     }
 
 
-def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
-    """The whole description, for a server reached at ``site_url``."""
+def openapi_document(
+    site_url: str, max_upload_bytes: int, accepted_formats: Collection[ImageFormat]
+) -> Schema:
+    """The whole description, for a server reached at ``site_url`` that takes images of
+    ``accepted_formats`` (``SHARER_ACCEPTED_FORMATS``)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -403,7 +447,7 @@ def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
         "servers": [{"url": site_url}],
         "paths": _paths(),
         "components": {
-            "schemas": _schemas(max_upload_bytes),
+            "schemas": _schemas(max_upload_bytes, accepted_formats),
             "securitySchemes": {
                 "deleteToken": {
                     "type": "http",
@@ -419,6 +463,8 @@ def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
 def openapi() -> Response:
     """This server's API description."""
     settings = current_settings()
-    response = jsonify(openapi_document(settings.site_url, settings.max_upload_bytes))
+    response = jsonify(
+        openapi_document(settings.site_url, settings.max_upload_bytes, settings.accepted_formats)
+    )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -1,10 +1,11 @@
 """``GET /images/<id>``: where an image is (pending, ready, failed) and its URLs.
 
-A ready image also has its upright ``width`` and ``height``, each thumbnail's size and a
-ThumbHash placeholder (of the first frame, for an animation); an animated one says
-``"animated": true`` and its thumbnails' ``frames``. A deleted image answers 410 for as
-long as its tombstone is kept. With ``Prefer: wait=<seconds>`` a pending image's answer
-waits until it is ready, failed or deleted, or the wait is over (``server.pending_waits``).
+An image given a description has it as ``description``. A ready image also has its
+upright ``width`` and ``height``, each thumbnail's size and a ThumbHash placeholder (of the
+first frame, for an animation); an animated one says ``"animated": true`` and its
+thumbnails' ``frames``. A deleted image answers 410 for as long as its tombstone is kept.
+With ``Prefer: wait=<seconds>`` a pending image's answer waits until it is ready, failed or
+deleted, or the wait is over (``server.pending_waits``).
 """
 
 from flask import Blueprint, Response, jsonify
@@ -49,6 +50,8 @@ def status_document(image_id: str) -> dict[str, object]:
     }
     if status.reason is not None:
         body["reason"] = status.reason
+    if status.description is not None:
+        body["description"] = status.description
     if status.facts is not None:
         body |= _facts_body(status.facts)
     return body

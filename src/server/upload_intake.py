@@ -42,6 +42,7 @@ def plan_upload(
     image_id: str | None = None,
     costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
     animation_limits: AnimationLimits = DEFAULT_ANIMATION_LIMITS,
+    description: str | None = None,
 ) -> PlannedUpload:
     """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
@@ -52,7 +53,8 @@ def plan_upload(
     a fresh id unless given (an upload taken over under its Idempotency-Key keeps the id
     its first attempt planned). ``costly_proof_slot`` bounds the costly decode proofs
     and ``animation_limits`` the animations (see ``server.inspection``); an animation's
-    thumbnails are animated WebP.
+    thumbnails are animated WebP. ``description`` (normalized, see
+    ``sharer.descriptions``) is kept in the job and the status record.
 
     Raises ``InvalidImage`` for bytes we refuse, and whatever ``costly_proof_slot``
     raises (``server.proof_slots.ProofsBusy``) when it refuses.
@@ -72,6 +74,7 @@ def plan_upload(
         image.has_alpha,
         delete_token_sha256=delete_token_sha256,
         animation=image.animation,
+        description=description,
     )
     objects = [
         NewObject(job.original_key, data, image.image_format.media_type),

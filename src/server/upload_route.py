@@ -6,6 +6,8 @@ while the body is read, so a chunked body without Content-Length is cut off at t
 bound; the body is then split by ``server.form_parts``.
 """
 
+from dataclasses import dataclass
+
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
@@ -26,6 +28,7 @@ from server.negotiation import admits_json
 from server.public_urls import image_urls
 from server.upload_intake import PlannedUpload, plan_upload, store_upload
 from sharer.delete_tokens import new_delete_token, token_digest
+from sharer.descriptions import InvalidDescription, description_from_form
 from sharer.idempotency_records import UploadAnswer, fingerprint
 from sharer.messages import ThumbnailJob
 from sharer.queues import QueueUnavailable
@@ -34,14 +37,17 @@ from sharer.storage import StorageUnavailable
 upload_blueprint = Blueprint("upload", __name__)
 
 FIELD = "image"
+# The optional text field of the image's description (``sharer.descriptions``).
+DESCRIPTION_FIELD = "description"
 # The header of the 202 that carries the image's delete token (the body stays the URLs).
 DELETE_TOKEN_HEADER = "Delete-Token"  # noqa: S105 - a header name, not a secret
 
 
 @upload_blueprint.route("/", methods=["POST"], provide_automatic_options=False)
 def upload() -> tuple[Response, int]:
-    """Accept one image in the multipart field ``image``; with an ``Idempotency-Key``,
-    a retry gets the first answer (see ``server.idempotent_uploads``)."""
+    """Accept one image in the multipart field ``image`` (and its description in the
+    optional text field ``description``); with an ``Idempotency-Key``, a retry gets the
+    first answer (see ``server.idempotent_uploads``)."""
     if not admits_json(request.headers.get("Accept")):
         raise NotAcceptable("this endpoint answers application/json only")
     limit = current_settings().max_upload_bytes
@@ -49,28 +55,37 @@ def upload() -> tuple[Response, int]:
     if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     key = _idempotency_key()
-    data = _read_image_part(limit)
+    form = _read_form(limit)
     if key is None:
         token = new_delete_token()
-        planned = _plan(data, token, None)
+        planned = _plan(form, token, None)
         store_upload(planned, storage=current_storage(), queue=current_queue())
         return _accepted(_answer(planned.job), token)
-    return _idempotent_upload(key, data)
+    return _idempotent_upload(key, form)
 
 
-def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
+@dataclass(frozen=True)
+class UploadForm:
+    """What the form carries: the image's bytes and its description (normalized)."""
+
+    image: bytes
+    description: str | None
+
+
+def _idempotent_upload(key: str, form: UploadForm) -> tuple[Response, int]:
     settings = current_settings()
     uploads = IdempotentUploads(
         current_storage(),
         takeover_seconds=settings.idempotency_takeover_seconds,
         request_timeout=settings.request_timeout,
     )
-    image_fingerprint = fingerprint(data)
+    # A retry with another description is another request, as one with another image is.
+    image_fingerprint = fingerprint(form.image, form.description)
     step = uploads.begin(key, image_fingerprint)
     if isinstance(step, UploadAnswer):
         return _accepted(step, None)
     token = new_delete_token()
-    planned = _plan(data, token, step.image_id)
+    planned = _plan(form, token, step.image_id)
     claimed = uploads.claim(
         key, image_fingerprint, step, planned.job.image_id, _answer(planned.job)
     )
@@ -85,11 +100,11 @@ def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
     return _accepted(claimed.answer, token)
 
 
-def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
+def _plan(form: UploadForm, token: str, image_id: str | None) -> PlannedUpload:
     settings = current_settings()
     try:
         return plan_upload(
-            data,
+            form.image,
             max_pixels=settings.max_pixels,
             delete_token_sha256=token_digest(token),
             strip_metadata=settings.strip_original_metadata,
@@ -99,6 +114,7 @@ def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
             animation_limits=AnimationLimits(
                 settings.max_animation_frames, settings.max_animation_pixels
             ),
+            description=form.description,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
@@ -132,7 +148,7 @@ def _idempotency_key() -> str | None:
         raise BadRequest(str(exc)) from exc
 
 
-def _read_image_part(limit: int) -> bytes:
+def _read_form(limit: int) -> UploadForm:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
     boundary = request.mimetype_params.get("boundary")
@@ -151,7 +167,22 @@ def _read_image_part(limit: int) -> bytes:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     if not data:
         raise BadRequest("the image file is empty")
-    return data
+    return UploadForm(data, _description(parts))
+
+
+def _description(parts: list[FormPart]) -> str | None:
+    """The form's description, checked; None when it has none (or a blank one)."""
+    fields = [part for part in parts if part.name == DESCRIPTION_FIELD]
+    if not fields:
+        return None
+    if len(fields) > 1:
+        raise BadRequest(f"send at most one {DESCRIPTION_FIELD!r} field, not {len(fields)}")
+    if fields[0].is_file:
+        raise BadRequest(f"send {DESCRIPTION_FIELD!r} as a text field, not a file")
+    try:
+        return description_from_form(fields[0].data)
+    except InvalidDescription as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def _form_parts(boundary: str, limit: int) -> list[FormPart]:

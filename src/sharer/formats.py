@@ -11,6 +11,7 @@ the primary image is ever decoded.
 import io
 import struct
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pi_heif
@@ -63,6 +64,16 @@ HEIF = ImageFormat("HEIF", "image/heic", "heic")
 AVIF = ImageFormat("AVIF", "image/avif", "avif")
 
 ACCEPTED: dict[str, ImageFormat] = {f.name: f for f in (JPEG, PNG, GIF, WEBP, HEIF, AVIF)}
+
+# How people write the names that are not Pillow's spelling.
+_DISPLAY_NAMES = {"WEBP": "WebP"}
+
+
+def format_names(formats: Collection[ImageFormat]) -> str:
+    """``formats`` named for a person, in ``ACCEPTED``'s order: "JPEG, PNG or WebP"."""
+    names = [_DISPLAY_NAMES.get(f.name, f.name) for f in ACCEPTED.values() if f in formats]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
 
 # ISOBMFF brands of still images (ISO/IEC 23008-12, the AV1 image file format); the
 # sequence brand ``avis`` is sniffed as AVIF so that the door can refuse it by name.

@@ -4,9 +4,10 @@
 One small object per key, at ``idempotency/<sha256 of the key>.json``: the key itself is
 never stored (the object's name says nothing a lister could replay) and any key the
 header allows maps to a valid storage key. The record holds the fingerprint of the image
-sent with the key, the image id the upload was given, when it started, and the 202 it
-answers (planned before the upload is stored, so an upload whose server died can still
-be answered). It never holds the delete token: the service keeps that only as a digest.
+and description sent with the key, the image id the upload was given, when it started,
+and the 202 it answers (planned before the upload is stored, so an upload whose server
+died can still be answered). It never holds the delete token: the service keeps that
+only as a digest.
 """
 
 import hashlib
@@ -45,9 +46,18 @@ def record_key(idempotency_key: str) -> str:
     return idempotency_record_key(hashlib.sha256(idempotency_key.encode()).hexdigest())
 
 
-def fingerprint(image: bytes) -> str:
-    """The SHA-256 (hex) of the image as sent: the same key must come with the same bytes."""
-    return hashlib.sha256(image).hexdigest()
+def fingerprint(image: bytes, description: str | None = None) -> str:
+    """What the same key must come with again: the SHA-256 (hex) of the image as sent,
+    and of its description (normalized) when it has one.
+
+    Without a description it is the image's own digest, as records written before
+    descriptions existed hold; with one, the digest of the image's digest and the
+    description, so that no image alone can match it.
+    """
+    image_digest = hashlib.sha256(image).hexdigest()
+    if description is None:
+        return image_digest
+    return hashlib.sha256(f"{image_digest}\ndescription\n{description}".encode()).hexdigest()
 
 
 def encode_record(record: IdempotencyRecord) -> bytes:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sharer.descriptions import InvalidDescription, normalized_description
 from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, Animation, ImageFormat, thumbnail_format
 from sharer.ids import is_image_id
 from sharer.key_scheme import original_key, thumbnail_key
@@ -62,6 +63,9 @@ class ThumbnailJob:
     # An animated original (as the door counted its frames): animated WebP thumbnails.
     # Optional: a job without it is a still image, as every job was before animations.
     animation: Animation | None = None
+    # The uploader's description (``sharer.descriptions``), carried for the worker's
+    # status record to keep, as the delete token's hash is. Optional in the schema.
+    description: str | None = None
 
 
 def job_for_upload(
@@ -71,6 +75,7 @@ def job_for_upload(
     *,
     delete_token_sha256: str | None = None,
     animation: Animation | None = None,
+    description: str | None = None,
 ) -> ThumbnailJob:
     """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha, animated=animation is not None)
@@ -85,6 +90,7 @@ def job_for_upload(
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),
         animation=animation,
+        description=description,
     )
 
 
@@ -110,6 +116,8 @@ def encode_job(job: ThumbnailJob) -> str:
         doc["delete_token_sha256"] = job.delete_token_sha256
     if job.animation is not None:
         doc["animation"] = {"frames": job.animation.frames, "plays": job.animation.plays}
+    if job.description is not None:
+        doc["description"] = job.description
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -138,6 +146,7 @@ def decode_job(body: str) -> ThumbnailJob:
         delete_token_sha256=_digest(doc),
         enqueued_at=_enqueued_at(doc),
         animation=_animation(doc),
+        description=_description(doc),
     )
 
 
@@ -151,6 +160,19 @@ def _animation(doc: dict[str, Any]) -> Animation | None:
     if type(plays) is not int or not 0 <= plays <= _MAX_PLAYS:
         raise MessageError(f"animation plays {plays!r} is not a loop count")
     return Animation(frames, plays)
+
+
+def _description(doc: dict[str, Any]) -> str | None:
+    if "description" not in doc:
+        return None
+    text = _field(doc, "description", str)
+    try:
+        checked = normalized_description(text)
+    except InvalidDescription as exc:
+        raise MessageError(f"bad description: {exc}") from exc
+    if checked != text:  # the server sends it normalized; anything else is not ours
+        raise MessageError("description is not normalized")
+    return text
 
 
 def _digest(doc: dict[str, Any]) -> str | None:

@@ -35,7 +35,8 @@ class ImageStatus:
     """State plus the storage key of every object of the image, by API name.
 
     ``delete_token_sha256`` is the digest of the token that may delete the image (None
-    for an image nobody can delete); it never leaves the service.
+    for an image nobody can delete); it never leaves the service. ``description`` is
+    the uploader's (``sharer.descriptions``), None when none was given.
     """
 
     image_id: str
@@ -44,6 +45,7 @@ class ImageStatus:
     reason: str | None = None
     delete_token_sha256: str | None = None
     facts: ImageFacts | None = None
+    description: str | None = None
 
     def with_state(
         self, state: ImageState, reason: str | None = None, facts: ImageFacts | None = None
@@ -56,7 +58,11 @@ def status_for_job(job: ThumbnailJob) -> ImageStatus:
     """The record written at upload, before the job is queued."""
     keys = {"original": job.original_key} | {t.name: t.key for t in job.thumbnails}
     return ImageStatus(
-        job.image_id, ImageState.PENDING, keys, delete_token_sha256=job.delete_token_sha256
+        job.image_id,
+        ImageState.PENDING,
+        keys,
+        delete_token_sha256=job.delete_token_sha256,
+        description=job.description,
     )
 
 
@@ -78,13 +84,15 @@ def encode_status(status: ImageStatus) -> bytes:
         }
         if status.facts.frames is not None:
             doc["facts"]["frames"] = status.facts.frames
+    if status.description is not None:
+        doc["description"] = status.description
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def decode_status(data: bytes) -> ImageStatus:
     """Parse a stored record (written by us, so a bad one is a bug and raises).
 
-    Records written before delete tokens and facts existed have neither.
+    Records written before delete tokens, facts and descriptions existed have none.
     """
     doc = json.loads(data)
     facts = doc.get("facts")
@@ -95,6 +103,7 @@ def decode_status(data: bytes) -> ImageStatus:
         doc["reason"],
         doc.get("delete_token_sha256"),
         None if facts is None else _facts(facts),
+        doc.get("description"),
     )
 
 

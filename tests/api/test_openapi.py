@@ -8,7 +8,7 @@ server runs; its fixture-based loader does not work with our pytest), and a test
 that the server serves exactly that document."""
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from server.inspection import unsupported_message
 from server.openapi_route import openapi_document
+from sharer.formats import ACCEPTED, ImageFormat
 from sharer.settings import load_settings
+from support import images
 from support.images import jpeg
 from support.services import Service, local_service
 
@@ -49,7 +52,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 # The document for a server at SHARER_SITE_URL's default, with the default upload limit.
 DOCUMENT_SITE = "http://127.0.0.1:8080"
-DOCUMENT = openapi_document(DOCUMENT_SITE, load_settings({}).max_upload_bytes)
+DEFAULT_SETTINGS = load_settings({})
+DOCUMENT = openapi_document(
+    DOCUMENT_SITE, DEFAULT_SETTINGS.max_upload_bytes, DEFAULT_SETTINGS.accepted_formats
+)
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
@@ -58,6 +64,83 @@ def test_the_server_serves_the_document_for_its_own_url(service: Service) -> Non
     assert served.status_code == 200
     assert served.json()["servers"] == [{"url": service.base_url}]
     assert served.json() | {"servers": DOCUMENT["servers"]} == DOCUMENT
+
+
+# A real file of each format the service can take, as a camera or an editor makes it.
+REAL_FILES: dict[str, Callable[[], bytes]] = {
+    "JPEG": images.jpeg,
+    "PNG": images.png,
+    "GIF": images.gif,
+    "WEBP": images.webp,
+    "HEIF": images.heif,
+    "AVIF": images.avif,
+}
+
+
+def test_every_format_has_a_real_file_to_test_with() -> None:
+    assert set(REAL_FILES) == set(ACCEPTED)
+
+
+@pytest.mark.parametrize("accepted", DEFAULT_SETTINGS.accepted_formats, ids=lambda f: f.name)
+def test_an_upload_of_every_accepted_format_is_answered_as_documented(
+    service: Service, accepted: ImageFormat
+) -> None:
+    image_field = DOCUMENT["components"]["schemas"]["UploadForm"]["properties"]["image"]
+    assert accepted.media_type in image_field["x-media-types"]
+    assert accepted.media_type in image_field["description"]
+    sent = REAL_FILES[accepted.name]()
+    answer = requests.post(
+        f"{service.base_url}/",
+        files={"image": (f"photo.{accepted.extension}", sent)},
+        data={"description": f"a {accepted.name} photo"},
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text
+    schema["/"]["POST"].validate_response(answer)
+    status = requests.get(
+        f"{service.base_url}{answer.headers['Location']}", headers={"Prefer": "wait=20"}, timeout=30
+    )
+    assert status.json()["status"] == "ready"
+    assert status.json()["description"] == f"a {accepted.name} photo"
+    schema["/images/{image_id}"]["GET"].validate_response(status)
+    original = requests.get(answer.json()["original"], timeout=10)
+    assert original.headers["Content-Type"] == accepted.media_type
+    assert (
+        accepted.media_type
+        in DOCUMENT["paths"]["/media/{key}"]["get"]["responses"]["200"]["content"]
+    )
+
+
+@pytest.fixture(scope="module")
+def heic_and_png_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The server alone, with SHARER_ACCEPTED_FORMATS narrowed to HEIC and PNG."""
+    yield from local_service(
+        tmp_path_factory.mktemp("narrowed"), workers=0, env={"SHARER_ACCEPTED_FORMATS": "heif,png"}
+    )
+
+
+def test_the_document_and_the_refusal_name_the_operators_formats(
+    heic_and_png_only: Service,
+) -> None:
+    served = requests.get(f"{heic_and_png_only.base_url}/openapi.json", timeout=10).json()
+    image_field = served["components"]["schemas"]["UploadForm"]["properties"]["image"]
+    assert image_field["x-media-types"] == ["image/png", "image/heic"]
+    assert image_field["description"].startswith("a PNG or HEIF image of at most")
+    refused = requests.post(
+        f"{heic_and_png_only.base_url}/", files={"image": ("a.jpg", jpeg((64, 48)))}, timeout=10
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "This is not a PNG or HEIF image."
+    narrowed = [ACCEPTED["PNG"], ACCEPTED["HEIF"]]
+    narrowed_schema = schemathesis.openapi.from_dict(served)
+    assert refused.json()["error"] == unsupported_message(narrowed)
+    for name in ("PNG", "HEIF"):
+        sent = REAL_FILES[name]()
+        answer = requests.post(
+            f"{heic_and_png_only.base_url}/", files={"image": ("photo", sent)}, timeout=30
+        )
+        assert answer.status_code == 202
+        narrowed_schema["/"]["POST"].validate_response(answer)
 
 
 @dataclass(frozen=True)

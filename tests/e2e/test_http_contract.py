@@ -13,29 +13,12 @@ from support.services import Service
 MIB = 1024 * 1024
 
 
-def _jpeg_of_exact_size(size: int) -> bytes:
-    """A valid JPEG padded to exactly ``size`` bytes with comment (COM) segments."""
-    data = images.jpeg((64, 48))
-    missing = size - len(data)
-    segments = []
-    while missing > 0:
-        # A segment is 2 marker bytes plus a length field of at most 65535 (counting itself).
-        total = min(missing, 65537)
-        if 0 < missing - total < 4:
-            total -= 4
-        segments.append(b"\xff\xfe" + (total - 2).to_bytes(2, "big") + b"\x00" * (total - 4))
-        missing -= total
-    padded = data[:2] + b"".join(segments) + data[2:]
-    assert len(padded) == size
-    return padded
-
-
 def test_202_for_an_image_of_exactly_one_mib(service: Service) -> None:
-    assert upload(service.base_url, _jpeg_of_exact_size(MIB)).status_code == 202
+    assert upload(service.base_url, images.jpeg_of_exact_size(MIB)).status_code == 202
 
 
 def test_413_for_one_byte_more(service: Service) -> None:
-    response = upload(service.base_url, _jpeg_of_exact_size(MIB + 1))
+    response = upload(service.base_url, images.jpeg_of_exact_size(MIB + 1))
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/json"
 

@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
+from pages.test_upload_page import choose
 from support.images import jpeg
 from support.services import Service, local_service
 
@@ -62,7 +63,7 @@ def test_an_upload_deleted_while_pending_is_shown_deleted_and_forgotten(
     browsing.open("/upload")
     photo = tmp_path / "pending.jpg"
     photo.write_bytes(jpeg((320, 240), seed=42))
-    browsing.driver.find_element(By.ID, "file-input").send_keys(str(photo))
+    choose(browsing, photo)
     card = WebDriverWait(browsing.driver, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#uploads .card[data-image-id]") or False
     )[0]
@@ -87,7 +88,7 @@ def test_a_pending_upload_deleted_while_away_is_forgotten_on_the_next_visit(
     browsing.open("/upload")
     photo = tmp_path / "away.jpg"
     photo.write_bytes(jpeg((320, 240), seed=43))
-    browsing.driver.find_element(By.ID, "file-input").send_keys(str(photo))
+    choose(browsing, photo)
     WebDriverWait(browsing.driver, WAIT).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#history .card") or False
     )

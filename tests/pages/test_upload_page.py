@@ -37,10 +37,24 @@ def write(directory: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def choose(browsing: Browsing, *paths: Path) -> None:
-    """Pick files in the page's file input, as the file dialog would."""
+def pick(browsing: Browsing, *paths: Path) -> None:
+    """Pick files in the page's file input, as the file dialog would (each waits in its
+    card for a description)."""
     field = browsing.driver.find_element(By.ID, "file-input")
     field.send_keys("\n".join(str(p) for p in paths))
+
+
+def upload_all(browsing: Browsing) -> None:
+    """Press "Upload all" once it shows."""
+    button = browsing.driver.find_element(By.ID, "upload-all")
+    WebDriverWait(browsing.driver, WAIT).until(lambda _: button.is_displayed())
+    button.click()
+
+
+def choose(browsing: Browsing, *paths: Path) -> None:
+    """Pick files and send them as they are, without descriptions."""
+    pick(browsing, *paths)
+    upload_all(browsing)
 
 
 def ready_cards(browsing: Browsing, count: int) -> list[WebElement]:
@@ -176,10 +190,14 @@ def test_a_file_over_the_limit_is_refused_before_any_byte_is_sent(
 ) -> None:
     browsing.open("/upload")
     big = write(tmp_path, "huge.jpg", b"\xff\xd8" + bytes(1024 * 1024))
-    choose(browsing, big)
+    pick(browsing, big)
     message = browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card .message")
     assert message.text == "Too large: 1 MiB; the limit is 1 MiB."
     assert message.get_attribute("role") == "alert"
+    # Not a readable image, so no fit is offered either.
+    note = browsing.driver.find_element(By.CSS_SELECTOR, "#uploads .card .note")
+    WebDriverWait(browsing.driver, WAIT).until(lambda _: "cannot read" in note.text)
+    assert browsing.driver.find_elements(By.CSS_SELECTOR, "#uploads .card button.secondary") == []
     posts = [url for method, url in browsing.network.requests() if method == "POST"]
     assert posts == []
 
@@ -221,6 +239,7 @@ def test_paste_and_drop_upload_and_your_uploads_survive_a_reload(
     dropped = base64.b64encode(jpeg((300, 200), seed=4)).decode()
     browsing.driver.execute_script(_DISPATCH, "paste", "screenshot.png", "image/png", pasted)
     browsing.driver.execute_script(_DISPATCH, "drop", "dropped.jpg", "image/jpeg", dropped)
+    upload_all(browsing)
     cards = ready_cards(browsing, 2)
     names = {card.find_element(By.CSS_SELECTOR, ".name").text for card in cards}
     assert names == {"screenshot.png", "dropped.jpg"}

@@ -217,6 +217,23 @@ def jpeg(
     return encode(picture, "JPEG", **options)
 
 
+def jpeg_of_exact_size(size: int) -> bytes:
+    """A valid JPEG padded to exactly ``size`` bytes with comment (COM) segments."""
+    data = jpeg((64, 48))
+    missing = size - len(data)
+    segments = []
+    while missing > 0:
+        # A segment is 2 marker bytes plus a length field of at most 65535 (counting itself).
+        total = min(missing, 65537)
+        if 0 < missing - total < 4:
+            total -= 4
+        segments.append(b"\xff\xfe" + (total - 2).to_bytes(2, "big") + b"\x00" * (total - 4))
+        missing -= total
+    padded = data[:2] + b"".join(segments) + data[2:]
+    assert len(padded) == size
+    return padded
+
+
 def oriented_jpeg(orientation: int, size: Size = (320, 240), *, fmt: str = "JPEG") -> bytes:
     """``marker_image(size)`` stored so that EXIF ``orientation`` displays it upright."""
     stored = marker_image(size)

@@ -13,6 +13,7 @@ from cli.untrusted import (
     delete_token_of,
     image_id_of,
     printable,
+    upload_limits_of,
     upload_urls,
 )
 
@@ -79,3 +80,37 @@ def test_a_good_answer_is_taken() -> None:
     assert delete_token_of(None) is None
     with pytest.raises(UntrustedAnswer):
         delete_token_of("t" * 42 + "\x1b")
+
+
+def _openapi(image_field: object) -> dict[str, object]:
+    return {"components": {"schemas": {"UploadForm": {"properties": {"image": image_field}}}}}
+
+
+@given(
+    JSON_VALUES
+    | JSON_VALUES.map(_openapi)
+    | st.fixed_dictionaries(
+        {"x-max-bytes": JSON_VALUES | st.integers(), "x-media-types": JSON_VALUES}
+    ).map(_openapi)
+)
+def test_upload_limits_refuse_or_give_a_positive_limit_and_media_types(document: object) -> None:
+    try:
+        limits = upload_limits_of(document)
+    except UntrustedAnswer:
+        return
+    assert type(limits.max_bytes) is int
+    assert limits.max_bytes >= 1
+    assert all(printable(t) == t and "/" in t for t in limits.media_types)
+
+
+def test_upload_limits_are_read_from_the_servers_document() -> None:
+    field = {"x-max-bytes": 1048576, "x-media-types": ["image/jpeg", "image/heic"]}
+    limits = upload_limits_of(_openapi(field))
+    assert (limits.max_bytes, limits.media_types) == (
+        1048576,
+        frozenset({"image/jpeg", "image/heic"}),
+    )
+    with pytest.raises(UntrustedAnswer):
+        upload_limits_of(_openapi(field | {"x-max-bytes": True}))
+    with pytest.raises(UntrustedAnswer):
+        upload_limits_of(_openapi(field | {"x-media-types": ["image/jpeg\x1b[2J"]}))

@@ -14,6 +14,8 @@ from server.bound_backends import current_settings
 from server.errors import ERROR_CACHE_CONTROL
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.status_route import status_document
+from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
+from sharer.formats import HEIF, ImageFormat, format_names
 
 pages_blueprint = Blueprint("pages", __name__, template_folder="templates")
 
@@ -73,11 +75,34 @@ def _page(html: str, status: int, cache_control: str) -> Response:
     return response
 
 
+def file_picker_accept(formats: tuple[ImageFormat, ...]) -> str:
+    """The file input's ``accept``: each format's media type and file extensions. HEIC
+    is named by both its types and extensions, so that a phone offers the photo as it is
+    (an iPhone converts a HEIC to JPEG for a page that does not name HEIC)."""
+    names: list[str] = []
+    for image_format in formats:
+        names += [image_format.media_type, f".{image_format.extension}"]
+        if image_format == HEIF:
+            names += ["image/heif", ".heif"]
+        if image_format.extension == "jpg":
+            names.append(".jpeg")
+    return ",".join(names)
+
+
 @pages_blueprint.get("/upload")
 def upload_page() -> Response:
-    """The page to upload images from a browser."""
-    limit = current_settings().max_upload_bytes
-    html = render_template("upload.html", max_upload_bytes=limit, limit_text=size_text(limit))
+    """The page to upload images from a browser, naming the formats the server takes."""
+    settings = current_settings()
+    limit = settings.max_upload_bytes
+    html = render_template(
+        "upload.html",
+        max_upload_bytes=limit,
+        limit_text=size_text(limit),
+        format_names=format_names(settings.accepted_formats),
+        accept=file_picker_accept(settings.accepted_formats),
+        media_types=" ".join(f.media_type for f in settings.accepted_formats),
+        max_description=MAX_DESCRIPTION_CHARACTERS,
+    )
     # no-cache: a deploy changes the asset names the page refers to.
     return _page(html, 200, CHANGING_PAGE_CACHE)
 
@@ -100,6 +125,7 @@ def share_page(image_id: str) -> Response:
         urls=document["urls"],
         share_url=share_url(image_id),
         large_size=large_thumbnail_size(document),
+        description=document.get("description"),
     )
     cache_control = CHANGING_PAGE_CACHE if state == "pending" else READY_PAGE_CACHE
     return _page(html, 200, cache_control)

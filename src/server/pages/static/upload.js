@@ -1,6 +1,8 @@
-// The upload page: choose, drop or paste images; each uploads with its own progress bar,
-// shows its thumbnails once the worker has made them, then a share link. "Your uploads"
-// lives in localStorage. No framework: the page is small enough without one.
+// The upload page: choose, drop or paste images; each waits in its own card for a
+// description (and, over the limit, for the person to agree to a fit) until sent, then
+// uploads with its own progress bar, shows its thumbnails once the worker has made them,
+// then a share link. "Your uploads" lives in localStorage. No framework: the page is
+// small enough without one.
 "use strict";
 
 (function () {
@@ -21,6 +23,19 @@
   const historyEmpty = document.getElementById("history-empty");
   const announcer = document.getElementById("announcer");
   const maxBytes = Number(form.dataset.maxBytes);
+  // The formats the server takes (SHARER_ACCEPTED_FORMATS), as media types.
+  const acceptedTypes = new Set(form.dataset.mediaTypes.split(" "));
+  const maxDescription = Number(form.dataset.maxDescription);
+  const uploadAllButton = document.getElementById("upload-all");
+  // Fitting a photo over the limit: each round scales by the square root of the bytes
+  // still to shed (bytes grow with the pixel count), a little further so most photos fit
+  // in one or two rounds; the quality stays a photo's.
+  const FIT_QUALITY = { "image/jpeg": 0.85, "image/webp": 0.8 };
+  const FIT_MARGIN = 0.95;
+  const FIT_ROUNDS = 12;
+  // Cards waiting for their Upload (or for Upload all).
+  const waiting = new Set();
+  let cardsMade = 0;
 
   function sizeText(bytes) {
     if (bytes >= 1048576) return (bytes / 1048576).toPrecision(3).replace(/\.?0+$/, "") + " MiB";
@@ -124,7 +139,7 @@
     const thumb = element("div", { class: "thumb" });
     const link = element("a", { href: entry.share });
     if (entry.ready) {
-      link.append(element("img", { src: entry.small, alt: "Thumbnail of " + entry.name }));
+      link.append(element("img", { src: entry.small, alt: entry.description || "Thumbnail of " + entry.name }));
     } else {
       link.textContent = "Being prepared";
     }
@@ -202,6 +217,185 @@
     return { card, thumb, body, name: name.textContent, progress, message };
   }
 
+  // --- Before sending: a description, and a fit for a photo over the limit -------------
+
+  function stage(file) {
+    const view = uploadCard(file);
+    const id = "description-" + ++cardsMade;
+    const controls = element("div", { class: "staging" });
+    const label = element("label", { for: id }, "Description (alt text), optional");
+    const text = element("textarea", {
+      id, rows: "2", maxlength: String(maxDescription),
+      placeholder: "What the image shows, for people who cannot see it",
+    });
+    const send = element("button", { type: "button" }, "Upload");
+    controls.append(label, text, send);
+    view.body.append(controls);
+    view.progress.hidden = true;
+    view.message.textContent = sizeText(file.size) + ": add a description if you like, then upload.";
+    const item = { view, file, upload: file, text, controls, send, ready: file.size <= maxBytes };
+    send.addEventListener("click", () => sendStaged(item));
+    waiting.add(item);
+    if (!item.ready) offerFit(item);
+    updateUploadAll();
+  }
+
+  function updateUploadAll() {
+    uploadAllButton.hidden = ![...waiting].some((item) => item.ready);
+  }
+
+  function sendStaged(item) {
+    if (!item.ready || !waiting.delete(item)) return;
+    updateUploadAll();
+    const description = item.text.value;
+    item.controls.remove();
+    if (description.trim()) {
+      item.view.body.insertBefore(element("p", { class: "description" }, description), item.view.progress);
+    }
+    item.view.progress.hidden = false;
+    startUpload(item.upload, description, item.view);
+  }
+
+  function sizeChange(from, to) {
+    return sizeText(from) + " \u2192 " + sizeText(to);
+  }
+
+  // Over the limit: say so at once; offer a fit only for an image this browser can read
+  // and that is not an animation (a fit keeps one frame).
+  async function offerFit(item) {
+    const { view, file } = item;
+    view.message.textContent = "Too large: " + sizeText(file.size) + "; the limit is " + sizeText(maxBytes) + ".";
+    view.message.className = "message error";
+    view.message.setAttribute("role", "alert");
+    item.send.disabled = true;
+    const note = element("p", { class: "note" });
+    item.controls.prepend(note);
+    const refusal = await unfittable(file);
+    if (refusal) {
+      note.textContent = refusal;
+      return;
+    }
+    const fit = element("button", { type: "button", class: "secondary" }, "Fit it to " + sizeText(maxBytes));
+    note.textContent = "A fit makes a smaller copy in this browser: turned upright, scaled down, " +
+      "without its location or any other metadata. Nothing is sent until you choose Upload.";
+    note.after(fit);
+    fit.addEventListener("click", async () => {
+      fit.disabled = true;
+      fit.textContent = "Fitting\u2026";
+      let fitted;
+      try {
+        fitted = await fitToLimit(file);
+      } catch (error) {
+        fit.remove();
+        note.textContent = "This browser could not make it fit (" + error.message + ").";
+        return;
+      }
+      fit.remove();
+      const stem = (file.name || "pasted-image").replace(/\.[^.]*$/, "");
+      const extension = fitted.type === "image/webp" ? ".webp" : ".jpg";
+      item.upload = new File([fitted.blob], stem + extension, { type: fitted.type });
+      item.ready = true;
+      item.send.disabled = false;
+      item.send.textContent = "Upload the fitted copy";
+      view.message.textContent = "Fitted: " + sizeChange(file.size, fitted.blob.size) + ", " +
+        fitted.from.join("\u00d7") + " \u2192 " + fitted.to.join("\u00d7") + " pixels.";
+      view.message.className = "message done";
+      view.message.setAttribute("role", "status");
+      note.textContent = "Turned upright; its location and other metadata removed.";
+      announce(view.name + " fits now: " + sizeChange(file.size, fitted.blob.size));
+      updateUploadAll();
+    });
+  }
+
+  async function unfittable(file) {
+    const head = new Uint8Array(await file.slice(0, 65536).arrayBuffer());
+    if (isAnimation(head)) {
+      return "An animation cannot be fitted here: a fit would keep only its first frame.";
+    }
+    try {
+      (await createImageBitmap(file)).close();
+    } catch (error) {
+      const heic = ascii(head, 4, 8) === "ftyp" && !["avif", "avis"].includes(ascii(head, 8, 12));
+      return heic
+        ? "This browser cannot open HEIC photos, so it cannot fit this one: use " +
+          "\u201csharer upload --fit\u201d, or export the photo as JPEG."
+        : "This browser cannot read this image, so it cannot fit it.";
+    }
+    return null;
+  }
+
+  function ascii(bytes, start, end) {
+    return String.fromCharCode(...bytes.subarray(start, end));
+  }
+
+  // GIF (which may animate), APNG (an acTL chunk before the pixels), animated WebP (the
+  // VP8X animation flag) and an AVIF image sequence (the avis brand).
+  function isAnimation(head) {
+    if (ascii(head, 0, 4) === "GIF8") return true;
+    if (ascii(head, 1, 4) === "PNG") {
+      for (let at = 8; at + 8 <= head.length;) {
+        const length = ((head[at] << 24) | (head[at + 1] << 16) | (head[at + 2] << 8) | head[at + 3]) >>> 0;
+        const kind = ascii(head, at + 4, at + 8);
+        if (kind === "acTL") return true;
+        if (kind === "IDAT") return false;
+        at += length + 12;
+      }
+      return false;
+    }
+    if (ascii(head, 0, 4) === "RIFF" && ascii(head, 8, 16) === "WEBPVP8X") return (head[20] & 0x02) !== 0;
+    return ascii(head, 4, 8) === "ftyp" && ascii(head, 8, 12) === "avis";
+  }
+
+  function fitType(bitmap) {
+    let alpha = false;
+    if (acceptedTypes.has("image/webp")) {
+      const probe = document.createElement("canvas");
+      probe.width = 64;
+      probe.height = 64;
+      const context = probe.getContext("2d", { willReadFrequently: true });
+      context.drawImage(bitmap, 0, 0, 64, 64);
+      const pixels = context.getImageData(0, 0, 64, 64).data;
+      for (let at = 3; at < pixels.length && !alpha; at += 4) alpha = pixels[at] < 255;
+    }
+    if (alpha) return "image/webp";
+    if (acceptedTypes.has("image/jpeg")) return "image/jpeg";
+    if (acceptedTypes.has("image/webp")) return "image/webp";
+    throw new Error("the server takes neither JPEG nor WebP");
+  }
+
+  // Decoded upright (createImageBitmap applies the EXIF orientation), drawn smaller until
+  // the encoding fits; a canvas encodes pixels only, so no metadata is carried over.
+  async function fitToLimit(file) {
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    try {
+      const type = fitType(bitmap);
+      let scale = 1;
+      for (let round = 0; round < FIT_ROUNDS; round++) {
+        const width = Math.max(1, Math.round(bitmap.width * scale));
+        const height = Math.max(1, Math.round(bitmap.height * scale));
+        const canvas = document.createElement("canvas");
+        canvas.width = width;
+        canvas.height = height;
+        const context = canvas.getContext("2d");
+        if (type === "image/jpeg") {
+          context.fillStyle = "#fff"; // JPEG has no transparency: white, not black
+          context.fillRect(0, 0, width, height);
+        }
+        context.imageSmoothingQuality = "high";
+        context.drawImage(bitmap, 0, 0, width, height);
+        const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, FIT_QUALITY[type]));
+        if (!blob || blob.type !== type) throw new Error("it cannot encode " + type);
+        if (blob.size <= maxBytes) {
+          return { blob, type, from: [bitmap.width, bitmap.height], to: [width, height] };
+        }
+        scale *= Math.min(0.9, Math.sqrt(maxBytes / blob.size) * FIT_MARGIN);
+      }
+      throw new Error("still too large after " + FIT_ROUNDS + " tries");
+    } finally {
+      bitmap.close();
+    }
+  }
+
   function fail(view, text, retry) {
     view.progress.remove();
     view.message.textContent = text;
@@ -226,17 +420,13 @@
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  // One Idempotency-Key per file, sent again by its Retry: an upload whose answer was
-  // lost is answered from the server's record instead of being stored twice.
-  function startUpload(file, key = newIdempotencyKey()) {
-    const view = uploadCard(file);
-    const retry = () => startUpload(file, key);
-    if (file.size > maxBytes) {
-      // Refused here: not one byte of it is sent.
-      fail(view, "Too large: " + sizeText(file.size) + "; the limit is " + sizeText(maxBytes) + ".");
-      return;
-    }
+  // One Idempotency-Key per file, sent again by its Retry with the same description (the
+  // key is bound to both): an upload whose answer was lost is answered from the server's
+  // record instead of being stored twice.
+  function startUpload(file, description, view, key = newIdempotencyKey()) {
+    const retry = () => startUpload(file, description, uploadCard(file), key);
     const data = new FormData();
+    if (description.trim()) data.append("description", description);
     data.append("image", file, file.name || "pasted-image");
     const request = new XMLHttpRequest();
     request.open("POST", "/");
@@ -265,13 +455,13 @@
           retryable ? retry : null);
         return;
       }
-      accepted(view, body, request);
+      accepted(view, body, request, description);
     });
     view.message.textContent = "Uploading: 0%";
     request.send(data);
   }
 
-  function accepted(view, urls, request) {
+  function accepted(view, urls, request, description) {
     const location = request.getResponseHeader("Location") || "";
     const id = location.split("/").pop();
     const entry = {
@@ -280,6 +470,7 @@
       share: shareUrl(id),
       small: urls.small,
       token: request.getResponseHeader("Delete-Token") || null,
+      description: description.trim() || null,
       at: Date.now(),
       ready: false,
     };
@@ -328,10 +519,12 @@
     view.progress.remove();
     view.message.textContent = "Ready to share";
     view.message.className = "message done";
-    const small = element("img", { src: urls.small, alt: "Thumbnail of " + entry.name });
+    const small = element("img", { src: urls.small, alt: entry.description || "Thumbnail of " + entry.name });
     view.thumb.append(small);
     const sizes = element("div", { class: "sizes" });
-    sizes.append(element("img", { src: urls.medium, alt: "Medium thumbnail of " + entry.name }));
+    sizes.append(element("img", {
+      src: urls.medium, alt: entry.description || "Medium thumbnail of " + entry.name,
+    }));
     const large = element("a", { href: urls.large }, "Large");
     const original = element("a", { href: urls.original }, "Original");
     sizes.append(large, original);
@@ -340,17 +533,23 @@
     announce(entry.name + " is ready to share.");
   }
 
-  function uploadAll(files) {
+  function stageAll(files) {
     const images = Array.from(files);
     if (images.length === 0) return;
-    announce("Uploading " + images.length + (images.length === 1 ? " image" : " images"));
-    images.forEach((file) => startUpload(file));
+    announce(images.length + (images.length === 1 ? " image" : " images") + " ready to describe and upload");
+    images.forEach(stage);
   }
+
+  uploadAllButton.addEventListener("click", () => {
+    const ready = [...waiting].filter((item) => item.ready); // in the order chosen
+    announce("Uploading " + ready.length + (ready.length === 1 ? " image" : " images"));
+    ready.forEach(sendStaged);
+  });
 
   // --- Ways in: choose, drop, paste ---------------------------------------------------------
 
   input.addEventListener("change", () => {
-    uploadAll(input.files);
+    stageAll(input.files);
     input.value = "";
   });
 
@@ -363,7 +562,7 @@
   }));
   dropZone.addEventListener("drop", (event) => {
     event.preventDefault();
-    uploadAll(event.dataTransfer.files);
+    stageAll(event.dataTransfer.files);
   });
   // A file dropped beside the zone would make the browser navigate away to it.
   window.addEventListener("dragover", (event) => event.preventDefault());
@@ -373,7 +572,7 @@
     const files = Array.from(event.clipboardData ? event.clipboardData.files : []);
     if (files.length > 0) {
       event.preventDefault();
-      uploadAll(files);
+      stageAll(files);
     }
   });
 
