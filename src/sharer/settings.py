@@ -71,6 +71,17 @@ class Settings:
     spot_notice_poll_seconds: float = 5.0
     # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
     runtime_dir: str = "./var/run/8080"
+    # API keys on uploads: "off" (no key looked at), "optional" or "required".
+    api_keys: str = "off"
+    # Where API keys and quota counters live: sqlite:///path, or dynamodb://table on AWS.
+    quota_store_url: str = "sqlite:///var/quotas.sqlite3"
+    # Quotas of requests without a key, per client address (0: no quota).
+    address_uploads_per_minute: int = 0
+    address_bytes_per_day: int = 0
+    # Where nginx serves GET /metrics (None: on SHARER_BIND with everything else).
+    metrics_bind: str | None = None
+    # Prometheus' multiprocess files: the server's processes and the workers' below it.
+    metrics_dir: str = "./var/metrics"
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -201,6 +212,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         runtime_dir=parsed(
             "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
         ),
+        api_keys=parsed("SHARER_API_KEYS", "off", _api_keys_mode),
+        quota_store_url=parsed(
+            "SHARER_QUOTA_STORE_URL", f"sqlite://{data_dir}/quotas.sqlite3", _quota_store_url
+        ),
+        address_uploads_per_minute=parsed(
+            "SHARER_ADDRESS_UPLOADS_PER_MINUTE", "0", _non_negative_int
+        ),
+        address_bytes_per_day=parsed("SHARER_ADDRESS_BYTES_PER_DAY", "0", _non_negative_int),
+        metrics_bind=_optional("SHARER_METRICS_BIND", get("SHARER_METRICS_BIND"), _host_port),
+        metrics_dir=os.path.abspath(get("SHARER_METRICS_DIR", f"{data_dir}/metrics") or ""),
     )
 
 
@@ -285,6 +306,25 @@ def _accepted_formats(raw: str) -> tuple[ImageFormat, ...]:
     if unknown or not names:
         raise ValueError(f"must list one or more of {', '.join(ACCEPTED)}")
     return tuple(f for name, f in ACCEPTED.items() if name in names)
+
+
+API_KEY_MODES = ("off", "optional", "required")
+
+
+def _api_keys_mode(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in API_KEY_MODES:
+        raise ValueError(f"must be one of {', '.join(API_KEY_MODES)}")
+    return mode
+
+
+def _quota_store_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "sqlite" and _is_local_path(parts):
+        return raw
+    if parts.scheme == "dynamodb" and parts.netloc and parts.path in ("", "/"):
+        return raw
+    raise ValueError("must be sqlite:///absolute/path or dynamodb://table-name")
 
 
 def _log_level(raw: str) -> str:
