@@ -95,7 +95,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at REAL
 );
 """
-_COLUMNS = "name, key_sha256, uploads_per_minute, bytes_per_day, created_at, revoked_at"
+_SELECT_KEYS = (
+    "SELECT name, key_sha256, uploads_per_minute, bytes_per_day, created_at, revoked_at "
+    "FROM api_keys "
+)
 
 
 class SqliteApiKeys(ApiKeys):
@@ -113,7 +116,8 @@ class SqliteApiKeys(ApiKeys):
             if taken:
                 raise ApiKeyError(f"a key named {record.name!r} exists already")
             db.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                "INSERT INTO api_keys (name, key_sha256, uploads_per_minute, bytes_per_day, "
+                "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     record.name,
                     record.key_sha256,
@@ -127,7 +131,7 @@ class SqliteApiKeys(ApiKeys):
     def find(self, key_sha256: str) -> ApiKey | None:
         with sqlite_transaction(self.path, _SQLITE_SCHEMA) as db:
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE key_sha256 = ?",  # noqa: S608
+                _SELECT_KEYS + "WHERE key_sha256 = ?",
                 (key_sha256,),
             ).fetchone()
         return None if row is None else ApiKey(*row)
@@ -138,19 +142,14 @@ class SqliteApiKeys(ApiKeys):
                 "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE name = ?",
                 (at, name),
             )
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM api_keys WHERE name = ?",
-                (name,),  # noqa: S608
-            ).fetchone()
+            row = db.execute(_SELECT_KEYS + "WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise ApiKeyError(f"no key named {name!r}")
         return ApiKey(*row)
 
     def list(self) -> list[ApiKey]:
         with sqlite_transaction(self.path, _SQLITE_SCHEMA) as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM api_keys ORDER BY name"  # noqa: S608
-            ).fetchall()
+            rows = db.execute(_SELECT_KEYS + "ORDER BY name").fetchall()
         return [ApiKey(*row) for row in rows]
 
 
@@ -249,7 +248,7 @@ class DynamoApiKeys(ApiKeys):
         )
 
     def list(self) -> list[ApiKey]:
-        records = []
+        records: list[ApiKey] = []
         try:
             pages = self.client.get_paginator("scan").paginate(
                 TableName=self.table,

@@ -80,8 +80,8 @@ class Settings:
     address_bytes_per_day: int = 0
     # Where nginx serves GET /metrics (None: on SHARER_BIND with everything else).
     metrics_bind: str | None = None
-    # Prometheus' multiprocess files: the server's processes and the workers' below it.
-    metrics_dir: str = "./var/metrics"
+    # The workers' Prometheus files, which the server's GET /metrics adds up (embedded mode).
+    worker_metrics_dir: str = "./var/worker-metrics"
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -159,6 +159,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "is left for the health check and cheap requests"
         )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
+    metrics_bind = _optional("SHARER_METRICS_BIND", get("SHARER_METRICS_BIND"), _host_port)
+    if metrics_bind is not None and metrics_bind.rpartition(":")[2] == bind.rpartition(":")[2]:
+        raise SettingsError(
+            f"SHARER_METRICS_BIND={metrics_bind!r}: needs a port other than SHARER_BIND's"
+        )
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
         storage_url=storage_url,
@@ -220,8 +225,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "SHARER_ADDRESS_UPLOADS_PER_MINUTE", "0", _non_negative_int
         ),
         address_bytes_per_day=parsed("SHARER_ADDRESS_BYTES_PER_DAY", "0", _non_negative_int),
-        metrics_bind=_optional("SHARER_METRICS_BIND", get("SHARER_METRICS_BIND"), _host_port),
-        metrics_dir=os.path.abspath(get("SHARER_METRICS_DIR", f"{data_dir}/metrics") or ""),
+        metrics_bind=metrics_bind,
+        worker_metrics_dir=os.path.abspath(
+            get("SHARER_WORKER_METRICS_DIR", f"{data_dir}/worker-metrics") or ""
+        ),
     )
 
 

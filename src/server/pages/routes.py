@@ -76,8 +76,15 @@ def _page(html: str, status: int, cache_control: str) -> Response:
 @pages_blueprint.get("/upload")
 def upload_page() -> Response:
     """The page to upload images from a browser."""
-    limit = current_settings().max_upload_bytes
-    html = render_template("upload.html", max_upload_bytes=limit, limit_text=size_text(limit))
+    settings = current_settings()
+    limit = settings.max_upload_bytes
+    html = render_template(
+        "upload.html",
+        max_upload_bytes=limit,
+        limit_text=size_text(limit),
+        # The page asks for a key only where an upload without one is refused.
+        key_required=settings.api_keys == "required",
+    )
     # no-cache: a deploy changes the asset names the page refers to.
     return _page(html, 200, CHANGING_PAGE_CACHE)
 

@@ -182,6 +182,7 @@
   function refusalText(status, serverMessage, retryAfter) {
     if (status === 413) return "Too large: " + serverMessage;
     if (status === 400) return "Refused: " + serverMessage;
+    if (status === 401) return "The API key was refused: check it above, then retry.";
     const wait = retryAfter ? " in " + retryAfter + " s" : " shortly";
     if (status === 503 || status === 429) return "The service is busy: retry" + wait + ".";
     if (status === 409) return "The server is still taking this upload: retry" + wait + ".";
@@ -236,11 +237,19 @@
       fail(view, "Too large: " + sizeText(file.size) + "; the limit is " + sizeText(maxBytes) + ".");
       return;
     }
+    const keyInput = document.getElementById("api-key");
+    const apiKey = keyInput ? keyInput.value.trim() : "";
+    if (keyInput && !apiKey) {
+      fail(view, "This server needs an API key: enter it above, then retry.", retry);
+      keyInput.focus();
+      return;
+    }
     const data = new FormData();
     data.append("image", file, file.name || "pasted-image");
     const request = new XMLHttpRequest();
     request.open("POST", "/");
     request.setRequestHeader("Accept", "application/json");
+    if (apiKey) request.setRequestHeader("Authorization", "Bearer " + apiKey);
     request.setRequestHeader("Idempotency-Key", '"' + key + '"');
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
@@ -260,7 +269,7 @@
       }
       if (request.status !== 202 || !body) {
         const serverMessage = body && body.error ? body.error : "HTTP " + request.status;
-        const retryable = [409, 429, 503].includes(request.status);
+        const retryable = [401, 409, 429, 503].includes(request.status);
         fail(view, refusalText(request.status, serverMessage, request.getResponseHeader("Retry-After")),
           retryable ? retry : null);
         return;
