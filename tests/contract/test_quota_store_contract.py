@@ -80,7 +80,8 @@ def test_revoke_marks_the_key_and_lists_it(api_keys: ApiKeys) -> None:
 
     assert revoked.revoked_at == 123.0
     found = api_keys.find(key_digest(key))
-    assert found is not None and found.revoked
+    assert found is not None
+    assert found.revoked
     listed: list[ApiKey] = api_keys.list()
     assert [(r.name, r.revoked) for r in listed] == [("a", False), ("b", True)]
     with pytest.raises(ApiKeyError, match="no key"):
