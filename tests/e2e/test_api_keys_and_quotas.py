@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 # uploads in one minute window starts in a fresh one when fewer seconds than this remain.
 TWO_PER_MINUTE = 2
 WINDOW_MARGIN_SECONDS = 12
+SPREAD_REQUESTS = 12
 
 
 class TwoServers:
@@ -173,6 +174,10 @@ def test_metrics_parse_and_move_with_the_traffic(servers: TwoServers) -> None:
     refused = upload(servers.a.base_url, jpeg(seed=8), **bearer(key))
     assert (accepted.status_code, refused.status_code) == (202, 429)
     assert fetch_when_ready(accepted.json()["small"]).status_code == 200
+    # Enough requests that both gunicorn processes answer some: the scrape must add up
+    # every process's counts, not only its own.
+    for _ in range(SPREAD_REQUESTS):
+        assert requests.get(f"{servers.a.base_url}/healthz", timeout=30).status_code == 200
     deadline = time.monotonic() + 30
     while True:
         after = scrape(servers.metrics_url)
@@ -190,6 +195,7 @@ def test_metrics_parse_and_move_with_the_traffic(servers: TwoServers) -> None:
     assert moved("sharer_uploads_total", status="429") == 1
     assert moved("sharer_quota_refusals_total", policy="uploads") == 1
     assert moved("sharer_request_duration_seconds_count", route="/") == 2
+    assert moved("sharer_request_duration_seconds_count", route="/healthz") == SPREAD_REQUESTS
     assert moved("sharer_thumbnail_ready_latency_seconds_count") == 1
     assert ("sharer_queue_messages", (("state", "visible"),)) in after
     assert ("sharer_queue_oldest_age_seconds", ()) in after
