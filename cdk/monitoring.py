@@ -12,15 +12,15 @@ from cdk.job_queues import JobQueues
 from cdk.nag import acknowledge, skip_checkov
 from cdk.scaling import PERIOD_SECONDS, ScalingSteps
 from cdk.worker_fleet import WorkerFleet
+from sharer.metric_names import CLOUDWATCH_NAMESPACE as METRIC_NAMESPACE
+from sharer.metric_names import CLOUDWATCH_READY_LATENCY as READY_LATENCY_METRIC
 
-METRIC_NAMESPACE = "ImageSharer"
 # src/worker/processing.py logs this message, with "duration_ms", when a job's thumbnails
 # are all stored.
 JOB_DONE_PATTERN = '{ $.msg = "thumbnails ready" && $.duration_ms = * }'
 JOB_DONE_VALUE = "$.duration_ms"
-# src/worker/ready_metric.py emits this metric (embedded metric format) with each ready job:
-# the wait from the server queueing the job to its thumbnails being stored.
-READY_LATENCY_METRIC = "ThumbnailReadyLatency"
+# src/worker/ready_metric.py emits READY_LATENCY_METRIC (embedded metric format) with each
+# ready job: the wait from the server queueing the job to its thumbnails being stored.
 PERIOD = Duration.seconds(PERIOD_SECONDS)
 
 

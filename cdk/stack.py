@@ -21,6 +21,7 @@ from cdk.logs import LogShipping
 from cdk.monitoring import Monitoring
 from cdk.network import Network
 from cdk.quota_table import QuotaTable
+from cdk.service_metrics import ServiceMetrics
 from cdk.upload_rate_limit import UploadRateLimit
 from cdk.upload_tier import (
     LISTENER_PORT,
@@ -139,6 +140,12 @@ class SharerStack(Stack):
         for group in (fleet.group, uploads.group):
             group.node.add_dependency(log_shipping.agent_config)
 
+        ServiceMetrics(
+            self,
+            "ServiceMetrics",
+            server_log_group=log_shipping.log_groups["server"],
+            worker_log_group=log_shipping.log_groups["worker"],
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",

@@ -21,8 +21,13 @@ REQUEST_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 # (cdk.config's latency_objective_seconds) and the backlog a scale-out drains.
 READY_LATENCY_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
-# CloudWatch (namespace ImageSharer) names of the same measures on AWS.
+# CloudWatch (namespace ImageSharer) names of the same measures on AWS, made from the log
+# lines by cdk/service_metrics.py (and the EMF of worker.ready_metric); the queue's are
+# SQS's own (ApproximateNumberOfMessagesVisible, ApproximateAgeOfOldestMessage).
 CLOUDWATCH_NAMESPACE = "ImageSharer"
 CLOUDWATCH_UPLOADS = "Uploads"
+CLOUDWATCH_REQUEST_LATENCY = "RequestLatency"
 CLOUDWATCH_QUOTA_REFUSALS = "QuotaRefusals"
 CLOUDWATCH_READY_LATENCY = "ThumbnailReadyLatency"
+CLOUDWATCH_THUMBNAILS_MADE = "ThumbnailsMade"
+CLOUDWATCH_JOBS_FAILED = "JobsFailed"

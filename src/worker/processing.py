@@ -97,6 +97,8 @@ class JobProcessor:
                 extra={
                     "image_id": job.image_id,
                     "receive_count": delivery.receive_count,
+                    # Counted as ThumbnailsMade on AWS (cdk/service_metrics.py).
+                    "thumbnails": len(job.thumbnails),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     **ready_latency_fields(job.enqueued_at, time.time()),
                 },

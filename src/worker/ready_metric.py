@@ -7,9 +7,8 @@ the log file already publishes it, with no CloudWatch API call from the worker.
 
 from typing import Any
 
-# cdk/monitoring.py graphs and alarms on this namespace and metric name.
-METRIC_NAMESPACE = "ImageSharer"
-READY_LATENCY_METRIC = "ThumbnailReadyLatency"
+from sharer.metric_names import CLOUDWATCH_NAMESPACE as METRIC_NAMESPACE
+from sharer.metric_names import CLOUDWATCH_READY_LATENCY as READY_LATENCY_METRIC
 
 
 def ready_latency_fields(enqueued_at: float | None, now: float) -> dict[str, Any]:
