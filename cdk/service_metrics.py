@@ -13,7 +13,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from sharer import metric_names
+from sharer.metric_names import (
+    CLOUDWATCH_JOBS_FAILED,
+    CLOUDWATCH_NAMESPACE,
+    CLOUDWATCH_QUOTA_REFUSALS,
+    CLOUDWATCH_REQUEST_LATENCY,
+    CLOUDWATCH_THUMBNAILS_MADE,
+    CLOUDWATCH_UPLOADS,
+)
 
 # The fields of the access line (server.request_log) and of the worker's job lines
 # (worker.processing); tests/infra/test_service_metrics.py checks them against real lines.
@@ -41,7 +48,7 @@ class ServiceMetrics(Construct):
         self.metrics: dict[str, cloudwatch.Metric] = {}
         self._filter(
             server_log_group,
-            metric_names.CLOUDWATCH_UPLOADS,
+            CLOUDWATCH_UPLOADS,
             UPLOAD_ANSWERS,
             "1",
             cloudwatch.Unit.COUNT,
@@ -49,28 +56,28 @@ class ServiceMetrics(Construct):
         )
         self._filter(
             server_log_group,
-            metric_names.CLOUDWATCH_REQUEST_LATENCY,
+            CLOUDWATCH_REQUEST_LATENCY,
             ANSWERS,
             "$.duration_ms",
             cloudwatch.Unit.MILLISECONDS,
         )
         self._filter(
             server_log_group,
-            metric_names.CLOUDWATCH_QUOTA_REFUSALS,
+            CLOUDWATCH_QUOTA_REFUSALS,
             QUOTA_REFUSALS,
             "1",
             cloudwatch.Unit.COUNT,
         )
         self._filter(
             worker_log_group,
-            metric_names.CLOUDWATCH_THUMBNAILS_MADE,
+            CLOUDWATCH_THUMBNAILS_MADE,
             JOBS_READY,
             "$.thumbnails",
             cloudwatch.Unit.COUNT,
         )
         self._filter(
             worker_log_group,
-            metric_names.CLOUDWATCH_JOBS_FAILED,
+            CLOUDWATCH_JOBS_FAILED,
             JOBS_FAILED,
             "1",
             cloudwatch.Unit.COUNT,
@@ -90,7 +97,7 @@ class ServiceMetrics(Construct):
             name,
             log_group=log_group,
             filter_pattern=logs.FilterPattern.literal(pattern),
-            metric_namespace=metric_names.CLOUDWATCH_NAMESPACE,
+            metric_namespace=CLOUDWATCH_NAMESPACE,
             metric_name=name,
             metric_value=value,
             unit=unit,
