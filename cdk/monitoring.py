@@ -12,8 +12,7 @@ from cdk.job_queues import JobQueues
 from cdk.nag import acknowledge, skip_checkov
 from cdk.scaling import PERIOD_SECONDS, ScalingSteps
 from cdk.worker_fleet import WorkerFleet
-from sharer.metric_names import CLOUDWATCH_NAMESPACE as METRIC_NAMESPACE
-from sharer.metric_names import CLOUDWATCH_READY_LATENCY as READY_LATENCY_METRIC
+from sharer.metric_names import CLOUDWATCH_NAMESPACE, CLOUDWATCH_READY_LATENCY
 
 # src/worker/processing.py logs this message, with "duration_ms", when a job's thumbnails
 # are all stored.
@@ -21,6 +20,8 @@ JOB_DONE_PATTERN = '{ $.msg = "thumbnails ready" && $.duration_ms = * }'
 JOB_DONE_VALUE = "$.duration_ms"
 # src/worker/ready_metric.py emits READY_LATENCY_METRIC (embedded metric format) with each
 # ready job: the wait from the server queueing the job to its thumbnails being stored.
+METRIC_NAMESPACE = CLOUDWATCH_NAMESPACE
+READY_LATENCY_METRIC = CLOUDWATCH_READY_LATENCY
 PERIOD = Duration.seconds(PERIOD_SECONDS)
 
 

@@ -6,23 +6,24 @@ import io
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Template
+from PIL import Image
 
 from cdk import service_metrics
 from cdk.service_metrics import ServiceMetrics
 from server.app import create_app
 from sharer import metric_names
+from sharer.backends import open_queue, open_storage
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
 from sharer.logs import JsonFormatter
 from sharer.messages import encode_job, job_for_upload
 from sharer.settings import load_settings
-from support import images
-from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 from worker.processing import JobProcessor
 
 FIELD = re.compile(r"\$\.(\w+)")
@@ -82,24 +83,26 @@ def _lines(logger: str, act: object) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_the_patterns_name_fields_of_the_real_lines() -> None:
-    app = create_app(
-        load_settings({"SHARER_DATA_DIR": "/nonexistent/unused"}),
-        storage=FakeStorage(),
-        queue=FakeQueue(),
-        edge_cache=FakeEdgeCache(),
-    )
+def _jpeg() -> bytes:
+    encoded = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(encoded, "JPEG")
+    return encoded.getvalue()
+
+
+def test_the_patterns_name_fields_of_the_real_lines(tmp_path: Path) -> None:
+    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)})
+    app = create_app(settings)
     (access,) = _lines(
         "sharer.access",
         lambda: app.test_client().post(
             "/",
-            data={"image": (io.BytesIO(images.jpeg((64, 48))), "a.jpg")},
+            data={"image": (io.BytesIO(_jpeg()), "a.jpg")},
             content_type="multipart/form-data",
         ),
     )
-    storage, queue = FakeStorage(), FakeQueue()
+    storage, queue = open_storage(settings), open_queue(settings)
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
-    storage.put(job.original_key, images.jpeg((64, 48)), "image/jpeg")
+    storage.put(job.original_key, _jpeg(), "image/jpeg")
     queue.send(encode_job(job))
     processor = JobProcessor(storage, queue, max_receives=3)
     ready = _lines("sharer.worker", lambda: processor.handle(queue.receive(1, 0)[0]))
