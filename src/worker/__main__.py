@@ -101,7 +101,12 @@ def _job_metrics(directory: str) -> JobObserver:
     """The Prometheus observer, its files in ``directory`` (multiprocess mode: the
     server's GET /metrics reads them); the variable is set before prometheus-client is
     first imported, which is when it decides where values live."""
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        # Metrics are for the operator; a worker without them still makes thumbnails.
+        log.warning("no job metrics", extra={"directory": directory, "error": repr(exc)})
+        return JobObserver()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     from worker.job_metrics import PrometheusJobObserver
 

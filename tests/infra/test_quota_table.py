@@ -1,14 +1,16 @@
 """The quota store on AWS: the DynamoDB table, the servers' grant and settings, and
-/metrics kept off CloudFront, asserted on the synthesized template."""
+the metrics: /metrics kept off CloudFront, the workers' files where they may write;
+asserted on the synthesized template."""
 
 import json
+import re
 import subprocess
 from fnmatch import fnmatchcase
 
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
-from cdk_synthesis import Synthesized, grants
+from cdk_synthesis import REPO_ROOT, Synthesized, grants
 
 from cdk.cdn import METRICS_PATH
 from cdk.quota_table import EXPIRES_ATTRIBUTE, PARTITION_KEY, QuotaTable
@@ -89,3 +91,15 @@ def test_the_quota_store_url_is_an_output(synthesized: Synthesized) -> None:
     synthesized.template.has_output(
         "QuotaStoreUrl", {"Value": {"Fn::Join": ["", ["dynamodb://", {"Ref": Match.any_value()}]]}}
     )
+
+
+def test_the_workers_write_their_metrics_where_their_unit_lets_them() -> None:
+    # sharer@.service runs with ProtectSystem=strict: its RuntimeDirectory is the one
+    # place a worker may write.
+    unit = (REPO_ROOT / "image-builder" / "systemd" / "sharer@.service").read_text()
+    (runtime,) = re.findall(r"^RuntimeDirectory=(\S+)$", unit, re.MULTILINE)
+    assert "ProtectSystem=strict" in unit.splitlines()
+    (metrics_dir,) = re.findall(r"^Environment=SHARER_WORKER_METRICS_DIR=(\S+)$", unit, re.M)
+    assert metrics_dir.startswith(f"/run/{runtime}/")
+    # Not the server's own Prometheus directory (server.nginx_config.NginxPaths).
+    assert metrics_dir != f"/run/{runtime}/prometheus"
