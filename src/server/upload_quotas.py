@@ -12,6 +12,7 @@ Every answer to ``POST /`` carries the quotas that apply as the IETF httpapi dra
 sections 3 and 4): one item per quota, named ``"uploads"`` and ``"upload-bytes"``.
 """
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -22,11 +23,16 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from server.bound_backends import current_settings
-from server.request_log import current_client_address
+from server.request_log import current_client_address, request_id
 from server.service_metrics import QUOTA_REFUSALS
-from sharer.api_keys import ApiKey, ApiKeys, key_digest
-from sharer.quota_counters import Charge, QuotaCounters
+from sharer.api_keys import ApiKey, ApiKeys, ApiKeyStoreUnavailable, key_digest
+from sharer.quota_counters import Charge, QuotaCounters, QuotaStoreUnavailable
 from sharer.settings import Settings
+from sharer.sqlite_store import SqliteStoreUnavailable
+
+# A store that does not answer: the upload gets a 503 (server.errors).
+STORE_DOWN = (ApiKeyStoreUnavailable, QuotaStoreUnavailable, SqliteStoreUnavailable)
+log = logging.getLogger("sharer.server")
 
 MINUTE = 60
 DAY = 86400
@@ -109,7 +115,15 @@ def init_upload_quotas(app: Flask, api_keys: ApiKeys, counters: QuotaCounters) -
             return response
         state = g.get("upload_quota")
         if state is None:
-            state = _peeked_state()
+            try:
+                state = _peeked_state()
+            except STORE_DOWN as exc:
+                # The answer stands (a 406, a 413...); only its quota fields are missing.
+                log.warning(
+                    "rate-limit fields left out",
+                    extra={"request_id": request_id(), "error": repr(exc)},
+                )
+                return response
         response.headers.update(state.fields())
         return response
 

@@ -111,3 +111,25 @@ def test_answers_before_the_charge_carry_the_fields_and_cost_nothing(
     assert early.status_code == status
     assert early.headers["RateLimit"].startswith('"uploads";r=1;t=')
     assert post(client).status_code == 202
+
+
+def test_a_store_that_does_not_answer_makes_uploads_503_and_other_answers_stand(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the store's directory should be")
+    app, _ = quota_app(
+        tmp_path,
+        SHARER_ADDRESS_UPLOADS_PER_MINUTE="1",
+        SHARER_QUOTA_STORE_URL=f"sqlite://{blocker}/quotas.sqlite3",
+    )
+    client = app.test_client()
+
+    upload = post(client)
+    refused = post(client, Accept="text/html")
+
+    assert upload.status_code == 503
+    assert upload.headers["Retry-After"] == "5"
+    assert "RateLimit" not in upload.headers
+    assert refused.status_code == 406
+    assert "RateLimit" not in refused.headers
