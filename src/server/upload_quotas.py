@@ -101,7 +101,7 @@ class QuotaState:
 
 
 class QuotaExceeded(TooManyRequests):
-    """A 429: ``Retry-After`` says when the first quota that refused resets."""
+    """A 429: ``Retry-After`` says when every quota that refused has reset."""
 
 
 def init_upload_quotas(app: Flask, api_keys: ApiKeys, counters: QuotaCounters) -> None:
@@ -147,11 +147,13 @@ def admit_upload() -> None:
     g.upload_quota = state
     if tally.admitted:
         return
+    # What refused, as the counters stand now; a counter that fell back meanwhile (a
+    # racing upload taken back on another server) leaves every quota to blame.
     refused = [
         p
         for p, used, charge in zip(policies, tally.used, charges, strict=True)
         if used + charge.amount > p.limit
-    ]
+    ] or list(policies)
     for policy in refused:
         QUOTA_REFUSALS.labels(policy=policy.name).inc()
     names = " and ".join(p.name for p in refused)
