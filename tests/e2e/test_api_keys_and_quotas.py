@@ -1,5 +1,6 @@
 """API keys, quotas and metrics over real HTTP: two servers (nginx and gunicorn each)
-sharing one data directory, so one SQLite quota store, and one worker.
+sharing one quota store (SQLite in their data directory, then DynamoDB on moto's
+server), and one worker.
 
 Both servers require a key (``SHARER_API_KEYS=required``); keys are made and revoked
 with ``sharer-admin``, as an operator does. Server A serves ``/metrics`` on an address
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.client import fetch_when_ready, upload
 from support.images import jpeg
-from support.services import Service, free_port, local_env, stop_processes
+from support.quota_store import create_quota_table
+from support.services import (
+    FAKE_AWS_CREDENTIALS,
+    Service,
+    free_port,
+    local_env,
+    moto_server,
+    stop_processes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,20 +66,30 @@ class TwoServers:
         return made.stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoServers]:
-    workdir = tmp_path_factory.mktemp("quotas")
+@pytest.fixture(scope="module", params=["sqlite", "dynamodb"])
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TwoServers]:
+    """The two servers on a quota store of each kind: SQLite in their data directory, or
+    a DynamoDB table on moto's server (shaped as the stack makes it)."""
+    workdir = tmp_path_factory.mktemp(f"quotas-{request.param}")
     env = local_env(workdir) | {"SHARER_API_KEYS": "required"}
-    metrics_port = free_port()
-    a = Service(env, _logs(workdir / "a"))
-    b = Service(env, _logs(workdir / "b"))
-    try:
+    with ExitStack() as stack:
+        if request.param == "dynamodb":
+            endpoint = stack.enter_context(moto_server(workdir))
+            create_quota_table(endpoint, "quotas")
+            env |= FAKE_AWS_CREDENTIALS | {
+                "SHARER_QUOTA_STORE_URL": "dynamodb://quotas",
+                "SHARER_AWS_ENDPOINT_URL": endpoint,
+            }
+        metrics_port = free_port()
+        a = Service(env, _logs(workdir / "a"))
+        b = Service(env, _logs(workdir / "b"))
+        stack.callback(lambda: stop_processes([p for p in (a.server, *a.workers, b.server) if p]))
         a.start_server(SHARER_METRICS_BIND=f"127.0.0.1:{metrics_port}")
         a.start_worker()
         b.start_server()
         yield TwoServers(a, b, f"http://127.0.0.1:{metrics_port}/metrics")
-    finally:
-        stop_processes([p for p in (a.server, *a.workers, b.server) if p is not None])
 
 
 def _logs(path: Path) -> Path:
