@@ -11,6 +11,7 @@ so that a missing record can be told from a forbidden one (``S3Storage.exists``)
 reconciler can find images left pending.
 """
 
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -102,6 +103,17 @@ def grant_server(
     role.add_to_policy(
         iam.PolicyStatement(
             actions=["sqs:GetQueueAttributes"], resources=[dead_letter_queue.queue_arn]
+        )
+    )
+
+
+def grant_server_quotas(role: iam.Role, table: dynamodb.ITable) -> None:
+    """Look API keys up and charge quota counters (``sharer.api_keys``,
+    ``sharer.quota_counters``): reads and updates of items, never a scan or a delete.
+    Operators make and revoke keys with their own credentials (``sharer-admin``)."""
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table.table_arn]
         )
     )
 

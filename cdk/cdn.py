@@ -48,6 +48,20 @@ IMAGES_KEYS = "images/*"
 # Served by the upload tier, cached for as long as its Cache-Control allows.
 STATIC_PATH = "static/*"
 SHARE_PAGES_PATH = "i/*"
+# The servers' Prometheus metrics: never public (CloudFront answers 404 itself).
+METRICS_PATH = "/metrics*"
+# A viewer-request function's own answer: the request never reaches an origin. (The
+# function may answer with a status and headers: "Determine function purpose", CloudFront
+# Developer Guide.)
+NOT_FOUND_FUNCTION = """\
+function handler(event) {
+  return {
+    statusCode: 404,
+    statusDescription: "Not Found",
+    headers: { "cache-control": { value: "no-store" } },
+  };
+}
+"""
 HSTS_MAX_AGE = Duration.days(365)
 # What CloudFront keeps without a Cache-Control (nothing) and at most (a year, for
 # fingerprinted assets marked immutable).
@@ -156,6 +170,25 @@ class Cdn(Construct):
                 ),
                 STATIC_PATH: pages,
                 SHARE_PAGES_PATH: pages,
+                METRICS_PATH: cloudfront.BehaviorOptions(
+                    origin=tier,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                    response_headers_policy=headers,
+                    function_associations=[
+                        cloudfront.FunctionAssociation(
+                            function=cloudfront.Function(
+                                self,
+                                "MetricsNotFound",
+                                comment="GET /metrics is never public: 404 at the edge.",
+                                code=cloudfront.FunctionCode.from_inline(NOT_FOUND_FUNCTION),
+                                runtime=cloudfront.FunctionRuntime.JS_2_0,
+                            ),
+                            event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                        )
+                    ],
+                ),
             },
             error_responses=[
                 cloudfront.ErrorResponse(http_status=status, ttl=Duration.seconds(0))

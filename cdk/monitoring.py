@@ -12,15 +12,16 @@ from cdk.job_queues import JobQueues
 from cdk.nag import acknowledge, skip_checkov
 from cdk.scaling import PERIOD_SECONDS, ScalingSteps
 from cdk.worker_fleet import WorkerFleet
+from sharer.metric_names import CLOUDWATCH_NAMESPACE, CLOUDWATCH_READY_LATENCY
 
-METRIC_NAMESPACE = "ImageSharer"
 # src/worker/processing.py logs this message, with "duration_ms", when a job's thumbnails
 # are all stored.
 JOB_DONE_PATTERN = '{ $.msg = "thumbnails ready" && $.duration_ms = * }'
 JOB_DONE_VALUE = "$.duration_ms"
-# src/worker/ready_metric.py emits this metric (embedded metric format) with each ready job:
-# the wait from the server queueing the job to its thumbnails being stored.
-READY_LATENCY_METRIC = "ThumbnailReadyLatency"
+# src/worker/ready_metric.py emits READY_LATENCY_METRIC (embedded metric format) with each
+# ready job: the wait from the server queueing the job to its thumbnails being stored.
+METRIC_NAMESPACE = CLOUDWATCH_NAMESPACE
+READY_LATENCY_METRIC = CLOUDWATCH_READY_LATENCY
 PERIOD = Duration.seconds(PERIOD_SECONDS)
 
 

@@ -9,7 +9,7 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from cdk.access import grant_server, grant_worker
+from cdk.access import grant_server, grant_server_quotas, grant_worker
 from cdk.app_image import AppImage
 from cdk.cdn import Cdn
 from cdk.config import DeployConfig, config_from_context
@@ -20,6 +20,8 @@ from cdk.job_queues import JobQueues
 from cdk.logs import LogShipping
 from cdk.monitoring import Monitoring
 from cdk.network import Network
+from cdk.quota_table import QuotaTable
+from cdk.service_metrics import ServiceMetrics
 from cdk.upload_rate_limit import UploadRateLimit
 from cdk.upload_tier import (
     LISTENER_PORT,
@@ -53,6 +55,7 @@ class SharerStack(Stack):
         regions = DeployRegions(self, "DeployRegions")
         images = ImageBucket(self, "ImageBucket", log_retention_days=LOG_RETENTION_DAYS)
         queues = JobQueues(self, "JobQueues")
+        quotas = QuotaTable(self, "QuotaTable")
         network = Network(self, "Network", log_bucket=images.log_bucket, regions=regions)
         log_shipping = LogShipping(self, "LogShipping", retention=logs.RetentionDays.ONE_MONTH)
         image = AppImage(
@@ -123,11 +126,13 @@ class SharerStack(Stack):
                 # People reach the pages through CloudFront too: share links name it.
                 "SHARER_SITE_URL": public_base_url,
                 "SHARER_CDN_DISTRIBUTION_ID": cdn.distribution_id,
+                "SHARER_QUOTA_STORE_URL": f"dynamodb://{quotas.table_name}",
             }
         )
 
         grant_worker(fleet.role, images.bucket, queues.queue, queues.dead_letter_queue)
         grant_server(uploads.role, images.bucket, queues.queue, queues.dead_letter_queue)
+        grant_server_quotas(uploads.role, quotas.table)
         cdn.distribution.grant_create_invalidation(uploads.role)
         for role_name, role in (("worker", fleet.role), ("server", uploads.role)):
             log_shipping.grant_shipping(role_name, role)
@@ -135,6 +140,12 @@ class SharerStack(Stack):
         for group in (fleet.group, uploads.group):
             group.node.add_dependency(log_shipping.agent_config)
 
+        ServiceMetrics(
+            self,
+            "ServiceMetrics",
+            server_log_group=log_shipping.log_groups["server"],
+            worker_log_group=log_shipping.log_groups["worker"],
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -150,6 +161,12 @@ class SharerStack(Stack):
         CfnOutput(self, "CdnDomain", value=cdn.domain_name)
         CfnOutput(self, "BucketName", value=images.bucket.bucket_name)
         CfnOutput(self, "QueueUrl", value=queues.queue.queue_url)
+        CfnOutput(
+            self,
+            "QuotaStoreUrl",
+            value=f"dynamodb://{quotas.table_name}",
+            description="SHARER_QUOTA_STORE_URL for sharer-admin keys",
+        )
         CfnOutput(
             self,
             "DashboardUrl",

@@ -76,6 +76,9 @@ FORWARDED_HOPS = 2
 CPU_TARGET_PERCENT = 60
 
 
+METRICS_PORT = 9100
+
+
 def server_settings() -> dict[str, str]:
     """The server's own settings behind CloudFront and the balancer (src/sharer/settings.py)."""
     return {
@@ -85,6 +88,9 @@ def server_settings() -> dict[str, str]:
         "SHARER_FORWARDED_HOPS": str(FORWARDED_HOPS),
         # Every connection comes from the balancer: a per-client cap would cap everyone.
         "SHARER_MAX_CONNECTIONS_PER_CLIENT": "0",
+        # GET /metrics on loopback only (CloudWatch has the metrics on AWS): the balancer's
+        # port answers it 404, as CloudFront does.
+        "SHARER_METRICS_BIND": f"127.0.0.1:{METRICS_PORT}",
     }
 
 

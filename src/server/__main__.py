@@ -24,6 +24,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
 from server.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, NginxPaths, write_nginx_config
 from sharer.settings import Settings, settings_or_exit
 
@@ -86,6 +87,10 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
     nginx = find_nginx()
     config = write_nginx_config(settings, paths)
     paths.gunicorn_socket.unlink(missing_ok=True)  # left by a process that was killed
+    # Counters start again with the server (as Prometheus expects of a restart); files
+    # of processes from an earlier run would otherwise be added up forever.
+    shutil.rmtree(paths.prometheus_dir, ignore_errors=True)
+    paths.prometheus_dir.mkdir(mode=0o700)
     _raise_file_limit(settings.server_processes * CONNECTIONS_PER_NGINX_PROCESS + 256)
 
     stopping: list[int] = []
@@ -101,7 +106,10 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
     # Each child in a process group of its own: a terminal's Ctrl-C reaches sharer-server
     # alone, which stops them in order (nginx first, gracefully).
     gunicorn = subprocess.Popen(
-        list(gunicorn_command), preexec_fn=_die_with_parent, process_group=0
+        list(gunicorn_command),
+        env=os.environ | {MULTIPROCESS_DIR_VARIABLE: str(paths.prometheus_dir)},
+        preexec_fn=_die_with_parent,
+        process_group=0,
     )
     front: subprocess.Popen[bytes] | None = None
     try:

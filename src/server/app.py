@@ -7,18 +7,30 @@ from server.delete_route import delete_blueprint
 from server.errors import init_error_handlers
 from server.health_route import health_blueprint
 from server.media_route import media_blueprint
+from server.metrics_route import metrics_blueprint
 from server.openapi_route import openapi_blueprint
 from server.pages import pages_blueprint
 from server.pending_waits import PendingWaits, init_pending_waits
 from server.proof_slots import ProofSlots
 from server.request_log import init_request_log
+from server.service_metrics import init_service_metrics
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
+from server.upload_quotas import init_upload_quotas
 from server.upload_route import upload_blueprint
-from sharer.backends import open_edge_cache, open_queue, open_status_wakeups, open_storage
+from sharer.api_keys import ApiKeys
+from sharer.backends import (
+    open_api_keys,
+    open_edge_cache,
+    open_queue,
+    open_quota_counters,
+    open_status_wakeups,
+    open_storage,
+)
 from sharer.descriptions import MAX_DESCRIPTION_BYTES
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
+from sharer.quota_counters import QuotaCounters
 from sharer.settings import Settings, load_settings
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
@@ -46,11 +58,13 @@ def create_app(
     queue: Queue | None = None,
     edge_cache: EdgeCache | None = None,
     status_wakeups: StatusWakeups | None = None,
+    api_keys: ApiKeys | None = None,
+    quota_counters: QuotaCounters | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (the environment's by default).
 
-    ``storage``, ``queue``, ``edge_cache`` and ``status_wakeups`` replace the backends the
-    settings name (tests pass fakes).
+    ``storage``, ``queue``, ``edge_cache``, ``status_wakeups``, ``api_keys`` and
+    ``quota_counters`` replace the backends the settings name (tests pass fakes).
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -78,6 +92,10 @@ def create_app(
         ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
     )
     init_request_log(app)
+    init_service_metrics(app)
+    init_upload_quotas(
+        app, api_keys or open_api_keys(settings), quota_counters or open_quota_counters(settings)
+    )
     init_error_handlers(app)
     init_pending_waits(app)
     app.register_blueprint(upload_blueprint)
@@ -87,6 +105,7 @@ def create_app(
     app.register_blueprint(pages_blueprint)
     app.register_blueprint(openapi_blueprint)
     app.register_blueprint(sharex_blueprint)
+    app.register_blueprint(metrics_blueprint)
     if settings.serves_media:
         app.register_blueprint(media_blueprint)
     return app

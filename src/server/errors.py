@@ -7,8 +7,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from server.proof_slots import ProofsBusy
 from server.request_log import request_id
+from sharer.api_keys import ApiKeyStoreUnavailable
 from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.queues import QueueUnavailable
+from sharer.quota_counters import QuotaStoreUnavailable
+from sharer.sqlite_store import SqliteStoreUnavailable
 from sharer.storage import StorageUnavailable
 
 log = logging.getLogger("sharer.server")
@@ -45,6 +48,9 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(StorageUnavailable)
     @app.errorhandler(QueueUnavailable)
     @app.errorhandler(EdgeCacheUnavailable)
+    @app.errorhandler(ApiKeyStoreUnavailable)
+    @app.errorhandler(QuotaStoreUnavailable)
+    @app.errorhandler(SqliteStoreUnavailable)
     def _backend_down(exc: Exception) -> Response:
         log.error(
             "backend unavailable",

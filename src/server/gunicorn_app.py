@@ -5,13 +5,16 @@ which starts nginx in front of it: nginx has read every request whole before a t
 here sees it, so the threads never wait on a client.
 """
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from prometheus_client.multiprocess import mark_process_dead
 
 from server.app import create_app
+from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
 from server.nginx_config import NginxPaths
 from sharer.logs import configure_logging
 from sharer.settings import Settings, settings_or_exit
@@ -58,6 +61,7 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
             "logconfig_dict": _json_logging(self.settings.log_level),
             # Several servers may run on one host (tests, benchmarks); none needs it.
             "control_socket_disable": True,
+            "child_exit": _forget_process_gauges,
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -92,6 +96,12 @@ def reading_whole_bodies(app: WSGIApp) -> WSGIApp:
         return app(environ, start)
 
     return serve
+
+
+def _forget_process_gauges(_server: Any, worker: Any) -> None:
+    """A gunicorn process is gone: its live gauges (waiters in use) leave the sum."""
+    if os.environ.get(MULTIPROCESS_DIR_VARIABLE):
+        mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def _json_logging(level: str) -> dict[str, Any]:

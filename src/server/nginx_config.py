@@ -80,6 +80,11 @@ class NginxPaths:
         return self.runtime_dir / "gunicorn.sock"
 
     @property
+    def prometheus_dir(self) -> Path:
+        """gunicorn's processes' Prometheus files (multiprocess mode), emptied at start."""
+        return self.runtime_dir / "prometheus"
+
+    @property
     def pid_file(self) -> Path:
         """nginx's master process id."""
         return self.runtime_dir / "nginx.pid"
@@ -164,6 +169,18 @@ def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
         else ""
     )
     temp = {name: paths.temp_dir(name) for name in _TEMP_KINDS}
+    to_gunicorn = f"""\
+            proxy_pass http://unix:{paths.gunicorn_socket}:;
+            proxy_http_version 1.1;
+            proxy_set_header Connection close;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-Id $sharer_request_id;
+            proxy_request_buffering on;
+            proxy_buffering on;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout {timeout}s;
+            proxy_send_timeout {timeout}s;"""
     log_line = json.dumps(
         {
             "ts": "$time_iso8601",
@@ -239,22 +256,53 @@ http {{
         server_name _;
 {per_client}
         location / {{
-            proxy_pass http://unix:{paths.gunicorn_socket}:;
-            proxy_http_version 1.1;
-            proxy_set_header Connection close;
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Request-Id $sharer_request_id;
-            proxy_request_buffering on;
-            proxy_buffering on;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout {timeout}s;
-            proxy_send_timeout {timeout}s;
+{to_gunicorn}
         }}
-
+{_metrics_elsewhere(settings)}
 {_error_pages(max_body)}
     }}
-}}
+{_metrics_server(settings, to_gunicorn)}}}
+"""
+
+
+def _not_found(indent: str) -> str:
+    """A location body answering nginx's own JSON 404."""
+    body = json.dumps({"error": "not found"}, separators=(",", ":"))
+    return (
+        f"{indent}default_type application/json;\n"
+        f"{indent}add_header X-Request-Id $sharer_request_id always;\n"
+        f"{indent}add_header Cache-Control {ERROR_CACHE_CONTROL} always;\n"
+        f"{indent}return 404 {_nginx_string(body)};"
+    )
+
+
+def _metrics_elsewhere(settings: Settings) -> str:
+    """On SHARER_BIND, /metrics is a 404 when it has an address of its own."""
+    if settings.metrics_bind is None:
+        return ""
+    return f"""
+        # GET /metrics is served on SHARER_METRICS_BIND only.
+        location = /metrics {{
+{_not_found("            ")}
+        }}
+"""
+
+
+def _metrics_server(settings: Settings, to_gunicorn: str) -> str:
+    """A server on SHARER_METRICS_BIND with /metrics alone, when it is set."""
+    if settings.metrics_bind is None:
+        return ""
+    return f"""
+    server {{
+        listen {_listen_address(settings.metrics_bind)};
+        server_name _;
+        location = /metrics {{
+{to_gunicorn}
+        }}
+        location / {{
+{_not_found("            ")}
+        }}
+    }}
 """
 
 

@@ -49,6 +49,19 @@ _RETRY_AFTER: Schema = {
     "description": "seconds to wait before retrying",
     "schema": {"type": "integer", "minimum": 0},
 }
+# draft-ietf-httpapi-ratelimit-headers-11, sections 3 and 4 (server.upload_quotas).
+_RATE_LIMIT_HEADERS: Schema = {
+    "RateLimit-Policy": {
+        "description": 'the quotas that apply, when an operator set any: e.g. "uploads";q=60;'
+        'w=60, "upload-bytes";q=1073741824;qu="content-bytes";w=86400',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": "what is left of each, and the seconds until its window resets: e.g. "
+        '"uploads";r=59;t=42, "upload-bytes";r=1073000000;t=3600',
+        "schema": {"type": "string"},
+    },
+}
 _BUSY = _error(
     "storage or queue briefly unavailable; nothing was kept", **{"Retry-After": _RETRY_AFTER}
 )
@@ -213,6 +226,8 @@ def _paths() -> Schema:
             "post": {
                 "summary": "Upload one image",
                 "operationId": "upload",
+                # A key is optional unless the operator requires one (SHARER_API_KEYS).
+                "security": [{}, {"apiKey": []}],
                 "parameters": [
                     {
                         "name": "Accept",
@@ -250,9 +265,25 @@ def _paths() -> Schema:
                                 "under the same Idempotency-Key",
                                 "schema": {"type": "string"},
                             },
+                            **_RATE_LIMIT_HEADERS,
                         },
                         "content": {JSON: {"schema": _ref("UploadAccepted")}},
                     },
+                    "401": _error(
+                        "an API key is required (SHARER_API_KEYS=required) and none was sent, "
+                        "or the key sent is unknown or revoked",
+                        **{
+                            "WWW-Authenticate": {
+                                "description": "Bearer realm=uploads",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                    ),
+                    "429": _error(
+                        "over the key's (or, without a key, the address's) uploads per minute "
+                        "or bytes per day; decided before the body is read, and not counted",
+                        **{"Retry-After": _RETRY_AFTER, **_RATE_LIMIT_HEADERS},
+                    ),
                     "400": _error(
                         "no image part, not an image we accept, a description that breaks "
                         "its rules, or a malformed Idempotency-Key"
@@ -371,6 +402,19 @@ def _paths() -> Schema:
                 },
             ),
         },
+        "/metrics": {
+            "get": _get(
+                "The service's metrics in Prometheus' text format (embedded mode; on "
+                "SHARER_METRICS_BIND when set, never through CloudFront)",
+                "metrics",
+                {
+                    "200": {
+                        "description": "every server process's, the workers' and the queue's",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                },
+            )
+        },
         "/upload": {"get": _get("The upload page", "uploadPage", {"200": _html("the page")})},
         "/i/{image_id}": {
             "parameters": [_id_parameter("the image's id")],
@@ -449,11 +493,16 @@ def openapi_document(
         "components": {
             "schemas": _schemas(max_upload_bytes, accepted_formats),
             "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key from `sharer-admin keys create`",
+                },
                 "deleteToken": {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "the Delete-Token header of the image's 202",
-                }
+                },
             },
         },
     }

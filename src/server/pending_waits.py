@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from flask import Flask, Response, g, request
 
+from server.service_metrics import WAITERS_IN_USE
 from sharer.status_wakeups import StatusWakeups
 
 T = TypeVar("T")
@@ -66,6 +67,7 @@ class PendingWaits:
         ):
             return look()[0]
         g.wait_granted = granted
+        WAITERS_IN_USE.inc()
         try:
             deadline = time.monotonic() + granted
             # Listening before the first look, so a change right after it is not missed.
@@ -75,6 +77,7 @@ class PendingWaits:
                     listener.wait(min(left, self._wakeups.recheck_seconds))
                     value, done = look()
         finally:
+            WAITERS_IN_USE.dec()
             self._waiter_slots.release()
         return value
 

@@ -63,18 +63,25 @@ def init_request_log(app: Flask) -> None:
             "request",
             extra={
                 "request_id": rid,
-                "client": client_address(
-                    request.remote_addr or "-",
-                    request.headers.getlist("X-Forwarded-For"),
-                    current_settings().forwarded_hops + NGINX_HOPS,
-                ),
+                "client": current_client_address(),
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                # The uploader an API key names (server.upload_quotas), if it sent one.
+                **({"api_key": g.api_key_name} if g.get("api_key_name") else {}),
             },
         )
         return response
+
+
+def current_client_address() -> str:
+    """The current request's client address, as the trusted proxies vouch for it."""
+    return client_address(
+        request.remote_addr or "-",
+        request.headers.getlist("X-Forwarded-For"),
+        current_settings().forwarded_hops + NGINX_HOPS,
+    )
 
 
 def client_address(peer: str, forwarded_for: Iterable[str], hops: int) -> str:

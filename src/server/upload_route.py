@@ -1,9 +1,10 @@
 """``POST /``: the upload endpoint, checked in the contract's order.
 
 405 (routing) -> 406 (Accept) -> 413 (declared size, before any body is read) ->
-400 (form and image) -> 202. Werkzeug's request stream enforces ``MAX_CONTENT_LENGTH``
-while the body is read, so a chunked body without Content-Length is cut off at the same
-bound; the body is then split by ``server.form_parts``.
+401 and 429 (API key and quotas, when an operator turns them on: ``server.upload_quotas``,
+still before the body is read) -> 400 (form and image) -> 202. Werkzeug's request stream
+enforces ``MAX_CONTENT_LENGTH`` while the body is read, so a chunked body without
+Content-Length is cut off at the same bound; the body is then split by ``server.form_parts``.
 """
 
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from server.inspection import AnimationLimits, InvalidImage
 from server.negotiation import admits_json
 from server.public_urls import image_urls
 from server.upload_intake import PlannedUpload, plan_upload, store_upload
+from server.upload_quotas import admit_upload
 from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.descriptions import InvalidDescription, description_from_form
 from sharer.idempotency_records import UploadAnswer, fingerprint
@@ -54,6 +56,7 @@ def upload() -> tuple[Response, int]:
     declared = request.content_length
     if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
+    admit_upload()
     key = _idempotency_key()
     form = _read_form(limit)
     if key is None:

@@ -10,6 +10,7 @@ from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -53,6 +54,12 @@ def cloudfront_client(settings: Settings) -> "CloudFrontClient":
     """A CloudFront client for ``settings`` (endpoint override for moto, retries), with a
     connection for every calling thread (a delete makes one invalidation)."""
     return _session().client("cloudfront", **_options(settings, calling_threads(settings)))
+
+
+def dynamodb_client(settings: Settings) -> "DynamoDBClient":
+    """A DynamoDB client for ``settings`` (endpoint override for moto, retries), with a
+    connection for every calling thread (an upload looks its key up, then charges)."""
+    return _session().client("dynamodb", **_options(settings, calling_threads(settings)))
 
 
 def _session() -> boto3.session.Session:

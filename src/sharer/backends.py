@@ -1,5 +1,5 @@
-"""The one place that picks the Storage, Queue, EdgeCache and StatusWakeups adapters,
-from the settings' URLs.
+"""The one place that picks the Storage, Queue, EdgeCache, StatusWakeups, ApiKeys and
+QuotaCounters adapters, from the settings' URLs.
 
 The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
 """
@@ -7,11 +7,20 @@ The URLs were validated by ``load_settings``; a URL it would refuse raises here 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from sharer.aws import WIDEST_PUT_ALL, calling_threads, cloudfront_client, s3_client, sqs_client
+from sharer.api_keys import ApiKeys, DynamoApiKeys, SqliteApiKeys
+from sharer.aws import (
+    WIDEST_PUT_ALL,
+    calling_threads,
+    cloudfront_client,
+    dynamodb_client,
+    s3_client,
+    sqs_client,
+)
 from sharer.edge_cache import CloudFrontEdgeCache, EdgeCache, NoEdgeCache
 from sharer.queues.port import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
+from sharer.quota_counters import DynamoQuotaCounters, QuotaCounters, SqliteQuotaCounters
 from sharer.settings import Settings, SettingsError
 from sharer.status_wakeups import DatagramStatusWakeups, RecheckingStatusWakeups, StatusWakeups
 from sharer.storage.local import LocalStorage
@@ -75,3 +84,19 @@ def open_edge_cache(settings: Settings) -> EdgeCache:
     if settings.cdn_distribution_id is None:
         return NoEdgeCache()
     return CloudFrontEdgeCache(cloudfront_client(settings), settings.cdn_distribution_id)
+
+
+def open_api_keys(settings: Settings) -> ApiKeys:
+    """``sqlite:///abs/path`` -> SqliteApiKeys; ``dynamodb://table`` -> DynamoApiKeys."""
+    parts = urlsplit(settings.quota_store_url)
+    if parts.scheme == "dynamodb":
+        return DynamoApiKeys(dynamodb_client(settings), parts.netloc)
+    return SqliteApiKeys(_local_path(settings.quota_store_url))
+
+
+def open_quota_counters(settings: Settings) -> QuotaCounters:
+    """The counters beside the API keys, in the store ``SHARER_QUOTA_STORE_URL`` names."""
+    parts = urlsplit(settings.quota_store_url)
+    if parts.scheme == "dynamodb":
+        return DynamoQuotaCounters(dynamodb_client(settings), parts.netloc)
+    return SqliteQuotaCounters(_local_path(settings.quota_store_url))

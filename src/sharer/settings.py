@@ -75,6 +75,17 @@ class Settings:
     # resizes and holds every frame: worker.animated_thumbnails).
     max_animation_pixels: int = 50_000_000
     max_animation_frames: int = 1000
+    # API keys on uploads: "off" (no key looked at), "optional" or "required".
+    api_keys: str = "off"
+    # Where API keys and quota counters live: sqlite:///path, or dynamodb://table on AWS.
+    quota_store_url: str = "sqlite:///var/quotas.sqlite3"
+    # Quotas of requests without a key, per client address (0: no quota).
+    address_uploads_per_minute: int = 0
+    address_bytes_per_day: int = 0
+    # Where nginx serves GET /metrics (None: on SHARER_BIND with everything else).
+    metrics_bind: str | None = None
+    # The workers' Prometheus files, which the server's GET /metrics adds up (embedded mode).
+    worker_metrics_dir: str = "./var/worker-metrics"
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -152,6 +163,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "is left for the health check and cheap requests"
         )
     bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
+    metrics_bind = _optional("SHARER_METRICS_BIND", get("SHARER_METRICS_BIND"), _host_port)
+    if metrics_bind is not None and metrics_bind.rpartition(":")[2] == bind.rpartition(":")[2]:
+        raise SettingsError(
+            f"SHARER_METRICS_BIND={metrics_bind!r}: needs a port other than SHARER_BIND's"
+        )
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
     return Settings(
         storage_url=storage_url,
@@ -206,6 +222,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # One per port by default: several servers may share a data directory.
         runtime_dir=parsed(
             "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
+        ),
+        api_keys=parsed("SHARER_API_KEYS", "off", _api_keys_mode),
+        quota_store_url=parsed(
+            "SHARER_QUOTA_STORE_URL", f"sqlite://{data_dir}/quotas.sqlite3", _quota_store_url
+        ),
+        address_uploads_per_minute=parsed(
+            "SHARER_ADDRESS_UPLOADS_PER_MINUTE", "0", _non_negative_int
+        ),
+        address_bytes_per_day=parsed("SHARER_ADDRESS_BYTES_PER_DAY", "0", _non_negative_int),
+        metrics_bind=metrics_bind,
+        worker_metrics_dir=os.path.abspath(
+            get("SHARER_WORKER_METRICS_DIR", f"{data_dir}/worker-metrics") or ""
         ),
     )
 
@@ -298,6 +326,25 @@ def _accepted_formats(raw: str) -> tuple[ImageFormat, ...]:
     if unknown or not names:
         raise ValueError(f"must list one or more of {', '.join(ACCEPTED)}")
     return tuple(f for name, f in ACCEPTED.items() if name in names)
+
+
+API_KEY_MODES = ("off", "optional", "required")
+
+
+def _api_keys_mode(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in API_KEY_MODES:
+        raise ValueError(f"must be one of {', '.join(API_KEY_MODES)}")
+    return mode
+
+
+def _quota_store_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme == "sqlite" and _is_local_path(parts):
+        return raw
+    if parts.scheme == "dynamodb" and parts.netloc and parts.path in ("", "/"):
+        return raw
+    raise ValueError("must be sqlite:///absolute/path or dynamodb://table-name")
 
 
 def _log_level(raw: str) -> str:

@@ -18,7 +18,7 @@ from sharer.logs import configure_logging
 from sharer.settings import settings_or_exit
 from worker.consumer import Consumer, ConsumerOptions
 from worker.memory import job_budget, return_freed_pixels_promptly
-from worker.processing import JobProcessor
+from worker.processing import JobObserver, JobProcessor
 from worker.self_check import self_check
 from worker.spot_notices import InstanceMetadata, SpotNoticeWatcher
 
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         max_receives=settings.max_receives,
         memory=memory,
         wakeups=open_status_wakeups(settings),
+        observer=_job_metrics(settings.worker_metrics_dir),
     )
     options = ConsumerOptions(
         threads=settings.worker_threads,
@@ -94,6 +95,22 @@ def main(argv: list[str] | None = None) -> None:
         # Stuck job threads cannot be joined; their messages were already released.
         logging.shutdown()
         os._exit(0)
+
+
+def _job_metrics(directory: str) -> JobObserver:
+    """The Prometheus observer, its files in ``directory`` (multiprocess mode: the
+    server's GET /metrics reads them); the variable is set before prometheus-client is
+    first imported, which is when it decides where values live."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        # Metrics are for the operator; a worker without them still makes thumbnails.
+        log.warning("no job metrics", extra={"directory": directory, "error": repr(exc)})
+        return JobObserver()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    from worker.job_metrics import PrometheusJobObserver
+
+    return PrometheusJobObserver()
 
 
 if __name__ == "__main__":

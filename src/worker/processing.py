@@ -16,7 +16,7 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 from sharer.deletion import undo_if_deleted
 from sharer.formats import WEBP
@@ -37,6 +37,17 @@ MAX_BACKOFF_SECONDS = 300
 log = logging.getLogger("sharer.worker")
 
 
+class JobObserver:
+    """Told how jobs end (``worker.job_metrics`` counts it); this one ignores it."""
+
+    def ready(self, thumbnails: int, latency_seconds: float | None) -> None:
+        """A job's ``thumbnails`` are stored, ``latency_seconds`` after its 202 (None
+        for a job queued before jobs carried their enqueue time)."""
+
+    def failed(self, dead_lettered: bool) -> None:
+        """A job failed: retried later, or (``dead_lettered``) given up on."""
+
+
 @dataclass(frozen=True)
 class JobProcessor:
     """Handles deliveries with the given backends; safe to share between threads."""
@@ -49,6 +60,7 @@ class JobProcessor:
     max_receives: int
     # None: nobody is told when a status is recorded (waiters re-check on their own).
     wakeups: StatusWakeups | None = None
+    observer: JobObserver = field(default_factory=JobObserver)
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""
@@ -76,11 +88,19 @@ class JobProcessor:
                 self._retry_later(delivery, job, exc)
         else:
             self._finish(delivery, job, recorded)
+            if recorded:
+                ready_at = time.time()
+                self.observer.ready(
+                    len(job.thumbnails),
+                    None if job.enqueued_at is None else max(0.0, ready_at - job.enqueued_at),
+                )
             log.info(
                 "thumbnails ready",
                 extra={
                     "image_id": job.image_id,
                     "receive_count": delivery.receive_count,
+                    # Counted as ThumbnailsMade on AWS (cdk/service_metrics.py).
+                    "thumbnails": len(job.thumbnails),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                     **ready_latency_fields(job.enqueued_at, time.time()),
                 },
@@ -174,6 +194,7 @@ class JobProcessor:
                 public=f"the thumbnails could not be made after {delivery.receive_count} tries",
             )
             return
+        self.observer.failed(dead_lettered=False)
         backoff = min(2**delivery.receive_count, MAX_BACKOFF_SECONDS)
         log.warning(
             "job failed, will retry",
@@ -195,6 +216,7 @@ class JobProcessor:
         if job is not None and self._record(job, ImageState.FAILED, public or reason):
             self.storage.delete(pending_key(job.image_id))
         self.queue.dead_letter(delivery, reason)
+        self.observer.failed(dead_lettered=True)
         log.error(
             "job dead-lettered",
             extra={

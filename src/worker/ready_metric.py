@@ -7,9 +7,11 @@ the log file already publishes it, with no CloudWatch API call from the worker.
 
 from typing import Any
 
+from sharer.metric_names import CLOUDWATCH_NAMESPACE, CLOUDWATCH_READY_LATENCY
+
 # cdk/monitoring.py graphs and alarms on this namespace and metric name.
-METRIC_NAMESPACE = "ImageSharer"
-READY_LATENCY_METRIC = "ThumbnailReadyLatency"
+METRIC_NAMESPACE = CLOUDWATCH_NAMESPACE
+READY_LATENCY_METRIC = CLOUDWATCH_READY_LATENCY
 
 
 def ready_latency_fields(enqueued_at: float | None, now: float) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from cdk_synthesis import Synthesized, render
 
-from cdk.cdn import IMAGES_PATH, SHARE_PAGES_PATH, STATIC_PATH
+from cdk.cdn import IMAGES_PATH, METRICS_PATH, SHARE_PAGES_PATH, STATIC_PATH
 from cdk.upload_tier import LISTENER_PORT
 from sharer.formats import JPEG, WEBP
 from sharer.ids import new_image_id
@@ -124,8 +124,9 @@ def test_static_assets_and_share_pages_are_cached_as_the_server_says(
         # Nothing cached without Cache-Control; up to a year for immutable assets.
         assert (ttl["MinTTL"], ttl["DefaultTTL"]) == (0, 0)
         assert ttl["MaxTTL"] >= 31536000
-    # Every other path (POST /, /healthz, the status route) takes the uncached default.
-    assert set(behaviors) == {IMAGES_PATH, STATIC_PATH, SHARE_PAGES_PATH}
+    # Every other path (POST /, /healthz, the status route) takes the uncached default;
+    # /metrics is answered 404 at the edge (tests/infra/test_quota_table.py).
+    assert set(behaviors) == {IMAGES_PATH, STATIC_PATH, SHARE_PAGES_PATH, METRICS_PATH}
 
 
 def test_viewers_get_https_security_headers_and_uncached_misses(

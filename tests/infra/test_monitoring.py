@@ -96,7 +96,14 @@ def test_both_roles_logs_are_shipped_and_kept(synthesized: Synthesized) -> None:
 
 def test_outputs_give_upload_url_cdn_bucket_queue_and_dashboard(synthesized: Synthesized) -> None:
     outputs = synthesized.template.find_outputs("*")
-    assert set(outputs) == {"UploadUrl", "CdnDomain", "BucketName", "QueueUrl", "DashboardUrl"}
+    assert set(outputs) == {
+        "UploadUrl",
+        "CdnDomain",
+        "BucketName",
+        "QueueUrl",
+        "DashboardUrl",
+        "QuotaStoreUrl",
+    }
     distribution_id, _ = synthesized.only("AWS::CloudFront::Distribution")
     assert render(outputs["UploadUrl"]["Value"]) == f"https://<{distribution_id}.DomainName>/"
     assert render(outputs["BucketName"]["Value"]) == (

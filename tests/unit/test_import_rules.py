@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "cdk"))
+PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "admin", "cdk"))
 # The key scheme: what the CDK app may import from src, and all that it imports itself.
-KEY_SCHEME = frozenset(("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats"))
+# And the metric names (constants only), which the CloudWatch metrics share with the app's.
+KEY_SCHEME = frozenset(
+    ("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats", "sharer.metric_names")
+)
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
@@ -24,6 +27,8 @@ ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "worker": frozenset(("sharer",)),
     "reconciler": frozenset(("sharer",)),
     "cli": frozenset(),
+    # sharer-admin: operator commands on the shared backends.
+    "admin": frozenset(("sharer",)),
     "cdk": frozenset(),
 }
 

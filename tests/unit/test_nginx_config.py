@@ -22,6 +22,7 @@ VARIANTS = {
         "SHARER_FORWARDED_HOPS": "1",
         "SHARER_LOG_LEVEL": "ERROR",
     },
+    "metrics on their own address": {"SHARER_METRICS_BIND": "127.0.0.1:9100"},
 }
 
 

@@ -79,6 +79,14 @@ def test_aws_backends() -> None:
         ("SHARER_SPOT_NOTICE_POLL_SECONDS", "60"),
         ("SHARER_MAX_ANIMATION_PIXELS", "0"),
         ("SHARER_MAX_ANIMATION_FRAMES", "1"),
+        ("SHARER_API_KEYS", "sometimes"),
+        ("SHARER_QUOTA_STORE_URL", "redis://x"),
+        ("SHARER_QUOTA_STORE_URL", "dynamodb://table/with/path"),
+        ("SHARER_ADDRESS_UPLOADS_PER_MINUTE", "-1"),
+        ("SHARER_ADDRESS_BYTES_PER_DAY", "1GB"),
+        ("SHARER_METRICS_BIND", "9100"),
+        # The public address's own port: nginx could not tell the two apart.
+        ("SHARER_METRICS_BIND", "127.0.0.1:8080"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -187,3 +195,13 @@ def test_animation_bounds_default_and_are_read() -> None:
     env = {"SHARER_MAX_ANIMATION_FRAMES": "2", "SHARER_MAX_ANIMATION_PIXELS": "1000"}
     chosen = load_settings(env)
     assert (chosen.max_animation_frames, chosen.max_animation_pixels) == (2, 1000)
+
+
+def test_keys_quotas_and_metrics_are_off_by_default_and_local() -> None:
+    settings = load_settings({"SHARER_DATA_DIR": "/srv/sharer"})
+    assert settings.api_keys == "off"
+    assert (settings.address_uploads_per_minute, settings.address_bytes_per_day) == (0, 0)
+    assert settings.quota_store_url == "sqlite:///srv/sharer/quotas.sqlite3"
+    assert settings.metrics_bind is None
+    assert settings.worker_metrics_dir == "/srv/sharer/worker-metrics"
+    assert load_settings({"SHARER_API_KEYS": "Required"}).api_keys == "required"

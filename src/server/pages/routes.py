@@ -102,6 +102,8 @@ def upload_page() -> Response:
         accept=file_picker_accept(settings.accepted_formats),
         media_types=" ".join(f.media_type for f in settings.accepted_formats),
         max_description=MAX_DESCRIPTION_CHARACTERS,
+        # The page asks for a key only where an upload without one is refused.
+        key_required=settings.api_keys == "required",
     )
     # no-cache: a deploy changes the asset names the page refers to.
     return _page(html, 200, CHANGING_PAGE_CACHE)

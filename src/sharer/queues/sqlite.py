@@ -203,6 +203,13 @@ class SqliteQueue(Queue):
             (dead,) = db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
         return QueueCounts(visible=visible, in_flight=in_flight, dead=dead)
 
+    def oldest_age_seconds(self) -> float:
+        """How long the oldest message has been in the queue (0 when it is empty), as
+        SQS's ApproximateAgeOfOldestMessage says it on AWS."""
+        with self._transaction(write=False) as db:
+            (oldest,) = db.execute("SELECT MIN(created_at) FROM messages").fetchone()
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+
     def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter, oldest first."""
         with self._transaction(write=False) as db:

@@ -31,6 +31,7 @@ from support.rehearsal.edge import Cdn, InvalidationBridge, OriginAccess, vcl
 from support.rehearsal.fleet import WorkerFleet
 from support.rehearsal.template import REGION, STACK_NAME, StackTemplate, Statement
 from support.rehearsal.units import PRE_START_TIMEOUT, SCRIPTS, Unit
+from support.services import free_port
 
 # Seconds the user data's sharer-wait-healthy may wait here (600 on AWS, for a boot).
 HEALTHY_WAIT_SECONDS = 120
@@ -70,6 +71,8 @@ class Stage:
         port, and the CDN's address over HTTP (viewer TLS is not rehearsed)."""
         return {
             "SHARER_BIND": f"127.0.0.1:{port}",
+            # Each instance has loopback's metrics port to itself; here they share one.
+            "SHARER_METRICS_BIND": f"127.0.0.1:{free_port()}",
             "SHARER_PUBLIC_BASE_URL": self.cdn.base_url,
             "SHARER_SITE_URL": self.cdn.base_url,
         }

@@ -197,6 +197,7 @@
   function refusalText(status, serverMessage, retryAfter) {
     if (status === 413) return "Too large: " + serverMessage;
     if (status === 400) return "Refused: " + serverMessage;
+    if (status === 401) return "The API key was refused: check it above, then retry.";
     const wait = retryAfter ? " in " + retryAfter + " s" : " shortly";
     if (status === 503 || status === 429) return "The service is busy: retry" + wait + ".";
     if (status === 409) return "The server is still taking this upload: retry" + wait + ".";
@@ -425,12 +426,20 @@
   // record instead of being stored twice.
   function startUpload(file, description, view, key = newIdempotencyKey()) {
     const retry = () => startUpload(file, description, uploadCard(file), key);
+    const keyInput = document.getElementById("api-key");
+    const apiKey = keyInput ? keyInput.value.trim() : "";
+    if (keyInput && !apiKey) {
+      fail(view, "This server needs an API key: enter it above, then retry.", retry);
+      keyInput.focus();
+      return;
+    }
     const data = new FormData();
     if (description.trim()) data.append("description", description);
     data.append("image", file, file.name || "pasted-image");
     const request = new XMLHttpRequest();
     request.open("POST", "/");
     request.setRequestHeader("Accept", "application/json");
+    if (apiKey) request.setRequestHeader("Authorization", "Bearer " + apiKey);
     request.setRequestHeader("Idempotency-Key", '"' + key + '"');
     request.upload.addEventListener("progress", (event) => {
       if (!event.lengthComputable) return;
@@ -450,7 +459,7 @@
       }
       if (request.status !== 202 || !body) {
         const serverMessage = body && body.error ? body.error : "HTTP " + request.status;
-        const retryable = [409, 429, 503].includes(request.status);
+        const retryable = [401, 409, 429, 503].includes(request.status);
         fail(view, refusalText(request.status, serverMessage, request.getResponseHeader("Retry-After")),
           retryable ? retry : null);
         return;
