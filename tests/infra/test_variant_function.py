@@ -15,11 +15,12 @@ from cdk_synthesis import Synthesized, grants, render
 
 from cdk.cdn import IMAGES_PATH
 from cdk.variant_function import negotiated_path_patterns, variant_function_code
-from sharer.formats import ACCEPTED, JPEG, ImageFormat
+from sharer.formats import ACCEPTED, JPEG, WEBP, ImageFormat
 from sharer.ids import new_image_id
 from sharer.key_scheme import variant_key
 from sharer.messages import job_for_upload
-from sharer.thumbnail_variants import VARIANT_FORMATS, variants_of
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from sharer.thumbnail_variants import VARIANT_SIZES, variants_of
 from support import accept_headers
 
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -56,19 +57,19 @@ def _served_format(uri: str) -> ImageFormat:
     return found
 
 
-def test_each_client_gets_the_variant_it_names_and_curl_the_jpeg() -> None:
+@pytest.mark.parametrize("webp_too", [False, True], ids=["as built", "WebP too"])
+def test_each_client_gets_the_variant_it_names_and_curl_the_jpeg(
+    webp_too: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if webp_too:  # a policy that makes WebP at every size as well: the WebP rules
+        monkeypatch.setitem(VARIANT_SIZES, WEBP.name, frozenset(THUMBNAIL_NAMES))
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
-    clients = sorted(accept_headers.EXPECTED_MEDIA_TYPE)
+    clients = sorted(accept_headers.NAMED_VARIANTS)
     cases = [(f"/{spec.key}", accept) for spec in job.thumbnails for accept in clients]
     for (uri, accept), rewritten in zip(cases, _rewritten(cases), strict=True):
         name = uri.rsplit("/", 1)[1].split(".")[0]
-        formats = variants_of(JPEG, name)
-        expected = accept_headers.EXPECTED_MEDIA_TYPE[accept]
-        # A size without the expected variant falls to the next one the client names.
-        if expected != JPEG.media_type and expected not in {f.media_type for f in formats}:
-            expected = next(
-                (f.media_type for f in formats if f.media_type in accept), JPEG.media_type
-            )
+        made = tuple(f.media_type for f in variants_of(JPEG, name))
+        expected = accept_headers.expected_media_type(accept, made)
         assert _served_format(rewritten).media_type == expected, (uri, accept)
         assert rewritten.rsplit(".", 1)[0] == uri.rsplit(".", 1)[0]
 
@@ -204,7 +205,7 @@ def test_the_worker_writes_and_both_roles_delete_every_variant(
     media = f"<{synthesized.bucket_id('BucketOwnerEnforced')}.Arn>"
     worker = grants(synthesized, synthesized.role_id("worker"))
     server = grants(synthesized, synthesized.role_id("server"))
-    assert len(variant_keys) >= len(VARIANT_FORMATS)
+    assert len(variant_keys) >= len(THUMBNAIL_NAMES)
     for key in variant_keys:
         assert any(fnmatchcase(f"{media}/{key}", p) for p in worker["s3:PutObject"])
         for role in (worker, server):

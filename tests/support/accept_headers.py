@@ -17,11 +17,18 @@ SAFARI = (
 SAFARI_WEBP_ONLY = "image/webp,image/png,image/svg+xml,image/*;q=0.8,video/*;q=0.8,*/*;q=0.5"
 CURL = "*/*"
 
-# Client -> the media type it must be served for a JPEG thumbnail with variants.
-EXPECTED_MEDIA_TYPE = {
-    CHROMIUM: "image/avif",
-    FIREFOX: "image/avif",
-    SAFARI: "image/avif",
-    SAFARI_WEBP_ONLY: "image/webp",
-    CURL: "image/jpeg",
+# Client -> the variant media types its Accept names itself (not through a wildcard),
+# in its header's order; a client gets the first variant made that it names, else JPEG.
+NAMED_VARIANTS: dict[str, tuple[str, ...]] = {
+    CHROMIUM: ("image/avif", "image/webp"),
+    FIREFOX: ("image/avif", "image/webp"),
+    SAFARI: ("image/webp", "image/avif"),
+    SAFARI_WEBP_ONLY: ("image/webp",),
+    CURL: (),
 }
+
+
+def expected_media_type(accept: str, made: tuple[str, ...]) -> str:
+    """What the client sending ``accept`` must be served when the variants ``made`` (media
+    types, most preferred first) exist: the first it names, else the JPEG."""
+    return next((m for m in made if m in NAMED_VARIANTS[accept]), "image/jpeg")
