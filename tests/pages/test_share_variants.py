@@ -76,7 +76,7 @@ def test_no_density_shows_a_size_scaled_up_when_a_larger_one_exists(
     assert isinstance(css, (int, float))
     assert isinstance(ratio, (int, float))
     needed = min(css * ratio, max(widths.values()))
-    assert widths[found["src"]] >= needed - 1, found  # layout rounds to a device pixel
+    assert widths[str(found["src"])] >= needed - 1, found  # layout rounds to a device pixel
 
 
 @pytest.mark.parametrize("shown", [(1100, 1)], indirect=True)
