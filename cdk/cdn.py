@@ -74,6 +74,7 @@ class Cdn(Construct):
         read_timeout: Duration,
         keepalive_timeout: Duration,
         web_acl_arn: str | None = None,
+        negotiate_variants: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         security_headers = cloudfront.ResponseSecurityHeadersBehavior(
@@ -88,8 +89,11 @@ class Cdn(Construct):
             comment="nosniff and HSTS on every response",
             security_headers_behavior=security_headers,
         )
-        self.variants = VariantNegotiation(
-            self, "ThumbnailVariants", security_headers=security_headers
+        # Off (``negotiate_variants``) until images made before variants have them.
+        self.variants = (
+            VariantNegotiation(self, "ThumbnailVariants", security_headers=security_headers)
+            if negotiate_variants
+            else None
         )
         origin_access_control = cloudfront.S3OriginAccessControl(
             self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
@@ -151,19 +155,22 @@ class Cdn(Construct):
         )
         # Thumbnails with variants first (CloudFront takes the first pattern that
         # matches): the function picks the variant, and the answer varies on Accept.
-        negotiated = cloudfront.BehaviorOptions(
-            origin=bucket_origin,
-            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-            response_headers_policy=self.variants.vary_on_accept,
-            function_associations=[
-                cloudfront.FunctionAssociation(
-                    function=self.variants.function,
-                    event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
-                )
-            ],
-        )
+        negotiated: dict[str, cloudfront.BehaviorOptions] = {}
+        if self.variants is not None:
+            behaviour = cloudfront.BehaviorOptions(
+                origin=bucket_origin,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                response_headers_policy=self.variants.vary_on_accept,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self.variants.function,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
+            )
+            negotiated = dict.fromkeys(negotiated_path_patterns(), behaviour)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -177,7 +184,7 @@ class Cdn(Construct):
                 response_headers_policy=headers,
             ),
             additional_behaviors={
-                **{pattern: negotiated for pattern in negotiated_path_patterns()},
+                **negotiated,
                 IMAGES_PATH: images,
                 STATIC_PATH: pages,
                 SHARE_PAGES_PATH: pages,

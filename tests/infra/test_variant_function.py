@@ -10,10 +10,15 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Capture, Match
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Capture, Match, Template
 from cdk_synthesis import Synthesized, grants, render
 
-from cdk.cdn import IMAGES_PATH
+from cdk.cdn import IMAGES_PATH, Cdn
+from cdk.config import config_from_context
 from cdk.variant_function import negotiated_path_patterns, variant_function_code
 from sharer.formats import ACCEPTED, JPEG, WEBP, ImageFormat
 from sharer.ids import new_image_id
@@ -211,3 +216,48 @@ def test_the_worker_writes_and_both_roles_delete_every_variant(
         for role in (worker, server):
             assert any(fnmatchcase(f"{media}/{key}", p) for p in role["s3:DeleteObject"])
         assert not any(fnmatchcase(f"{media}/{key}", p) for p in server.get("s3:PutObject", ()))
+
+
+def _bare_cdn(*, negotiate_variants: bool) -> Template:
+    """The Cdn construct alone in a bare stack."""
+    stack = Stack(App(), "Edge")
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
+    )
+    Cdn(
+        stack,
+        "Cdn",
+        bucket=s3.Bucket(stack, "Media"),
+        log_bucket=s3.Bucket(
+            stack, "Logs", object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED
+        ),
+        load_balancer=elbv2.ApplicationLoadBalancer(
+            stack, "Balancer", vpc=vpc, internet_facing=False
+        ),
+        load_balancer_port=80,
+        read_timeout=Duration.seconds(30),
+        keepalive_timeout=Duration.seconds(5),
+        negotiate_variants=negotiate_variants,
+    )
+    return Template.from_stack(stack)
+
+
+def test_edge_variants_false_leaves_the_edge_as_before_variants() -> None:
+    """The first deploy over existing images: no function until their backfill is done."""
+    config = config_from_context({"edgeVariants": "false"}.get)
+    assert config.edge_variants is False
+    assert config_from_context({}.get).edge_variants is True
+    template = _bare_cdn(negotiate_variants=config.edge_variants)
+    template.resource_count_is("AWS::CloudFront::Function", 0)
+    behaviours = Capture()
+    template.has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {"DistributionConfig": Match.object_like({"CacheBehaviors": behaviours})},
+    )
+    assert behaviours.as_array()[0]["PathPattern"] == IMAGES_PATH
