@@ -250,9 +250,11 @@ def _bare_cdn(*, negotiate_variants: bool) -> Template:
 
 def test_edge_variants_false_leaves_the_edge_as_before_variants() -> None:
     """The first deploy over existing images: no function until their backfill is done."""
-    config = config_from_context({"edgeVariants": "false"}.get)
+    context: dict[str, Any] = {"edgeVariants": "false"}
+    config = config_from_context(context.get)
     assert config.edge_variants is False
-    assert config_from_context({}.get).edge_variants is True
+    context.clear()
+    assert config_from_context(context.get).edge_variants is True
     template = _bare_cdn(negotiate_variants=config.edge_variants)
     template.resource_count_is("AWS::CloudFront::Function", 0)
     behaviours = Capture()

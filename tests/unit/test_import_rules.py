@@ -16,7 +16,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "cdk"))
 # The key scheme: what the CDK app may import from src, and all that it imports itself.
-KEY_SCHEME = frozenset(("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats"))
+# The thumbnail variants belong to it: which variant keys exist is the policy's to say.
+KEY_SCHEME = frozenset(
+    ("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats", "sharer.thumbnail_variants")
+)
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
