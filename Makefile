@@ -123,7 +123,7 @@ mypy: $(DEV)
 
 ## mypy-cdk: strict mypy of the CDK app and tests/infra, apart because aws_cdk's types are large.
 mypy-cdk: $(DEV)
-	MYPYPATH=src:tests/infra $(BIN)/mypy --strict --explicit-package-bases cdk app.py tests/infra
+	MYPYPATH=src:tests/infra:tests $(BIN)/mypy --strict --explicit-package-bases cdk app.py tests/infra
 
 ## format: ruff format, then ruff check --fix (what lint would refuse, fixed where it can be).
 format: $(DEV)

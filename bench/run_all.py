@@ -1,7 +1,7 @@
-"""Run every benchmark (``make bench``): the thumbnailer's, animated thumbnails',
-inspection's, ThumbHash's, the service's, the whole job against thumbor (which installs
-thumbor in a venv of its own on first use), and the AWS round trips behind a latency
-proxy.
+"""Run every benchmark (``make bench``): the thumbnailer's, its variants' (bytes,
+SSIMULACRA2, CPU), animated thumbnails', inspection's, ThumbHash's, the service's, the
+whole job against thumbor (which installs thumbor in a venv of its own on first use), and
+the AWS round trips behind a latency proxy.
 
 Each runs in its own process with its default settings and writes its own table under
 bench/results/; a failure of one does not stop the other, but makes this script exit 1.
@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parent
 BENCHMARKS = (
     "thumbnailer.py",
     "animations.py",
+    "variants.py",
     "inspection.py",
     "thumbhash.py",
     "service.py",

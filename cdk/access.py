@@ -3,12 +3,12 @@
 The key patterns come from ``sharer.key_scheme`` (the app's own key scheme), with ``*``
 standing for the image id, so a grant cannot drift from the keys the code uses: the
 server may write originals but never a thumbnail, the worker may read originals and
-write thumbnails but never write an original. Both may delete an image's objects (the
-server for a delete, the worker to undo a job that lost the race to one). Neither may
-list the bucket: only the prefixes of status records, pending markers and tombstones
-(and the server its idempotency records),
-so that a missing record can be told from a forbidden one (``S3Storage.exists``) and the
-reconciler can find images left pending.
+write thumbnails (and their variants) but never write an original. Both may delete an
+image's objects (the server for a delete, the worker to undo a job that lost the race
+to one). Neither may list the bucket: only the prefixes of status records, pending
+markers and tombstones (and the server its idempotency records), so that a missing
+record can be told from a forbidden one (``S3Storage.exists``) and the reconciler can
+find images left pending.
 """
 
 from aws_cdk import aws_dynamodb as dynamodb
@@ -25,8 +25,10 @@ from sharer.key_scheme import (
     status_key,
     thumbnail_key,
     tombstone_key,
+    variant_key,
 )
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
+from sharer.thumbnail_variants import variants_of
 
 ANY_ID = "*"
 KEY_WILDCARD_REASON = (
@@ -41,9 +43,17 @@ def original_keys() -> list[str]:
 
 
 def thumbnail_keys() -> list[str]:
-    """Key patterns of every thumbnail, in both thumbnail formats (opaque and alpha)."""
+    """Key patterns of every thumbnail, in both thumbnail formats (opaque and alpha), and
+    of their variants (``sharer.thumbnail_variants``)."""
     formats = {thumbnail_format(has_alpha) for has_alpha in (False, True)}
-    return sorted(thumbnail_key(ANY_ID, s, f) for s in THUMBNAIL_SIZES for f in formats)
+    keys = {thumbnail_key(ANY_ID, s, f) for s in THUMBNAIL_SIZES for f in formats}
+    variants = {
+        variant_key(thumbnail_key(ANY_ID, s, f), variant)
+        for s in THUMBNAIL_SIZES
+        for f in formats
+        for variant in variants_of(f, s.name)
+    }
+    return sorted(keys | variants)
 
 
 def record_prefixes() -> list[str]:

@@ -2,6 +2,9 @@
 
 One distribution, two origins:
 
+- ``images/*/large.jpg`` and the other JPEG thumbnails that have variants: as below,
+  with the viewer-request function that serves a browser the variant its Accept names
+  and ``Vary: Accept`` (``cdk.variant_function``).
 - ``images/*/*`` (``images/<id>/<name>.<ext>``: originals and thumbnails, immutable) from
   the bucket through Origin Access Control, with the managed CachingOptimized policy. The
   bucket policy lets the distribution read that prefix and nothing else, so status
@@ -42,6 +45,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from cdk.nag import acknowledge, skip_checkov
+from cdk.variant_function import VariantNegotiation, negotiated_path_patterns
 
 IMAGES_PATH = "images/*/*"
 IMAGES_KEYS = "images/*"
@@ -84,18 +88,26 @@ class Cdn(Construct):
         read_timeout: Duration,
         keepalive_timeout: Duration,
         web_acl_arn: str | None = None,
+        negotiate_variants: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
+        security_headers = cloudfront.ResponseSecurityHeadersBehavior(
+            content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+            strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
+            ),
+        )
         headers = cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",
             comment="nosniff and HSTS on every response",
-            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
-                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
-                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-                    access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
-                ),
-            ),
+            security_headers_behavior=security_headers,
+        )
+        # Off (``negotiate_variants``) until images made before variants have them.
+        self.variants = (
+            VariantNegotiation(self, "ThumbnailVariants", security_headers=security_headers)
+            if negotiate_variants
+            else None
         )
         origin_access_control = cloudfront.S3OriginAccessControl(
             self, "OriginAccessControl", signing=cloudfront.Signing.SIGV4_ALWAYS
@@ -142,6 +154,37 @@ class Cdn(Construct):
             viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
             response_headers_policy=headers,
         )
+        # An S3 origin signed by the OAC that grants nothing: CDK's own OAC origin would
+        # grant the distribution the whole bucket, so the grant is written below for the
+        # images prefix only.
+        bucket_origin = origins.S3BucketOrigin.with_bucket_defaults(
+            bucket, origin_access_control_id=origin_access_control.origin_access_control_id
+        )
+        images = cloudfront.BehaviorOptions(
+            origin=bucket_origin,
+            allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+            cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+            viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            response_headers_policy=headers,
+        )
+        # Thumbnails with variants first (CloudFront takes the first pattern that
+        # matches): the function picks the variant, and the answer varies on Accept.
+        negotiated: dict[str, cloudfront.BehaviorOptions] = {}
+        if self.variants is not None:
+            behaviour = cloudfront.BehaviorOptions(
+                origin=bucket_origin,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                response_headers_policy=self.variants.vary_on_accept,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self.variants.function,
+                        event_type=cloudfront.FunctionEventType.VIEWER_REQUEST,
+                    )
+                ],
+            )
+            negotiated = dict.fromkeys(negotiated_path_patterns(), behaviour)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -155,19 +198,8 @@ class Cdn(Construct):
                 response_headers_policy=headers,
             ),
             additional_behaviors={
-                IMAGES_PATH: cloudfront.BehaviorOptions(
-                    # An S3 origin signed by the OAC that grants nothing: CDK's own OAC
-                    # origin would grant the distribution the whole bucket, so the grant is
-                    # written below for the images prefix only.
-                    origin=origins.S3BucketOrigin.with_bucket_defaults(
-                        bucket,
-                        origin_access_control_id=origin_access_control.origin_access_control_id,
-                    ),
-                    allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                    cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
-                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                    response_headers_policy=headers,
-                ),
+                **negotiated,
+                IMAGES_PATH: images,
                 STATIC_PATH: pages,
                 SHARE_PAGES_PATH: pages,
                 METRICS_PATH: cloudfront.BehaviorOptions(

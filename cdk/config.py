@@ -52,6 +52,10 @@ class DeployConfig:
     waf_rate_limit: int | None = None
     # Any new value builds a fresh image from the newest Amazon Linux (docs/deploy.md).
     image_refresh: str | None = None
+    # The edge serves thumbnails' variants (cdk.variant_function). False for the first
+    # deploy of variants over existing images, until their backfill is done
+    # (docs/deploy.md, "Thumbnail variants on an existing deployment").
+    edge_variants: bool = True
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
@@ -149,12 +153,22 @@ def config_from_context(get: Callable[[str], Any]) -> DeployConfig:
         alarm_email=value("alarm_email", defaults.alarm_email, str),
         waf_rate_limit=value("waf_rate_limit", defaults.waf_rate_limit, int),
         image_refresh=value("image_refresh", defaults.image_refresh, str),
+        edge_variants=value("edge_variants", defaults.edge_variants, _flag),
     )
 
 
 def _steps(raw: Any) -> ScalingSteps:
     # -c on the command line gives a string; cdk.json gives the parsed object.
     return steps_from_json(raw if isinstance(raw, str) else json.dumps(raw))
+
+
+def _flag(raw: Any) -> bool:
+    # -c gives "true"/"false"; cdk.json gives a boolean.
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValueError("must be true or false")
 
 
 def _names(raw: Any) -> tuple[str, ...]:

@@ -114,6 +114,7 @@ class SharerStack(Stack):
             read_timeout=Duration.seconds(ORIGIN_READ_TIMEOUT_SECONDS),
             keepalive_timeout=Duration.seconds(ORIGIN_KEEPALIVE_SECONDS),
             web_acl_arn=None if rate_limit is None else rate_limit.web_acl.attr_arn,
+            negotiate_variants=config.edge_variants,
         )
         public_base_url = f"https://{cdn.domain_name}"
         # The distribution names the balancer, never a server, so the servers' settings

@@ -1,5 +1,11 @@
 """``GET /media/<key>``: serves stored images in local mode, as CloudFront would on AWS.
 
+A thumbnail that has variants (``sharer.thumbnail_variants``) is negotiated: a request
+whose ``Accept`` names AVIF gets the AVIF variant, else one naming WebP the WebP
+variant, else (a plain ``curl``, ``*/*``) the contract's JPEG; every answer for such a
+URL says ``Vary: Accept``. A variant not stored (an image from before variants) leaves
+the contract's format to be served.
+
 With ``Prefer: wait=<seconds>`` a thumbnail of a pending image is answered once it has
 been made (or the image failed or was deleted, or the wait is over), rather than 404 at
 once (``server.pending_waits``).
@@ -11,8 +17,10 @@ from werkzeug.exceptions import NotFound
 from server.bound_backends import current_storage, current_waits
 from server.status_route import stored_status
 from sharer.ids import is_image_id
+from sharer.key_scheme import variant_key
 from sharer.status import ImageState
 from sharer.storage import ObjectNotFound, StoredObject
+from sharer.thumbnail_variants import VARIANT_SOURCE_FORMAT, negotiable_size, preferred_variant
 
 media_blueprint = Blueprint("media", __name__)
 
@@ -30,7 +38,12 @@ def media(key: str) -> Response:
         stored = _stored(key)
     if stored is None:
         raise NotFound("no such image (a thumbnail appears once the worker has made it)")
+    size_name = negotiable_size(key)
+    if size_name is not None:
+        stored = _negotiated(key, size_name, stored)
     response = Response(stored.body, mimetype=stored.content_type)
+    if size_name is not None:
+        response.vary.add("Accept")
     # Stores hand out ETags quoted, as HTTP writes them (S3 does); set_etag quotes itself.
     response.set_etag(stored.etag.strip('"'))
     # The header the object was stored with, as S3 hands it to CloudFront on AWS.
@@ -38,6 +51,15 @@ def media(key: str) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.make_conditional(request)
     return response
+
+
+def _negotiated(key: str, size_name: str, contract: StoredObject) -> StoredObject:
+    """The variant the request's Accept prefers, if stored; else the contract's object."""
+    named = (value for value, quality in request.accept_mimetypes if quality > 0)
+    variant = preferred_variant(VARIANT_SOURCE_FORMAT, size_name, named)
+    if variant is None:
+        return contract
+    return _stored(variant_key(key, variant)) or contract
 
 
 def _look(key: str, image_id: str) -> tuple[StoredObject | None, bool]:

@@ -11,9 +11,10 @@ import json
 import time
 from dataclasses import dataclass
 
-from sharer.key_scheme import pending_key, status_key, tombstone_key
+from sharer.key_scheme import pending_key, status_key, tombstone_key, variant_key
 from sharer.status import ImageStatus
 from sharer.storage import ObjectNotFound, Storage
+from sharer.thumbnail_variants import VARIANT_FORMATS
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,17 @@ def is_deleted(storage: Storage, image_id: str) -> bool:
 
 
 def remove_image_objects(storage: Storage, status: ImageStatus) -> None:
-    """Remove the original, every thumbnail and the pending marker; not the status."""
-    storage.delete_all([*status.keys.values(), pending_key(status.image_id)])
+    """Remove the original, every thumbnail and its variants, and the pending marker; not
+    the status."""
+    variants = [
+        variant_key(key, image_format)
+        for name, key in status.keys.items()
+        if name != "original"
+        for image_format in VARIANT_FORMATS
+    ]
+    # A set: a WebP thumbnail's WebP "variant" is the thumbnail itself.
+    keys = sorted({*status.keys.values(), *variants, pending_key(status.image_id)})
+    storage.delete_all(keys)
 
 
 def remove_status(storage: Storage, image_id: str) -> None:

@@ -18,6 +18,15 @@ def thumbnail_key(image_id: str, size: ThumbnailSize, image_format: ImageFormat)
     return f"images/{image_id}/{size.name}.{image_format.extension}"
 
 
+def variant_key(thumbnail_key: str, image_format: ImageFormat) -> str:
+    """Key of the variant in ``image_format`` of the thumbnail at ``thumbnail_key``: the
+    same name with that format's extension (``sharer.thumbnail_variants``)."""
+    stem, dot, _ = thumbnail_key.rpartition(".")
+    if not dot:
+        raise ValueError(f"{thumbnail_key!r} has no extension")
+    return f"{stem}.{image_format.extension}"
+
+
 def status_key(image_id: str) -> str:
     """Key of the image's status record (pending, ready or failed)."""
     return f"status/{image_id}.json"

@@ -119,6 +119,8 @@ def render_animated_thumbnails(
         display,
         sizes,
         thumbhash(frames[ordered[-1].name][0]),
+        # Animated WebP has no variants (``sharer.thumbnail_variants``: JPEG's only).
+        {name: {} for name in encoded},
         frames=len(durations),
     )
 

@@ -20,7 +20,7 @@ from dataclasses import KW_ONLY, dataclass, field
 
 from sharer.deletion import undo_if_deleted
 from sharer.formats import WEBP
-from sharer.key_scheme import pending_key, status_key
+from sharer.key_scheme import pending_key, status_key, variant_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
 from sharer.queues import Delivery, Queue
 from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
@@ -115,6 +115,15 @@ class JobProcessor:
             rendered = render_for_job(job, original.body)
             return_freed_memory()
         # Made again if the job is redone, so they may be served before they are synced.
+        # The variants first: once a thumbnail exists, so do its variants, which the edge
+        # serves in its place without looking (``sharer.thumbnail_variants``).
+        variants = [
+            NewObject(variant_key(spec.key, image_format), body, image_format.media_type)
+            for spec in job.thumbnails
+            for image_format, body in rendered.variants[spec.name].items()
+        ]
+        if variants:
+            self.storage.put_all_regenerable(variants)
         self.storage.put_all_regenerable(
             [
                 NewObject(spec.key, rendered.encoded[spec.name], spec.image_format.media_type)

@@ -7,6 +7,7 @@ from cdk_synthesis import Synthesized, render
 
 from cdk.cdn import IMAGES_PATH, METRICS_PATH, SHARE_PAGES_PATH, STATIC_PATH
 from cdk.upload_tier import LISTENER_PORT
+from cdk.variant_function import negotiated_path_patterns
 from sharer.formats import JPEG, WEBP
 from sharer.ids import new_image_id
 from sharer.key_scheme import original_key, status_key, thumbnail_key
@@ -125,21 +126,26 @@ def test_static_assets_and_share_pages_are_cached_as_the_server_says(
         assert (ttl["MinTTL"], ttl["DefaultTTL"]) == (0, 0)
         assert ttl["MaxTTL"] >= 31536000
     # Every other path (POST /, /healthz, the status route) takes the uncached default;
-    # /metrics is answered 404 at the edge (tests/infra/test_quota_table.py).
-    assert set(behaviors) == {IMAGES_PATH, STATIC_PATH, SHARE_PAGES_PATH, METRICS_PATH}
+    # /metrics is answered 404 at the edge (tests/infra/test_quota_table.py), and the
+    # negotiated thumbnails are images (tests/infra/test_variant_function.py).
+    negotiated = set(negotiated_path_patterns())
+    assert set(behaviors) == {IMAGES_PATH, STATIC_PATH, SHARE_PAGES_PATH, METRICS_PATH} | negotiated
 
 
 def test_viewers_get_https_security_headers_and_uncached_misses(
     synthesized: Synthesized,
 ) -> None:
     config = _config(synthesized)
-    policy_id, policy = synthesized.only("AWS::CloudFront::ResponseHeadersPolicy")
+    # The security headers policy, and the negotiated thumbnails' one with Vary: Accept
+    # beside the same security headers (tests/infra/test_variant_function.py).
+    policies = synthesized.resources("AWS::CloudFront::ResponseHeadersPolicy")
     for behavior in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]:
         assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
-        assert behavior["ResponseHeadersPolicyId"] == {"Ref": policy_id}
-    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
-    assert headers["ContentTypeOptions"] == {"Override": True}
-    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+        assert behavior["ResponseHeadersPolicyId"]["Ref"] in policies
+    for policy in policies.values():
+        headers = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+        assert headers["ContentTypeOptions"] == {"Override": True}
+        assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     # A thumbnail's URL exists before the thumbnail: its 403 must not stick.
     errors = {e["ErrorCode"]: e["ErrorCachingMinTTL"] for e in config["CustomErrorResponses"]}
     assert errors == {403: 0, 404: 0}

@@ -31,16 +31,18 @@ CHROMIUM_FLAGS = (
 
 @contextmanager
 def chromium(
-    profile_dir: Path, *, width: int = 1100, height: int = 900
+    profile_dir: Path, *, width: int = 1100, height: int = 900, scale: float = 1
 ) -> Iterator[webdriver.Chrome]:
     """A headless Chromium with a fresh profile in ``profile_dir``, logging its network
-    requests and console messages; quit on the way out."""
+    requests and console messages, with ``scale`` device pixels per CSS pixel; quit on
+    the way out."""
     options = Options()
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile_dir}")
     options.add_argument(f"--window-size={width},{height}")
+    options.add_argument(f"--force-device-scale-factor={scale}")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

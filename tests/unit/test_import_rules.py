@@ -17,8 +17,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "admin", "cdk"))
 # The key scheme: what the CDK app may import from src, and all that it imports itself.
 # And the metric names (constants only), which the CloudWatch metrics share with the app's.
+# The thumbnail variants belong to it: which variant keys exist is the policy's to say.
 KEY_SCHEME = frozenset(
-    ("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats", "sharer.metric_names")
+    (
+        "sharer.key_scheme",
+        "sharer.thumbnail_sizes",
+        "sharer.formats",
+        "sharer.metric_names",
+        "sharer.thumbnail_variants",
+    )
 )
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {

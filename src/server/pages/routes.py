@@ -13,6 +13,7 @@ from werkzeug.exceptions import Gone, NotFound
 from server.bound_backends import current_settings
 from server.errors import ERROR_CACHE_CONTROL
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
+from server.pages.srcset import image_srcset
 from server.status_route import status_document
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
 from sharer.formats import HEIF, ImageFormat, format_names
@@ -128,6 +129,7 @@ def share_page(image_id: str) -> Response:
         share_url=share_url(image_id),
         large_size=large_thumbnail_size(document),
         description=document.get("description"),
+        srcset=image_srcset(document),
     )
     cache_control = CHANGING_PAGE_CACHE if state == "pending" else READY_PAGE_CACHE
     return _page(html, 200, cache_control)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sharer.thumbnail_variants import VARIANT_SOURCE_FORMAT, negotiable_size, variants_of
 from support.rehearsal.aws import Account
 from support.rehearsal.template import Behaviour, Distribution
 from support.services import START_TIMEOUT, free_port, stop_processes, wait_until_listening
@@ -62,6 +63,7 @@ def vcl(distribution: Distribution, *, balancer_port: int, bucket_port: int) -> 
             f"    {keyword} ({condition}) {{\n"
             f'        set req.http.X-Behaviour = "{index}";\n'
             f"        set req.backend_hint = {behaviour.origin};\n"
+            f"{_variant_rewrite(behaviour)}"
             f'        if (req.method !~ "^({methods})$") {{ return (synth(403)); }}\n'
             f"        return ({lookup});\n"
             "    }\n"
@@ -85,6 +87,23 @@ def vcl(distribution: Distribution, *, balancer_port: int, bucket_port: int) -> 
         "    set beresp.grace = 0s;\n"
         "    set beresp.keep = 0s;\n" + "".join(response) + "}\n"
     )
+
+
+def _variant_rewrite(behaviour: Behaviour) -> str:
+    """VCL doing what the variants' CloudFront Function does (``cdk.variant_function``),
+    by regex: the URI rewritten to the first variant the Accept header names itself with
+    a quality above 0 (other parameters beside ``q`` are not read)."""
+    size = None if behaviour.path_pattern is None else negotiable_size(behaviour.path_pattern)
+    if not behaviour.viewer_request_function or size is None:
+        return ""
+    branches = [
+        f'if (req.http.Accept ~ "(?i)(^|,)\\s*{re.escape(f.media_type)}\\s*'
+        f'(;\\s*q\\s*=\\s*(1(\\.0*)?|0?\\.[0-9]*[1-9][0-9]*)\\s*)?(,|$)") {{ '
+        f'set req.url = regsub(req.url, "\\.{VARIANT_SOURCE_FORMAT.extension}$", '
+        f'".{f.extension}"); }}'
+        for f in variants_of(VARIANT_SOURCE_FORMAT, size)
+    ]
+    return "        " + " els".join(branches) + "\n" if branches else ""
 
 
 def _ttl_rules(index: int, behaviour: Behaviour, distribution: Distribution) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 from botocore.exceptions import ClientError
 
-from support import images
+from support import accept_headers, images
 from support.load import Accepted, Tally, check_thumbnails, settle, upload_many
 from support.rehearsal.stage import Stage
 from support.waiting import wait_for
@@ -111,6 +111,18 @@ def uploads_through_the_cdn(stage: Stage, *, total: int = 60, concurrency: int =
     proof.figures["thumbnails fetched"] = 3 * len(tally.accepted) - len(problems)
     proof.figures["seconds"] = round(time.monotonic() - started, 1)
     proof.check(not problems, f"thumbnails not served: {problems[:3]}")
+    # The variants' edge function, as the VCL does it: a browser's Accept gets AVIF from
+    # the JPEG's URL (written by the worker under the template's IAM).
+    served = [
+        requests.get(
+            accepted.urls["large"],
+            headers={"Accept": accept_headers.CHROMIUM},
+            timeout=REQUEST_TIMEOUT,
+        ).headers.get("Content-Type")
+        for accepted in tally.accepted[:3]
+    ]
+    proof.figures["AVIF to Chromium's Accept"] = f"{served.count('image/avif')}/{len(served)}"
+    proof.check(served.count("image/avif") == len(served), f"variants not served: {served}")
     return proof
 
 

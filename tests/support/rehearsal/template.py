@@ -69,6 +69,8 @@ class Behaviour:
     min_ttl: int
     default_ttl: int
     max_ttl: int
+    # A CloudFront Function runs on viewer requests (the thumbnail variants' one).
+    viewer_request_function: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,9 @@ class StackTemplate:
                 min_ttl=ttls[0],
                 default_ttl=ttls[1],
                 max_ttl=ttls[2],
+                viewer_request_function=any(
+                    a["EventType"] == "viewer-request" for a in raw.get("FunctionAssociations", [])
+                ),
             )
 
         ordered = [*config.get("CacheBehaviors", []), config["DefaultCacheBehavior"]]
