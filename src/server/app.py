@@ -15,12 +15,19 @@ from server.request_log import init_request_log
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
 from server.upload_route import upload_blueprint
-from sharer.backends import open_edge_cache, open_queue, open_status_wakeups, open_storage
+from sharer.backends import (
+    open_edge_cache,
+    open_queue,
+    open_status_wakeups,
+    open_storage,
+    open_webhook_events,
+)
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings, load_settings
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
+from sharer.webhook_events import WebhookEvents
 
 # Room for the multipart framing around an image of exactly the maximum size: boundary
 # lines, part headers (a long filename) and the closing boundary.
@@ -44,11 +51,12 @@ def create_app(
     queue: Queue | None = None,
     edge_cache: EdgeCache | None = None,
     status_wakeups: StatusWakeups | None = None,
+    events: WebhookEvents | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (the environment's by default).
 
-    ``storage``, ``queue``, ``edge_cache`` and ``status_wakeups`` replace the backends the
-    settings name (tests pass fakes).
+    ``storage``, ``queue``, ``edge_cache``, ``status_wakeups`` and ``events`` replace the
+    backends the settings name (tests pass fakes).
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -74,6 +82,7 @@ def create_app(
             waiters=settings.waiters_per_process,
         ),
         ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
+        events or open_webhook_events(settings),
     )
     init_request_log(app)
     init_error_handlers(app)

@@ -6,6 +6,8 @@ while the body is read, so a chunked body without Content-Length is cut off at t
 bound; the body is then split by ``server.form_parts``.
 """
 
+import time
+
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, NotAcceptable, RequestEntityTooLarge
 
@@ -26,6 +28,7 @@ from server.negotiation import admits_json
 from server.public_urls import image_urls
 from server.upload_intake import PlannedUpload, plan_upload, store_upload
 from sharer.delete_tokens import new_delete_token, token_digest
+from sharer.expiry import InvalidExpiry, parse_expires_in
 from sharer.idempotency_records import UploadAnswer, fingerprint
 from sharer.messages import ThumbnailJob
 from sharer.queues import QueueUnavailable
@@ -34,6 +37,8 @@ from sharer.storage import StorageUnavailable
 upload_blueprint = Blueprint("upload", __name__)
 
 FIELD = "image"
+# The optional text field: seconds until the image expires (``sharer.expiry``).
+EXPIRES_IN_FIELD = "expires_in"
 # The header of the 202 that carries the image's delete token (the body stays the URLs).
 DELETE_TOKEN_HEADER = "Delete-Token"  # noqa: S105 - a header name, not a secret
 
@@ -49,16 +54,16 @@ def upload() -> tuple[Response, int]:
     if declared is not None and declared > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     key = _idempotency_key()
-    data = _read_image_part(limit)
+    data, expires_at = _read_form(limit)
     if key is None:
         token = new_delete_token()
-        planned = _plan(data, token, None)
+        planned = _plan(data, token, None, expires_at)
         store_upload(planned, storage=current_storage(), queue=current_queue())
         return _accepted(_answer(planned.job), token)
-    return _idempotent_upload(key, data)
+    return _idempotent_upload(key, data, expires_at)
 
 
-def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
+def _idempotent_upload(key: str, data: bytes, expires_at: int | None) -> tuple[Response, int]:
     settings = current_settings()
     uploads = IdempotentUploads(
         current_storage(),
@@ -70,7 +75,7 @@ def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
     if isinstance(step, UploadAnswer):
         return _accepted(step, None)
     token = new_delete_token()
-    planned = _plan(data, token, step.image_id)
+    planned = _plan(data, token, step.image_id, expires_at)
     claimed = uploads.claim(
         key, image_fingerprint, step, planned.job.image_id, _answer(planned.job)
     )
@@ -85,7 +90,7 @@ def _idempotent_upload(key: str, data: bytes) -> tuple[Response, int]:
     return _accepted(claimed.answer, token)
 
 
-def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
+def _plan(data: bytes, token: str, image_id: str | None, expires_at: int | None) -> PlannedUpload:
     settings = current_settings()
     try:
         return plan_upload(
@@ -96,6 +101,7 @@ def _plan(data: bytes, token: str, image_id: str | None) -> PlannedUpload:
             accepted_formats=settings.accepted_formats,
             image_id=image_id,
             costly_proof_slot=current_proof_slots().held,
+            expires_at=expires_at,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
@@ -129,13 +135,38 @@ def _idempotency_key() -> str | None:
         raise BadRequest(str(exc)) from exc
 
 
-def _read_image_part(limit: int) -> bytes:
+def _read_form(limit: int) -> tuple[bytes, int | None]:
+    """The image's bytes and, if the optional ``expires_in`` field was sent, when the
+    image expires (Unix seconds); 400 for a bad ``expires_in``."""
+    parts = _parts(limit)
+    data = _image_data(parts, limit)
+    fields = [part for part in parts if not part.is_file and part.name == EXPIRES_IN_FIELD]
+    if not fields:
+        return data, None
+    if len(fields) > 1:
+        raise BadRequest(f"send at most one {EXPIRES_IN_FIELD!r} field, not {len(fields)}")
+    settings = current_settings()
+    try:
+        seconds = parse_expires_in(
+            fields[0].data.decode("ascii", errors="replace"),
+            minimum=settings.min_expires_seconds,
+            maximum=settings.max_expires_seconds,
+        )
+    except InvalidExpiry as exc:
+        raise BadRequest(str(exc)) from exc
+    return data, int(time.time()) + seconds
+
+
+def _parts(limit: int) -> list[FormPart]:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
     boundary = request.mimetype_params.get("boundary")
     if not boundary:
         raise BadRequest("the multipart/form-data Content-Type has no boundary parameter")
-    parts = _form_parts(boundary, limit)
+    return _form_parts(boundary, limit)
+
+
+def _image_data(parts: list[FormPart], limit: int) -> bytes:
     files = [part for part in parts if part.is_file and part.name == FIELD]
     if not files:
         present = sorted({part.name for part in parts if part.name is not None})

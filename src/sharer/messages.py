@@ -56,6 +56,9 @@ class ThumbnailJob:
     # When the server queued the job (Unix seconds): the worker reports the wait from
     # here to ready. Optional, because messages queued before the field existed lack it.
     enqueued_at: float | None = None
+    # When the image expires (Unix seconds): the worker tags what it writes for the
+    # bucket's lifecycle backstop and keeps it in the status. None: it never expires.
+    expires_at: int | None = None
 
 
 def job_for_upload(
@@ -64,6 +67,7 @@ def job_for_upload(
     has_alpha: bool,
     *,
     delete_token_sha256: str | None = None,
+    expires_at: int | None = None,
 ) -> ThumbnailJob:
     """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha)
@@ -77,6 +81,7 @@ def job_for_upload(
         ),
         delete_token_sha256=delete_token_sha256,
         enqueued_at=time.time(),
+        expires_at=expires_at,
     )
 
 
@@ -100,6 +105,8 @@ def encode_job(job: ThumbnailJob) -> str:
         doc["enqueued_at"] = job.enqueued_at
     if job.delete_token_sha256 is not None:
         doc["delete_token_sha256"] = job.delete_token_sha256
+    if job.expires_at is not None:
+        doc["expires_at"] = job.expires_at
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -127,6 +134,7 @@ def decode_job(body: str) -> ThumbnailJob:
         thumbnails=tuple(_thumbnail(t, image_id) for t in thumbnails),
         delete_token_sha256=_digest(doc),
         enqueued_at=_enqueued_at(doc),
+        expires_at=_expires_at(doc),
     )
 
 
@@ -146,6 +154,15 @@ def _enqueued_at(doc: dict[str, Any]) -> float | None:
     if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
         raise MessageError(f"enqueued_at {value!r} is not a time")
     return float(value)
+
+
+def _expires_at(doc: dict[str, Any]) -> int | None:
+    value = doc.get("expires_at")
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise MessageError(f"expires_at {value!r} is not a time in whole seconds")
+    return value
 
 
 def _thumbnail(item: Any, image_id: str) -> PlannedThumbnail:

@@ -42,6 +42,8 @@ class ImageStatus:
     reason: str | None = None
     delete_token_sha256: str | None = None
     facts: ImageFacts | None = None
+    # When the image expires (Unix seconds); None for one that never does.
+    expires_at: int | None = None
 
     def with_state(
         self, state: ImageState, reason: str | None = None, facts: ImageFacts | None = None
@@ -54,7 +56,11 @@ def status_for_job(job: ThumbnailJob) -> ImageStatus:
     """The record written at upload, before the job is queued."""
     keys = {"original": job.original_key} | {t.name: t.key for t in job.thumbnails}
     return ImageStatus(
-        job.image_id, ImageState.PENDING, keys, delete_token_sha256=job.delete_token_sha256
+        job.image_id,
+        ImageState.PENDING,
+        keys,
+        delete_token_sha256=job.delete_token_sha256,
+        expires_at=job.expires_at,
     )
 
 
@@ -74,6 +80,8 @@ def encode_status(status: ImageStatus) -> bytes:
             "thumbnail_sizes": status.facts.thumbnail_sizes,
             "thumbhash": status.facts.thumbhash,
         }
+    if status.expires_at is not None:
+        doc["expires_at"] = status.expires_at
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -91,6 +99,7 @@ def decode_status(data: bytes) -> ImageStatus:
         doc["reason"],
         doc.get("delete_token_sha256"),
         None if facts is None else _facts(facts),
+        doc.get("expires_at"),
     )
 
 

@@ -19,12 +19,15 @@ from contextlib import nullcontext
 from dataclasses import KW_ONLY, dataclass
 
 from sharer.deletion import undo_if_deleted
+from sharer.expiry import expiry_tags
 from sharer.key_scheme import pending_key, status_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
-from sharer.queues import Delivery, Queue
-from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
+from sharer.queues import Delivery, Queue, QueueUnavailable
+from sharer.status import ImageFacts, ImageState, ImageStatus, encode_status, status_for_job
+from sharer.status_documents import Announcer
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
+from sharer.webhook_events import EventType
 from worker.memory import MemoryBudget
 from worker.ready_metric import ready_latency_fields
 from worker.thumbnails import ThumbnailError, decode_cost, render_thumbnails
@@ -47,6 +50,8 @@ class JobProcessor:
     max_receives: int
     # None: nobody is told when a status is recorded (waiters re-check on their own).
     wakeups: StatusWakeups | None = None
+    # None: no webhook events (image.ready, image.failed) are queued.
+    announce: Announcer | None = None
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""
@@ -73,7 +78,9 @@ class JobProcessor:
             if not self._dropped_as_deleted(delivery, job):
                 self._retry_later(delivery, job, exc)
         else:
-            self._finish(delivery, job, recorded)
+            if recorded is not None and not self._announced(EventType.READY, recorded):
+                return  # the message comes back: the job is redone, its event sent then
+            self._finish(delivery, job, recorded is not None)
             log.info(
                 "thumbnails ready",
                 extra={
@@ -84,8 +91,8 @@ class JobProcessor:
                 },
             )
 
-    def _make_and_store(self, job: ThumbnailJob) -> bool:
-        """Make and store the thumbnails and the ready status; False if a delete won."""
+    def _make_and_store(self, job: ThumbnailJob) -> ImageStatus | None:
+        """Make and store the thumbnails and the ready status; None if a delete won."""
         original = self.storage.get(job.original_key)
         reservation = (
             nullcontext()
@@ -97,9 +104,12 @@ class JobProcessor:
         with reservation:
             rendered = render_thumbnails(original.body, job.original_format, job.thumbnails)
         # Made again if the job is redone, so they may be served before they are synced.
+        tags = expiry_tags(job.expires_at, time.time())
         self.storage.put_all_regenerable(
             [
-                NewObject(spec.key, rendered.encoded[spec.name], spec.image_format.media_type)
+                NewObject(
+                    spec.key, rendered.encoded[spec.name], spec.image_format.media_type, tags=tags
+                )
                 for spec in job.thumbnails
             ]
         )
@@ -149,19 +159,42 @@ class JobProcessor:
         state: ImageState,
         reason: str | None,
         facts: ImageFacts | None = None,
-    ) -> bool:
+    ) -> ImageStatus | None:
         """Write the job's final status, unless a delete began meanwhile (then undo);
-        True if the status stands."""
+        the status if it stands."""
         status = status_for_job(job).with_state(state, reason, facts)
-        self.storage.put(
-            status_key(job.image_id), encode_status(status), "application/json", immutable=False
+        self.storage.put_all(
+            [
+                NewObject(
+                    status_key(job.image_id),
+                    encode_status(status),
+                    "application/json",
+                    immutable=False,
+                    tags=expiry_tags(job.expires_at, time.time()),
+                )
+            ]
         )
         deleted = undo_if_deleted(self.storage, status)
         # Requests waiting on the image read the record again (it is written, and durable).
         self._notify(job.image_id)
         if deleted:
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
-        return not deleted
+            return None
+        return status
+
+    def _announced(self, event_type: EventType, status: ImageStatus) -> bool:
+        """Queue the webhook event of ``status``; False (logged) if the queue is down."""
+        if self.announce is None:
+            return True
+        try:
+            self.announce(event_type, status)
+        except QueueUnavailable:
+            log.exception(
+                "webhook event not queued; the job will be redone",
+                extra={"image_id": status.image_id, "event": event_type.value},
+            )
+            return False
+        return True
 
     def _notify(self, image_id: str) -> None:
         if self.wakeups is not None:
@@ -194,8 +227,11 @@ class JobProcessor:
         # Record the failure first: if that write fails, the message stays and comes back.
         # The status is public: it says what happened in words (``public``), while the
         # details (paths, bucket names, pids in an exception) go to the log line below.
-        if job is not None and self._record(job, ImageState.FAILED, public or reason):
-            self.storage.delete(pending_key(job.image_id))
+        failed = None if job is None else self._record(job, ImageState.FAILED, public or reason)
+        if failed is not None:
+            if not self._announced(EventType.FAILED, failed):
+                return  # the message stays: it comes back, fails again and is announced
+            self.storage.delete(pending_key(failed.image_id))
         self.queue.dead_letter(delivery, reason)
         log.error(
             "job dead-lettered",

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = frozenset(("sharer", "server", "worker", "reconciler", "cli", "cdk"))
+PROJECT_PACKAGES = frozenset(
+    ("sharer", "server", "worker", "reconciler", "cli", "cdk", "webhook_delivery", "admin")
+)
 # The key scheme: what the CDK app may import from src, and all that it imports itself.
 KEY_SCHEME = frozenset(("sharer.key_scheme", "sharer.thumbnail_sizes", "sharer.formats"))
 # Each package and the other project packages it may import (its own is always allowed).
@@ -23,6 +25,8 @@ ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "server": frozenset(("sharer",)),
     "worker": frozenset(("sharer",)),
     "reconciler": frozenset(("sharer",)),
+    "webhook_delivery": frozenset(("sharer",)),
+    "admin": frozenset(("sharer",)),
     "cli": frozenset(),
     "cdk": frozenset(),
 }
