@@ -5,8 +5,7 @@ backstop that removes only objects of expiring images."""
 import re
 import tomllib
 
-from aws_cdk.assertions import Match
-from cdk_synthesis import REPO_ROOT, Synthesized, grants, join
+from cdk_synthesis import REPO_ROOT, Synthesized, grants
 
 from cdk.webhook_queues import WEBHOOK_MAX_RECEIVES, WEBHOOK_VISIBILITY_TIMEOUT_SECONDS
 from sharer.backends import WEBHOOK_VISIBILITY_SECONDS
@@ -49,18 +48,9 @@ def test_both_roles_queue_events_and_only_the_servers_deliver_them(
 def test_both_roles_are_told_the_webhook_queues(synthesized: Synthesized) -> None:
     queue, dead_letter = synthesized.webhook_queue_ids()
     for role in ("worker", "server"):
-        _, parameter = synthesized.only(
-            "AWS::SSM::Parameter", {"Properties": {"Name": Match.string_like_regexp(f"/{role}$")}}
-        )
-        parts = join(parameter["Value"])
-        for name, logical_id in (
-            ("SHARER_WEBHOOK_QUEUE_URL", queue),
-            ("SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL", dead_letter),
-        ):
-            index = next(
-                i for i, p in enumerate(parts) if isinstance(p, str) and p.endswith(f"{name}=")
-            )
-            assert parts[index + 1] == {"Ref": logical_id}
+        settings = synthesized.settings(role)
+        assert settings["SHARER_WEBHOOK_QUEUE_URL"] == f"<{queue}>"
+        assert settings["SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL"] == f"<{dead_letter}>"
 
 
 def test_each_server_starts_webhook_delivery_at_boot() -> None:
