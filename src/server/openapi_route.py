@@ -9,7 +9,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from server.bound_backends import current_settings
+from sharer.settings import DEFAULT_MAX_EXPIRES_SECONDS, DEFAULT_MIN_EXPIRES_SECONDS
 from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from sharer.webhook_events import EventType
 
 openapi_blueprint = Blueprint("openapi", __name__)
 
@@ -74,7 +76,8 @@ def _url_set(names: tuple[str, ...]) -> Schema:
     }
 
 
-def _schemas(max_upload_bytes: int) -> Schema:
+def _schemas(max_upload_bytes: int, expires_bounds: tuple[int, int]) -> Schema:
+    shortest, longest = expires_bounds
     accepted = _url_set(("original", *THUMBNAIL_NAMES)) | {"additionalProperties": False}
     return {
         "UploadForm": {
@@ -88,7 +91,16 @@ def _schemas(max_upload_bytes: int) -> Schema:
                         f"a JPEG, PNG, GIF or WebP image of at most {max_upload_bytes} bytes "
                         "(sniffed from its bytes)"
                     ),
-                }
+                },
+                "expires_in": {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,10}$",
+                    "description": (
+                        f"optional: whole seconds from {shortest} to {longest} after which the "
+                        "image and its thumbnails are removed (the status then answers 410 "
+                        "with status expired); without it the image never expires"
+                    ),
+                },
             },
         },
         "UploadAccepted": accepted,
@@ -116,6 +128,38 @@ def _schemas(max_upload_bytes: int) -> Schema:
                     "additionalProperties": _ref("Size"),
                 },
                 "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
+                "expires_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "when the image expires (RFC 3339, UTC), if it was "
+                    "uploaded with expires_in",
+                },
+            },
+        },
+        "Gone": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "description": "for a person to read"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "status": {"enum": ["expired"], "description": "present when it expired"},
+            },
+        },
+        "WebhookEvent": {
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "additionalProperties": False,
+            "description": "the body of every webhook, signed as Standard Webhooks asks "
+            "(webhook-id, webhook-timestamp, webhook-signature headers); retried with the "
+            "same webhook-id until a 2xx, for at least 24 hours",
+            "properties": {
+                "type": {"enum": [event.value for event in EventType]},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {
+                    "allOf": [_ref("ImageStatus")],
+                    "description": "the image's status document; status is deleted or "
+                    "expired in those events",
+                },
             },
         },
         "Liveness": {
@@ -247,7 +291,10 @@ def _paths() -> Schema:
                         "content": {JSON: {"schema": _ref("ImageStatus")}},
                     },
                     "404": _error("no image with that id"),
-                    "410": _error("the image was deleted"),
+                    "410": {
+                        "description": "the image was deleted, or expired (then status says so)",
+                        "content": {JSON: {"schema": _ref("Gone")}},
+                    },
                 },
             ),
             "delete": {
@@ -388,8 +435,33 @@ def _paths() -> Schema:
     }
 
 
-def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
-    """The whole description, for a server reached at ``site_url``."""
+def _webhooks() -> Schema:
+    """What ``sharer-webhooks`` POSTs to ``SHARER_WEBHOOK_URL``, one entry per event."""
+    signature_headers = [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ]
+    return {
+        event.value: {
+            "post": {
+                "summary": f"{event.value}: the image is now {event.value.split('.')[1]}",
+                "operationId": f"webhook_{event.name.lower()}",
+                "parameters": signature_headers,
+                "requestBody": {"content": {JSON: {"schema": _ref("WebhookEvent")}}},
+                "responses": {"2XX": {"description": "received; anything else is retried"}},
+            }
+        }
+        for event in EventType
+    }
+
+
+def openapi_document(
+    site_url: str,
+    max_upload_bytes: int,
+    expires_bounds: tuple[int, int] = (DEFAULT_MIN_EXPIRES_SECONDS, DEFAULT_MAX_EXPIRES_SECONDS),
+) -> Schema:
+    """The whole description, for a server reached at ``site_url`` that takes
+    ``expires_in`` within ``expires_bounds`` (seconds)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -400,8 +472,9 @@ def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
         },
         "servers": [{"url": site_url}],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
-            "schemas": _schemas(max_upload_bytes),
+            "schemas": _schemas(max_upload_bytes, expires_bounds),
             "securitySchemes": {
                 "deleteToken": {
                     "type": "http",
@@ -417,6 +490,12 @@ def openapi_document(site_url: str, max_upload_bytes: int) -> Schema:
 def openapi() -> Response:
     """This server's API description."""
     settings = current_settings()
-    response = jsonify(openapi_document(settings.site_url, settings.max_upload_bytes))
+    response = jsonify(
+        openapi_document(
+            settings.site_url,
+            settings.max_upload_bytes,
+            (settings.min_expires_seconds, settings.max_expires_seconds),
+        )
+    )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
