@@ -90,7 +90,8 @@ def _queue(
         )
     if parts.scheme in ("http", "https"):
         if dead_letter_url is None:
-            raise SettingsError(f"{name}: an SQS queue needs its dead-letter queue's URL")
+            dead_letter_name = name.replace("_QUEUE_URL", "_DEAD_LETTER_QUEUE_URL")
+            raise SettingsError(f"{dead_letter_name}: required with an SQS queue")
         return SqsQueue(
             sqs_client(settings), url, dead_letter_url, visibility_timeout=visibility_timeout
         )
