@@ -23,6 +23,7 @@ from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.logs import configure_logging
 from sharer.queues import QueueUnavailable
 from sharer.settings import Settings, settings_or_exit
+from sharer.status_documents import Announcer
 from sharer.storage import StorageUnavailable
 
 log = logging.getLogger("sharer.reconciler")
@@ -59,16 +60,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def _pass(settings: Settings) -> "PassRunner":
     storage = open_storage(settings)
+    events = open_webhook_events(settings)
     reconciler = PendingReconciler(
         storage,
         open_queue(settings),
         stale_seconds=settings.reconcile_stale_seconds,
         batch=settings.reconcile_batch,
+        announce=Announcer(events, settings),
     )
     reaper = ExpiryReaper(
         storage,
         open_edge_cache(settings),
-        open_webhook_events(settings),
+        events,
         settings,
         batch=settings.reconcile_batch,
     )

@@ -24,7 +24,9 @@ from sharer.messages import MessageError, decode_job
 from sharer.pending_markers import PendingMarker, decode_marker, encode_marker
 from sharer.queues import Queue
 from sharer.status import ImageState, ImageStatus, decode_status, encode_status, status_for_job
+from sharer.status_documents import Announcer
 from sharer.storage import ObjectNotFound, Storage
+from sharer.webhook_events import EventType
 
 log = logging.getLogger("sharer.reconciler")
 
@@ -55,12 +57,15 @@ class PendingReconciler:
         stale_seconds: int,
         batch: int,
         clock: Callable[[], float] = time.time,
+        announce: Announcer | None = None,
     ) -> None:
         self.storage = storage
         self.queue = queue
         self.stale_seconds = stale_seconds
         self.batch = batch
         self.clock = clock
+        # None: giving up on an image queues no image.failed webhook event.
+        self.announce = announce
 
     def run_once(self) -> ReconcileReport:
         """One bounded pass; raises ``StorageUnavailable``/``QueueUnavailable`` on outages
@@ -138,6 +143,10 @@ class PendingReconciler:
         )
         if undo_if_deleted(self.storage, failed):
             return
+        if self.announce is not None:
+            # Before the marker goes: if the event is not queued, the pass is cut short
+            # and the next one finds the marker again.
+            self.announce(EventType.FAILED, failed)
         self.storage.delete(pending_key(image_id))
         report.given_up.append(image_id)
 

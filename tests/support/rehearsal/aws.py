@@ -207,6 +207,7 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
             "QueueName": logical_id,
             "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}",
         }
+    queues_by_id = dict(queues)
     distribution_id = _create_distribution(account, cdn_domain)
     physical[template.distribution_id()] = {"Ref": distribution_id, "DomainName": cdn_domain}
     ssm = account.client("ssm")
@@ -215,8 +216,11 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
         ssm.put_parameter(
             Name=parameter["Name"], Value=template.settings(role, physical), Type="String"
         )
-    (work_queue,) = (k for k, p in queues if "RedrivePolicy" in p)
-    (dead_letter_queue,) = (k for k, p in queues if "RedrivePolicy" not in p)
+    # The thumbnail jobs' pair (the webhook events have a pair of their own).
+    (work_queue,) = (k for k, p in queues if "RedrivePolicy" in p and k.startswith("JobQueues"))
+    dead_letter_queue = queues_by_id[work_queue]["RedrivePolicy"]["deadLetterTargetArn"][
+        "Fn::GetAtt"
+    ][0]
     return Provisioned(
         physical=physical,
         bucket=bucket,
