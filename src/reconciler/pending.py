@@ -138,15 +138,15 @@ class PendingReconciler:
             report.requeued.append(image_id)
 
     def _give_up(self, image_id: str, failed: ImageStatus, report: ReconcileReport) -> None:
+        if self.announce is not None:
+            # First: while the status is still pending, a pass cut short here (the
+            # event not queued) leaves everything for the next pass to give up again.
+            self.announce(EventType.FAILED, failed)
         self.storage.put(
             status_key(image_id), encode_status(failed), "application/json", immutable=False
         )
         if undo_if_deleted(self.storage, failed):
             return
-        if self.announce is not None:
-            # Before the marker goes: if the event is not queued, the pass is cut short
-            # and the next one finds the marker again.
-            self.announce(EventType.FAILED, failed)
         self.storage.delete(pending_key(image_id))
         report.given_up.append(image_id)
 
