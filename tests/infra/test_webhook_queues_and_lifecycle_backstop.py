@@ -5,8 +5,9 @@ backstop that removes only objects of expiring images."""
 import re
 import tomllib
 
-from cdk_synthesis import REPO_ROOT, Synthesized, grants
+from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, grants
 
+from cdk.logs import WEBHOOKS_LOG_FILE, log_file
 from cdk.webhook_queues import WEBHOOK_MAX_RECEIVES, WEBHOOK_VISIBILITY_TIMEOUT_SECONDS
 from sharer.backends import WEBHOOK_VISIBILITY_SECONDS
 from sharer.key_scheme import EXPIRY_TAG, EXPIRY_TAG_DAYS
@@ -51,6 +52,14 @@ def test_both_roles_are_told_the_webhook_queues(synthesized: Synthesized) -> Non
         settings = synthesized.settings(role)
         assert settings["SHARER_WEBHOOK_QUEUE_URL"] == f"<{queue}>"
         assert settings["SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL"] == f"<{dead_letter}>"
+
+
+def test_webhook_delivery_logs_ship_with_the_servers(synthesized: Synthesized) -> None:
+    groups = agent_log_groups(synthesized)
+    assert groups[WEBHOOKS_LOG_FILE] == groups[log_file("server")]
+    unit = (REPO_ROOT / "image-builder" / "systemd" / "sharer@.service").read_text()
+    assert "StandardOutput=append:/var/log/sharer/%i.log" in unit
+    assert log_file("webhooks") == WEBHOOKS_LOG_FILE
 
 
 def test_each_server_starts_webhook_delivery_at_boot() -> None:
