@@ -47,15 +47,19 @@ $(DEV): pyproject.toml $(LOCK) | $(BIN)/python
 	touch $@ $(RUNTIME)
 
 ## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT,
-## nginx in front of gunicorn (both as you, no root needed once nginx is installed).
+## nginx in front of gunicorn (both as you, no root needed once nginx is installed),
+## a worker, the reconciler every minute (stale jobs, expiry) and webhook delivery.
 run: $(RUNTIME) nginx
 	@mkdir -p $(DATA_DIR)
 	@echo "My Little Image Sharer on http://127.0.0.1:$(PORT)/ (data in $(DATA_DIR)); Ctrl-C stops it."
 	@export SHARER_DATA_DIR="$(DATA_DIR)" SHARER_BIND="127.0.0.1:$(PORT)"; \
 	$(BIN)/sharer-worker & worker=$$!; \
+	$(BIN)/sharer-reconcile --every & reconciler=$$!; \
+	$(BIN)/sharer-webhooks & webhooks=$$!; \
 	$(BIN)/sharer-server & server=$$!; \
-	trap 'kill -TERM $$server $$worker 2>/dev/null' INT TERM; \
-	wait -n; kill -TERM $$server $$worker 2>/dev/null; wait
+	all="$$server $$worker $$reconciler $$webhooks"; \
+	trap 'kill -TERM $$all 2>/dev/null' INT TERM; \
+	wait -n; kill -TERM $$all 2>/dev/null; wait
 
 # Coverage of the suite and of the processes it starts (gunicorn, workers, reconciler, the
 # CLI): the floor and the subprocess patch are in pyproject.toml's [tool.coverage].

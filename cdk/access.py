@@ -19,6 +19,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk.nag import grant_object_keys
 from sharer.formats import ACCEPTED, thumbnail_format
 from sharer.key_scheme import (
+    EXPIRING_PREFIX,
     idempotency_record_key,
     original_key,
     pending_key,
@@ -61,10 +62,16 @@ def record_prefixes() -> list[str]:
     return _prefixes([status_key(ANY_ID), pending_key(ANY_ID), tombstone_key(ANY_ID)])
 
 
+def expiring_keys() -> list[str]:
+    """Key pattern of the expiry index (``sharer.expiry``): ``*`` is a time and an id."""
+    return [f"{EXPIRING_PREFIX}{ANY_ID}"]
+
+
 def server_record_prefixes() -> list[str]:
-    """The server's record prefixes: the shared ones and its idempotency records (its
-    reconciler sweeps them, and a missing one is told from a forbidden one)."""
-    return sorted(record_prefixes() + _prefixes([idempotency_record_key(ANY_ID)]))
+    """The server's record prefixes: the shared ones, its idempotency records (its
+    reconciler sweeps them, and a missing one is told from a forbidden one) and the
+    expiry index (its reconciler reaps from it)."""
+    return sorted(record_prefixes() + _prefixes([idempotency_record_key(ANY_ID), *expiring_keys()]))
 
 
 def _prefixes(keys: list[str]) -> list[str]:
@@ -82,13 +89,14 @@ def grant_server(
     """Store originals, keep status records, pending markers, tombstones and idempotency
     records, delete an image's objects, queue jobs (uploads and the reconciler), answer
     /healthz."""
-    _grant_image_keys(role, bucket, ["s3:PutObject"], original_keys())
+    # PutObjectTagging: an expiring image's objects carry the lifecycle tag.
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:PutObjectTagging"], original_keys())
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
     _grant_image_keys(
         role,
         bucket,
-        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-        [status_key(ANY_ID), pending_key(ANY_ID)],
+        ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:DeleteObject"],
+        [status_key(ANY_ID), pending_key(ANY_ID), *expiring_keys()],
     )
     _grant_image_keys(role, bucket, ["s3:PutObject", "s3:GetObject"], [tombstone_key(ANY_ID)])
     # Idempotency records: created (conditionally), read, marked done, removed on a 503.
@@ -134,12 +142,12 @@ def grant_worker(
     """Read originals, write thumbnails and status, clear pending markers, undo a job
     that a delete overtook, consume jobs, dead-letter poison ones, and self-check."""
     _grant_image_keys(role, bucket, ["s3:GetObject"], original_keys())
-    _grant_image_keys(role, bucket, ["s3:PutObject"], thumbnail_keys())
+    _grant_image_keys(role, bucket, ["s3:PutObject", "s3:PutObjectTagging"], thumbnail_keys())
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], image_object_keys())
     _grant_image_keys(
         role,
         bucket,
-        ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+        ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:DeleteObject"],
         [status_key(ANY_ID)],
     )
     _grant_image_keys(role, bucket, ["s3:DeleteObject"], [pending_key(ANY_ID)])
@@ -162,6 +170,37 @@ def grant_worker(
         iam.PolicyStatement(
             actions=["sqs:SendMessage", "sqs:GetQueueAttributes"],
             resources=[dead_letter_queue.queue_arn],
+        )
+    )
+
+
+def grant_webhook_events(role: iam.IRole, webhook_queue: sqs.IQueue) -> None:
+    """Queue webhook events: the worker (ready, failed), the server (deleted, and its
+    reconciler and ``sharer-admin``: expired, taken down)."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[webhook_queue.queue_arn])
+    )
+
+
+def grant_webhook_delivery(
+    role: iam.IRole, webhook_queue: sqs.IQueue, webhook_dead_letter_queue: sqs.IQueue
+) -> None:
+    """``sharer-webhooks`` (on the servers): consume events, hide one until its retry,
+    dead-letter one whose retries are over."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+            ],
+            resources=[webhook_queue.queue_arn],
+        )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage"], resources=[webhook_dead_letter_queue.queue_arn]
         )
     )
 

@@ -7,7 +7,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.nag import acknowledge, skip_checkov
-from sharer.key_scheme import IDEMPOTENCY_PREFIX, IDEMPOTENCY_RETENTION_SECONDS
+from sharer.key_scheme import (
+    EXPIRY_TAG,
+    EXPIRY_TAG_DAYS,
+    IDEMPOTENCY_PREFIX,
+    IDEMPOTENCY_RETENTION_SECONDS,
+)
 
 # S3 expires whole days after the last write, rounded up to the next midnight UTC, so a
 # record is kept at least its retention.
@@ -79,6 +84,17 @@ class ImageBucket(Construct):
                 s3.LifecycleRule(
                     prefix=IDEMPOTENCY_PREFIX,
                     expiration=Duration.days(IDEMPOTENCY_RECORD_DAYS),
+                ),
+                # The backstop of expiry (sharer.expiry): an object tagged with N days has
+                # at most N days left when written, and goes a day after that, by when the
+                # reaper has long removed it. Untagged objects (images that never expire)
+                # match no rule.
+                *(
+                    s3.LifecycleRule(
+                        tag_filters={EXPIRY_TAG: str(days)},
+                        expiration=Duration.days(days + 1),
+                    )
+                    for days in EXPIRY_TAG_DAYS
                 ),
             ],
             # Users' images outlive the stack: `cdk destroy` leaves the bucket behind.

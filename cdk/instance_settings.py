@@ -42,12 +42,21 @@ def grant_read_parameters(scope: Construct, role: iam.IRole, names: list[str]) -
     )
 
 
-def app_settings(*, bucket_name: str, queue_url: str, dead_letter_queue_url: str) -> dict[str, str]:
+def app_settings(
+    *,
+    bucket_name: str,
+    queue_url: str,
+    dead_letter_queue_url: str,
+    webhook_queue_url: str,
+    webhook_dead_letter_queue_url: str,
+) -> dict[str, str]:
     """The settings (src/sharer/settings.py) both roles share on AWS."""
     return {
         "SHARER_STORAGE_URL": f"s3://{bucket_name}",
         "SHARER_QUEUE_URL": queue_url,
         "SHARER_DEAD_LETTER_QUEUE_URL": dead_letter_queue_url,
+        "SHARER_WEBHOOK_QUEUE_URL": webhook_queue_url,
+        "SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL": webhook_dead_letter_queue_url,
         "SHARER_MAX_RECEIVES": str(MAX_RECEIVES),
         "SHARER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
         "SHARER_LOG_LEVEL": "INFO",

@@ -1,4 +1,5 @@
-"""Worker, server and reconciler logs shipped to CloudWatch Logs by the CloudWatch agent."""
+"""Worker, server, reconciler and webhook delivery logs shipped to CloudWatch Logs by the
+CloudWatch agent."""
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -13,6 +14,8 @@ ROLES = ("worker", "server")
 # The reconciler's timer runs on the server instances (image-builder/systemd/), so its
 # file goes to the server group, in a stream of its own beside the server's.
 RECONCILER_LOG_FILE = "/var/log/sharer/reconcile.log"
+# sharer@webhooks.service runs beside each server too (sharer-start-role).
+WEBHOOKS_LOG_FILE = "/var/log/sharer/webhooks.log"
 
 
 def log_file(role: str) -> str:
@@ -25,6 +28,7 @@ def shipped_files(role: str) -> dict[str, str]:
     files = {log_file(role): "{instance_id}"}
     if role == "server":
         files[RECONCILER_LOG_FILE] = "{instance_id}-reconcile"
+        files[WEBHOOKS_LOG_FILE] = "{instance_id}-webhooks"
     return files
 
 

@@ -9,7 +9,13 @@ from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from cdk.access import grant_server, grant_server_quotas, grant_worker
+from cdk.access import (
+    grant_server,
+    grant_server_quotas,
+    grant_webhook_delivery,
+    grant_webhook_events,
+    grant_worker,
+)
 from cdk.app_image import AppImage
 from cdk.cdn import Cdn
 from cdk.config import DeployConfig, config_from_context
@@ -30,6 +36,7 @@ from cdk.upload_tier import (
     UploadTier,
     server_settings,
 )
+from cdk.webhook_queues import WebhookQueues
 from cdk.worker_fleet import WorkerFleet
 
 LOG_RETENTION_DAYS = 30
@@ -56,6 +63,7 @@ class SharerStack(Stack):
         images = ImageBucket(self, "ImageBucket", log_retention_days=LOG_RETENTION_DAYS)
         queues = JobQueues(self, "JobQueues")
         quotas = QuotaTable(self, "QuotaTable")
+        webhook_queues = WebhookQueues(self, "WebhookQueues")
         network = Network(self, "Network", log_bucket=images.log_bucket, regions=regions)
         log_shipping = LogShipping(self, "LogShipping", retention=logs.RetentionDays.ONE_MONTH)
         image = AppImage(
@@ -71,6 +79,8 @@ class SharerStack(Stack):
             bucket_name=images.bucket.bucket_name,
             queue_url=queues.queue.queue_url,
             dead_letter_queue_url=queues.dead_letter_queue.queue_url,
+            webhook_queue_url=webhook_queues.queue.queue_url,
+            webhook_dead_letter_queue_url=webhook_queues.dead_letter_queue.queue_url,
         )
         fleet = WorkerFleet(
             self,
@@ -135,6 +145,10 @@ class SharerStack(Stack):
         grant_server(uploads.role, images.bucket, queues.queue, queues.dead_letter_queue)
         grant_server_quotas(uploads.role, quotas.table)
         cdn.distribution.grant_create_invalidation(uploads.role)
+        for role in (fleet.role, uploads.role):
+            grant_webhook_events(role, webhook_queues.queue)
+        # sharer-webhooks runs on the servers (image-builder/scripts/sharer-start-role.sh).
+        grant_webhook_delivery(uploads.role, webhook_queues.queue, webhook_queues.dead_letter_queue)
         for role_name, role in (("worker", fleet.role), ("server", uploads.role)):
             log_shipping.grant_shipping(role_name, role)
         # Instances hand the agent its configuration at first boot.

@@ -2,7 +2,7 @@
 # Run once from user data at first boot: record where the role's settings and the log
 # agent's configuration live, then enable the role's unit and the log agent's so both
 # start now and at every later boot (systemd retries each until it succeeds), and the
-# server's timers where the image has them.
+# server's timers where the image has them and its webhook delivery.
 set -eu
 
 if [ $# -ne 4 ]; then
@@ -29,4 +29,9 @@ printf 'AWS_REGION=%s\nSHARER_SETTINGS_PARAMETER=%s\nSHARER_AGENT_PARAMETER=%s\n
 systemctl enable --now --no-block "sharer@$role.service" sharer-log-agent.service
 if [ "$role" = server ] && [ -f /etc/systemd/system/sharer-reconcile.timer ]; then
     systemctl enable --now --no-block sharer-reconcile.timer
+fi
+# Webhook delivery (sharer-webhooks, from the same template unit) runs beside each
+# server: any number of them share the webhook queue. Without SHARER_WEBHOOK_URL it idles.
+if [ "$role" = server ]; then
+    systemctl enable --now --no-block sharer@webhooks.service
 fi

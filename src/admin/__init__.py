@@ -1,0 +1,1 @@
+"""``sharer-admin``: the operator's commands, run on a server instance or locally."""

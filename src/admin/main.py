@@ -3,16 +3,19 @@
     sharer-admin keys create --name NAME [--uploads-per-minute N] [--bytes-per-day N]
     sharer-admin keys list
     sharer-admin keys revoke NAME
+    sharer-admin takedown ID --reason TEXT
 
-It reads the same settings as the server (``SHARER_QUOTA_STORE_URL``, else
-``SHARER_DATA_DIR``; on AWS the table and region), so run it with their environment.
+Each module's ``add_commands(groups)`` registers its subcommands, each with
+``run(settings, arguments) -> int`` as its handler. It reads the same settings as the
+server, so run it with their environment (on AWS, on a server instance through SSM
+Session Manager: docs/operations.md).
 """
 
 import argparse
 import sys
 from collections.abc import Sequence
 
-from admin import api_keys
+from admin import api_keys, takedown
 from sharer.settings import settings_or_exit
 
 
@@ -21,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="sharer-admin", description="Operate the image sharer.")
     groups = top.add_subparsers(dest="group", required=True)
     api_keys.add_commands(groups)
+    takedown.add_commands(groups)
     return top
 
 

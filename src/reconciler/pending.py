@@ -24,7 +24,9 @@ from sharer.messages import MessageError, decode_job
 from sharer.pending_markers import PendingMarker, decode_marker, encode_marker
 from sharer.queues import Queue
 from sharer.status import ImageState, ImageStatus, decode_status, encode_status, status_for_job
+from sharer.status_documents import Announcer
 from sharer.storage import ObjectNotFound, Storage
+from sharer.webhook_events import EventType
 
 log = logging.getLogger("sharer.reconciler")
 
@@ -55,12 +57,15 @@ class PendingReconciler:
         stale_seconds: int,
         batch: int,
         clock: Callable[[], float] = time.time,
+        announce: Announcer | None = None,
     ) -> None:
         self.storage = storage
         self.queue = queue
         self.stale_seconds = stale_seconds
         self.batch = batch
         self.clock = clock
+        # None: giving up on an image queues no image.failed webhook event.
+        self.announce = announce
 
     def run_once(self) -> ReconcileReport:
         """One bounded pass; raises ``StorageUnavailable``/``QueueUnavailable`` on outages
@@ -133,6 +138,10 @@ class PendingReconciler:
             report.requeued.append(image_id)
 
     def _give_up(self, image_id: str, failed: ImageStatus, report: ReconcileReport) -> None:
+        if self.announce is not None:
+            # First: while the status is still pending, a pass cut short here (the
+            # event not queued) leaves everything for the next pass to give up again.
+            self.announce(EventType.FAILED, failed)
         self.storage.put(
             status_key(image_id), encode_status(failed), "application/json", immutable=False
         )

@@ -26,6 +26,7 @@ from sharer.backends import (
     open_quota_counters,
     open_status_wakeups,
     open_storage,
+    open_webhook_events,
 )
 from sharer.descriptions import MAX_DESCRIPTION_BYTES
 from sharer.edge_cache import EdgeCache
@@ -34,6 +35,7 @@ from sharer.quota_counters import QuotaCounters
 from sharer.settings import Settings, load_settings
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
+from sharer.webhook_events import WebhookEvents
 
 # Room for the multipart framing around an image of exactly the maximum size: boundary
 # lines, part headers (a long filename), the closing boundary, and the longest
@@ -60,11 +62,13 @@ def create_app(
     status_wakeups: StatusWakeups | None = None,
     api_keys: ApiKeys | None = None,
     quota_counters: QuotaCounters | None = None,
+    events: WebhookEvents | None = None,
 ) -> Flask:
     """Build the app from ``settings`` (the environment's by default).
 
-    ``storage``, ``queue``, ``edge_cache``, ``status_wakeups``, ``api_keys`` and
-    ``quota_counters`` replace the backends the settings name (tests pass fakes).
+    ``storage``, ``queue``, ``edge_cache``, ``status_wakeups``, ``api_keys``,
+    ``quota_counters`` and ``events`` replace the backends the settings name (tests pass
+    fakes).
     """
     settings = settings or load_settings()
     app = Flask(__name__)
@@ -90,6 +94,7 @@ def create_app(
             waiters=settings.waiters_per_process,
         ),
         ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
+        events or open_webhook_events(settings),
     )
     init_request_log(app)
     init_service_metrics(app)

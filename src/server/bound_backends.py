@@ -10,6 +10,7 @@ from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.settings import Settings
 from sharer.storage import Storage
+from sharer.webhook_events import WebhookEvents
 
 
 def bind_backends(
@@ -20,9 +21,10 @@ def bind_backends(
     edge_cache: EdgeCache,
     waits: PendingWaits,
     proof_slots: ProofSlots,
+    events: WebhookEvents,
 ) -> None:
     """Attach the settings and backends to ``app`` for the request handlers."""
-    app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits, proof_slots)
+    app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits, proof_slots, events)
 
 
 def current_settings() -> Settings:
@@ -53,3 +55,8 @@ def current_waits() -> PendingWaits:
 def current_proof_slots() -> ProofSlots:
     """The bound on costly decode proofs of the process handling the current request."""
     return cast(ProofSlots, current_app.extensions["sharer"][5])
+
+
+def current_events() -> WebhookEvents:
+    """Where the app handling the current request announces what happened to an image."""
+    return cast(WebhookEvents, current_app.extensions["sharer"][6])

@@ -12,7 +12,9 @@ from flask import Blueprint, Response, jsonify
 from server.bound_backends import current_settings
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
 from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, format_names
+from sharer.settings import DEFAULT_MAX_EXPIRES_SECONDS, DEFAULT_MIN_EXPIRES_SECONDS
 from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from sharer.webhook_events import EventType
 
 openapi_blueprint = Blueprint("openapi", __name__)
 
@@ -97,7 +99,12 @@ _DESCRIPTION_RULES = (
 )
 
 
-def _schemas(max_upload_bytes: int, accepted_formats: Collection[ImageFormat]) -> Schema:
+def _schemas(
+    max_upload_bytes: int,
+    accepted_formats: Collection[ImageFormat],
+    expires_bounds: tuple[int, int],
+) -> Schema:
+    shortest, longest = expires_bounds
     accepted = _url_set(("original", *THUMBNAIL_NAMES)) | {"additionalProperties": False}
     return {
         "UploadForm": {
@@ -124,6 +131,15 @@ def _schemas(max_upload_bytes: int, accepted_formats: Collection[ImageFormat]) -
                         f"{MAX_DESCRIPTION_CHARACTERS} characters, for the share page's alt "
                         f"text and OpenGraph description; {_DESCRIPTION_RULES}. Part of "
                         "what an Idempotency-Key is bound to"
+                    ),
+                },
+                "expires_in": {
+                    "type": "string",
+                    "pattern": "^[0-9]{1,10}$",
+                    "description": (
+                        f"optional: whole seconds from {shortest} to {longest} after which the "
+                        "image and its thumbnails are removed (the status then answers 410 "
+                        "with status expired); without it the image never expires"
                     ),
                 },
             },
@@ -160,6 +176,38 @@ def _schemas(max_upload_bytes: int, accepted_formats: Collection[ImageFormat]) -
                 "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
                 "animated": {"const": True, "description": "animated thumbnails (WebP)"},
                 "frames": {"type": "integer", "minimum": 2, "description": "their frames"},
+                "expires_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "when the image expires (RFC 3339, UTC), if it was "
+                    "uploaded with expires_in",
+                },
+            },
+        },
+        "Gone": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {"type": "string", "description": "for a person to read"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "status": {"enum": ["expired"], "description": "present when it expired"},
+            },
+        },
+        "WebhookEvent": {
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "additionalProperties": False,
+            "description": "the body of every webhook, signed as Standard Webhooks asks "
+            "(webhook-id, webhook-timestamp, webhook-signature headers); retried with the "
+            "same webhook-id until a 2xx, for at least 24 hours",
+            "properties": {
+                "type": {"enum": [event.value for event in EventType]},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": {
+                    "allOf": [_ref("ImageStatus")],
+                    "description": "the image's status document; status is deleted or "
+                    "expired in those events",
+                },
             },
         },
         "Liveness": {
@@ -321,7 +369,10 @@ def _paths() -> Schema:
                         "content": {JSON: {"schema": _ref("ImageStatus")}},
                     },
                     "404": _error("no image with that id"),
-                    "410": _error("the image was deleted"),
+                    "410": {
+                        "description": "the image was deleted, or expired (then status says so)",
+                        "content": {JSON: {"schema": _ref("Gone")}},
+                    },
                 },
             ),
             "delete": {
@@ -475,11 +526,35 @@ def _paths() -> Schema:
     }
 
 
+def _webhooks() -> Schema:
+    """What ``sharer-webhooks`` POSTs to ``SHARER_WEBHOOK_URL``, one entry per event."""
+    signature_headers = [
+        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+    ]
+    return {
+        event.value: {
+            "post": {
+                "summary": f"{event.value}: the image is now {event.value.split('.')[1]}",
+                "operationId": f"webhook_{event.name.lower()}",
+                "parameters": signature_headers,
+                "requestBody": {"content": {JSON: {"schema": _ref("WebhookEvent")}}},
+                "responses": {"2XX": {"description": "received; anything else is retried"}},
+            }
+        }
+        for event in EventType
+    }
+
+
 def openapi_document(
-    site_url: str, max_upload_bytes: int, accepted_formats: Collection[ImageFormat]
+    site_url: str,
+    max_upload_bytes: int,
+    accepted_formats: Collection[ImageFormat],
+    expires_bounds: tuple[int, int] = (DEFAULT_MIN_EXPIRES_SECONDS, DEFAULT_MAX_EXPIRES_SECONDS),
 ) -> Schema:
     """The whole description, for a server reached at ``site_url`` that takes images of
-    ``accepted_formats`` (``SHARER_ACCEPTED_FORMATS``)."""
+    ``accepted_formats`` (``SHARER_ACCEPTED_FORMATS``) and ``expires_in`` within
+    ``expires_bounds`` (seconds)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -490,8 +565,9 @@ def openapi_document(
         },
         "servers": [{"url": site_url}],
         "paths": _paths(),
+        "webhooks": _webhooks(),
         "components": {
-            "schemas": _schemas(max_upload_bytes, accepted_formats),
+            "schemas": _schemas(max_upload_bytes, accepted_formats, expires_bounds),
             "securitySchemes": {
                 "apiKey": {
                     "type": "http",
@@ -513,7 +589,12 @@ def openapi() -> Response:
     """This server's API description."""
     settings = current_settings()
     response = jsonify(
-        openapi_document(settings.site_url, settings.max_upload_bytes, settings.accepted_formats)
+        openapi_document(
+            settings.site_url,
+            settings.max_upload_bytes,
+            settings.accepted_formats,
+            (settings.min_expires_seconds, settings.max_expires_seconds),
+        )
     )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

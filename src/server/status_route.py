@@ -3,23 +3,31 @@
 An image given a description has it as ``description``. A ready image also has its
 upright ``width`` and ``height``, each thumbnail's size and a ThumbHash placeholder (of the
 first frame, for an animation); an animated one says ``"animated": true`` and its
-thumbnails' ``frames``. A deleted image answers 410 for as long as its tombstone is kept.
-With ``Prefer: wait=<seconds>`` a pending image's answer waits until it is ready, failed or
-deleted, or the wait is over (``server.pending_waits``).
+thumbnails' ``frames``; one uploaded with ``expires_in`` has its ``expires_at``. A deleted
+image answers 410 for as long as its tombstone is kept, an expired one 410 with
+``"status": "expired"``. With ``Prefer: wait=<seconds>`` a pending image's answer waits
+until it is ready, failed or deleted, or the wait is over (``server.pending_waits``).
 """
 
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import Gone, NotFound
 
-from server.bound_backends import current_storage, current_waits
-from server.public_urls import public_url
-from sharer.deletion import is_deleted
+from server.bound_backends import current_settings, current_storage, current_waits
+from server.errors import ERROR_CACHE_CONTROL
+from sharer.deletion import Ending, tombstone_of
 from sharer.ids import is_image_id
 from sharer.key_scheme import status_key
-from sharer.status import ImageFacts, ImageState, ImageStatus, decode_status
+from sharer.status import ImageState, ImageStatus, decode_status
+from sharer.status_documents import status_document as document_of
 from sharer.storage import ObjectNotFound
 
 status_blueprint = Blueprint("status", __name__)
+
+
+class ImageExpired(Gone):
+    """The image reached its ``expires_at`` and was removed."""
+
+    description = "this image expired"
 
 
 def stored_status(image_id: str) -> ImageStatus | None:
@@ -36,25 +44,17 @@ def stored_status(image_id: str) -> ImageStatus | None:
 
 def status_document(image_id: str) -> dict[str, object]:
     """The public status of ``image_id`` (the JSON the route answers); ``NotFound`` if
-    there is no such image, ``Gone`` if it was deleted. The share page is rendered from
-    the same document."""
+    there is no such image, ``Gone`` if it was deleted (``ImageExpired`` if it expired).
+    The share page is rendered from the same document."""
     status = stored_status(image_id)
     if status is None:
-        if is_deleted(current_storage(), image_id):
-            raise Gone("this image was deleted")
-        raise NotFound("no image with that id")
-    body: dict[str, object] = {
-        "id": status.image_id,
-        "status": status.state.value,
-        "urls": {name: public_url(key) for name, key in status.keys.items()},
-    }
-    if status.reason is not None:
-        body["reason"] = status.reason
-    if status.description is not None:
-        body["description"] = status.description
-    if status.facts is not None:
-        body |= _facts_body(status.facts)
-    return body
+        tombstone = tombstone_of(current_storage(), image_id)
+        if tombstone is None:
+            raise NotFound("no image with that id")
+        if tombstone.ending is Ending.EXPIRED:
+            raise ImageExpired()
+        raise Gone("this image was deleted")
+    return document_of(status, current_settings())
 
 
 @status_blueprint.get("/images/<image_id>")
@@ -67,21 +67,13 @@ def image_status(image_id: str) -> Response:
 
     if not is_image_id(image_id):
         raise NotFound("no image with that id")
-    response = jsonify(current_waits().settled(image_id, look))
+    try:
+        response = jsonify(current_waits().settled(image_id, look))
+    except ImageExpired as exc:
+        # An error like any other (``server.errors``), which also says the state.
+        response = jsonify(error=exc.description, id=image_id, status="expired")
+        response.status_code = 410
+        response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
+        return response
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _facts_body(facts: ImageFacts) -> dict[str, object]:
-    animated: dict[str, object] = (
-        {"animated": True, "frames": facts.frames} if facts.frames and facts.frames > 1 else {}
-    )
-    return animated | {
-        "width": facts.width,
-        "height": facts.height,
-        "thumbnails": {
-            name: {"width": width, "height": height}
-            for name, (width, height) in facts.thumbnail_sizes.items()
-        },
-        "thumbhash": facts.thumbhash,
-    }

@@ -6,12 +6,14 @@ already stored is removed and the caller answers 503.
 """
 
 import logging
+import time
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from server import privacy
 from server.inspection import DEFAULT_ANIMATION_LIMITS, AnimationLimits, inspect_upload
+from sharer.expiry import expiring_key, expiry_tags
 from sharer.formats import ACCEPTED, ImageFormat
 from sharer.ids import new_image_id
 from sharer.key_scheme import status_key
@@ -43,6 +45,7 @@ def plan_upload(
     costly_proof_slot: Callable[[], AbstractContextManager[object]] = nullcontext,
     animation_limits: AnimationLimits = DEFAULT_ANIMATION_LIMITS,
     description: str | None = None,
+    expires_at: int | None = None,
 ) -> PlannedUpload:
     """Validate ``data`` and plan its job and objects; nothing is stored yet.
 
@@ -54,7 +57,9 @@ def plan_upload(
     its first attempt planned). ``costly_proof_slot`` bounds the costly decode proofs
     and ``animation_limits`` the animations (see ``server.inspection``); an animation's
     thumbnails are animated WebP. ``description`` (normalized, see
-    ``sharer.descriptions``) is kept in the job and the status record.
+    ``sharer.descriptions``) is kept in the job and the status record. ``expires_at``
+    (Unix seconds) makes an image that expires (``sharer.expiry``): its objects are
+    tagged and indexed for the reaper.
 
     Raises ``InvalidImage`` for bytes we refuse, and whatever ``costly_proof_slot``
     raises (``server.proof_slots.ProofsBusy``) when it refuses.
@@ -75,18 +80,32 @@ def plan_upload(
         delete_token_sha256=delete_token_sha256,
         animation=image.animation,
         description=description,
+        expires_at=expires_at,
     )
+    tags = expiry_tags(expires_at, time.time())
     objects = [
-        NewObject(job.original_key, data, image.image_format.media_type),
+        NewObject(job.original_key, data, image.image_format.media_type, tags=tags),
         NewObject(
             status_key(job.image_id),
             encode_status(status_for_job(job)),
             "application/json",
             immutable=False,
+            tags=tags,
         ),
         # Until the job ends; how the reconciler finds it if the send below never lands.
         marker_object(job),
     ]
+    if expires_at is not None:
+        # How the reaper finds it (reconciler.expiry).
+        objects.append(
+            NewObject(
+                expiring_key(job.image_id, expires_at),
+                b"{}",
+                "application/json",
+                immutable=False,
+                tags=tags,
+            )
+        )
     return PlannedUpload(job, objects)
 
 

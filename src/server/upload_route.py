@@ -7,6 +7,7 @@ enforces ``MAX_CONTENT_LENGTH`` while the body is read, so a chunked body withou
 Content-Length is cut off at the same bound; the body is then split by ``server.form_parts``.
 """
 
+import time
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
@@ -31,6 +32,7 @@ from server.upload_intake import PlannedUpload, plan_upload, store_upload
 from server.upload_quotas import admit_upload
 from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.descriptions import InvalidDescription, description_from_form
+from sharer.expiry import InvalidExpiry, parse_expires_in
 from sharer.idempotency_records import UploadAnswer, fingerprint
 from sharer.messages import ThumbnailJob
 from sharer.queues import QueueUnavailable
@@ -41,14 +43,16 @@ upload_blueprint = Blueprint("upload", __name__)
 FIELD = "image"
 # The optional text field of the image's description (``sharer.descriptions``).
 DESCRIPTION_FIELD = "description"
+# The optional text field: seconds until the image expires (``sharer.expiry``).
+EXPIRES_IN_FIELD = "expires_in"
 # The header of the 202 that carries the image's delete token (the body stays the URLs).
 DELETE_TOKEN_HEADER = "Delete-Token"  # noqa: S105 - a header name, not a secret
 
 
 @upload_blueprint.route("/", methods=["POST"], provide_automatic_options=False)
 def upload() -> tuple[Response, int]:
-    """Accept one image in the multipart field ``image`` (and its description in the
-    optional text field ``description``); with an ``Idempotency-Key``, a retry gets the
+    """Accept one image in the multipart field ``image`` (with the optional text fields
+    ``description`` and ``expires_in``); with an ``Idempotency-Key``, a retry gets the
     first answer (see ``server.idempotent_uploads``)."""
     if not admits_json(request.headers.get("Accept")):
         raise NotAcceptable("this endpoint answers application/json only")
@@ -69,10 +73,12 @@ def upload() -> tuple[Response, int]:
 
 @dataclass(frozen=True)
 class UploadForm:
-    """What the form carries: the image's bytes and its description (normalized)."""
+    """What the form carries: the image's bytes, its description (normalized) and when
+    it expires (Unix seconds; None: never)."""
 
     image: bytes
     description: str | None
+    expires_at: int | None
 
 
 def _idempotent_upload(key: str, form: UploadForm) -> tuple[Response, int]:
@@ -118,6 +124,7 @@ def _plan(form: UploadForm, token: str, image_id: str | None) -> PlannedUpload:
                 settings.max_animation_frames, settings.max_animation_pixels
             ),
             description=form.description,
+            expires_at=form.expires_at,
         )
     except InvalidImage as exc:
         raise BadRequest(str(exc)) from exc
@@ -152,12 +159,41 @@ def _idempotency_key() -> str | None:
 
 
 def _read_form(limit: int) -> UploadForm:
+    """The form's image, description and expiry, each checked (400 or 413 otherwise)."""
+    parts = _parts(limit)
+    return UploadForm(_image_data(parts, limit), _description(parts), _expires_at(parts))
+
+
+def _expires_at(parts: list[FormPart]) -> int | None:
+    """When the image expires (Unix seconds) if the optional ``expires_in`` field was
+    sent; 400 for a bad one."""
+    fields = [part for part in parts if not part.is_file and part.name == EXPIRES_IN_FIELD]
+    if not fields:
+        return None
+    if len(fields) > 1:
+        raise BadRequest(f"send at most one {EXPIRES_IN_FIELD!r} field, not {len(fields)}")
+    settings = current_settings()
+    try:
+        seconds = parse_expires_in(
+            fields[0].data.decode("ascii", errors="replace"),
+            minimum=settings.min_expires_seconds,
+            maximum=settings.max_expires_seconds,
+        )
+    except InvalidExpiry as exc:
+        raise BadRequest(str(exc)) from exc
+    return int(time.time()) + seconds
+
+
+def _parts(limit: int) -> list[FormPart]:
     if request.mimetype != "multipart/form-data":
         raise BadRequest(f"send multipart/form-data with the image in a file field named {FIELD!r}")
     boundary = request.mimetype_params.get("boundary")
     if not boundary:
         raise BadRequest("the multipart/form-data Content-Type has no boundary parameter")
-    parts = _form_parts(boundary, limit)
+    return _form_parts(boundary, limit)
+
+
+def _image_data(parts: list[FormPart], limit: int) -> bytes:
     files = [part for part in parts if part.is_file and part.name == FIELD]
     if not files:
         present = sorted({part.name for part in parts if part.name is not None})
@@ -170,7 +206,7 @@ def _read_form(limit: int) -> UploadForm:
         raise RequestEntityTooLarge(f"the image must be at most {limit} bytes")
     if not data:
         raise BadRequest("the image file is empty")
-    return UploadForm(data, _description(parts))
+    return data
 
 
 def _description(parts: list[FormPart]) -> str | None:

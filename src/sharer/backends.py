@@ -1,5 +1,5 @@
-"""The one place that picks the Storage, Queue, EdgeCache, StatusWakeups, ApiKeys and
-QuotaCounters adapters, from the settings' URLs.
+"""The one place that picks the Storage, Queue, EdgeCache, StatusWakeups, ApiKeys,
+QuotaCounters and WebhookEvents adapters, from the settings' URLs.
 
 The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
 """
@@ -26,6 +26,14 @@ from sharer.status_wakeups import DatagramStatusWakeups, RecheckingStatusWakeups
 from sharer.storage.local import LocalStorage
 from sharer.storage.port import Storage
 from sharer.storage.s3 import S3Storage
+from sharer.webhook_events import NoWebhookEvents, QueuedWebhookEvents, WebhookEvents
+
+# Receives of one webhook event before the queue itself moves it to the dead-letter
+# queue: a backstop only, as ``sharer-webhooks`` dead-letters an event once its retries
+# have spanned their day, well before (``webhook_delivery.retries``).
+WEBHOOK_MAX_RECEIVES = 100
+# How long an event stays hidden while one delivery attempt runs.
+WEBHOOK_VISIBILITY_SECONDS = 60
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -46,23 +54,57 @@ def open_storage(settings: Settings) -> Storage:
 
 def open_queue(settings: Settings) -> Queue:
     """``sqlite:///abs/path`` -> SqliteQueue; an SQS queue URL -> SqsQueue (needs a DLQ)."""
-    parts = urlsplit(settings.queue_url)
+    return _queue(
+        settings,
+        "SHARER_QUEUE_URL",
+        settings.queue_url,
+        settings.dead_letter_queue_url,
+        visibility_timeout=settings.visibility_timeout,
+        max_receives=settings.max_receives,
+    )
+
+
+def open_webhook_queue(settings: Settings) -> Queue:
+    """The webhook events' own queue (``SHARER_WEBHOOK_QUEUE_URL``), as ``open_queue``."""
+    return _queue(
+        settings,
+        "SHARER_WEBHOOK_QUEUE_URL",
+        settings.webhook_queue_url,
+        settings.webhook_dead_letter_queue_url,
+        visibility_timeout=WEBHOOK_VISIBILITY_SECONDS,
+        max_receives=WEBHOOK_MAX_RECEIVES,
+    )
+
+
+def open_webhook_events(settings: Settings) -> WebhookEvents:
+    """Events queued for ``sharer-webhooks`` when ``SHARER_WEBHOOK_URL`` is set, else none."""
+    if settings.webhook_url is None:
+        return NoWebhookEvents()
+    return QueuedWebhookEvents(open_webhook_queue(settings))
+
+
+def _queue(
+    settings: Settings,
+    name: str,
+    url: str,
+    dead_letter_url: str | None,
+    *,
+    visibility_timeout: int,
+    max_receives: int,
+) -> Queue:
+    parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return SqliteQueue(
-            _local_path(settings.queue_url),
-            visibility_timeout=settings.visibility_timeout,
-            max_receives=settings.max_receives,
+            _local_path(url), visibility_timeout=visibility_timeout, max_receives=max_receives
         )
     if parts.scheme in ("http", "https"):
-        if settings.dead_letter_queue_url is None:
-            raise SettingsError("SHARER_DEAD_LETTER_QUEUE_URL: required with an SQS queue")
+        if dead_letter_url is None:
+            dead_letter_name = name.replace("_QUEUE_URL", "_DEAD_LETTER_QUEUE_URL")
+            raise SettingsError(f"{dead_letter_name}: required with an SQS queue")
         return SqsQueue(
-            sqs_client(settings),
-            settings.queue_url,
-            settings.dead_letter_queue_url,
-            visibility_timeout=settings.visibility_timeout,
+            sqs_client(settings), url, dead_letter_url, visibility_timeout=visibility_timeout
         )
-    raise SettingsError(f"SHARER_QUEUE_URL={settings.queue_url!r}: unsupported queue")
+    raise SettingsError(f"{name}={url!r}: unsupported queue")
 
 
 def open_status_wakeups(settings: Settings) -> StatusWakeups:

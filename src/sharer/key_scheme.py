@@ -65,3 +65,12 @@ IDEMPOTENCY_RETENTION_SECONDS = 24 * 60 * 60
 def idempotency_record_key(key_digest: str) -> str:
     """Key of the record of the Idempotency-Key whose SHA-256 (hex) is ``key_digest``."""
     return f"{IDEMPOTENCY_PREFIX}{key_digest}.json"
+
+
+# Expiring images (``sharer.expiry``): one index object each, listed by the reaper; and the
+# tag their objects carry, one value per lifecycle rule of the bucket (cdk.image_bucket),
+# which removes a tagged object a day after that many days. Ascending; the last is the
+# longest expiry the settings allow.
+EXPIRING_PREFIX = "expiring/"
+EXPIRY_TAG = "sharer-expires-within-days"
+EXPIRY_TAG_DAYS = (1, 7, 30, 90, 365)

@@ -66,6 +66,9 @@ class ThumbnailJob:
     # The uploader's description (``sharer.descriptions``), carried for the worker's
     # status record to keep, as the delete token's hash is. Optional in the schema.
     description: str | None = None
+    # When the image expires (Unix seconds): the worker tags what it writes for the
+    # bucket's lifecycle backstop and keeps it in the status. None: it never expires.
+    expires_at: int | None = None
 
 
 def job_for_upload(
@@ -76,6 +79,7 @@ def job_for_upload(
     delete_token_sha256: str | None = None,
     animation: Animation | None = None,
     description: str | None = None,
+    expires_at: int | None = None,
 ) -> ThumbnailJob:
     """Plan the job for a fresh upload, stamped now; thumbnail keys are final from here on."""
     out = thumbnail_format(has_alpha, animated=animation is not None)
@@ -91,6 +95,7 @@ def job_for_upload(
         enqueued_at=time.time(),
         animation=animation,
         description=description,
+        expires_at=expires_at,
     )
 
 
@@ -118,6 +123,8 @@ def encode_job(job: ThumbnailJob) -> str:
         doc["animation"] = {"frames": job.animation.frames, "plays": job.animation.plays}
     if job.description is not None:
         doc["description"] = job.description
+    if job.expires_at is not None:
+        doc["expires_at"] = job.expires_at
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -147,6 +154,7 @@ def decode_job(body: str) -> ThumbnailJob:
         enqueued_at=_enqueued_at(doc),
         animation=_animation(doc),
         description=_description(doc),
+        expires_at=_expires_at(doc),
     )
 
 
@@ -191,6 +199,15 @@ def _enqueued_at(doc: dict[str, Any]) -> float | None:
     if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
         raise MessageError(f"enqueued_at {value!r} is not a time")
     return float(value)
+
+
+def _expires_at(doc: dict[str, Any]) -> int | None:
+    value = doc.get("expires_at")
+    if value is None:
+        return None
+    if type(value) is not int or value < 0:
+        raise MessageError(f"expires_at {value!r} is not a time in whole seconds")
+    return value
 
 
 def _thumbnail(item: Any, image_id: str) -> PlannedThumbnail:

@@ -4,6 +4,8 @@
 bad variable, so a misconfigured process fails before it takes any traffic.
 """
 
+import base64
+import binascii
 import os
 import re
 import socket
@@ -25,6 +27,11 @@ _DISTRIBUTION_ID = re.compile(r"[A-Z0-9]{1,64}")
 DEFAULT_WORKER_MEMORY_BUDGET_MB = 1280
 # The longest a GET with ``Prefer: wait`` is held, unless the request deadline is shorter.
 DEFAULT_MAX_WAIT_SECONDS = 10
+# Expiry (``expires_in`` on an upload): at most 30 days by default, at least a minute.
+DEFAULT_MAX_EXPIRES_SECONDS = 30 * 24 * 60 * 60
+DEFAULT_MIN_EXPIRES_SECONDS = 60
+# The bucket's lifecycle backstop keeps expiring objects at most this long (cdk.image_bucket).
+LONGEST_EXPIRES_SECONDS = 365 * 24 * 60 * 60
 
 
 class SettingsError(ValueError):
@@ -86,6 +93,18 @@ class Settings:
     metrics_bind: str | None = None
     # The workers' Prometheus files, which the server's GET /metrics adds up (embedded mode).
     worker_metrics_dir: str = "./var/worker-metrics"
+    # Expiry: the bounds of an upload's ``expires_in``, and how often ``sharer-reconcile
+    # --every`` runs a pass (``make run``; on AWS its systemd timer decides).
+    min_expires_seconds: int = DEFAULT_MIN_EXPIRES_SECONDS
+    max_expires_seconds: int = DEFAULT_MAX_EXPIRES_SECONDS
+    reconcile_period_seconds: int = 60
+    # Webhooks (``sharer.webhook_events``): None when no receiver is configured.
+    webhook_url: str | None = None
+    webhook_secret: bytes | None = None
+    webhook_queue_url: str = "sqlite:///var/webhooks.sqlite3"
+    webhook_dead_letter_queue_url: str | None = None
+    webhook_allow_private: bool = False
+    webhook_retry_base_seconds: int = 30
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -169,6 +188,35 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"SHARER_METRICS_BIND={metrics_bind!r}: needs a port other than SHARER_BIND's"
         )
     site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
+    min_expires = parsed(
+        "SHARER_MIN_EXPIRES_SECONDS", str(DEFAULT_MIN_EXPIRES_SECONDS), _positive_int
+    )
+    max_expires = parsed(
+        "SHARER_MAX_EXPIRES_SECONDS", str(DEFAULT_MAX_EXPIRES_SECONDS), _positive_int
+    )
+    if not min_expires <= max_expires <= LONGEST_EXPIRES_SECONDS:
+        raise SettingsError(
+            f"SHARER_MAX_EXPIRES_SECONDS={max_expires}: must be at least "
+            f"SHARER_MIN_EXPIRES_SECONDS ({min_expires}) and at most "
+            f"{LONGEST_EXPIRES_SECONDS} (a year: the bucket's lifecycle backstop)"
+        )
+    webhook_url = _optional("SHARER_WEBHOOK_URL", get("SHARER_WEBHOOK_URL"), _http_url)
+    webhook_secret = _optional(
+        "SHARER_WEBHOOK_SECRET", get("SHARER_WEBHOOK_SECRET"), _webhook_secret
+    )
+    if webhook_url is not None and webhook_secret is None:
+        raise SettingsError(
+            "SHARER_WEBHOOK_SECRET: required with SHARER_WEBHOOK_URL (whsec_ and base64)"
+        )
+    webhook_queue_url = parsed(
+        "SHARER_WEBHOOK_QUEUE_URL", f"sqlite://{data_dir}/webhooks.sqlite3", _queue_url
+    )
+    webhook_dlq = get("SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL")
+    if webhook_queue_url.startswith("http") and webhook_dlq is None:
+        raise SettingsError(
+            "SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL: required with an SQS "
+            "SHARER_WEBHOOK_QUEUE_URL (events that exhaust their retries go there)"
+        )
     return Settings(
         storage_url=storage_url,
         queue_url=queue_url,
@@ -235,6 +283,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         worker_metrics_dir=os.path.abspath(
             get("SHARER_WORKER_METRICS_DIR", f"{data_dir}/worker-metrics") or ""
         ),
+        min_expires_seconds=min_expires,
+        max_expires_seconds=max_expires,
+        reconcile_period_seconds=parsed("SHARER_RECONCILE_PERIOD_SECONDS", "60", _positive_int),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        webhook_queue_url=webhook_queue_url,
+        webhook_dead_letter_queue_url=webhook_dlq,
+        webhook_allow_private=parsed("SHARER_WEBHOOK_ALLOW_PRIVATE", "false", _boolean),
+        webhook_retry_base_seconds=parsed("SHARER_WEBHOOK_RETRY_BASE_SECONDS", "30", _positive_int),
     )
 
 
@@ -302,6 +359,22 @@ def _poll_seconds(raw: str) -> float:
     if not 0 < value <= 12:
         raise ValueError("must be a number of seconds above 0 and at most 12")
     return value
+
+
+_WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
+
+
+def _webhook_secret(raw: str) -> bytes:
+    """The key bytes of a Standard Webhooks secret (``whsec_`` then base64)."""
+    if not raw.startswith(_WEBHOOK_SECRET_PREFIX):
+        raise ValueError("must be whsec_ followed by the base64 of 24 to 64 random bytes")
+    try:
+        key = base64.b64decode(raw.removeprefix(_WEBHOOK_SECRET_PREFIX), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("the part after whsec_ is not base64") from exc
+    if not 24 <= len(key) <= 64:
+        raise ValueError("must be whsec_ followed by the base64 of 24 to 64 random bytes")
+    return key
 
 
 def _non_negative_int(raw: str) -> int:

@@ -46,6 +46,8 @@ class ImageStatus:
     delete_token_sha256: str | None = None
     facts: ImageFacts | None = None
     description: str | None = None
+    # When the image expires (Unix seconds); None for one that never does.
+    expires_at: int | None = None
 
     def with_state(
         self, state: ImageState, reason: str | None = None, facts: ImageFacts | None = None
@@ -63,6 +65,7 @@ def status_for_job(job: ThumbnailJob) -> ImageStatus:
         keys,
         delete_token_sha256=job.delete_token_sha256,
         description=job.description,
+        expires_at=job.expires_at,
     )
 
 
@@ -86,6 +89,8 @@ def encode_status(status: ImageStatus) -> bytes:
             doc["facts"]["frames"] = status.facts.frames
     if status.description is not None:
         doc["description"] = status.description
+    if status.expires_at is not None:
+        doc["expires_at"] = status.expires_at
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -104,6 +109,7 @@ def decode_status(data: bytes) -> ImageStatus:
         doc.get("delete_token_sha256"),
         None if facts is None else _facts(facts),
         doc.get("description"),
+        doc.get("expires_at"),
     )
 
 

@@ -13,10 +13,16 @@ import threading
 from types import FrameType
 
 from sharer.aws import MAX_LONG_POLL_SECONDS
-from sharer.backends import open_queue, open_status_wakeups, open_storage
+from sharer.backends import (
+    open_queue,
+    open_status_wakeups,
+    open_storage,
+    open_webhook_events,
+)
 from sharer.logs import configure_logging
+from sharer.queues.consumer import Consumer, ConsumerOptions
 from sharer.settings import settings_or_exit
-from worker.consumer import Consumer, ConsumerOptions
+from sharer.status_documents import Announcer
 from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobObserver, JobProcessor
 from worker.self_check import self_check
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         memory=memory,
         wakeups=open_status_wakeups(settings),
         observer=_job_metrics(settings.worker_metrics_dir),
+        announce=Announcer(open_webhook_events(settings), settings),
     )
     options = ConsumerOptions(
         threads=settings.worker_threads,

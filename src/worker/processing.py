@@ -19,13 +19,16 @@ from contextlib import nullcontext
 from dataclasses import KW_ONLY, dataclass, field
 
 from sharer.deletion import undo_if_deleted
+from sharer.expiry import expiry_tags
 from sharer.formats import WEBP
 from sharer.key_scheme import pending_key, status_key, variant_key
 from sharer.messages import MessageError, ThumbnailJob, decode_job
-from sharer.queues import Delivery, Queue
-from sharer.status import ImageFacts, ImageState, encode_status, status_for_job
+from sharer.queues import Delivery, Queue, QueueUnavailable
+from sharer.status import ImageFacts, ImageState, ImageStatus, encode_status, status_for_job
+from sharer.status_documents import Announcer
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import NewObject, ObjectNotFound, Storage, StorageUnavailable
+from sharer.webhook_events import EventType
 from worker.animated_thumbnails import animation_cost, render_animated_thumbnails
 from worker.memory import MemoryBudget, return_freed_memory
 from worker.ready_metric import ready_latency_fields
@@ -61,6 +64,8 @@ class JobProcessor:
     # None: nobody is told when a status is recorded (waiters re-check on their own).
     wakeups: StatusWakeups | None = None
     observer: JobObserver = field(default_factory=JobObserver)
+    # None: no webhook events (image.ready, image.failed) are queued.
+    announce: Announcer | None = None
 
     def handle(self, delivery: Delivery) -> None:
         """Process one delivery to its end: done, retried later, or dead-lettered."""
@@ -87,8 +92,10 @@ class JobProcessor:
             if not self._dropped_as_deleted(delivery, job):
                 self._retry_later(delivery, job, exc)
         else:
-            self._finish(delivery, job, recorded)
-            if recorded:
+            if recorded is not None and not self._announced(EventType.READY, recorded):
+                return  # the message comes back: the job is redone, its event sent then
+            self._finish(delivery, job, recorded is not None)
+            if recorded is not None:
                 ready_at = time.time()
                 self.observer.ready(
                     len(job.thumbnails),
@@ -106,8 +113,8 @@ class JobProcessor:
                 },
             )
 
-    def _make_and_store(self, job: ThumbnailJob) -> bool:
-        """Make and store the thumbnails and the ready status; False if a delete won."""
+    def _make_and_store(self, job: ThumbnailJob) -> ImageStatus | None:
+        """Make and store the thumbnails and the ready status; None if a delete won."""
         original = self.storage.get(job.original_key)
         cost = _cost(job, original.body)
         reservation = nullcontext() if self.memory is None else self.memory.reserved(cost)
@@ -115,10 +122,11 @@ class JobProcessor:
             rendered = render_for_job(job, original.body)
             return_freed_memory()
         # Made again if the job is redone, so they may be served before they are synced.
+        tags = expiry_tags(job.expires_at, time.time())
         # The variants first: once a thumbnail exists, so do its variants, which the edge
         # serves in its place without looking (``sharer.thumbnail_variants``).
         variants = [
-            NewObject(variant_key(spec.key, image_format), body, image_format.media_type)
+            NewObject(variant_key(spec.key, image_format), body, image_format.media_type, tags=tags)
             for spec in job.thumbnails
             for image_format, body in rendered.variants[spec.name].items()
         ]
@@ -126,7 +134,9 @@ class JobProcessor:
             self.storage.put_all_regenerable(variants)
         self.storage.put_all_regenerable(
             [
-                NewObject(spec.key, rendered.encoded[spec.name], spec.image_format.media_type)
+                NewObject(
+                    spec.key, rendered.encoded[spec.name], spec.image_format.media_type, tags=tags
+                )
                 for spec in job.thumbnails
             ]
         )
@@ -176,19 +186,42 @@ class JobProcessor:
         state: ImageState,
         reason: str | None,
         facts: ImageFacts | None = None,
-    ) -> bool:
+    ) -> ImageStatus | None:
         """Write the job's final status, unless a delete began meanwhile (then undo);
-        True if the status stands."""
+        the status if it stands."""
         status = status_for_job(job).with_state(state, reason, facts)
-        self.storage.put(
-            status_key(job.image_id), encode_status(status), "application/json", immutable=False
+        self.storage.put_all(
+            [
+                NewObject(
+                    status_key(job.image_id),
+                    encode_status(status),
+                    "application/json",
+                    immutable=False,
+                    tags=expiry_tags(job.expires_at, time.time()),
+                )
+            ]
         )
         deleted = undo_if_deleted(self.storage, status)
         # Requests waiting on the image read the record again (it is written, and durable).
         self._notify(job.image_id)
         if deleted:
             log.info("image deleted while its job ran", extra={"image_id": job.image_id})
-        return not deleted
+            return None
+        return status
+
+    def _announced(self, event_type: EventType, status: ImageStatus) -> bool:
+        """Queue the webhook event of ``status``; False (logged) if the queue is down."""
+        if self.announce is None:
+            return True
+        try:
+            self.announce(event_type, status)
+        except QueueUnavailable:
+            log.exception(
+                "webhook event not queued; the job will be redone",
+                extra={"image_id": status.image_id, "event": event_type.value},
+            )
+            return False
+        return True
 
     def _notify(self, image_id: str) -> None:
         if self.wakeups is not None:
@@ -222,8 +255,11 @@ class JobProcessor:
         # Record the failure first: if that write fails, the message stays and comes back.
         # The status is public: it says what happened in words (``public``), while the
         # details (paths, bucket names, pids in an exception) go to the log line below.
-        if job is not None and self._record(job, ImageState.FAILED, public or reason):
-            self.storage.delete(pending_key(job.image_id))
+        failed = None if job is None else self._record(job, ImageState.FAILED, public or reason)
+        if failed is not None:
+            if not self._announced(EventType.FAILED, failed):
+                return  # the message stays: it comes back, fails again and is announced
+            self.storage.delete(pending_key(failed.image_id))
         self.queue.dead_letter(delivery, reason)
         self.observer.failed(dead_lettered=True)
         log.error(

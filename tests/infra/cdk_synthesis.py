@@ -11,7 +11,9 @@ from typing import Any
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
+from cdk.job_queues import MAX_RECEIVES
 from cdk.stack import FEATURE_FLAGS, SharerStack, build
+from cdk.webhook_queues import WEBHOOK_MAX_RECEIVES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,10 +55,19 @@ class Synthesized:
         return logical_id
 
     def queue_ids(self) -> tuple[str, str]:
-        """Logical ids of the work queue (the one that redrives) and of its dead-letter queue."""
-        work, _ = self.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": Match.any_value()}})
-        (dead_letter,) = set(self.resources("AWS::SQS::Queue")) - {work}
-        return work, dead_letter
+        """Logical ids of the work queue and of its dead-letter queue."""
+        return self._redriving_queue(MAX_RECEIVES)
+
+    def webhook_queue_ids(self) -> tuple[str, str]:
+        """Logical ids of the webhook queue and of its dead-letter queue."""
+        return self._redriving_queue(WEBHOOK_MAX_RECEIVES)
+
+    def _redriving_queue(self, max_receives: int) -> tuple[str, str]:
+        """The queue that redrives after ``max_receives``, and the queue it redrives to."""
+        redrive = {"RedrivePolicy": Match.object_like({"maxReceiveCount": max_receives})}
+        queue, properties = self.only("AWS::SQS::Queue", {"Properties": redrive})
+        target = properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        return queue, str(target)
 
     def group(self, role: str) -> tuple[str, dict[str, Any]]:
         """Logical id and properties of the Auto Scaling group of ``role`` (worker or server)."""

@@ -67,7 +67,7 @@ def test_worker_never_writes_originals_and_deletes_only_image_objects(
     ("name", "prefixes"),
     [
         ("worker", ["deleted/*", "pending/*", "status/*"]),
-        ("server", ["deleted/*", "idempotency/*", "pending/*", "status/*"]),
+        ("server", ["deleted/*", "expiring/*", "idempotency/*", "pending/*", "status/*"]),
     ],
 )
 def test_listing_is_allowed_for_the_record_prefixes_only(
@@ -101,7 +101,9 @@ def test_worker_consumes_the_work_queue_and_feeds_the_dead_letter_queue(
     queue, dead_letter = synthesized.queue_ids()
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert worker[action] == {f"<{queue}.Arn>"}
-    assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>"}
+    webhooks, _ = synthesized.webhook_queue_ids()
+    # The dead-letter queue for poison jobs, the webhook queue for image.ready and .failed.
+    assert worker["sqs:SendMessage"] == {f"<{dead_letter}.Arn>", f"<{webhooks}.Arn>"}
 
 
 def test_worker_may_make_every_call_of_its_self_check(synthesized: Synthesized, media: str) -> None:
@@ -160,9 +162,20 @@ def test_server_sends_jobs_and_only_checks_the_dead_letter_queue(
 ) -> None:
     server = _role(synthesized, "server")
     queue, dead_letter = synthesized.queue_ids()
-    assert server["sqs:SendMessage"] == {f"<{queue}.Arn>"}
-    assert server["sqs:GetQueueAttributes"] == {f"<{queue}.Arn>", f"<{dead_letter}.Arn>"}
-    assert "sqs:ReceiveMessage" not in server
+    webhooks, webhook_dead_letter = synthesized.webhook_queue_ids()
+    # Jobs; webhook events (deleted, expired); undeliverable events (sharer-webhooks).
+    assert server["sqs:SendMessage"] == {
+        f"<{queue}.Arn>",
+        f"<{webhooks}.Arn>",
+        f"<{webhook_dead_letter}.Arn>",
+    }
+    assert server["sqs:GetQueueAttributes"] == {
+        f"<{queue}.Arn>",
+        f"<{dead_letter}.Arn>",
+        f"<{webhooks}.Arn>",
+    }
+    # sharer-webhooks runs beside each server: it consumes the webhook queue only.
+    assert server["sqs:ReceiveMessage"] == {f"<{webhooks}.Arn>"}
 
 
 @pytest.mark.parametrize("name", ["worker", "server"])

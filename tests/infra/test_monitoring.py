@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk.assertions import Match
 from cdk_synthesis import REPO_ROOT, Synthesized, agent_log_groups, render
 
-from cdk.logs import RECONCILER_LOG_FILE, log_file
+from cdk.logs import RECONCILER_LOG_FILE, WEBHOOKS_LOG_FILE, log_file
 from cdk.monitoring import JOB_DONE_PATTERN, METRIC_NAMESPACE, READY_LATENCY_METRIC
 from cdk.scaling import PERIOD_SECONDS
 from worker.ready_metric import METRIC_NAMESPACE as EMITTED_NAMESPACE
@@ -88,7 +88,12 @@ def test_the_worker_log_line_the_filter_expects_is_what_the_worker_writes() -> N
 
 def test_both_roles_logs_are_shipped_and_kept(synthesized: Synthesized) -> None:
     groups = agent_log_groups(synthesized)
-    assert set(groups) == {log_file("worker"), log_file("server"), RECONCILER_LOG_FILE}
+    assert set(groups) == {
+        log_file("worker"),
+        log_file("server"),
+        RECONCILER_LOG_FILE,
+        WEBHOOKS_LOG_FILE,
+    }
     for group in groups.values():
         retention = synthesized.resources("AWS::Logs::LogGroup")[group]["Properties"]
         assert retention["RetentionInDays"] > 0

@@ -261,7 +261,8 @@ def test_timeouts_are_ordered_along_the_path(synthesized: Synthesized) -> None:
 def test_settings_agree_with_the_queues_and_pass_the_apps_validation(
     synthesized: Synthesized,
 ) -> None:
-    queue_id, queue = synthesized.only("AWS::SQS::Queue", {"Properties": {"RedrivePolicy": {}}})
+    queue_id, _ = synthesized.queue_ids()
+    queue = synthesized.resource(queue_id)["Properties"]
     queues = set(synthesized.resources("AWS::SQS::Queue"))
     distributions = set(synthesized.resources("AWS::CloudFront::Distribution"))
     media = synthesized.bucket_id("BucketOwnerEnforced")

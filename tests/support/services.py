@@ -72,6 +72,8 @@ class Service:
     worker_nice: int = 0
     server: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # Other processes of the service (the reconciler, webhook delivery), by name.
+    others: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -79,10 +81,16 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def _spawn(
-        self, module: str, name: str, extra_env: dict[str, str], *, nice: int = 0
+        self,
+        module: str,
+        name: str,
+        extra_env: dict[str, str],
+        *,
+        nice: int = 0,
+        arguments: Sequence[str] = (),
     ) -> "subprocess.Popen[bytes]":
         env = os.environ | self.env | {"SHARER_BIND": f"127.0.0.1:{self.port}"} | extra_env
-        command = [sys.executable, "-m", module]
+        command = [sys.executable, "-m", module, *arguments]
         if nice:
             command = ["nice", "-n", str(nice), *command]
         log = (self.log_dir / f"{name}.log").open("ab")
@@ -110,9 +118,15 @@ class Service:
         self.workers.append(worker)
         return worker
 
+    def start_process(self, module: str, name: str, *arguments: str) -> None:
+        """Start ``python -m module arguments`` with the service's settings, logging to
+        ``name``.log (``sharer-webhooks``, ``sharer-reconcile --every``)."""
+        self.others[name] = self._spawn(module, name, {}, arguments=arguments)
+
     def stop(self) -> None:
         """SIGTERM everything, wait (bounded), then SIGKILL what is left."""
-        stop_processes([p for p in [self.server, *self.workers] if p is not None])
+        running = [self.server, *self.workers, *self.others.values()]
+        stop_processes([p for p in running if p is not None])
 
     @contextmanager
     def running(self, *, workers: int = 0) -> Iterator["Service"]:

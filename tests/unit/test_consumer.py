@@ -5,9 +5,9 @@ import time
 from collections.abc import Callable
 
 from sharer.queues import Delivery
+from sharer.queues.consumer import Consumer, ConsumerOptions
 from support.fakes import FakeQueue
 from support.waiting import wait_for
-from worker.consumer import Consumer, ConsumerOptions
 
 OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, poll_seconds=0.05)
 

@@ -1,6 +1,7 @@
 """The reconciler on fakes: which pending images it queues again, gives up on or clears,
 and how much it does per run."""
 
+import json
 import time
 
 import pytest
@@ -11,9 +12,12 @@ from sharer.formats import JPEG
 from sharer.ids import new_image_id
 from sharer.key_scheme import pending_key, status_key
 from sharer.messages import ThumbnailJob, decode_job, job_for_upload
-from sharer.pending_markers import decode_marker, marker_object
+from sharer.pending_markers import PendingMarker, decode_marker, encode_marker, marker_object
+from sharer.settings import load_settings
 from sharer.status import ImageState, decode_status, encode_status, status_for_job
+from sharer.status_documents import Announcer
 from sharer.storage import NewObject
+from sharer.webhook_events import QueuedWebhookEvents, decode_event
 from support import images
 from support.fakes import FakeQueue, FakeStorage
 
@@ -93,6 +97,23 @@ def test_after_the_last_requeue_the_image_is_marked_failed() -> None:
     assert status.state is ImageState.FAILED
     assert status.delete_token_sha256 == DIGEST  # still deletable
     assert pending_key(job.image_id) not in storage.objects
+
+
+def test_giving_up_queues_image_failed_before_the_marker_goes() -> None:
+    storage, queue, webhook_queue = FakeStorage(), FakeQueue(), FakeQueue()
+    job = _uploaded(storage, age=STALE + 1)
+    marker = marker_object(job)
+    requeued = PendingMarker(decode_marker(marker.body).job_body, MAX_REQUEUES)
+    storage.put(marker.key, encode_marker(requeued), "application/json", immutable=False)
+    storage.modified[marker.key] = time.time() - STALE - 1
+    settings = load_settings({"SHARER_SITE_URL": "https://images.example"})
+    announce = Announcer(QueuedWebhookEvents(webhook_queue), settings)
+    reconciler = PendingReconciler(storage, queue, stale_seconds=STALE, batch=10, announce=announce)
+    assert reconciler.run_once().given_up == [job.image_id]
+    (message,) = webhook_queue.messages.values()
+    event = json.loads(decode_event(message.body).payload)
+    assert (event["type"], event["data"]["id"]) == ("image.failed", job.image_id)
+    assert event["data"]["status"] == "failed"
 
 
 def test_a_marker_left_by_a_finished_job_is_cleared() -> None:

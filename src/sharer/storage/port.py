@@ -2,7 +2,7 @@
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # Image objects never change once written, so any cache may keep them for a year.
@@ -68,12 +68,18 @@ class ListedKey:
 
 @dataclass(frozen=True)
 class NewObject:
-    """One object to store with ``Storage.put_all``: ``put``'s arguments."""
+    """One object to store with ``Storage.put_all``: ``put``'s arguments, and tags.
+
+    ``tags`` are for the object store's own rules (the bucket's lifecycle backstop for
+    expiring images, ``sharer.expiry``); a store without such rules ignores them, and
+    nobody reads them back.
+    """
 
     key: str
     body: bytes
     content_type: str
     immutable: bool = True
+    tags: Mapping[str, str] | None = None
 
 
 class Storage(ABC):

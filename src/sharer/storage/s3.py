@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -66,15 +67,20 @@ class S3Storage(Storage):
 
     def put(self, key: str, body: bytes, content_type: str, *, immutable: bool = True) -> None:
         """Store the object with its Content-Type (and year-long Cache-Control if immutable)."""
+        self._put(NewObject(key, body, content_type, immutable))
+
+    def _put(self, item: NewObject) -> None:
         request: PutObjectRequestTypeDef = {
             "Bucket": self._bucket,
-            "Key": self._object_key(key),
-            "Body": body,
-            "ContentType": content_type,
+            "Key": self._object_key(item.key),
+            "Body": item.body,
+            "ContentType": item.content_type,
         }
-        if immutable:
+        if item.immutable:
             request["CacheControl"] = port.IMMUTABLE_CACHE_CONTROL
-        with self._errors("put", key):
+        if item.tags:
+            request["Tagging"] = urlencode(item.tags)
+        with self._errors("put", item.key):
             self._client.put_object(**request)
 
     def put_new(self, key: str, body: bytes, content_type: str) -> None:
@@ -100,17 +106,13 @@ class S3Storage(Storage):
         the first failure (in the objects' order) after every put has ended."""
         for item in objects:  # a refused key stops them all before anything is sent
             self._object_key(item.key)
-        if len(objects) <= 1:
-            super().put_all(objects)
+        if not objects:
             return
         # The calling thread does the first put itself, so a pair needs one pool thread.
         pool = self._executor()
-        others = [
-            pool.submit(self.put, item.key, item.body, item.content_type, immutable=item.immutable)
-            for item in objects[1:]
-        ]
+        others = [pool.submit(self._put, item) for item in objects[1:]]
         try:
-            super().put_all(objects[:1])
+            self._put(objects[0])
         finally:
             wait(others)  # whatever happens, no put is still running once this ends
         for future in others:

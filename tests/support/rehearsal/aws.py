@@ -208,6 +208,7 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
             "QueueName": logical_id,
             "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}",
         }
+    queues_by_id = dict(queues)
     # A stand-in: only its id, its ARN and its invalidations are used.
     created = account.cloudfront().create_distribution(
         DistributionConfig=distribution_config(bucket)
@@ -220,8 +221,11 @@ def provision(template: StackTemplate, account: Account, *, cdn_domain: str) -> 
         ssm.put_parameter(
             Name=parameter["Name"], Value=template.settings(role, physical), Type="String"
         )
-    (work_queue,) = (k for k, p in queues if "RedrivePolicy" in p)
-    (dead_letter_queue,) = (k for k, p in queues if "RedrivePolicy" not in p)
+    # The thumbnail jobs' pair (the webhook events have a pair of their own).
+    (work_queue,) = (k for k, p in queues if "RedrivePolicy" in p and k.startswith("JobQueues"))
+    dead_letter_queue = queues_by_id[work_queue]["RedrivePolicy"]["deadLetterTargetArn"][
+        "Fn::GetAtt"
+    ][0]
     return Provisioned(
         physical=physical,
         bucket=bucket,

@@ -1,0 +1,1 @@
+"""``sharer-webhooks``: delivers queued webhook events to the configured receiver."""
