@@ -12,7 +12,8 @@ A group runs whole on one worker, so nothing a group shares is started twice:
 
 xdist's own loadgroup reads ``xdist_group`` marks by renaming each test's node id, which
 pytest 9 no longer allows (``Node.nodeid`` is computed), so its groups silently become
-single tests; the scheduler below groups by module path instead, from the table here.
+single tests (github.com/pytest-dev/pytest-xdist/issues/1386, open); the scheduler below
+groups by module path instead, from the table here, and needs no marks.
 Groups are handed out in collection order (the Makefile passes --no-loadscope-reorder),
 which the hook at the end sets.
 """
