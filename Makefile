@@ -65,10 +65,15 @@ run: $(RUNTIME) nginx
 # CLI): the floor and the subprocess patch are in pyproject.toml's [tool.coverage].
 COVERAGE := --cov --cov-report=term:skip-covered
 
+# Two xdist workers, each running whole groups (tests/conftest.py's scheduler: a module,
+# a directory sharing a session fixture, or the tests that measure time or memory), in
+# the order conftest.py sets; pytest-cov combines the workers' and their processes' data.
+PARALLEL := -n 2 --dist loadgroup --no-loadscope-reorder
+
 ## test: the whole suite (unit, contract, end to end, pages in a browser, infrastructure),
 ## with coverage of the processes it starts; fails under the floor in pyproject.toml.
 test: $(DEV) browser nginx rehearsal-tools
-	$(BIN)/pytest -q $(COVERAGE)
+	$(BIN)/pytest -q $(PARALLEL) $(COVERAGE)
 
 ## unit: the unit and contract tests only, in parallel (well under a minute; no coverage).
 unit: $(DEV)
