@@ -13,8 +13,13 @@ _TOKEN_BYTES = 32
 
 
 def new_delete_token() -> str:
-    """A fresh token (43 URL-safe characters)."""
-    return secrets.token_urlsafe(_TOKEN_BYTES)
+    """A fresh token (43 URL-safe characters), never starting with "-"."""
+    # A token starting with "-" reads as an option to a command line's parser
+    # (`sharer delete URL --token -x...` is refused by argparse); drawing again costs
+    # less than a bit of the 256.
+    while (token := secrets.token_urlsafe(_TOKEN_BYTES)).startswith("-"):
+        pass
+    return token
 
 
 def token_digest(token: str) -> str:
