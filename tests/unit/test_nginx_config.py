@@ -23,6 +23,7 @@ VARIANTS = {
         "SHARER_LOG_LEVEL": "ERROR",
     },
     "metrics on their own address": {"SHARER_METRICS_BIND": "127.0.0.1:9100"},
+    "API keys and quotas": {"SHARER_API_KEYS": "optional", "SHARER_ADDRESS_BYTES_PER_DAY": "9"},
 }
 
 
@@ -58,3 +59,23 @@ def test_the_settings_reach_the_config(tmp_path: Path) -> None:
     assert "limit_conn sharer_per_client 9;" in text
     assert f"proxy_pass http://unix:{tmp_path}/run/gunicorn.sock:;" in text
     assert f"client_max_body_size {max_request_bytes(settings)};" in text
+
+
+@pytest.mark.parametrize(
+    ("env", "asks"),
+    [
+        ({}, False),
+        ({"SHARER_API_KEYS": "optional"}, True),
+        ({"SHARER_API_KEYS": "required"}, True),
+        ({"SHARER_ADDRESS_UPLOADS_PER_MINUTE": "5"}, True),
+        ({"SHARER_ADDRESS_BYTES_PER_DAY": "1000000"}, True),
+    ],
+)
+def test_uploads_ask_the_admission_route_only_with_keys_or_quotas(
+    tmp_path: Path, env: dict[str, str], asks: bool
+) -> None:
+    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | env)
+    text = render_nginx_config(settings, NginxPaths(tmp_path / "run"))
+
+    assert ("auth_request /_sharer_admission;" in text) is asks
+    assert ("location = /_sharer_admission {\n            internal;" in text) is asks
