@@ -6,7 +6,9 @@ before gunicorn's stock ``gthread`` worker sees it, so a slow or silent client c
 nginx connection, never a thread. It enforces the transport's bounds itself (see
 docs/security.md): the head's size, the body's size before a byte of it is read (and
 before ``100 Continue``) and while it counts a chunked body, the read timeouts, and the
-per-client connection cap. Every answer nginx gives itself is JSON with an
+per-client connection cap; with API keys or quotas on, it asks the app whether an
+upload's headers refuse it (401, 429) before it reads the body
+(``server.upload_admission``). Every answer nginx gives itself is JSON with an
 ``X-Request-Id`` and ``Cache-Control: no-store``, like the application's errors, and is
 logged as one JSON line.
 
