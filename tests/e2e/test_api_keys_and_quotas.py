@@ -360,3 +360,22 @@ def test_the_admission_route_is_not_reachable_from_outside(
     assert answer.status_code == 404
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json() == {"error": "not found"}
+
+
+def test_a_day_of_bytes_is_refused_from_the_declared_length(servers: TwoServers) -> None:
+    key = servers.new_key("small-days", "--bytes-per-day", str(UNSENT_BODY_BYTES - 1))
+
+    refused = answer_to_head(servers.a, f"Authorization: Bearer {key}")
+
+    assert refused.status == 429
+    assert "upload-bytes quota" in str(refused.json()["error"])
+    assert f'"upload-bytes";r={UNSENT_BODY_BYTES - 1};t=' in refused.headers["RateLimit"]
+
+
+def test_the_contract_order_holds_before_the_key(servers: TwoServers) -> None:
+    # 405 and 406 come before the 401, as the upload route has them.
+    not_post = requests.get(f"{servers.a.base_url}/", timeout=30)
+    not_json = upload(servers.a.base_url, jpeg(seed=10), Accept="text/html")
+
+    assert (not_post.status_code, not_post.headers["Allow"]) == (405, "POST")
+    assert not_json.status_code == 406
