@@ -16,6 +16,7 @@ from server.request_log import init_request_log
 from server.service_metrics import init_service_metrics
 from server.sharex_route import sharex_blueprint
 from server.status_route import status_blueprint
+from server.upload_admission import admission_blueprint, admission_enabled
 from server.upload_quotas import init_upload_quotas
 from server.upload_route import upload_blueprint
 from sharer.api_keys import ApiKeys
@@ -113,4 +114,6 @@ def create_app(
     app.register_blueprint(metrics_blueprint)
     if settings.serves_media:
         app.register_blueprint(media_blueprint)
+    if admission_enabled(settings):
+        app.register_blueprint(admission_blueprint)
     return app

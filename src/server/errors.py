@@ -33,17 +33,20 @@ def error_response(status: int, message: str) -> Response:
     return response
 
 
+def http_error_response(exc: HTTPException) -> Response:
+    """The JSON answer to ``exc``, with its own headers (``Allow`` on a 405,
+    ``WWW-Authenticate`` on a 401...) but not its text/html type."""
+    response = error_response(exc.code or 500, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
 def init_error_handlers(app: Flask) -> None:
     """Turn HTTP errors, backend outages and bugs into JSON answers and one log line."""
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        response = error_response(exc.code or 500, exc.description or exc.name)
-        # Keep the exception's own headers (Allow on 405), but not its text/html type.
-        for name, value in exc.get_headers():
-            if name.lower() != "content-type":
-                response.headers[name] = value
-        return response
+    app.register_error_handler(HTTPException, http_error_response)
 
     @app.errorhandler(StorageUnavailable)
     @app.errorhandler(QueueUnavailable)

@@ -6,7 +6,9 @@ before gunicorn's stock ``gthread`` worker sees it, so a slow or silent client c
 nginx connection, never a thread. It enforces the transport's bounds itself (see
 docs/security.md): the head's size, the body's size before a byte of it is read (and
 before ``100 Continue``) and while it counts a chunked body, the read timeouts, and the
-per-client connection cap. Every answer nginx gives itself is JSON with an
+per-client connection cap; with API keys or quotas on, it asks the app whether an
+upload's headers refuse it (401, 429) before it reads the body
+(``server.upload_admission``). Every answer nginx gives itself is JSON with an
 ``X-Request-Id`` and ``Cache-Control: no-store``, like the application's errors, and is
 logged as one JSON line.
 
@@ -24,6 +26,15 @@ from pathlib import Path
 from server.app import max_request_bytes
 from server.errors import ERROR_CACHE_CONTROL
 from server.request_log import CLIENT_REQUEST_ID
+from server.upload_admission import (
+    ADMISSION_PATH,
+    DECLARED_LENGTH_HEADER,
+    METHOD_HEADER,
+    OVER_QUOTA_STATUS,
+    REFUSAL_FIELDS,
+    REFUSAL_HEADER,
+    admission_enabled,
+)
 from sharer.settings import Settings
 
 # Connections one nginx worker process holds at most; idle and slow ones cost a few
@@ -258,7 +269,7 @@ http {{
         location / {{
 {to_gunicorn}
         }}
-{_metrics_elsewhere(settings)}
+{_upload_admission(settings, to_gunicorn)}{_metrics_elsewhere(settings)}
 {_error_pages(max_body)}
     }}
 {_metrics_server(settings, to_gunicorn)}}}
@@ -274,6 +285,77 @@ def _not_found(indent: str) -> str:
         f"{indent}add_header Cache-Control {ERROR_CACHE_CONTROL} always;\n"
         f"{indent}return 404 {_nginx_string(body)};"
     )
+
+
+UNAUTHORIZED = "WWW-Authenticate"
+
+
+def _header_variable(name: str) -> str:
+    """The nginx variable holding the admission's answer's header ``name``."""
+    return "$sharer_admission_" + name.lower().replace("-", "_")
+
+
+def _upload_admission(settings: Settings, to_gunicorn: str) -> str:
+    """With API keys or quotas on, ``POST /`` asks the app's admission route (through
+    auth_request, before the body is read) and is refused 401 or 429 at once."""
+    if not admission_enabled(settings):
+        return ""
+    # auth_request passes a 401's WWW-Authenticate on itself; the rest nginx keeps.
+    passed = tuple(name for name in (REFUSAL_HEADER, *REFUSAL_FIELDS) if name != UNAUTHORIZED)
+    kept = "".join(
+        f"            auth_request_set {_header_variable(name)} "
+        f"$upstream_http_{name.lower().replace('-', '_')};\n"
+        for name in passed
+    )
+
+    def refused(status: int, fields: tuple[str, ...]) -> str:
+        added = "".join(
+            f"            add_header {name} {_header_variable(name)} always;\n" for name in fields
+        )
+        return (
+            "            default_type application/json;\n"
+            "            add_header X-Request-Id $sharer_request_id always;\n"
+            f"            add_header Cache-Control {ERROR_CACHE_CONTROL} always;\n"
+            f"{added}"
+            f"            return {status} '{_header_variable(REFUSAL_HEADER)}\\n';"
+        )
+
+    rate_limit = ("RateLimit-Policy", "RateLimit")
+    return f"""
+        # API keys and quotas refuse an upload from its headers alone: nginx asks the
+        # app (server.upload_admission) before it reads the body, or sends 100 Continue.
+        location = / {{
+            auth_request {ADMISSION_PATH};
+{kept}{to_gunicorn}
+        }}
+        location = {ADMISSION_PATH} {{
+            internal;
+{to_gunicorn}
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header {METHOD_HEADER} $request_method;
+            proxy_set_header {DECLARED_LENGTH_HEADER} $content_length;
+            # From outside: a 404. The app unreachable: the upload goes on to meet the
+            # same outage (answered 503) rather than auth_request's bare 500.
+            error_page 404 @sharer_not_found;
+            error_page 502 504 = @sharer_admitted;
+        }}
+        error_page 401 @sharer_unauthorized;
+        # A status after "=" (not a bare "=") keeps nginx from sending 100 Continue.
+        error_page {OVER_QUOTA_STATUS} =429 @sharer_over_quota;
+        location @sharer_unauthorized {{
+{refused(401, rate_limit)}
+        }}
+        location @sharer_over_quota {{
+{refused(429, ("Retry-After", *rate_limit))}
+        }}
+        location @sharer_admitted {{
+            return 204;
+        }}
+        location @sharer_not_found {{
+{_not_found("            ")}
+        }}
+"""
 
 
 def _metrics_elsewhere(settings: Settings) -> str:

@@ -113,19 +113,25 @@ def init_upload_quotas(app: Flask, api_keys: ApiKeys, counters: QuotaCounters) -
     def _rate_limit_fields(response: Response) -> Response:
         if request.method != "POST" or request.endpoint != "upload.upload":
             return response
-        state = g.get("upload_quota")
-        if state is None:
-            try:
-                state = _peeked_state()
-            except STORE_DOWN as exc:
-                # The answer stands (a 406, a 413...); only its quota fields are missing.
-                log.warning(
-                    "rate-limit fields left out",
-                    extra={"request_id": request_id(), "error": repr(exc)},
-                )
-                return response
-        response.headers.update(state.fields())
+        response.headers.update(rate_limit_fields())
         return response
+
+
+def rate_limit_fields() -> dict[str, str]:
+    """The RateLimit fields of an answer to an upload: its quotas as its charge (or its
+    check) left them, else as they stand; none if the store does not answer."""
+    state: QuotaState | None = g.get("upload_quota")
+    if state is None:
+        try:
+            state = _peeked_state()
+        except STORE_DOWN as exc:
+            # The answer stands (a 406, a 413...); only its quota fields are missing.
+            log.warning(
+                "rate-limit fields left out",
+                extra={"request_id": request_id(), "error": repr(exc)},
+            )
+            return {}
+    return state.fields()
 
 
 def admit_upload() -> None:
@@ -137,10 +143,14 @@ def admit_upload() -> None:
     if not policies:
         g.upload_quota = QuotaState(uploader, (), now)
         return
-    amounts = {UPLOADS_POLICY: 1, BYTES_POLICY: request.content_length or 0}
     charges = [
-        Charge(counter, amounts[p.name], p.limit, p.window_start(now) + p.window)
-        for p, counter in zip(policies, uploader.counters(now), strict=True)
+        Charge(counter, amount, p.limit, p.window_start(now) + p.window)
+        for p, counter, amount in zip(
+            policies,
+            uploader.counters(now),
+            _amounts(policies, request.content_length),
+            strict=True,
+        )
     ]
     tally = _counters().charge(charges)
     state = QuotaState(uploader, tally.used, now)
@@ -149,11 +159,41 @@ def admit_upload() -> None:
         return
     # What refused, as the counters stand now; a counter that fell back meanwhile (a
     # racing upload taken back on another server) leaves every quota to blame.
+    _refuse(state, [c.amount for c in charges], blame_all=True)
+
+
+def peek_upload(declared: int | None) -> None:
+    """Check the request's API key (401) and its quotas (429) as :func:`admit_upload`
+    does, for an upload declaring ``declared`` bytes (None: not known), but charge
+    nothing: the upload itself is charged when the app handles it, so this only refuses
+    early what its charge would refuse; the state is kept for the answer's fields."""
+    uploader = _uploader(strict=True)
+    now = time.time()
+    used = _counters().peek(uploader.counters(now)) if uploader.policies else ()
+    state = QuotaState(uploader, used, now)
+    g.upload_quota = state
+    _refuse(state, _amounts(uploader.policies, declared), blame_all=False)
+
+
+def _amounts(policies: tuple[QuotaPolicy, ...], declared: int | None) -> list[int]:
+    """What an upload of ``declared`` bytes costs each quota (an unknown length: 0)."""
+    amounts = {UPLOADS_POLICY: 1, BYTES_POLICY: declared or 0}
+    return [amounts[p.name] for p in policies]
+
+
+def _refuse(state: QuotaState, amounts: list[int], *, blame_all: bool) -> None:
+    """Raise the 429 if adding ``amounts`` takes any quota past its limit (``blame_all``:
+    a charge refused them, so if none is past it now, every quota is to blame)."""
+    policies = state.uploader.policies
     refused = [
         p
-        for p, used, charge in zip(policies, tally.used, charges, strict=True)
-        if used + charge.amount > p.limit
-    ] or list(policies)
+        for p, used, amount in zip(policies, state.used, amounts, strict=True)
+        if used + amount > p.limit
+    ]
+    if not refused and blame_all:
+        refused = list(policies)
+    if not refused:
+        return
     for policy in refused:
         QUOTA_REFUSALS.labels(policy=policy.name).inc()
     names = " and ".join(p.name for p in refused)

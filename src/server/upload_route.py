@@ -1,10 +1,11 @@
 """``POST /``: the upload endpoint, checked in the contract's order.
 
 405 (routing) -> 406 (Accept) -> 413 (declared size, before any body is read) ->
-401 and 429 (API key and quotas, when an operator turns them on: ``server.upload_quotas``,
-still before the body is read) -> 400 (form and image) -> 202. Werkzeug's request stream
-enforces ``MAX_CONTENT_LENGTH`` while the body is read, so a chunked body without
-Content-Length is cut off at the same bound; the body is then split by ``server.form_parts``.
+401 and 429 (API key and quotas, when an operator turns them on: ``server.upload_quotas``;
+nginx gives them before reading the body, on ``server.upload_admission``'s word) ->
+400 (form and image) -> 202. Werkzeug's request stream enforces ``MAX_CONTENT_LENGTH``
+while the body is read, so a chunked body without Content-Length is cut off at the same
+bound; the body is then split by ``server.form_parts``.
 """
 
 import time

@@ -8,6 +8,7 @@ of its own (``SHARER_METRICS_BIND``).
 """
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from support import wire
 from support.client import fetch_when_ready, upload
 from support.images import jpeg
 from support.quota_store import create_quota_table
@@ -214,7 +216,10 @@ def test_metrics_parse_and_move_with_the_traffic(servers: TwoServers) -> None:
     assert moved("sharer_uploads_total", status="202") == 1
     assert moved("sharer_uploads_total", status="429") == 1
     assert moved("sharer_quota_refusals_total", policy="uploads") == 1
-    assert moved("sharer_request_duration_seconds_count", route="/") == 2
+    # The refused upload never reached the upload route: nginx refused it on the
+    # admission route's word, before its body was read.
+    assert moved("sharer_request_duration_seconds_count", route="/") == 1
+    assert moved("sharer_request_duration_seconds_count", route="/_sharer_admission") == 2
     assert moved("sharer_request_duration_seconds_count", route="/healthz") == SPREAD_REQUESTS
     assert moved("sharer_thumbnail_ready_latency_seconds_count") == 1
     assert ("sharer_queue_messages", (("state", "visible"),)) in after
@@ -224,3 +229,153 @@ def test_metrics_parse_and_move_with_the_traffic(servers: TwoServers) -> None:
     public = requests.get(f"{servers.a.base_url}/metrics", timeout=30)
     assert public.status_code == 404
     assert public.headers["Content-Type"] == "application/json"
+
+
+# A declared body the client never sends: an answer to its head alone was decided before
+# the body was read.
+UNSENT_BODY_BYTES = 500_000
+
+
+def answer_to_head(service: Service, *headers: str) -> wire.Answer:
+    """The server's answer to the head of an upload (``Expect: 100-continue``, a body of
+    UNSENT_BODY_BYTES declared and never sent); it must be the first and only one (no
+    ``100 Continue`` before it) and name each header once."""
+    head = wire.request_head(
+        b"multipart/form-data; boundary=b",
+        UNSENT_BODY_BYTES,
+        extra=b"Expect: 100-continue\r\n" + "".join(f"{h}\r\n" for h in headers).encode(),
+    )
+    with socket.create_connection(("127.0.0.1", service.port), timeout=wire.TIMEOUT) as sock:
+        sock.sendall(head)
+        raw = b""
+        deadline = time.monotonic() + wire.TIMEOUT
+        while not _whole_answer(raw):
+            assert time.monotonic() < deadline, raw
+            chunk = sock.recv(65536)
+            assert chunk, raw
+            raw += chunk
+    head_part, _, body = raw.partition(b"\r\n\r\n")
+    lines = head_part.decode("latin-1").split("\r\n")
+    assert lines[0].startswith("HTTP/1.1 4"), raw[:80]
+    fields = [
+        (name.strip(), value.strip())
+        for name, _, value in (line.partition(":") for line in lines[1:])
+    ]
+    names = [name.lower() for name, _ in fields]
+    assert len(names) == len(set(names)), fields
+    return wire.Answer(int(lines[0].split()[1]), dict(fields), body, 0.0)
+
+
+def _whole_answer(raw: bytes) -> bool:
+    head, found, body = raw.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    return len(body) >= length
+
+
+def test_over_quota_is_refused_before_the_body_is_read(servers: TwoServers) -> None:
+    key = servers.new_key("one-a-minute", "--uploads-per-minute", "1")
+    in_one_window()
+    assert upload(servers.a.base_url, jpeg(seed=9), **bearer(key)).status_code == 202
+
+    refused = answer_to_head(servers.b, f"Authorization: Bearer {key}")
+
+    assert refused.status == 429
+    assert refused.headers["Content-Type"] == "application/json"
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert refused.json() == {"error": "over your uploads quota; retry after the window resets"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["RateLimit-Policy"].startswith('"uploads";q=1;w=60, ')
+    assert refused.headers["RateLimit"].startswith('"uploads";r=0;t=')
+    # One request id for the answer, the app's line about its admission and nginx's
+    # about its answer (relayed by sharer-server: awaited, bounded).
+    expected = {("/_sharer_admission", 403), ("POST / HTTP/1.1", 429)}
+    deadline = time.monotonic() + 10
+    while (lines := logged(servers.b, refused.headers["X-Request-Id"])) != expected:
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.05)
+
+
+def logged(service: Service, request_id: str) -> set[tuple[object, object]]:
+    """What the server's log lines with ``request_id`` say: (path or request, status)."""
+    return {
+        (line.get("path") or line.get("request"), line.get("status"))
+        for line in service.logs("server")
+        if line.get("request_id") == request_id
+    }
+
+
+@pytest.mark.parametrize("sent", ["no key", "an unknown key", "a revoked key"])
+def test_a_missing_or_bad_key_is_refused_before_the_body_is_read(
+    servers: TwoServers, sent: str
+) -> None:
+    headers = []
+    if sent == "an unknown key":
+        headers = ["Authorization: Bearer mlis_not-a-key"]
+    if sent == "a revoked key":
+        key = servers.new_key("revoked-before-its-upload")
+        assert servers.admin("keys", "revoke", "revoked-before-its-upload").returncode == 0
+        headers = [f"Authorization: Bearer {key}"]
+
+    refused = answer_to_head(servers.a, *headers)
+
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer realm=uploads"
+    assert refused.headers["Content-Type"] == "application/json"
+    assert refused.headers["Cache-Control"] == "no-store"
+    reason = "send an API key" if sent == "no key" else "that API key is unknown or revoked"
+    assert str(refused.json()["error"]).startswith(reason + ": Authorization: Bearer <key>")
+
+
+def test_a_valid_key_gets_its_100_continue(servers: TwoServers) -> None:
+    key = servers.new_key("continues")
+    head = wire.request_head(
+        b"multipart/form-data; boundary=b",
+        UNSENT_BODY_BYTES,
+        extra=f"Expect: 100-continue\r\nAuthorization: Bearer {key}\r\n".encode(),
+    )
+    with socket.create_connection(("127.0.0.1", servers.a.port), timeout=wire.TIMEOUT) as sock:
+        sock.sendall(head)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_the_admission_route_is_not_reachable_from_outside(
+    servers: TwoServers, method: str
+) -> None:
+    answer = requests.request(
+        method,
+        f"{servers.a.base_url}/_sharer_admission",
+        headers={"X-Sharer-Method": "POST"},
+        timeout=30,
+    )
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json() == {"error": "not found"}
+
+
+def test_a_day_of_bytes_is_refused_from_the_declared_length(servers: TwoServers) -> None:
+    key = servers.new_key("small-days", "--bytes-per-day", str(UNSENT_BODY_BYTES - 1))
+
+    refused = answer_to_head(servers.a, f"Authorization: Bearer {key}")
+
+    assert refused.status == 429
+    assert "upload-bytes quota" in str(refused.json()["error"])
+    assert f'"upload-bytes";r={UNSENT_BODY_BYTES - 1};t=' in refused.headers["RateLimit"]
+
+
+def test_the_contract_order_holds_before_the_key(servers: TwoServers) -> None:
+    # 405 and 406 come before the 401, as the upload route has them.
+    not_post = requests.get(f"{servers.a.base_url}/", timeout=30)
+    not_json = upload(servers.a.base_url, jpeg(seed=10), Accept="text/html")
+
+    assert (not_post.status_code, not_post.headers["Allow"]) == (405, "POST")
+    assert not_json.status_code == 406

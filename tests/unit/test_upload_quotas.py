@@ -2,6 +2,7 @@
 store and counters the real SQLite ones in ``tmp_path``."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,50 @@ def test_a_store_that_does_not_answer_makes_uploads_503_and_other_answers_stand(
     assert "RateLimit" not in upload.headers
     assert refused.status_code == 406
     assert "RateLimit" not in refused.headers
+
+
+def admission(client: FlaskClient, **headers: str) -> TestResponse:
+    """nginx's subrequest for an upload with ``headers`` (see server.upload_admission)."""
+    return client.get(
+        "/_sharer_admission",
+        headers={"X-Sharer-Method": "POST", "X-Sharer-Upload-Length": "1000"} | headers,
+    )
+
+
+def test_the_admission_refuses_as_the_upload_would_and_charges_nothing(tmp_path: Path) -> None:
+    app, _ = quota_app(tmp_path, SHARER_API_KEYS="optional", SHARER_ADDRESS_UPLOADS_PER_MINUTE="1")
+    client = app.test_client()
+
+    assert admission(client).status_code == 204
+    assert admission(client).status_code == 204  # the first one charged nothing
+    assert post(client).status_code == 202
+    over = admission(client)
+    over_by_the_app = post(client)
+    bad_key = admission(client, Authorization="Bearer nope")
+    bad_key_by_the_app = post(client, Authorization="Bearer nope")
+
+    assert over.status_code == 403  # auth_request's "deny": nginx answers the 429
+    assert over_by_the_app.status_code == 429
+    assert json.loads(over.headers["X-Sharer-Refusal"]) == over_by_the_app.get_json()
+    for name in ("RateLimit-Policy", "RateLimit", "Retry-After"):
+        assert over.headers[name] == over_by_the_app.headers[name]
+    assert bad_key.status_code == bad_key_by_the_app.status_code == 401
+    assert json.loads(bad_key.headers["X-Sharer-Refusal"]) == bad_key_by_the_app.get_json()
+    assert bad_key.headers["WWW-Authenticate"] == bad_key_by_the_app.headers["WWW-Authenticate"]
+    # What the upload route answers first (405, 406) is left to it.
+    assert admission(client, **{"X-Sharer-Method": "GET"}).status_code == 204
+    assert admission(client, Accept="text/html").status_code == 204
+
+
+def test_the_admission_of_a_day_of_bytes_reads_the_declared_length(tmp_path: Path) -> None:
+    app, _ = quota_app(tmp_path, SHARER_ADDRESS_BYTES_PER_DAY="1000")
+    client = app.test_client()
+
+    assert admission(client).status_code == 204
+    assert admission(client, **{"X-Sharer-Upload-Length": "1001"}).status_code == 403
+
+
+def test_by_default_there_is_no_admission_route(tmp_path: Path) -> None:
+    app, _ = quota_app(tmp_path)
+
+    assert admission(app.test_client()).status_code == 404
