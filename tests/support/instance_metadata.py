@@ -94,6 +94,11 @@ class FakeInstanceMetadata:
         with self._lock:
             self.bodies[path] = body
 
+    def withdraw(self, path: str) -> None:
+        """Answer ``GET path`` with 404 again (a notice gone, as after a stop and start)."""
+        with self._lock:
+            self.bodies.pop(path, None)
+
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (as after its TTL)."""
         with self._lock:
