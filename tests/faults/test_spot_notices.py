@@ -127,6 +127,7 @@ def test_a_worker_started_under_a_notice_takes_no_job_and_waits_for_the_instance
     assert worker.poll() is None
     assert len(stack.logged("worker-0", "worker started")) == 1
     assert len(stack.logged("worker-0", "spot notice: stopping")) == 1
+    assert len(stack.logged("worker-0", "spot notice: waiting for the instance to go")) == 1
     assert _ready_count(stack, "worker-0") == 0
     assert stack.backends.in_flight() == 0
     _terminate(worker)
@@ -142,6 +143,13 @@ def test_a_waiting_worker_exits_when_the_notice_is_withdrawn(
     imds.interrupt(time.time() + 120)
     worker = local_stack.service.start_worker(SHARER_INSTANCE_METADATA_URL=imds.url, **POLL)
     _waits_out_the_notice(local_stack, worker)
+    # A metadata outage meanwhile: the worker keeps waiting and says so once, not per look.
+    imds.token_body = b" "
+    imds.expire_tokens()
+    assert wait_for(lambda: imds.token_requests() >= 4, timeout=10)
+    assert worker.poll() is None
+    assert len(local_stack.logged("worker-0", "instance metadata unavailable")) == 1
+    imds.token_body = None
     imds.withdraw(INSTANCE_ACTION)
     assert worker.wait(10) == 0
     assert local_stack.logged(

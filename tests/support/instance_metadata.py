@@ -104,6 +104,11 @@ class FakeInstanceMetadata:
         with self._lock:
             self.tokens.clear()
 
+    def token_requests(self) -> int:
+        """How many session tokens were asked for so far."""
+        with self._lock:
+            return sum(1 for method, _, _ in self.requests if method == "PUT")
+
     def gets(self, path: str) -> list[int]:
         """The statuses of the GETs of ``path`` so far."""
         with self._lock:
