@@ -56,6 +56,7 @@ from cdk.fleet_simulator import (
     simulate,
 )
 from sharer.queues.sqlite import SqliteQueue
+from support import images
 from support.services import Service
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,6 +75,16 @@ UPLOAD_CLIENTS = 16
 RATE_FRACTIONS = (0.4, 0.7, 1.0)
 # Receives timed for the local queue's round trip and pickup.
 RECEIVE_SAMPLES = 40
+# The small-image corpus (``--corpus small``): jobs of a few milliseconds to tens, where a
+# fixed per-job wait in the model (what it used to add) would cost most of the worker's
+# throughput, so a burst of them tells the receive loop's model from that one.
+SMALL_SIZES = ((160, 120), (200, 150), (240, 180), (320, 240))
+SMALL_PASSES = 12
+
+
+def small_corpus() -> list[bytes]:
+    """Small seeded JPEGs (``--corpus small``)."""
+    return [images.jpeg(size, seed=n, quality=85) for n, size in enumerate(SMALL_SIZES)]
 
 
 def _ready_times(service: Service) -> dict[str, tuple[float, float]]:
@@ -122,18 +133,24 @@ def _upload(base_url: str, data: bytes) -> tuple[str, float]:
     return image_id, answered
 
 
-def measure(corpus: list[bytes]) -> dict[str, Any]:
+def measure(
+    corpus: list[bytes],
+    thread_counts: tuple[int, ...] = MEASURED_THREADS,
+    passes: int = PASSES,
+    workdir: Path = WORKDIR,
+) -> dict[str, Any]:
     """Service time samples (ms) per number of jobs running at once, on the real worker."""
     samples: dict[str, list[float]] = {}
-    for threads in MEASURED_THREADS:
-        with running_service(WORKDIR / f"measure-{threads}", worker_nice=0) as service:
-            ids = {_upload(service.base_url, data)[0] for data in corpus * PASSES}
+    for threads in thread_counts:
+        with running_service(workdir / f"measure-{threads}", worker_nice=0) as service:
+            ids = {_upload(service.base_url, data)[0] for data in corpus * passes}
             service.start_worker(SHARER_WORKER_THREADS=str(threads))
             ready = _wait_ready(service, ids)
             samples[str(threads)] = sorted(round(ready[i][1] * 1000, 1) for i in ids)
         print(f"  {threads} thread(s): median {statistics.median(samples[str(threads)]):.0f} ms")
     return {
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": round(os.getloadavg()[0], 2),
         "machine": f"{CORES} cores, {os.uname().machine}",
         "cores": CORES,
         "corpus_files": len(corpus),
@@ -224,10 +241,12 @@ def validate(
     rate: float,
     seed: int,
     seconds: float = BURST_SECONDS,
+    workdir: Path = WORKDIR,
 ) -> dict[str, Any]:
     """One measured burst against N workers, and the simulator's prediction of it."""
-    receive_s, pickup_s = receive_times(WORKDIR / "receive-times")
-    with running_service(WORKDIR / f"validate-{workers}", worker_nice=0, workers=workers) as svc:
+    load_before = os.getloadavg()[0]
+    receive_s, pickup_s = receive_times(workdir / "receive-times")
+    with running_service(workdir / f"validate-{workers}", worker_nice=0, workers=workers) as svc:
         _wait_started(svc, workers)
         pids = [worker.pid for worker in svc.workers]
         began = time.monotonic()
@@ -291,6 +310,8 @@ def validate(
     return {
         "workers": workers,
         "threads_each": threads,
+        # The machine's 1-minute load average before and after the burst (shared machine).
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "rate_per_s": rate,
         "uploads": len(answers),
         "receive_ms": round(receive_s * 1000, 2),
@@ -319,13 +340,31 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, nargs="+", default=(1, 2))
     parser.add_argument("--burst-seconds", type=float, default=BURST_SECONDS)
+    parser.add_argument(
+        "--corpus",
+        choices=("benchmark", "small"),
+        default="benchmark",
+        help="the benchmark corpus, or small JPEGs (jobs of milliseconds)",
+    )
+    parser.add_argument(
+        "--measure-all-threads",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure 1..cores+1 threads (--no-...: only cores+1, what the rate needs)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=WORKDIR, help="where the services keep their data"
+    )
     options = parser.parse_args()
-    corpus = [path.read_bytes() for path in build()]
+    small = options.corpus == "small"
+    corpus = small_corpus() if small else [path.read_bytes() for path in build()]
     if options.skip_measure:
         doc = json.loads(options.output.read_text())
     else:
         print("measuring service times on the real worker")
-        doc = measure(corpus)
+        threads = MEASURED_THREADS if options.measure_all_threads else (CORES + 1,)
+        doc = measure(corpus, threads, SMALL_PASSES if small else PASSES, options.workdir)
+        doc["corpus"] = options.corpus
         options.output.write_text(json.dumps(doc, indent=1) + "\n")
     service_times = load_service_times(options.output)
     busy = service_times.by_concurrency[CORES + 1]
@@ -337,7 +376,13 @@ def main() -> None:
                 rate = fraction * capacity
                 print(f"validating {workers} worker(s) at {rate:.1f}/s, run {repeat + 1}")
                 run = validate(
-                    corpus, service_times, workers, rate, repeat + 1, options.burst_seconds
+                    corpus,
+                    service_times,
+                    workers,
+                    rate,
+                    repeat + 1,
+                    options.burst_seconds,
+                    options.workdir,
                 )
                 run["capacity_fraction"] = fraction
                 for key in ("ratio", "ratio_from_file"):

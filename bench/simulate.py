@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cdk.fleet_plots import plot_runs, plot_tradeoff
 from cdk.fleet_simulator import (
     CALIBRATION_FILE,
+    CREDIT_MODES,
     DEFAULT_INTERRUPTIONS_PER_HOUR,
     Fleet,
     Result,
@@ -189,6 +190,31 @@ def stress_rows(base: Fleet, scenarios: dict[str, Scenario], service: ServiceTim
     return rows
 
 
+# Banks of CPU credits compared for the burstable default (hours of baseline earnings
+# held by the instances present at a scenario's start; 0 is a fleet just deployed).
+CREDIT_BANKS = (0.0, 0.5, 1.0, 24.0)
+
+
+def credit_rows(base: Fleet, scenarios: dict[str, Scenario], service: ServiceTimes) -> list[str]:
+    """The default type in both credit modes, from a cold fleet to one with a day's bank."""
+    rows = [
+        "| credit mode | banked hours at the start | "
+        + " | ".join(f"{n} p99 s | {n} $/M" for n in TUNED_ON)
+        + " | surplus vCPU-h |",
+        "|---|---|" + "---|---|" * len(TUNED_ON) + "---|",
+    ]
+    for mode in CREDIT_MODES:
+        for bank in CREDIT_BANKS:
+            fleet = replace(base, credit_mode=mode, initial_credit_hours=bank)
+            runs = [simulate(scenarios[n], fleet, service) for n in TUNED_ON]
+            cells = " | ".join(
+                f"{r.percentile(99):.2f} | {dollars_per_million(r):.2f}" for r in runs
+            )
+            surplus = sum(r.surplus_vcpu_seconds for r in runs) / 3600
+            rows.append(f"| {mode} | {bank:g} | {cells} | {surplus:.2f} |")
+    return rows
+
+
 def load_scenarios() -> dict[str, Scenario]:
     """The standard scenarios, by name."""
     loaded = [
@@ -344,11 +370,22 @@ def main() -> None:
         f"Default steps and bounds ({base.fleet_min}-{base.fleet_max}); Spot rows interrupted "
         f"at {DEFAULT_INTERRUPTIONS_PER_HOUR} per Spot instance-hour; $/M is worker dollars "
         "per million uploads (instance-hours and surplus CPU credits; prices and their "
-        "sources in `cdk/instance_prices.json`, Spot prices from memory).",
+        "sources in `cdk/instance_prices.json`: every Spot price and most on-demand ones "
+        "are marked UNSOURCED there). Burstable types start cold (no banked credits); the "
+        "credit table below shows what a bank changes.",
         "",
         "![families](scaling/families.png)",
         "",
         *table,
+        "",
+        f"CPU credits of the default type ({base.instance.name}, Spot, on-demand base "
+        f"{base.on_demand_base}): in unlimited mode CPU beyond the bank is billed as surplus "
+        "credits (the same price on Spot); in standard mode it is not, and an instance "
+        "whose bank is empty runs at its baseline. A scenario starts with the fleet's "
+        "minimum in service holding the bank shown; instances launched later start with "
+        "none (no launch credits in the model).",
+        "",
+        *credit_rows(base, scenarios, service),
         "",
         "The defaults under heavier interruption rates:",
         "",

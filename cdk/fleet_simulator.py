@@ -26,9 +26,14 @@ What it models, and how (docs/scaling.md says what it cannot know):
   per instance); on the notice it stops receiving, finishes its jobs within the notice
   (or gives them back, redelivered) and is gone; the group launches a replacement.
 - **Cost**: instance-seconds (60 s minimum each) at the dated price table
-  ``cdk/instance_prices.json``, on-demand or Spot; burstable (T) instances in unlimited
-  mode earn CPU credits at their baseline from launch (no launch credits) and pay
-  surplus credits for CPU used beyond what they earned over their life.
+  ``cdk/instance_prices.json``, on-demand or Spot. Burstable (T) instances earn CPU
+  credits at their baseline from launch (no launch credits), banking at most a day's
+  earnings; the instances present at the start may hold a bank (``initial_credit_hours``
+  of earnings: a fleet that has run a while, where 0 is one just deployed or replaced).
+  In unlimited mode CPU beyond the bank is billed as surplus credits; in standard mode
+  it is not, and an instance with an empty bank runs at its baseline: a job it starts
+  then takes longer by the ratio of the vCPUs it would use to the baseline (an
+  approximation: a job already running is not slowed).
 
 Run one scenario with ``python -m cdk.fleet_simulator --scenario FILE.json`` (``--help``);
 this module imports nothing from AWS CDK.
@@ -67,6 +72,9 @@ PRICES_FILE = Path(__file__).resolve().parent / "instance_prices.json"
 CALIBRATION_FILE = REPO / "bench" / "results" / "scaling_calibration.json"
 # After the last arrival the run goes on until the queue is empty, at most this long.
 MAX_DRAIN_SECONDS = 3 * 3600
+# Burstable (T) types' credit modes; a bank holds at most a day of baseline earnings.
+CREDIT_MODES = ("unlimited", "standard")
+MAX_BANKED_HOURS = 24.0
 
 
 class SimulationInputError(ValueError):
@@ -233,6 +241,10 @@ class Fleet:
     # Spot interruptions per Spot instance-hour, and the notice they give.
     interruptions_per_hour: float = 0.0
     notice_s: float = 120.0
+    # Burstable types: "unlimited" (surplus billed) or "standard" (throttled to baseline).
+    credit_mode: str = "unlimited"
+    # Hours of baseline earnings banked by the instances present at the start.
+    initial_credit_hours: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.fleet_min <= self.fleet_max or self.fleet_max < 1:
@@ -246,6 +258,10 @@ class Fleet:
             raise SimulationInputError(f"{self.instance.name}: no Spot price in the table")
         if self.interruptions_per_hour < 0:
             raise SimulationInputError("interruptions per hour: zero or more")
+        if self.credit_mode not in CREDIT_MODES:
+            raise SimulationInputError(f"credit mode {self.credit_mode!r}: one of {CREDIT_MODES}")
+        if not 0 <= self.initial_credit_hours <= MAX_BANKED_HOURS:
+            raise SimulationInputError(f"initial credit hours: 0 to {MAX_BANKED_HOURS}")
 
 
 # Spot interruptions per Spot instance-hour in the standard runs: about one a day per
@@ -301,6 +317,8 @@ class _Instance:
     cpu_seconds: float = 0.0
     last_change: float = 0.0
     spot: bool = False
+    # CPU credits banked, vCPU-seconds; below zero: surplus owed (unlimited mode).
+    credits: float = 0.0
 
 
 @dataclass
@@ -485,7 +503,7 @@ class _Simulation:
                     self.draw(len(instance.busy) + 1)
                     if self.job_times is None
                     else self.job_times[job]
-                )
+                ) * self.throttle(instance)
                 end = start + took + self.fleet.overhead_s
                 instance.busy[job] = end
                 instance.idle -= 1
@@ -532,12 +550,15 @@ class _Simulation:
         fleet = self.fleet
         if ready:
             instance = _Instance(now, now, now, now, last_change=now)
+            if fleet.instance.baseline is not None:
+                banked = fleet.initial_credit_hours * 3600
+                instance.credits = fleet.instance.baseline * fleet.instance.vcpus * banked
         else:
             in_service = now + fleet.launch_s
             instance = _Instance(
                 now, in_service, in_service + fleet.boot_s, in_service + fleet.warmup_s
             )
-            instance.last_change = instance.serving_at
+            instance.last_change = now
         base = fleet.on_demand_base
         live = len(self.live())
         instance.spot = base is not None and live >= base
@@ -594,9 +615,28 @@ class _Simulation:
 
     def account_cpu(self, instance: _Instance, now: float) -> None:
         if now > instance.last_change:
-            used = min(len(instance.busy), self.fleet.instance.vcpus)
-            instance.cpu_seconds += used * (now - instance.last_change)
+            kind = self.fleet.instance
+            elapsed = now - instance.last_change
+            used = float(min(len(instance.busy), kind.vcpus))
+            if kind.baseline is not None:
+                earned = kind.baseline * kind.vcpus
+                if self.fleet.credit_mode == "standard" and instance.credits <= 0:
+                    used = min(used, earned)
+                instance.credits = min(
+                    instance.credits + (earned - used) * elapsed,
+                    earned * MAX_BANKED_HOURS * 3600,
+                )
+            instance.cpu_seconds += used * elapsed
             instance.last_change = now
+
+    def throttle(self, instance: _Instance) -> float:
+        """How much longer a job starting now takes: >1 on a standard-mode burstable
+        instance whose bank is empty, which runs at its baseline."""
+        kind = self.fleet.instance
+        if kind.baseline is None or self.fleet.credit_mode != "standard" or instance.credits > 0:
+            return 1.0
+        wanted = min(len(instance.busy) + 1, kind.vcpus)
+        return max(1.0, wanted / (kind.baseline * kind.vcpus))
 
     def live(self) -> list[int]:
         return [i for i, x in enumerate(self.instances) if not x.draining and x.gone_at is None]
@@ -722,9 +762,9 @@ class _Simulation:
             seconds += lifetime
             hourly = instance_type_.spot_hourly if instance.spot else instance_type_.hourly
             dollars += lifetime / 3600 * (hourly or 0.0)
-            if instance_type_.baseline is not None:
-                earned = instance_type_.baseline * instance_type_.vcpus * lifetime
-                surplus += max(0.0, instance.cpu_seconds - earned)
+            if self.fleet.credit_mode == "unlimited":
+                # Owed at the end (AWS bills what later earnings have not paid back).
+                surplus += max(0.0, -instance.credits)
         dollars += surplus / 3600 * instance_type_.surplus_credit_per_vcpu_hour
         done = [lat for lat in self.latencies if not math.isnan(lat)]
         unfinished = len(self.latencies) - len(done)
@@ -793,6 +833,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--on-demand-base", type=int, help="on-demand instances; Spot above (default: config)"
     )
     parser.add_argument("--interruptions-per-hour", type=float, help="per Spot instance-hour")
+    parser.add_argument(
+        "--credit-mode", choices=CREDIT_MODES, help="burstable types (default unlimited)"
+    )
+    parser.add_argument(
+        "--initial-credit-hours",
+        type=float,
+        help="hours of baseline earnings banked by the instances present at the start",
+    )
     costs = parser.add_argument_group("cost model (docs/cost.md)")
     costs.add_argument("--cost", action="store_true", help="dollars per million uploads")
     costs.add_argument("--rate", type=float, default=2.0, help="steady uploads per second")
@@ -820,6 +868,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             fleet = replace(fleet, on_demand_base=options.on_demand_base)
         if options.interruptions_per_hour is not None:
             fleet = replace(fleet, interruptions_per_hour=options.interruptions_per_hour)
+        if options.credit_mode is not None:
+            fleet = replace(fleet, credit_mode=options.credit_mode)
+        if options.initial_credit_hours is not None:
+            fleet = replace(fleet, initial_credit_hours=options.initial_credit_hours)
         service = load_service_times(options.calibration)
     except (OSError, json.JSONDecodeError, SimulationInputError, ScalingStepsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -72,9 +72,12 @@ def main(argv: list[str] | None = None) -> None:
         poll_seconds=min(POLL_SECONDS, settings.visibility_timeout / 3),
     )
     stop = threading.Event()
+    # Set by a signal only; a Spot notice sets ``stop`` alone.
+    terminated = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        terminated.set()
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
@@ -98,6 +101,10 @@ def main(argv: list[str] | None = None) -> None:
     consumer = Consumer(queue, processor.handle, options)
     finished = consumer.run(stop, watcher.drain_deadline if watcher else lambda: None)
     log.info("worker stopped", extra={"all_jobs_finished": finished})
+    if watcher is not None and not terminated.is_set():
+        # Stopped by a notice: exiting now would have systemd start a worker that finds
+        # the same notice and exits again, every RestartSec, until the instance goes.
+        watcher.wait_out(terminated)
     if not finished:
         # Stuck job threads cannot be joined; their messages were already released.
         logging.shutdown()

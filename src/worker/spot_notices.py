@@ -155,6 +155,26 @@ class SpotNoticeWatcher:
         thread.start()
         return thread
 
+    def wait_out(self, terminated: threading.Event) -> None:
+        """After a notice: take no job and wait until ``terminated`` (the instance going,
+        SIGTERM) or until the metadata no longer shows a notice, so the process does not
+        exit and get restarted again and again on a doomed instance. Looks every poll;
+        logs once on entry and once per change, never per look."""
+        log.info("spot notice: waiting for the instance to go")
+        unavailable = False
+        while not terminated.wait(self.poll_seconds):
+            try:
+                notice = self.metadata.notice()
+            except (OSError, HTTPException) as exc:
+                if not unavailable:
+                    log.warning("instance metadata unavailable", extra={"error": repr(exc)})
+                unavailable = True
+                continue
+            unavailable = False
+            if notice is None:
+                log.warning("spot notice withdrawn: exiting so the worker starts again")
+                return
+
     def drain_deadline(self) -> float | None:
         """The ``time.monotonic()`` by which running jobs must be done, if a notice set one."""
         with self._lock:

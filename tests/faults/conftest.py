@@ -61,6 +61,15 @@ class Stack:
         assert tally.statuses == {202: total}
         return tally.accepted
 
+    def upload_heavy_batch(self, total: int) -> list[Accepted]:
+        """``total`` uploads (all 202) of 48-megapixel flat PNGs (small files, big
+        decodes): jobs of a second or more each, so a worker on the embedded backends,
+        whose reads no proxy can hold, is surely caught holding some."""
+        payload = images.solid_png((8000, 6000))
+        tally = upload_many(self.service.base_url, [payload], concurrency=4, total=total)
+        assert tally.statuses == {202: total}
+        return tally.accepted
+
     def start_worker_holding_jobs(self, **env: str) -> "subprocess.Popen[bytes]":
         """A worker with the extra settings ``env``, once it holds a job."""
         worker = self.service.start_worker(**env)

@@ -205,3 +205,35 @@ def test_spot_above_the_base_costs_the_spot_price_and_interruptions_lose_no_job(
     # Jobs of a second finish within the notice: none waits for a redelivery.
     assert result.redelivered == 0
     assert result.percentile(99) < 5 * JOB_S
+
+
+# Burstable: 2 vCPUs at a 20 % baseline, so it earns 0.4 vCPU-seconds per second.
+BURSTABLE_TYPE = InstanceType(
+    "test.burst", vcpus=2, hourly=0.10, baseline=0.2, surplus_credit_per_vcpu_hour=0.04
+)
+# 1.5 jobs a second of one CPU-second each: 1.5 vCPUs busy, 1.1 above the baseline.
+FLAT_OUT = Scenario("flat out", 10, ((0, 1.5),))
+
+
+def test_unlimited_credits_bill_the_cpu_beyond_the_bank_and_a_bank_covers_it() -> None:
+    fleet = _fleet(instance=BURSTABLE_TYPE, threads=2, fixed=True)
+    cold = simulate(FLAT_OUT, fleet, SERVICE)
+    # About 1.1 vCPU-seconds a second beyond the earnings, for the ten minutes.
+    assert cold.surplus_vcpu_seconds == pytest.approx(1.1 * 600, rel=0.1)
+    assert cold.dollars > cold.instance_hours * BURSTABLE_TYPE.hourly
+    warm = simulate(FLAT_OUT, replace(fleet, initial_credit_hours=24), SERVICE)
+    assert warm.surplus_vcpu_seconds == 0
+    assert warm.percentile(99) == pytest.approx(cold.percentile(99))
+
+
+def test_standard_credits_bill_nothing_and_an_empty_bank_runs_at_the_baseline() -> None:
+    fleet = _fleet(instance=BURSTABLE_TYPE, threads=2, fixed=True, credit_mode="standard")
+    cold = simulate(FLAT_OUT, fleet, SERVICE)
+    assert cold.surplus_vcpu_seconds == 0
+    assert cold.dollars == pytest.approx(cold.instance_hours * BURSTABLE_TYPE.hourly)
+    # Throttled to 0.4 of 2 vCPUs, the instance falls behind and the backlog grows.
+    assert cold.percentile(99) > 60
+    # With a day's bank (far more than ten minutes need) nothing is throttled.
+    warm = simulate(FLAT_OUT, replace(fleet, initial_credit_hours=24), SERVICE)
+    unlimited = simulate(FLAT_OUT, replace(fleet, credit_mode="unlimited"), SERVICE)
+    assert warm.latencies == unlimited.latencies

@@ -94,10 +94,20 @@ class FakeInstanceMetadata:
         with self._lock:
             self.bodies[path] = body
 
+    def withdraw(self, path: str) -> None:
+        """Answer ``GET path`` with 404 again (a notice gone, as after a stop and start)."""
+        with self._lock:
+            self.bodies.pop(path, None)
+
     def expire_tokens(self) -> None:
         """Every token issued so far is refused from now on (as after its TTL)."""
         with self._lock:
             self.tokens.clear()
+
+    def token_requests(self) -> int:
+        """How many session tokens were asked for so far."""
+        with self._lock:
+            return sum(1 for method, _, _ in self.requests if method == "PUT")
 
     def gets(self, path: str) -> list[int]:
         """The statuses of the GETs of ``path`` so far."""
