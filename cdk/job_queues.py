@@ -1,10 +1,9 @@
 """The work queue and its dead-letter queue, with the numbers the worker must agree with."""
 
 from aws_cdk import Duration
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.nag import skip_checkov
+from cdk.queue_pair import add_queue_pair
 
 # A message is received this many times before SQS moves it to the dead-letter queue; the
 # worker is told the same number (SHARER_MAX_RECEIVES) so it dead-letters on the last try.
@@ -25,29 +24,12 @@ class JobQueues(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = add_queue_pair(
             self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
+            queue_id="WorkQueue",
+            dead_letter_id="DeadLetterQueue",
+            retention=RETENTION,
+            dead_letter_retention=DEAD_LETTER_RETENTION,
+            visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
+            max_receives=MAX_RECEIVES,
         )
-        self.queue = sqs.Queue(
-            self,
-            "WorkQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=RETENTION,
-            visibility_timeout=Duration.seconds(VISIBILITY_TIMEOUT_SECONDS),
-            receive_message_wait_time=Duration.seconds(20),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
-            ),
-        )
-        for queue in (self.queue, self.dead_letter_queue):
-            skip_checkov(
-                queue,
-                "CKV_AWS_27",
-                "A false positive: the queue is encrypted at rest with SQS-managed keys "
-                "(SqsManagedSseEnabled); checkov only recognises a KMS key.",
-            )

@@ -7,10 +7,9 @@ the redrive policy is only a backstop for an event that crashes the process each
 """
 
 from aws_cdk import Duration
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cdk.nag import skip_checkov
+from cdk.queue_pair import add_queue_pair
 
 # Far more receives than a day of retries takes (an hour apart at most, after the first
 # doublings), so SQS never moves an event the delivery process still retries.
@@ -27,29 +26,12 @@ class WebhookQueues(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
+        self.queue, self.dead_letter_queue = add_queue_pair(
             self,
-            "WebhookDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=WEBHOOK_DEAD_LETTER_RETENTION,
+            queue_id="WebhookQueue",
+            dead_letter_id="WebhookDeadLetterQueue",
+            retention=WEBHOOK_RETENTION,
+            dead_letter_retention=WEBHOOK_DEAD_LETTER_RETENTION,
+            visibility_timeout_seconds=WEBHOOK_VISIBILITY_TIMEOUT_SECONDS,
+            max_receives=WEBHOOK_MAX_RECEIVES,
         )
-        self.queue = sqs.Queue(
-            self,
-            "WebhookQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=WEBHOOK_RETENTION,
-            visibility_timeout=Duration.seconds(WEBHOOK_VISIBILITY_TIMEOUT_SECONDS),
-            receive_message_wait_time=Duration.seconds(20),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=WEBHOOK_MAX_RECEIVES
-            ),
-        )
-        for queue in (self.queue, self.dead_letter_queue):
-            skip_checkov(
-                queue,
-                "CKV_AWS_27",
-                "A false positive: the queue is encrypted at rest with SQS-managed keys "
-                "(SqsManagedSseEnabled); checkov only recognises a KMS key.",
-            )
