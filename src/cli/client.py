@@ -122,9 +122,11 @@ def multipart(
 class SharerClient:
     """One server's API; safe to use from several threads (a session per thread)."""
 
-    def __init__(self, server: str, policy: RetryPolicy) -> None:
+    def __init__(self, server: str, policy: RetryPolicy, *, api_key: str | None = None) -> None:
         self.server = server.rstrip("/")
         self.policy = policy
+        # Sent with uploads only: a delete is authorized by its delete token alone.
+        self.api_key = api_key
         self._local = threading.local()
 
     def _session(self) -> requests.Session:
@@ -180,7 +182,8 @@ class SharerClient:
         Every attempt for the file carries the same ``Idempotency-Key`` (a fresh UUID4 per
         file), so a retry after a lost connection or a timeout gets the first attempt's
         answer instead of making a second image. That replayed answer has no
-        ``Delete-Token``: the server gave it only with the answer that was lost."""
+        ``Delete-Token``: the server gave it only with the answer that was lost. The
+        client's API key, if it has one, goes as ``Authorization: Bearer``."""
         result = UploadResult(file=str(path))
         try:
             data = path.read_bytes()
@@ -215,7 +218,8 @@ class SharerClient:
                 "Content-Type": content_type,
                 "Accept": "application/json",
                 "Idempotency-Key": f'"{uuid.uuid4()}"',
-            },
+            }
+            | ({} if self.api_key is None else {"Authorization": f"Bearer {self.api_key}"}),
         )
         if isinstance(answer, requests.RequestException):
             result.error = f"could not reach {self.server}: {_first_line(answer)}"

@@ -30,6 +30,9 @@ from cli.untrusted import printable
 
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
 SERVER_VARIABLE = "SHARER_SERVER"
+# The API key uploads carry on a server that takes keys; from the environment only, so it
+# stays out of shell history and the process list.
+API_KEY_VARIABLE = "SHARER_API_KEY"
 # Status polling with --wait: quick first (thumbnails usually take well under a second),
 # then backing off.
 POLL_FIRST = 0.25
@@ -52,7 +55,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     env = dict(os.environ) if environ is None else environ
     args = parser(env).parse_args(argv)
     policy = RetryPolicy(attempts=args.attempts)
-    client = SharerClient(args.server, policy)
+    client = SharerClient(
+        args.server, policy, api_key=env.get(API_KEY_VARIABLE, "").strip() or None
+    )
     if args.command == "upload":
         return upload_command(client, args, sys.stdout, sys.stderr)
     return delete_command(client, args, sys.stdout)
@@ -65,7 +70,11 @@ def parser(env: dict[str, str]) -> argparse.ArgumentParser:
     server_help = f"the server (default: ${SERVER_VARIABLE}, else {DEFAULT_SERVER})"
     server = env.get(SERVER_VARIABLE, "").strip() or DEFAULT_SERVER
 
-    upload = commands.add_parser("upload", help="upload image files")
+    upload = commands.add_parser(
+        "upload",
+        help="upload image files",
+        epilog=f"On a server that takes API keys, set ${API_KEY_VARIABLE} to yours.",
+    )
     upload.add_argument("files", nargs="+", metavar="FILE", help="image files to upload")
     upload.add_argument("--server", default=server, type=_http_url, help=server_help)
     upload.add_argument("--wait", action="store_true", help="return once every image is ready")
