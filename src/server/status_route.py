@@ -30,6 +30,12 @@ class ImageExpired(Gone):
     description = "this image expired"
 
 
+class ImageTakenDown(Gone):
+    """The site's operator took the image down (``sharer-admin takedown``)."""
+
+    description = "this image was taken down by the site's operator"
+
+
 def stored_status(image_id: str) -> ImageStatus | None:
     """The status record of ``image_id``, or None if none is stored (never was, or
     deleted: the caller asks the tombstone which); ``NotFound`` for a malformed id."""
@@ -44,7 +50,8 @@ def stored_status(image_id: str) -> ImageStatus | None:
 
 def status_document(image_id: str) -> dict[str, object]:
     """The public status of ``image_id`` (the JSON the route answers); ``NotFound`` if
-    there is no such image, ``Gone`` if it was deleted (``ImageExpired`` if it expired).
+    there is no such image, ``Gone`` if it was deleted (``ImageExpired`` if it expired,
+    ``ImageTakenDown`` if the operator took it down).
     The share page is rendered from the same document."""
     status = stored_status(image_id)
     if status is None:
@@ -53,6 +60,8 @@ def status_document(image_id: str) -> dict[str, object]:
             raise NotFound("no image with that id")
         if tombstone.ending is Ending.EXPIRED:
             raise ImageExpired()
+        if tombstone.ending is Ending.TAKEN_DOWN:
+            raise ImageTakenDown()
         raise Gone("this image was deleted")
     return document_of(status, current_settings())
 

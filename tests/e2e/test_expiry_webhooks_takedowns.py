@@ -208,6 +208,9 @@ def test_an_expired_image_is_gone_everywhere(
     answer = requests.get(location, timeout=10)
     assert answer.status_code == 410
     assert answer.json()["status"] == "expired"
+    page = requests.get(f"{service.base_url}/i/{image_id}", timeout=10)
+    assert page.status_code == 410
+    assert "<h1>This image has expired</h1>" in page.text
     for name, url in urls.items():
         assert requests.get(url, timeout=10).status_code in (403, 404, 410), name
     assert _is_gone(storage, image_id, urls)
@@ -250,6 +253,9 @@ def test_a_takedown_removes_the_image_with_its_reason(
     deleted = receiver.wait_for(image_id, "image.deleted")
     assert deleted.event["data"]["status"] == "deleted"  # type: ignore[index]
     assert requests.get(f"{service.base_url}/images/{image_id}", timeout=10).status_code == 410
+    page = requests.get(f"{service.base_url}/i/{image_id}", timeout=10)
+    assert page.status_code == 410
+    assert "<h1>This image was taken down</h1>" in page.text
     for url in urls.values():
         assert requests.get(url, timeout=10).status_code in (403, 404, 410)
     assert _is_gone(storage, image_id, urls)

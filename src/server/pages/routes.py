@@ -14,7 +14,8 @@ from server.bound_backends import current_settings
 from server.errors import ERROR_CACHE_CONTROL
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.pages.srcset import image_srcset
-from server.status_route import status_document
+from server.status_route import ImageExpired, ImageTakenDown, status_document
+from sharer.deletion import Ending
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
 from sharer.formats import HEIF, ImageFormat, format_names
 
@@ -113,13 +114,18 @@ def upload_page() -> Response:
 @pages_blueprint.get("/i/<image_id>")
 def share_page(image_id: str) -> Response:
     """An image's share page with OpenGraph tags; a placeholder while it is pending;
-    404 for an unknown id, 410 for a deleted image (both HTML)."""
+    404 for an unknown id, 410 for one deleted, expired or taken down (saying which;
+    all HTML)."""
     try:
         document = status_document(image_id)
     except NotFound:
         return _page(render_template("not_found.html"), 404, ERROR_CACHE_CONTROL)
+    except ImageExpired:
+        return _gone_page(Ending.EXPIRED)
+    except ImageTakenDown:
+        return _gone_page(Ending.TAKEN_DOWN)
     except Gone:
-        return _page(render_template("deleted.html"), 410, ERROR_CACHE_CONTROL)
+        return _gone_page(Ending.DELETED)
     state = document["status"]
     html = render_template(
         "share.html",
@@ -133,6 +139,11 @@ def share_page(image_id: str) -> Response:
     )
     cache_control = CHANGING_PAGE_CACHE if state == "pending" else READY_PAGE_CACHE
     return _page(html, 200, cache_control)
+
+
+def _gone_page(ending: Ending) -> Response:
+    """The 410 page, saying why the image is gone."""
+    return _page(render_template("deleted.html", ending=ending.value), 410, ERROR_CACHE_CONTROL)
 
 
 def large_thumbnail_size(document: dict[str, object]) -> tuple[int, int] | None:
