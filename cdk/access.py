@@ -38,6 +38,16 @@ KEY_WILDCARD_REASON = (
 )
 
 
+# What a process consuming a queue does to it: receive, delete when done, hide a message
+# until its retry, and read its attributes (depth, for the self-check).
+QUEUE_CONSUMER_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+)
+
+
 def original_keys() -> list[str]:
     """Key patterns of every accepted original format."""
     return [original_key(ANY_ID, image_format) for image_format in ACCEPTED.values()]
@@ -154,12 +164,7 @@ def grant_worker(
     _grant_record_listing(role, bucket, record_prefixes())
     role.add_to_policy(
         iam.PolicyStatement(
-            actions=[
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
-            ],
+            actions=list(QUEUE_CONSUMER_ACTIONS),
             resources=[queue.queue_arn],
         )
     )
@@ -189,12 +194,7 @@ def grant_webhook_delivery(
     dead-letter one whose retries are over."""
     role.add_to_principal_policy(
         iam.PolicyStatement(
-            actions=[
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
-            ],
+            actions=list(QUEUE_CONSUMER_ACTIONS),
             resources=[webhook_queue.queue_arn],
         )
     )
