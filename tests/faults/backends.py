@@ -5,6 +5,7 @@ operator or a test needs: list stored keys, count hidden messages, read and redr
 dead letters.
 """
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,7 @@ class LocalBackends(Backends):
         assert isinstance(queue, SqliteQueue)
         self.storage, self.queue = storage, queue
         self.root: Path = storage.root
+        self._held: list[tuple[Path, Path]] = []
 
     def keys(self, prefix: str) -> list[str]:
         # Hidden names are LocalStorage's temp files, never objects.
@@ -83,6 +85,22 @@ class LocalBackends(Backends):
 
     def in_flight(self) -> int:
         return self.queue.counts().in_flight
+
+    def hold_originals(self) -> None:
+        """Put a named pipe where each original is, so a worker's read of it blocks
+        (no proxy stands between a worker and its files); the file waits aside under a
+        hidden name, which ``keys`` never lists."""
+        for path in sorted(self.root.glob("images/*/original.*")):
+            aside = path.with_name(".held-" + path.name)
+            path.rename(aside)
+            os.mkfifo(path)
+            self._held.append((aside, path))
+
+    def let_originals_through(self) -> None:
+        """Put every held original back; a read already blocked on a pipe stays blocked."""
+        for aside, path in self._held:
+            aside.replace(path)
+        self._held.clear()
 
     def dead_letters(self) -> list[DeadLetter]:
         return [DeadLetter(d.body, d.reason) for d in self.queue.dead_letters()]

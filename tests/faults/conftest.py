@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from faults.backends import AwsBackends, Backends, backends_for
+from faults.backends import AwsBackends, Backends, LocalBackends, backends_for
 from support import images
 from support.faults import FaultProxy, held
 from support.load import Accepted, upload_many
@@ -61,15 +61,6 @@ class Stack:
         assert tally.statuses == {202: total}
         return tally.accepted
 
-    def upload_heavy_batch(self, total: int) -> list[Accepted]:
-        """``total`` uploads (all 202) of 48-megapixel flat PNGs (small files, big
-        decodes): jobs of a second or more each, so a worker on the embedded backends,
-        whose reads no proxy can hold, is surely caught holding some."""
-        payload = images.solid_png((8000, 6000))
-        tally = upload_many(self.service.base_url, [payload], concurrency=4, total=total)
-        assert tally.statuses == {202: total}
-        return tally.accepted
-
     def start_worker_holding_jobs(self, **env: str) -> "subprocess.Popen[bytes]":
         """A worker with the extra settings ``env``, once it holds a job."""
         worker = self.service.start_worker(**env)
@@ -77,8 +68,12 @@ class Stack:
         return worker
 
     def start_worker_stuck_on_originals(self, **env: str) -> "subprocess.Popen[bytes]":
-        """A worker (AWS only) whose reads of originals the proxy holds for 30 s, once
-        it asked for one: its jobs cannot finish for now."""
+        """A worker whose reads of originals cannot finish for now, once it holds a job:
+        on AWS the proxy holds them for 30 s once asked; on the embedded backends each
+        original is a named pipe until ``let_originals_through``."""
+        if isinstance(self.backends, LocalBackends):
+            self.backends.hold_originals()
+            return self.start_worker_holding_jobs(**env)
         assert self.proxy is not None
         assert isinstance(self.backends, AwsBackends)
         bucket = self.backends.bucket
@@ -89,6 +84,13 @@ class Stack:
             "the worker never asked for an original"
         )
         return worker
+
+    def let_originals_through(self) -> None:
+        """Undo ``start_worker_stuck_on_originals`` for the workers started from now on."""
+        if isinstance(self.backends, LocalBackends):
+            self.backends.let_originals_through()
+        elif self.proxy is not None:
+            self.proxy.heal()
 
 
 @pytest.fixture(scope="session")

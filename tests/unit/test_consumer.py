@@ -1,8 +1,12 @@
 """The consume loop: concurrency bound, visibility kept, clean stop and release."""
 
+import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
+
+import pytest
 
 from sharer.queues import Delivery
 from sharer.queues.consumer import Consumer, ConsumerOptions
@@ -15,10 +19,15 @@ OPTIONS = ConsumerOptions(threads=2, visibility_timeout=3, grace_seconds=1.0, po
 class RunningConsumer:
     """A consumer running in its own thread until ``stop`` is called."""
 
-    def __init__(self, queue: FakeQueue, handle: Callable[[Delivery], None]) -> None:
+    def __init__(
+        self,
+        queue: FakeQueue,
+        handle: Callable[[Delivery], None],
+        options: ConsumerOptions = OPTIONS,
+    ) -> None:
         self._stop = threading.Event()
         self._outcome: list[bool] = []
-        consumer = Consumer(queue, handle, OPTIONS)
+        consumer = Consumer(queue, handle, options)
         self._thread = threading.Thread(
             target=lambda: self._outcome.append(consumer.run(self._stop))
         )
@@ -130,3 +139,55 @@ def test_a_crashing_job_leaves_its_message_for_redelivery() -> None:
     assert crashed.wait(5)
     assert consumer.stop()
     assert len(queue.messages) == 1
+
+
+class LongPollingQueue(FakeQueue):
+    """A fake that, like SQS, holds an empty receive for its whole wait."""
+
+    def receive(self, max_messages: int, wait_seconds: float) -> list[Delivery]:
+        deliveries = super().receive(max_messages, wait_seconds)
+        if not deliveries:
+            threading.Event().wait(wait_seconds)
+        return deliveries
+
+
+def _stuck_job(queue: FakeQueue) -> tuple[Callable[[Delivery], None], threading.Event]:
+    """A handler that blocks (until the test ends) and the event set once it runs."""
+    queue.send("stuck")
+    started, unblock = threading.Event(), threading.Event()
+
+    def handle(delivery: Delivery) -> None:
+        started.set()
+        unblock.wait(10)
+
+    return handle, started
+
+
+def test_a_stop_drains_at_once_when_every_thread_is_busy() -> None:
+    # One thread, busy: the loop waits for a free one, up to a 30 s poll; the stop must
+    # end that wait, or the drain (and the release) would start only 30 s later.
+    queue = FakeQueue()
+    handle, started = _stuck_job(queue)
+    options = dataclasses.replace(OPTIONS, threads=1, poll_seconds=30)
+    consumer = RunningConsumer(queue, handle, options)
+    assert started.wait(5)
+    assert not consumer.stop()  # within stop()'s 5 s join, not the 30 s poll
+    (message,) = queue.messages.values()
+    assert message.visible
+
+
+def test_the_grace_period_runs_from_the_stop_not_from_the_end_of_a_long_poll(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A receive under way when the stop comes returns only at the end of its wait; the
+    # grace period has run meanwhile, so the running job is released at once.
+    queue = LongPollingQueue()
+    handle, started = _stuck_job(queue)
+    options = dataclasses.replace(OPTIONS, poll_seconds=2.0, grace_seconds=0.5)
+    consumer = RunningConsumer(queue, handle, options)
+    assert started.wait(5)
+    time.sleep(0.2)  # the other thread's receive is now in its long poll
+    with caplog.at_level(logging.INFO, logger="sharer.worker"):
+        assert not consumer.stop()
+    (drain,) = [r for r in caplog.records if r.getMessage() == "stopping: waiting for running jobs"]
+    assert drain.__dict__["wait_s"] == 0

@@ -48,25 +48,45 @@ class Consumer:
     ) -> bool:
         """Consume until ``stop`` is set, then drain; True if every job finished in time.
 
-        Running jobs get the grace period, or less when ``drain_deadline`` gives a
-        ``time.monotonic()`` deadline (a Spot interruption's); the rest are released.
+        Running jobs get the grace period counted from the stop, or less when
+        ``drain_deadline`` gives an earlier ``time.monotonic()`` deadline (a Spot
+        interruption's); the rest are released.
         """
         drained = threading.Event()
         heartbeat = threading.Thread(
             target=self._keep_hidden, args=(drained,), name="visibility", daemon=True
         )
         heartbeat.start()
+        stopped_at: list[float] = []
+        waker = threading.Thread(
+            target=self._wake_on_stop, args=(stop, stopped_at), name="stop", daemon=True
+        )
+        waker.start()
         pool = ThreadPoolExecutor(self.options.threads, thread_name_prefix="job")
         finished = False
         try:
             self._receive_until(stop, pool)
-            finished = self._drain(drain_deadline())
+            waker.join()
+            deadline = stopped_at[0] + self.options.grace_seconds
+            notice_deadline = drain_deadline()
+            if notice_deadline is not None:
+                deadline = min(deadline, notice_deadline)
+            finished = self._drain(deadline)
         finally:
             drained.set()
             # A job still running after the grace period is not waited for: its message
             # has been released and another worker will redo it.
             pool.shutdown(wait=finished, cancel_futures=True)
         return finished
+
+    def _wake_on_stop(self, stop: threading.Event, stopped_at: list[float]) -> None:
+        # A stop must not wait for a job to end or a poll to time out before the drain
+        # begins, and the grace period runs from the stop itself: a long poll under way
+        # must not push the drain past what the service manager allows for stopping.
+        stop.wait()
+        stopped_at.append(time.monotonic())
+        with self._in_flight_lock:
+            self._in_flight_lock.notify_all()
 
     def _receive_until(self, stop: threading.Event, pool: ThreadPoolExecutor) -> None:
         outages = 0
@@ -126,12 +146,10 @@ class Consumer:
                     except Exception as exc:  # noqa: BLE001 - e.g. the job was just deleted
                         log.warning("could not extend visibility", extra={"error": repr(exc)})
 
-    def _drain(self, deadline: float | None) -> bool:
+    def _drain(self, deadline: float) -> bool:
         with self._in_flight_lock:
             running = dict(self._in_flight)
-        grace = self.options.grace_seconds
-        if deadline is not None:
-            grace = max(0.0, min(grace, deadline - time.monotonic()))
+        grace = max(0.0, deadline - time.monotonic())
         if running:
             log.info(
                 "stopping: waiting for running jobs", extra={"jobs": len(running), "wait_s": grace}
