@@ -11,7 +11,8 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from sharer.formats import JPEG, ImageFormat, open_image
+from sharer.formats import JPEG, ImageFormat
+from sharer.image_decoding import open_image
 from sharer.messages import PlannedThumbnail
 from worker import thumbnails
 

@@ -28,16 +28,8 @@ from typing import Literal
 from PIL import Image, ImageFile
 
 from server.containers import Malformed, WalkedImage, walk_container
-from sharer.formats import (
-    ACCEPTED,
-    DECODE_ERRORS,
-    SNIFF_BYTES,
-    Animation,
-    ImageFormat,
-    format_names,
-    open_image,
-    sniff,
-)
+from sharer.formats import ACCEPTED, SNIFF_BYTES, Animation, ImageFormat, format_names, sniff
+from sharer.image_decoding import DECODE_ERRORS, open_image
 
 Reason = Literal["empty", "unsupported_format", "too_many_pixels", "too_many_frames", "undecodable"]
 

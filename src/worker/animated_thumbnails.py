@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from sharer.formats import DECODE_ERRORS, Animation, ImageFormat, open_image
+from sharer.formats import Animation, ImageFormat
+from sharer.image_decoding import DECODE_ERRORS, open_image
 from sharer.messages import PlannedThumbnail
 from worker.colour import to_srgb
 from worker.thumbnails import (

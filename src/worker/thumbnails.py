@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image
 
-from sharer.formats import AVIF, DECODE_ERRORS, JPEG, WEBP, ImageFormat, open_image
+from sharer.formats import AVIF, JPEG, WEBP, ImageFormat
+from sharer.image_decoding import DECODE_ERRORS, open_image
 from sharer.messages import PlannedThumbnail
 from sharer.thumbnail_variants import variants_of
 from worker.colour import to_srgb

@@ -24,8 +24,9 @@ from hypothesis import settings
 from PIL import Image
 
 from server.inspection import InvalidImage, inspect_upload
-from sharer.formats import ACCEPTED, DECODE_ERRORS, SNIFF_BYTES, ImageFormat, sniff
+from sharer.formats import ACCEPTED, SNIFF_BYTES, ImageFormat, sniff
 from sharer.ids import new_image_id
+from sharer.image_decoding import DECODE_ERRORS
 from sharer.messages import job_for_upload
 from support.mutations import CorpusFile, differential_corpus
 from worker.processing import render_for_job

@@ -18,7 +18,8 @@ from typing import Literal
 from PIL import Image
 
 from server.inspection import InvalidImage, inspect_upload
-from sharer.formats import DECODE_ERRORS, ImageFormat, open_image, thumbnail_format
+from sharer.formats import ImageFormat, thumbnail_format
+from sharer.image_decoding import DECODE_ERRORS, open_image
 from sharer.messages import PlannedThumbnail
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 from worker.thumbnails import ThumbnailError, make_thumbnails

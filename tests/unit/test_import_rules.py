@@ -4,7 +4,9 @@ The shared package imports no process package; the server, the worker and the re
 import only the shared package (never each other); the CLI is an HTTP client of the API
 and imports nothing of the project; the CDK app takes only the key scheme from ``src``,
 so the code and the IAM policies cannot disagree about keys, and nothing else of the
-application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis.
+application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis. The rules see
+only the project's own imports; what synthesis loads from elsewhere is seen by importing
+the CDK app in a fresh interpreter.
 """
 
 import ast
@@ -12,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.fresh_interpreter import packages_loaded_by
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset(
@@ -29,6 +33,8 @@ KEY_SCHEME = frozenset(
         "sharer.thumbnail_variants",
     )
 )
+# What synthesis must not load: the web framework, the AWS SDK and any image decoder.
+NOT_LOADED_AT_SYNTHESIS = frozenset(("PIL", "pi_heif", "flask", "boto3"))
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
@@ -123,3 +129,14 @@ def test_every_package_in_src_has_a_rule() -> None:
     # A new package would otherwise import what it liked, unseen by the rules above.
     packages = {path.parent.name for path in (REPO_ROOT / "src").glob("*/__init__.py")}
     assert packages == set(ALLOWED_PACKAGES) - {"cdk"}
+
+
+def test_synthesis_loads_no_pillow_flask_or_boto3() -> None:
+    loaded = packages_loaded_by("app")  # the CDK app, and through it cdk.stack
+    assert {"aws_cdk", "cdk"} <= loaded  # the stack was imported, not just the app
+    assert loaded & NOT_LOADED_AT_SYNTHESIS == set()
+
+
+def test_the_probe_sees_the_decoders_where_they_are_imported() -> None:
+    # Without this a probe that saw nothing would pass the test above.
+    assert {"PIL", "pi_heif"} <= packages_loaded_by("sharer.image_decoding")

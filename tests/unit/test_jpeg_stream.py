@@ -15,7 +15,8 @@ from PIL import Image
 
 from server.containers.jpeg import EOI, SOS, jpeg_segments, jpeg_skeleton
 from server.inspection import InvalidImage, inspect_upload
-from sharer.formats import DECODE_ERRORS, JPEG, open_image
+from sharer.formats import JPEG
+from sharer.image_decoding import DECODE_ERRORS, open_image
 from support import images
 
 CAP = 50_000_000

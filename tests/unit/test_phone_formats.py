@@ -14,18 +14,8 @@ from server.containers import heif, isobmff
 from server.containers.walked import Malformed
 from server.inspection import InvalidImage, UploadedImage, inspect_upload, unsupported_message
 from server.privacy import strip_metadata
-from sharer.formats import (
-    ACCEPTED,
-    AVIF,
-    HEIF,
-    JPEG,
-    PNG,
-    WEBP,
-    Animation,
-    ImageFormat,
-    open_image,
-    sniff,
-)
+from sharer.formats import ACCEPTED, AVIF, HEIF, JPEG, PNG, WEBP, Animation, ImageFormat, sniff
+from sharer.image_decoding import open_image
 from sharer.messages import PlannedThumbnail
 from support import hostile_images, images
 from worker.thumbnails import make_thumbnails

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageStat
 
-from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, open_image, sniff
+from sharer.formats import GIF, JPEG, PNG, WEBP, ImageFormat, sniff
+from sharer.image_decoding import open_image
 from sharer.messages import PlannedThumbnail
 from sharer.thumbnail_sizes import ThumbnailSize
 from support import hostile_images, images

@@ -26,7 +26,8 @@ from PIL import Image
 
 from server.containers.exif import orientation_tiff, read_orientation
 from server.containers.walked import Container, Malformed, WalkedImage
-from sharer.formats import JPEG, open_image
+from sharer.formats import JPEG
+from sharer.image_decoding import open_image
 
 EOI, SOS = 0xD9, 0xDA
 _COM = 0xFE
