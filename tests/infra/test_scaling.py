@@ -7,7 +7,6 @@ import pytest
 from aws_cdk.assertions import Capture
 from cdk_synthesis import REPO_ROOT, Synthesized
 
-from cdk.metric_math import evaluate
 from cdk.scaling import (
     DEFAULT_STEPS,
     ScalingSteps,
@@ -16,6 +15,7 @@ from cdk.scaling import (
     next_capacity,
     steps_from_json,
 )
+from fleet_model.metric_math import evaluate
 
 _METRIC_NAMES = {
     "ApproximateNumberOfMessagesVisible": "visible",

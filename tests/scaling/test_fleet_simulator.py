@@ -7,15 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from cdk.fleet_simulator import (
-    Fleet,
-    InstanceType,
-    Scenario,
-    ServiceTimes,
-    default_fleet,
-    simulate,
-)
-from cdk.metric_math import evaluate
 from cdk.scaling import (
     DEFAULT_STEPS,
     PERIOD_SECONDS,
@@ -24,6 +15,15 @@ from cdk.scaling import (
     next_capacity,
     steps_from_json,
 )
+from fleet_model.fleet_simulator import (
+    Fleet,
+    InstanceType,
+    Scenario,
+    ServiceTimes,
+    default_fleet,
+    simulate,
+)
+from fleet_model.metric_math import evaluate
 
 JOB_S = 1.0
 # Not burstable, so the cost is the instance-hours alone.
@@ -165,11 +165,13 @@ def test_a_replayed_run_gives_each_job_its_own_measured_time() -> None:
     assert result.latencies == pytest.approx([5.0, 7.0, 9.0, 5.0 - 0.3 + 2.0])
 
 
-def test_the_simulator_imports_nothing_from_aws_cdk() -> None:
-    # A fresh interpreter, so modules other tests loaded do not hide an import.
+def test_the_command_imports_nothing_from_aws_cdk_and_plots_only_when_asked() -> None:
+    # A fresh interpreter, so modules other tests loaded do not hide an import. The
+    # simulator never imports its plots (they import its results): matplotlib stays out.
     probe = (
-        "import sys, cdk.fleet_simulator, cdk.metric_math; "
-        "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs') for m in sys.modules))"
+        "import sys, fleet_model.command, fleet_model.metric_math; "
+        "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs', 'matplotlib') "
+        "or m == 'fleet_model.fleet_plots' for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
 
