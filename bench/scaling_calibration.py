@@ -47,14 +47,12 @@ from corpus import build
 from service_load import multipart_body
 from service_processes import running_service
 
-from fleet_model.fleet_simulator import (
-    Fleet,
+from fleet_model.fleet_simulator import Fleet, default_fleet, simulate
+from fleet_model.simulation_inputs import (
     InstanceType,
     Scenario,
     ServiceTimes,
-    default_fleet,
     load_service_times,
-    simulate,
 )
 from sharer.queues.sqlite import SqliteQueue
 from support import images

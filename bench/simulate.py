@@ -26,14 +26,16 @@ from fleet_model.fleet_simulator import (
     DEFAULT_INTERRUPTIONS_PER_HOUR,
     Fleet,
     Result,
-    Scenario,
-    ServiceTimes,
     TargetTracking,
     default_fleet,
+    simulate,
+)
+from fleet_model.simulation_inputs import (
+    Scenario,
+    ServiceTimes,
     instance_type,
     load_service_times,
     scenario_from_json,
-    simulate,
 )
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,16 +26,13 @@ from fleet_model.cost_model import (
     server_dollars_per_hour,
     table,
 )
-from fleet_model.fleet_simulator import (
-    CREDIT_MODES,
-    Result,
+from fleet_model.fleet_simulator import CREDIT_MODES, Result, default_fleet, simulate
+from fleet_model.simulation_inputs import (
     Scenario,
     SimulationInputError,
-    default_fleet,
     instance_type,
     load_service_times,
     scenario_from_json,
-    simulate,
 )
 
 

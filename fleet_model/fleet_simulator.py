@@ -36,20 +36,18 @@ What it models, and how (docs/scaling.md says what it cannot know):
   then takes longer by the ratio of the vCPUs it would use to the baseline (an
   approximation: a job already running is not slowed).
 
-The command line (``python -m fleet_model``) is ``fleet_model/command.py``; this module
-imports nothing from AWS CDK, nor the plots or the cost model.
+Its inputs are read and checked in ``fleet_model/simulation_inputs.py``; the command line
+(``python -m fleet_model``) is ``fleet_model/command.py``. This module imports nothing
+from AWS CDK, nor the plots or the cost model.
 """
 
 import heapq
-import itertools
-import json
 import math
 import random
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cdk.config import DeployConfig
@@ -64,135 +62,19 @@ from cdk.scaling import (
     next_capacity,
 )
 from fleet_model.metric_math import compile_expression
+from fleet_model.simulation_inputs import (
+    InstanceType,
+    Scenario,
+    ServiceTimes,
+    SimulationInputError,
+    instance_type,
+)
 
-PRICES_FILE = Path(__file__).resolve().parent / "instance_prices.json"
 # After the last arrival the run goes on until the queue is empty, at most this long.
 MAX_DRAIN_SECONDS = 3 * 3600
 # Burstable (T) types' credit modes; a bank holds at most a day of baseline earnings.
 CREDIT_MODES = ("unlimited", "standard")
 MAX_BANKED_HOURS = 24.0
-
-
-class SimulationInputError(ValueError):
-    """A scenario, calibration or option the simulator cannot run; the message says which."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """Upload rate over time: ``rate`` is ``((minute, uploads_per_second), ...)``, linear
-    between points and flat after the last one."""
-
-    name: str
-    minutes: float
-    rate: tuple[tuple[float, float], ...]
-
-    def __post_init__(self) -> None:
-        if self.minutes <= 0:
-            raise SimulationInputError(f"scenario {self.name!r}: minutes must be positive")
-        if not self.rate:
-            raise SimulationInputError(f"scenario {self.name!r}: rate needs at least one point")
-        minutes = [m for m, _ in self.rate]
-        if minutes != sorted(minutes) or minutes[0] != 0:
-            raise SimulationInputError(
-                f"scenario {self.name!r}: rate points must start at minute 0, in order"
-            )
-        if any(r < 0 for _, r in self.rate):
-            raise SimulationInputError(f"scenario {self.name!r}: a rate is negative")
-
-    def rate_at(self, seconds: float) -> float:
-        """Uploads per second at ``seconds`` into the scenario."""
-        minute = seconds / 60
-        points = self.rate
-        for (m0, r0), (m1, r1) in itertools.pairwise(points):
-            if m0 <= minute < m1:
-                return r0 + (r1 - r0) * (minute - m0) / (m1 - m0)
-        return points[-1][1]
-
-    @property
-    def peak(self) -> float:
-        """The highest rate anywhere in the scenario."""
-        return max(r for _, r in self.rate)
-
-
-def scenario_from_json(doc: Any) -> Scenario:
-    """Parse ``{"name": ..., "minutes": ..., "rate": [[minute, uploads_per_second], ...]}``."""
-    if not isinstance(doc, dict):
-        raise SimulationInputError("scenario: not a JSON object")
-    unknown = set(doc) - {"name", "minutes", "rate"}
-    if unknown:
-        raise SimulationInputError(f"scenario: unknown field(s) {sorted(unknown)}")
-    try:
-        points = tuple((float(m), float(r)) for m, r in doc["rate"])
-        return Scenario(str(doc["name"]), float(doc["minutes"]), points)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, SimulationInputError):
-            raise
-        raise SimulationInputError(f"scenario: {exc!r} (need name, minutes, rate)") from exc
-
-
-@dataclass(frozen=True)
-class InstanceType:
-    """An EC2 instance type's size and price; ``baseline`` per vCPU for burstable types."""
-
-    name: str
-    vcpus: int
-    hourly: float
-    baseline: float | None
-    surplus_credit_per_vcpu_hour: float
-    # None: no Spot price known; such a type runs on-demand only.
-    spot_hourly: float | None = None
-
-
-def instance_type(name: str, prices: Path = PRICES_FILE) -> InstanceType:
-    """Look ``name`` up in the dated price table."""
-    table = json.loads(prices.read_text())
-    try:
-        row = table["types"][name]
-    except KeyError:
-        known = ", ".join(sorted(table["types"]))
-        raise SimulationInputError(f"instance type {name!r} is not priced ({known})") from None
-    return InstanceType(
-        name,
-        row["vcpus"],
-        row["hourly"],
-        row["baseline"],
-        table["surplus_credit_per_vcpu_hour"],
-        row.get("spot_hourly"),
-    )
-
-
-@dataclass(frozen=True)
-class ServiceTimes:
-    """Measured seconds per job by jobs running at once, on a machine of ``cores`` cores."""
-
-    cores: int
-    by_concurrency: dict[int, tuple[float, ...]]
-
-    def sampler(self, vcpus: int, rng: random.Random) -> Callable[[int], float]:
-        """Draw a job's time on a ``vcpus`` instance running ``busy`` jobs (itself included).
-
-        The machine's measurement at the same jobs per core stands in for the instance,
-        which assumes one of its vCPUs is as fast as one core here.
-        """
-        measured = sorted(self.by_concurrency)
-
-        def draw(busy: int) -> float:
-            per_core_here = math.ceil(busy * self.cores / vcpus)
-            key = min((k for k in measured if k >= per_core_here), default=measured[-1])
-            scale = per_core_here / key if per_core_here > key else 1.0
-            return rng.choice(self.by_concurrency[key]) * scale
-
-        return draw
-
-
-def load_service_times(path: Path) -> ServiceTimes:
-    """The service times in a calibration file written by ``bench/scaling_calibration.py``."""
-    try:
-        doc = json.loads(path.read_text())
-        samples = {int(k): tuple(v / 1000 for v in ms) for k, ms in doc["service_ms"].items()}
-        return ServiceTimes(int(doc["cores"]), samples)
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise SimulationInputError(f"calibration file {path}: {exc!r}") from exc
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,9 @@ from cdk.scaling import (
     next_capacity,
     steps_from_json,
 )
-from fleet_model.fleet_simulator import (
-    Fleet,
-    InstanceType,
-    Scenario,
-    ServiceTimes,
-    default_fleet,
-    simulate,
-)
+from fleet_model.fleet_simulator import Fleet, default_fleet, simulate
 from fleet_model.metric_math import evaluate
+from fleet_model.simulation_inputs import InstanceType, Scenario, ServiceTimes
 
 JOB_S = 1.0
 # Not burstable, so the cost is the instance-hours alone.
