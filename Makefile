@@ -114,7 +114,7 @@ rehearsal-tools:
 rehearse: $(DEV) nginx rehearsal-tools
 	$(BIN)/python bench/rehearse.py
 
-PYTHON_SOURCES := src tests cdk app.py bench
+PYTHON_SOURCES := src tests cdk fleet_model app.py bench
 
 # Every test directory but infra, which is type-checked with the CDK app.
 CHECKED_TESTS := $(filter-out tests/infra/ tests/__pycache__/,$(wildcard tests/*/))
@@ -125,10 +125,11 @@ lint: $(DEV)
 	$(BIN)/ruff format --check $(PYTHON_SOURCES)
 	@$(MAKE) --no-print-directory mypy mypy-cdk
 
-## mypy: strict mypy of src, then of the tests and bench (but tests/infra).
+## mypy: strict mypy of src, then of the fleet model, the tests and bench (but tests/infra).
 mypy: $(DEV)
 	$(BIN)/mypy
-	MYPYPATH=src:tests:bench $(BIN)/mypy --strict --explicit-package-bases $(CHECKED_TESTS) bench
+	MYPYPATH=src:tests:bench $(BIN)/mypy --strict --explicit-package-bases \
+		fleet_model $(CHECKED_TESTS) bench
 
 ## mypy-cdk: strict mypy of the CDK app and tests/infra, apart because aws_cdk's types are large.
 mypy-cdk: $(DEV)
@@ -175,11 +176,14 @@ $(SIMULATE): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,simulate]'
 	touch $@ $(RUNTIME)
 
+# The fleet model (fleet_model/) reads its calibration from the path it is given: this one.
+SCALING_CALIBRATION := bench/results/scaling_calibration.json
+
 ## simulate: calibrate the fleet simulator on real processes, run the scaling scenarios;
 ## tables and plots in bench/results/scaling.md (a few minutes, never part of make test).
 simulate: $(SIMULATE)
-	$(BIN)/python bench/scaling_calibration.py
-	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/scaling_calibration.py --output $(SCALING_CALIBRATION)
+	$(BIN)/python bench/simulate.py --calibration $(SCALING_CALIBRATION)
 
 ## soak: 10 minutes of uploads with a worker SIGKILLed every minute (not in make test).
 soak: $(DEV)

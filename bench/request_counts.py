@@ -14,7 +14,8 @@ began within it:
 - **idle**: ``ReceiveMessage`` calls of one idle worker over a minute (long polls).
 
 Thumbnail sizes are read from the bucket, for the bytes a view sends. Writes
-``bench/results/request_counts.json``, which ``cdk/cost_model.py`` reads.
+``bench/results/request_counts.json``, which the cost model reads when given its path
+(``python -m fleet_model --cost --request-counts``, docs/cost.md).
 
     .venv/bin/python bench/request_counts.py [--uploads 5]
 """

@@ -3,7 +3,9 @@
 1. **Service times** (``measure``): the real server takes the benchmark corpus' uploads
    with no worker running; then one real worker with ``threads`` threads drains them, and
    its "thumbnails ready" log lines give each job's time with that many jobs running at
-   once. Written to ``bench/results/scaling_calibration.json``, which the simulator reads.
+   once. Written to the ``--output`` file (``make simulate``: the Makefile's
+   ``SCALING_CALIBRATION``, ``bench/results/scaling_calibration.json``), which the
+   simulator reads.
 2. **Validation** (``validate``): the server and N real workers (the product's default
    threads) on loopback take a Poisson burst of uploads at a known rate; each upload's
    202 -> ready latency is the client's 202 time to the worker's ready log line (one
@@ -20,13 +22,13 @@ model adds it). Logged during the burst, it also holds the cores the server and 
 load generator took meanwhile, which the calibration file's times (measured with
 nothing else running) do not: the "from file" column shows that gap and is not the check.
 
-    .venv/bin/python bench/scaling_calibration.py [--repeats 3] [--skip-measure]
+    .venv/bin/python bench/scaling_calibration.py --output FILE [--repeats 3] [--skip-measure]
 """
 
 import sys
 from pathlib import Path
 
-# The simulator lives in the CDK app's package, at the repository's root.
+# The fleet model and the CDK app's policy live at the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
@@ -45,15 +47,12 @@ from corpus import build
 from service_load import multipart_body
 from service_processes import running_service
 
-from cdk.fleet_simulator import (
-    CALIBRATION_FILE,
-    Fleet,
+from fleet_model.fleet_simulator import Fleet, default_fleet, simulate
+from fleet_model.simulation_inputs import (
     InstanceType,
     Scenario,
     ServiceTimes,
-    default_fleet,
     load_service_times,
-    simulate,
 )
 from sharer.queues.sqlite import SqliteQueue
 from support import images
@@ -330,7 +329,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1, help="validation runs per N and rate")
     parser.add_argument("--skip-measure", action="store_true", help="reuse the calibration file")
-    parser.add_argument("--output", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument(
+        "--output", type=Path, required=True, help="the calibration file to write (or reuse)"
+    )
     parser.add_argument(
         "--fractions",
         type=float,

@@ -1,39 +1,42 @@
 """`make simulate`: the standard scenarios against the default policy and alternatives.
 
-Reads the calibration file (``bench/scaling_calibration.py`` writes it), runs every
-scenario in ``bench/scenarios/`` with the default steps and the alternatives side by
-side, searches a grid of step tables and fleet bounds for the cheapest one that keeps the
-p99 202 -> ready latency within the objective up to the 10x burst, and writes
-``bench/results/scaling.md`` with one PNG per scenario and the cost/p99 trade-off.
+Reads the calibration file it is given (``bench/scaling_calibration.py`` writes it; the
+Makefile's ``simulate`` target names it), runs every scenario in ``bench/scenarios/``
+with the default steps and the alternatives side by side, searches a grid of step tables
+and fleet bounds for the cheapest one that keeps the p99 202 -> ready latency within the
+objective up to the 10x burst, and writes ``bench/results/scaling.md`` with one PNG per
+scenario and the cost/p99 trade-off.
 
-    .venv/bin/python bench/simulate.py
+    .venv/bin/python bench/simulate.py --calibration bench/results/scaling_calibration.json
 """
 
+import argparse
 import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-# The simulator lives in the CDK app's package, at the repository's root.
+# The fleet model and the CDK app's policy live at the repository's root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cdk.fleet_plots import plot_runs, plot_tradeoff
-from cdk.fleet_simulator import (
-    CALIBRATION_FILE,
+from cdk.scaling import ScalingSteps, Step
+from fleet_model.fleet_plots import plot_runs, plot_tradeoff
+from fleet_model.fleet_simulator import (
     CREDIT_MODES,
     DEFAULT_INTERRUPTIONS_PER_HOUR,
     Fleet,
     Result,
-    Scenario,
-    ServiceTimes,
     TargetTracking,
     default_fleet,
+    simulate,
+)
+from fleet_model.simulation_inputs import (
+    Scenario,
+    ServiceTimes,
     instance_type,
     load_service_times,
     scenario_from_json,
-    simulate,
 )
-from cdk.scaling import ScalingSteps, Step
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "bench" / "scenarios"
@@ -309,7 +312,12 @@ def calibration_table(path: Path) -> list[str]:
 
 def main() -> None:
     """Run everything and write the report and plots."""
-    service = load_service_times()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--calibration", type=Path, required=True, help="bench/scaling_calibration.py's output"
+    )
+    calibration = parser.parse_args().calibration
+    service = load_service_times(calibration)
     scenarios = load_scenarios()
     base = default_fleet()
     PLOTS.mkdir(parents=True, exist_ok=True)
@@ -319,11 +327,12 @@ def main() -> None:
     lines = [
         "# Scaling simulation: the standard scenarios",
         "",
-        "Written by `make simulate` (`bench/simulate.py`, model in `cdk/fleet_simulator.py`, "
+        "Written by `make simulate` (`bench/simulate.py`, model in "
+        "`fleet_model/fleet_simulator.py`, "
         "method and assumptions in [docs/scaling.md](../../docs/scaling.md)). Latency is "
         "202 -> ready, in seconds; the objective is the stack's `latencyObjectiveSeconds` "
         f"({base.instance.name}, {base.threads} worker threads, prices of "
-        "`cdk/instance_prices.json`). Seed 1.",
+        "`fleet_model/instance_prices.json`). Seed 1.",
         "",
         "## Calibration: the simulator against real processes on this machine",
         "",
@@ -333,7 +342,7 @@ def main() -> None:
         "nothing else running, while the server and load generator share the cores during",
         "a burst). Rates are 0.4, 0.7 and 1.0 of one worker's throughput, each repeated.",
         "",
-        *calibration_table(CALIBRATION_FILE),
+        *calibration_table(calibration),
         "",
     ]
     for name, scenario in scenarios.items():
@@ -370,7 +379,7 @@ def main() -> None:
         f"Default steps and bounds ({base.fleet_min}-{base.fleet_max}); Spot rows interrupted "
         f"at {DEFAULT_INTERRUPTIONS_PER_HOUR} per Spot instance-hour; $/M is worker dollars "
         "per million uploads (instance-hours and surplus CPU credits; prices and their "
-        "sources in `cdk/instance_prices.json`: every Spot price and most on-demand ones "
+        "sources in `fleet_model/instance_prices.json`: every Spot price and most on-demand ones "
         "are marked UNSOURCED there). Burstable types start cold (no banked credits); the "
         "credit table below shows what a bank changes.",
         "",

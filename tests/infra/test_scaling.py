@@ -7,7 +7,6 @@ import pytest
 from aws_cdk.assertions import Capture
 from cdk_synthesis import Synthesized
 
-from cdk.metric_math import evaluate
 from cdk.scaling import (
     DEFAULT_STEPS,
     ScalingStepsError,
@@ -15,6 +14,7 @@ from cdk.scaling import (
     next_capacity,
     steps_from_json,
 )
+from fleet_model.metric_math import evaluate
 from support.fresh_interpreter import packages_loaded_by
 
 _METRIC_NAMES = {

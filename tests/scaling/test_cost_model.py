@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cdk.cost_model import (
+from fleet_model.command import main
+from fleet_model.cost_model import (
     SERVICE_PRICES_FILE,
     Compute,
     Traffic,
@@ -13,7 +14,6 @@ from cdk.cost_model import (
     on_the_fly_per_million,
     per_million,
 )
-from cdk.fleet_simulator import main
 
 COUNTS = {
     "requests": {
@@ -69,9 +69,20 @@ def test_the_on_the_fly_design_pays_per_cache_miss_and_stores_originals_only() -
     assert cold["S3 storage, one month (originals only)"] == pytest.approx(storage)
 
 
-def test_the_command_prints_both_tables(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_the_command_prints_both_tables(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    measured_calibration: Path,
+    measured_request_counts: Path,
+) -> None:
     out = tmp_path / "cost.json"
-    assert main(["--cost", "--rate", "1", "--views", "5", "--json", str(out)]) == 0
+    measured = [
+        "--calibration",
+        str(measured_calibration),
+        "--request-counts",
+        str(measured_request_counts),
+    ]
+    assert main(["--cost", "--rate", "1", "--views", "5", "--json", str(out), *measured]) == 0
     printed = capsys.readouterr().out
     assert "this design" in printed
     assert "on-the-fly" in printed

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cdk.fleet_simulator import main
+from fleet_model.command import main
 
 
 def _scenario(tmp_path: Path, doc: object) -> Path:
@@ -17,9 +17,16 @@ def _scenario(tmp_path: Path, doc: object) -> Path:
 GOOD = {"name": "short", "minutes": 5, "rate": [[0, 1], [2, 3]]}
 
 
-def test_a_run_writes_its_summary_and_time_series(tmp_path: Path) -> None:
+def _run(tmp_path: Path, calibration: Path, doc: object, *options: str) -> int:
+    scenario = _scenario(tmp_path, doc)
+    return main(["--scenario", str(scenario), "--calibration", str(calibration), *options])
+
+
+def test_a_run_writes_its_summary_and_time_series(
+    tmp_path: Path, measured_calibration: Path
+) -> None:
     out = tmp_path / "run.json"
-    code = main(["--scenario", str(_scenario(tmp_path, GOOD)), "--json", str(out), "--seed", "3"])
+    code = _run(tmp_path, measured_calibration, GOOD, "--json", str(out), "--seed", "3")
     assert code == 0
     summary = json.loads(out.read_text())
     assert summary["scenario"] == "short"
@@ -52,18 +59,39 @@ def test_a_run_writes_its_summary_and_time_series(tmp_path: Path) -> None:
 )
 def test_bad_input_exits_2_naming_what_is_wrong(
     tmp_path: Path,
+    measured_calibration: Path,
     capsys: pytest.CaptureFixture[str],
     doc: object,
     options: list[str],
     named: str,
 ) -> None:
-    code = main(["--scenario", str(_scenario(tmp_path, doc)), *options])
+    code = _run(tmp_path, measured_calibration, doc, *options)
     assert code == 2
     assert named in capsys.readouterr().err
 
 
-def test_a_plot_is_written_when_matplotlib_is_there(tmp_path: Path) -> None:
+def test_a_plot_is_written_when_matplotlib_is_there(
+    tmp_path: Path, measured_calibration: Path
+) -> None:
     pytest.importorskip("matplotlib")
     plot = tmp_path / "run.png"
-    assert main(["--scenario", str(_scenario(tmp_path, GOOD)), "--plot", str(plot)]) == 0
+    assert _run(tmp_path, measured_calibration, GOOD, "--plot", str(plot)) == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [(["--scenario", "s.json"], "--calibration"), (["--cost"], "--request-counts")],
+)
+def test_the_measured_inputs_are_paths_the_caller_names(
+    measured_calibration: Path,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    named: str,
+) -> None:
+    # The package knows no file under bench/results/: without the path it refuses.
+    given = [] if named == "--calibration" else ["--calibration", str(measured_calibration)]
+    with pytest.raises(SystemExit) as refused:
+        main([*options, *given])
+    assert refused.value.code == 2
+    assert named in capsys.readouterr().err

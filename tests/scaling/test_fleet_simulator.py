@@ -1,21 +1,10 @@
 """The fleet simulator's properties, on service times set by hand so the figures are known."""
 
 import math
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
 
-from cdk.fleet_simulator import (
-    Fleet,
-    InstanceType,
-    Scenario,
-    ServiceTimes,
-    default_fleet,
-    simulate,
-)
-from cdk.metric_math import evaluate
 from cdk.scaling import (
     DEFAULT_STEPS,
     PERIOD_SECONDS,
@@ -24,6 +13,10 @@ from cdk.scaling import (
     next_capacity,
     steps_from_json,
 )
+from fleet_model.fleet_simulator import Fleet, default_fleet, simulate
+from fleet_model.metric_math import evaluate
+from fleet_model.simulation_inputs import InstanceType, Scenario, ServiceTimes
+from support.fresh_interpreter import modules_loaded_by
 
 JOB_S = 1.0
 # Not burstable, so the cost is the instance-hours alone.
@@ -165,13 +158,16 @@ def test_a_replayed_run_gives_each_job_its_own_measured_time() -> None:
     assert result.latencies == pytest.approx([5.0, 7.0, 9.0, 5.0 - 0.3 + 2.0])
 
 
-def test_the_simulator_imports_nothing_from_aws_cdk() -> None:
-    # A fresh interpreter, so modules other tests loaded do not hide an import.
-    probe = (
-        "import sys, cdk.fleet_simulator, cdk.metric_math; "
-        "sys.exit(any(m.split('.')[0] in ('aws_cdk', 'constructs') for m in sys.modules))"
-    )
-    assert subprocess.run([sys.executable, "-c", probe], check=False).returncode == 0
+def test_the_command_imports_nothing_from_aws_cdk_and_plots_only_when_asked() -> None:
+    # The simulator never imports its plots (they import its results): matplotlib stays out.
+    loaded = modules_loaded_by("fleet_model.command") | modules_loaded_by("fleet_model.metric_math")
+    assert {"fleet_model.command", "fleet_model.fleet_simulator"} <= loaded
+    assert {name.split(".")[0] for name in loaded} & {
+        "aws_cdk",
+        "constructs",
+        "matplotlib",
+    } == set()
+    assert "fleet_model.fleet_plots" not in loaded
 
 
 def test_a_backlog_pays_one_receive_per_freed_thread_not_a_wait_per_job() -> None:

@@ -19,6 +19,11 @@ print(json.dumps(sorted(sys.modules)))
 def packages_loaded_by(module: str) -> frozenset[str]:
     """The top-level packages in ``sys.modules`` once a new interpreter has imported
     ``module`` (on this process's ``sys.path``, so ``app`` and ``cdk`` resolve as here)."""
+    return frozenset(name.split(".")[0] for name in modules_loaded_by(module))
+
+
+def modules_loaded_by(module: str) -> frozenset[str]:
+    """Every module in ``sys.modules`` once a new interpreter has imported ``module``."""
     done = subprocess.run(
         [sys.executable, "-c", _LIST_MODULES, module],
         capture_output=True,
@@ -29,4 +34,4 @@ def packages_loaded_by(module: str) -> frozenset[str]:
     )
     if done.returncode != 0:
         raise ImportError(f"a fresh interpreter could not import {module}:\n{done.stderr}")
-    return frozenset(name.split(".")[0] for name in json.loads(done.stdout))
+    return frozenset(json.loads(done.stdout))

@@ -6,7 +6,8 @@ and imports nothing of the project; the CDK app takes only the key scheme from `
 so the code and the IAM policies cannot disagree about keys, and nothing else of the
 application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis. The rules see
 only the project's own imports; what synthesis loads from elsewhere is seen by importing
-the CDK app in a fresh interpreter.
+the CDK app in a fresh interpreter. The fleet model is a tool beside the CDK app: it reads
+the deployed policy's plain values, and the app never imports it.
 """
 
 import ast
@@ -19,8 +20,20 @@ from support.fresh_interpreter import packages_loaded_by
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset(
-    ("sharer", "server", "worker", "reconciler", "cli", "cdk", "webhook_delivery", "admin")
+    (
+        "sharer",
+        "server",
+        "worker",
+        "reconciler",
+        "cli",
+        "cdk",
+        "fleet_model",
+        "webhook_delivery",
+        "admin",
+    )
 )
+# The packages at the repository's root, beside ``src/``.
+ROOT_PACKAGES = frozenset(("cdk", "fleet_model"))
 # The key scheme: what the CDK app may import from src, and all that it imports itself.
 # And the metric names (constants only), which the CloudWatch metrics share with the app's.
 # The thumbnail variants belong to it: which variant keys exist is the policy's to say.
@@ -46,14 +59,18 @@ ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "admin": frozenset(("sharer",)),
     "cli": frozenset(),
     "cdk": frozenset(),
+    # The sizing tool: the deployed scaling policy and the stage defaults, plain values.
+    "fleet_model": frozenset(("cdk.scaling", "cdk.config")),
 }
 
 
 def package_modules(package: str) -> list[Path]:
-    """``package``'s modules: ``cdk/`` and the CDK app (``app.py``) at the root, the
-    others in ``src/``."""
+    """``package``'s modules: ``cdk/`` with the CDK app (``app.py``) and ``fleet_model/``
+    at the root, the others in ``src/``."""
     if package == "cdk":
         return [*sorted((REPO_ROOT / "cdk").rglob("*.py")), REPO_ROOT / "app.py"]
+    if package in ROOT_PACKAGES:
+        return sorted((REPO_ROOT / package).rglob("*.py"))
     return sorted((REPO_ROOT / "src" / package).rglob("*.py"))
 
 
@@ -123,12 +140,13 @@ def test_the_rules_see_the_imports_that_are_there() -> None:
     assert ("cdk.access", "sharer.key_scheme") in set(project_imports("cdk"))
     assert ("server.containers.jpeg", "server.containers.walked") in set(project_imports("server"))
     assert ("app", "cdk.stack") in set(project_imports("cdk"))
+    assert ("fleet_model.fleet_simulator", "cdk.scaling") in set(project_imports("fleet_model"))
 
 
 def test_every_package_in_src_has_a_rule() -> None:
     # A new package would otherwise import what it liked, unseen by the rules above.
     packages = {path.parent.name for path in (REPO_ROOT / "src").glob("*/__init__.py")}
-    assert packages == set(ALLOWED_PACKAGES) - {"cdk"}
+    assert packages == set(ALLOWED_PACKAGES) - ROOT_PACKAGES
 
 
 def test_synthesis_loads_no_pillow_flask_or_boto3() -> None:

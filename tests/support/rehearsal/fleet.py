@@ -1,6 +1,6 @@
 """The worker fleet: worker units started and stopped by the template's step scaling.
 
-Each period the load is the template's alarm expression (evaluated by cdk/metric_math.py)
+Each period the load is the template's alarm expression (evaluated by fleet_model/metric_math.py)
 over the emulated queue's metrics and the number of workers in service; an alarm that has
 breached for its evaluation periods applies its step policy through cdk/scaling.py's
 ``next_capacity`` (EC2 Auto Scaling's arithmetic). Alarm periods are compressed:
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdk.metric_math import compile_expression
 from cdk.scaling import ScalingSteps, Step, next_capacity
+from fleet_model.metric_math import compile_expression
 from support.rehearsal.template import StepPolicy
 from support.rehearsal.units import Unit
 

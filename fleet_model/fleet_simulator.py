@@ -8,10 +8,11 @@ What it models, and how (docs/scaling.md says what it cannot know):
 
 - **Arrivals**: Poisson, at a scenario's piecewise-linear rate (uploads/s), or a given
   list of arrival times (the calibration replays measured ones).
-- **Service**: each job takes a time drawn from the calibration file's samples, measured
-  by running the real worker on this machine, for the number of jobs then running on the
-  instance, mapped from this machine's cores to the instance's vCPUs by threads per core.
-  A per-job overhead (S3 and SQS round trips) is added on AWS.
+- **Service**: each job takes a time drawn from a calibration file's samples (its path is
+  the caller's to give), measured by running the real worker on this machine, for the
+  number of jobs then running on the instance, mapped from this machine's cores to the
+  instance's vCPUs by threads per core. A per-job overhead (S3 and SQS round trips) is
+  added on AWS.
 - **The fleet** as AWS runs it: the load expression and step table of ``cdk/scaling.py``
   evaluated on one-minute datapoints that reach the alarm ``metric_delay_s`` late; an
   alarm acts after its evaluation periods all breach, and Auto Scaling re-runs the policy
@@ -26,7 +27,7 @@ What it models, and how (docs/scaling.md says what it cannot know):
   per instance); on the notice it stops receiving, finishes its jobs within the notice
   (or gives them back, redelivered) and is gone; the group launches a replacement.
 - **Cost**: instance-seconds (60 s minimum each) at the dated price table
-  ``cdk/instance_prices.json``, on-demand or Spot. Burstable (T) instances earn CPU
+  ``fleet_model/instance_prices.json``, on-demand or Spot. Burstable (T) instances earn CPU
   credits at their baseline from launch (no launch credits), banking at most a day's
   earnings; the instances present at the start may hold a bank (``initial_credit_hours``
   of earnings: a fleet that has run a while, where 0 is one just deployed or replaced).
@@ -35,25 +36,21 @@ What it models, and how (docs/scaling.md says what it cannot know):
   then takes longer by the ratio of the vCPUs it would use to the baseline (an
   approximation: a job already running is not slowed).
 
-Run one scenario with ``python -m cdk.fleet_simulator --scenario FILE.json`` (``--help``);
-this module imports nothing from AWS CDK.
+Its inputs are read and checked in ``fleet_model/simulation_inputs.py``; the command line
+(``python -m fleet_model``) is ``fleet_model/command.py``. This module imports nothing
+from AWS CDK, nor the plots or the cost model.
 """
 
-import argparse
 import heapq
-import itertools
-import json
 import math
 import random
 import sys
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cdk.config import DeployConfig
-from cdk.metric_math import compile_expression
 from cdk.scaling import (
     INSTANCE_WARMUP_SECONDS,
     LOAD_METRIC_IDS,
@@ -61,142 +58,23 @@ from cdk.scaling import (
     SCALE_IN_EVALUATION_PERIODS,
     SCALE_OUT_EVALUATION_PERIODS,
     ScalingSteps,
-    ScalingStepsError,
     load_expression,
     next_capacity,
-    steps_from_json,
+)
+from fleet_model.metric_math import compile_expression
+from fleet_model.simulation_inputs import (
+    InstanceType,
+    Scenario,
+    ServiceTimes,
+    SimulationInputError,
+    instance_type,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-PRICES_FILE = Path(__file__).resolve().parent / "instance_prices.json"
-CALIBRATION_FILE = REPO / "bench" / "results" / "scaling_calibration.json"
 # After the last arrival the run goes on until the queue is empty, at most this long.
 MAX_DRAIN_SECONDS = 3 * 3600
 # Burstable (T) types' credit modes; a bank holds at most a day of baseline earnings.
 CREDIT_MODES = ("unlimited", "standard")
 MAX_BANKED_HOURS = 24.0
-
-
-class SimulationInputError(ValueError):
-    """A scenario, calibration or option the simulator cannot run; the message says which."""
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """Upload rate over time: ``rate`` is ``((minute, uploads_per_second), ...)``, linear
-    between points and flat after the last one."""
-
-    name: str
-    minutes: float
-    rate: tuple[tuple[float, float], ...]
-
-    def __post_init__(self) -> None:
-        if self.minutes <= 0:
-            raise SimulationInputError(f"scenario {self.name!r}: minutes must be positive")
-        if not self.rate:
-            raise SimulationInputError(f"scenario {self.name!r}: rate needs at least one point")
-        minutes = [m for m, _ in self.rate]
-        if minutes != sorted(minutes) or minutes[0] != 0:
-            raise SimulationInputError(
-                f"scenario {self.name!r}: rate points must start at minute 0, in order"
-            )
-        if any(r < 0 for _, r in self.rate):
-            raise SimulationInputError(f"scenario {self.name!r}: a rate is negative")
-
-    def rate_at(self, seconds: float) -> float:
-        """Uploads per second at ``seconds`` into the scenario."""
-        minute = seconds / 60
-        points = self.rate
-        for (m0, r0), (m1, r1) in itertools.pairwise(points):
-            if m0 <= minute < m1:
-                return r0 + (r1 - r0) * (minute - m0) / (m1 - m0)
-        return points[-1][1]
-
-    @property
-    def peak(self) -> float:
-        """The highest rate anywhere in the scenario."""
-        return max(r for _, r in self.rate)
-
-
-def scenario_from_json(doc: Any) -> Scenario:
-    """Parse ``{"name": ..., "minutes": ..., "rate": [[minute, uploads_per_second], ...]}``."""
-    if not isinstance(doc, dict):
-        raise SimulationInputError("scenario: not a JSON object")
-    unknown = set(doc) - {"name", "minutes", "rate"}
-    if unknown:
-        raise SimulationInputError(f"scenario: unknown field(s) {sorted(unknown)}")
-    try:
-        points = tuple((float(m), float(r)) for m, r in doc["rate"])
-        return Scenario(str(doc["name"]), float(doc["minutes"]), points)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, SimulationInputError):
-            raise
-        raise SimulationInputError(f"scenario: {exc!r} (need name, minutes, rate)") from exc
-
-
-@dataclass(frozen=True)
-class InstanceType:
-    """An EC2 instance type's size and price; ``baseline`` per vCPU for burstable types."""
-
-    name: str
-    vcpus: int
-    hourly: float
-    baseline: float | None
-    surplus_credit_per_vcpu_hour: float
-    # None: no Spot price known; such a type runs on-demand only.
-    spot_hourly: float | None = None
-
-
-def instance_type(name: str, prices: Path = PRICES_FILE) -> InstanceType:
-    """Look ``name`` up in the dated price table."""
-    table = json.loads(prices.read_text())
-    try:
-        row = table["types"][name]
-    except KeyError:
-        known = ", ".join(sorted(table["types"]))
-        raise SimulationInputError(f"instance type {name!r} is not priced ({known})") from None
-    return InstanceType(
-        name,
-        row["vcpus"],
-        row["hourly"],
-        row["baseline"],
-        table["surplus_credit_per_vcpu_hour"],
-        row.get("spot_hourly"),
-    )
-
-
-@dataclass(frozen=True)
-class ServiceTimes:
-    """Measured seconds per job by jobs running at once, on a machine of ``cores`` cores."""
-
-    cores: int
-    by_concurrency: dict[int, tuple[float, ...]]
-
-    def sampler(self, vcpus: int, rng: random.Random) -> Callable[[int], float]:
-        """Draw a job's time on a ``vcpus`` instance running ``busy`` jobs (itself included).
-
-        The machine's measurement at the same jobs per core stands in for the instance,
-        which assumes one of its vCPUs is as fast as one core here.
-        """
-        measured = sorted(self.by_concurrency)
-
-        def draw(busy: int) -> float:
-            per_core_here = math.ceil(busy * self.cores / vcpus)
-            key = min((k for k in measured if k >= per_core_here), default=measured[-1])
-            scale = per_core_here / key if per_core_here > key else 1.0
-            return rng.choice(self.by_concurrency[key]) * scale
-
-        return draw
-
-
-def load_service_times(path: Path = CALIBRATION_FILE) -> ServiceTimes:
-    """The service times in a calibration file written by ``bench/scaling_calibration.py``."""
-    try:
-        doc = json.loads(path.read_text())
-        samples = {int(k): tuple(v / 1000 for v in ms) for k, ms in doc["service_ms"].items()}
-        return ServiceTimes(int(doc["cores"]), samples)
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise SimulationInputError(f"calibration file {path}: {exc!r}") from exc
 
 
 @dataclass(frozen=True)
@@ -811,135 +689,3 @@ def simulate(
     draw from ``service``: the calibration replays a measured run this way.
     """
     return _Simulation(scenario, fleet, service, seed, arrivals, job_times).run()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: one scenario, one fleet; exits 2 on bad input."""
-    parser = argparse.ArgumentParser(
-        prog="python -m cdk.fleet_simulator",
-        description="Simulate the worker fleet on one traffic scenario (docs/scaling.md).",
-    )
-    parser.add_argument("--scenario", type=Path, help="scenario JSON file")
-    parser.add_argument("--steps", help='scaling table JSON, as the "scalingSteps" context')
-    parser.add_argument("--fleet-min", type=int)
-    parser.add_argument("--fleet-max", type=int)
-    parser.add_argument("--instance-type", default=DeployConfig().worker_instance_type)
-    parser.add_argument("--threads", type=int, help="worker threads (default vCPUs + 1)")
-    parser.add_argument("--calibration", type=Path, default=CALIBRATION_FILE)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="write the summary and time series here")
-    parser.add_argument("--plot", type=Path, help="write a PNG of the run here (matplotlib)")
-    parser.add_argument(
-        "--on-demand-base", type=int, help="on-demand instances; Spot above (default: config)"
-    )
-    parser.add_argument("--interruptions-per-hour", type=float, help="per Spot instance-hour")
-    parser.add_argument(
-        "--credit-mode", choices=CREDIT_MODES, help="burstable types (default unlimited)"
-    )
-    parser.add_argument(
-        "--initial-credit-hours",
-        type=float,
-        help="hours of baseline earnings banked by the instances present at the start",
-    )
-    costs = parser.add_argument_group("cost model (docs/cost.md)")
-    costs.add_argument("--cost", action="store_true", help="dollars per million uploads")
-    costs.add_argument("--rate", type=float, default=2.0, help="steady uploads per second")
-    costs.add_argument("--views", type=float, default=10.0, help="views per image")
-    costs.add_argument("--cache-hit", type=float, default=0.9, help="CloudFront hit ratio")
-    costs.add_argument("--deleted", type=float, default=0.0, help="share of images deleted")
-    options = parser.parse_args(argv)
-    if options.scenario is None and not options.cost:
-        parser.error("one of --scenario or --cost is required")
-    try:
-        scenario = (
-            Scenario("steady", 60, ((0.0, options.rate),))
-            if options.scenario is None
-            else scenario_from_json(json.loads(options.scenario.read_text()))
-        )
-        steps = steps_from_json(options.steps) if options.steps else None
-        base = default_fleet(instance_type(options.instance_type), steps)
-        fleet = replace(
-            base,
-            fleet_min=base.fleet_min if options.fleet_min is None else options.fleet_min,
-            fleet_max=base.fleet_max if options.fleet_max is None else options.fleet_max,
-            threads=options.threads or base.threads,
-        )
-        if options.on_demand_base is not None:
-            fleet = replace(fleet, on_demand_base=options.on_demand_base)
-        if options.interruptions_per_hour is not None:
-            fleet = replace(fleet, interruptions_per_hour=options.interruptions_per_hour)
-        if options.credit_mode is not None:
-            fleet = replace(fleet, credit_mode=options.credit_mode)
-        if options.initial_credit_hours is not None:
-            fleet = replace(fleet, initial_credit_hours=options.initial_credit_hours)
-        service = load_service_times(options.calibration)
-    except (OSError, json.JSONDecodeError, SimulationInputError, ScalingStepsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    result = simulate(scenario, fleet, service, seed=options.seed)
-    if options.cost:
-        return _print_cost(options, result)
-    summary = result.summary()
-    if options.json:
-        options.json.write_text(json.dumps(summary, indent=1))
-    if options.plot:
-        from cdk.fleet_plots import plot_run  # matplotlib only when a plot is asked for
-
-        plot_run(result, options.plot)
-    print(json.dumps(result.summary(with_series=False), indent=1))
-    return 0
-
-
-def _print_cost(options: argparse.Namespace, result: Result) -> int:
-    from cdk.cost_model import (  # the cost model only when asked for
-        REQUEST_COUNTS_FILE,
-        SERVICE_PRICES_FILE,
-        Compute,
-        CostInputError,
-        Traffic,
-        load_json,
-        median_job_seconds,
-        on_the_fly_per_million,
-        per_million,
-        server_dollars_per_hour,
-        table,
-    )
-
-    config = DeployConfig()
-    try:
-        counts = load_json(REQUEST_COUNTS_FILE)
-        prices = load_json(SERVICE_PRICES_FILE)
-        calibration = load_json(options.calibration)
-        traffic = Traffic(options.rate, options.views, options.cache_hit, options.deleted)
-        jobs = max(1, len(result.latencies))
-        compute = Compute(
-            worker_dollars_per_upload=result.dollars / jobs,
-            worker_hours_per_upload=result.instance_hours / jobs,
-            server_dollars_per_hour=server_dollars_per_hour(
-                config, instance_type(config.server_instance_type).hourly
-            ),
-            job_seconds=median_job_seconds(calibration),
-        )
-        ours = per_million(traffic, compute, counts, prices)
-        on_the_fly = on_the_fly_per_million(traffic, compute, counts, prices)
-    except (CostInputError, KeyError, SimulationInputError) as exc:
-        print(f"error: cost model input: {exc!r}", file=sys.stderr)
-        return 2
-    fleet = result.fleet
-    print(
-        f"{options.rate:g} uploads/s steady, {options.views:g} views per image, "
-        f"{options.cache_hit:.0%} CloudFront hits; workers {fleet.instance.name}, "
-        f"on-demand base {fleet.on_demand_base}; p99 202 -> ready "
-        f"{result.percentile(99):.2f} s\n"
-    )
-    print("| this design, $ per million uploads | $ |\n|---|---|")
-    print("\n".join(table(ours)))
-    print("\n| on-the-fly (Lambda per cache miss), $ per million uploads | $ |\n|---|---|")
-    print("\n".join(table(on_the_fly)))
-    if options.json:
-        options.json.write_text(json.dumps({"this_design": ours, "on_the_fly": on_the_fly}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
-from cdk.fleet_simulator import Result
+from fleet_model.fleet_simulator import Result
 
 
 def plot_runs(results: Sequence[Result], labels: Sequence[str], path: Path) -> None:

@@ -3,12 +3,11 @@
 Request counts are measured, not guessed: ``bench/request_counts.py`` runs the service on
 moto's server behind the latency proxy and counts every S3 and SQS request an upload, a
 job, a view and a delete make, the idle worker's long polls, and the bytes of what a job
-stores. The worker fleet's dollars come from the simulator on a steady scenario at the
-given rate. Prices: ``cdk/instance_prices.json`` and ``cdk/service_prices.json`` (dated,
-with their sources). docs/cost.md has the table and the comparison with AWS's on-the-fly
-design (Dynamic Image Transformation for Amazon CloudFront).
-
-Run with ``python -m cdk.fleet_simulator --cost --rate 2 --views 10``.
+stores; its caller gives the file's path. The worker fleet's dollars come from the
+simulator on a steady scenario at the given rate. Prices: ``fleet_model/instance_prices.json``
+and ``fleet_model/service_prices.json`` (dated, with their sources). docs/cost.md has the
+table, the command and the comparison with AWS's on-the-fly design (Dynamic Image
+Transformation for Amazon CloudFront).
 """
 
 import json
@@ -19,9 +18,7 @@ from typing import Any
 
 from cdk.config import DeployConfig
 
-REPO = Path(__file__).resolve().parent.parent
 SERVICE_PRICES_FILE = Path(__file__).resolve().parent / "service_prices.json"
-REQUEST_COUNTS_FILE = REPO / "bench" / "results" / "request_counts.json"
 # A view loads the share page and its large thumbnail, both through CloudFront.
 VIEW_THUMBNAIL = "large"
 CLOUDFRONT_REQUESTS_PER_VIEW = 2
