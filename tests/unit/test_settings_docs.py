@@ -7,7 +7,7 @@ import ast
 import re
 from pathlib import Path
 
-from cli.main import API_KEY_VARIABLE, SERVER_VARIABLE
+from sharer.settings import known_variables
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = REPO_ROOT / "src" / "sharer" / "settings.py"
@@ -21,7 +21,7 @@ VARIABLE = re.compile(r"(?:SHARER|AWS)_[A-Z0-9_]*[A-Z0-9]")
 # A table row: its variables (one or two, "A / B" or "A (else B)"), then the default.
 ROW = re.compile(r"^\| (`[A-Z0-9_]+`[^|]*?) \| ([^|]*) \|", re.MULTILINE)
 # Readers that call (name, default) with the variable first.
-READERS = frozenset(("parsed", "get", "_optional", "env.get"))
+READERS = frozenset(("env.parsed", "env.get", "env.optional", "self.get"))
 
 
 def variables_read() -> dict[str, str | None]:
@@ -82,7 +82,7 @@ def test_the_table_gives_the_literal_defaults_of_the_code() -> None:
 
 
 def test_the_docs_name_only_variables_that_are_read() -> None:
-    known = set(variables_read()) | {SERVER_VARIABLE, API_KEY_VARIABLE}
+    known = set(variables_read()) | known_variables()
     unknown = [
         f"{page.relative_to(REPO_ROOT)}: {name}"
         for page in DOCS
