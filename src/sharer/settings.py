@@ -442,15 +442,19 @@ SECTIONS: tuple[type[Section], ...] = (
 )
 
 
+def variables_of(section: type[Section]) -> frozenset[str]:
+    """The variables ``section`` reads (its nested common section's included), recorded
+    while it reads its defaults."""
+    env = _Environment({})
+    section.read(env)
+    return frozenset(env.names_read)
+
+
 @functools.cache
 def known_variables() -> frozenset[str]:
-    """Every ``SHARER_*`` name a process reads: what the sections read (recorded while
-    each reads its defaults), and ``READ_ELSEWHERE``."""
-    read: set[str] = set(READ_ELSEWHERE)
-    for section in SECTIONS:
-        env = _Environment({})
-        section.read(env)
-        read |= env.names_read
+    """Every ``SHARER_*`` name a process reads: what the sections read, and
+    ``READ_ELSEWHERE``."""
+    read = set(READ_ELSEWHERE).union(*(variables_of(section) for section in SECTIONS))
     return frozenset(name for name in read if name.startswith("SHARER_"))
 
 
