@@ -1,7 +1,7 @@
 """The one place that picks the Storage, Queue, EdgeCache, StatusWakeups, ApiKeys,
 QuotaCounters and WebhookEvents adapters, from the settings' URLs.
 
-The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
+The URLs were validated by ``CommonSettings.read``; a URL it would refuse raises here too.
 """
 
 from pathlib import Path
@@ -116,7 +116,7 @@ def open_status_wakeups(settings: CommonSettings) -> StatusWakeups:
 
 
 def _local_path(url: str) -> Path:
-    # load_settings has made sure it is a local absolute path.
+    # CommonSettings.read has made sure it is a local absolute path.
     return Path(unquote(urlsplit(url).path))
 
 
