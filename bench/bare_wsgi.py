@@ -22,7 +22,7 @@ from typing import Any
 
 from server.__main__ import serve
 from server.gunicorn_app import SharerServer
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 
 CHUNK = 64 * 1024
 ANSWER = b'{"stored": true}'
@@ -58,7 +58,7 @@ class BareServer(SharerServer):
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        super().__init__(load_settings())
+        super().__init__(ServerSettings.from_env())
 
     def load(self) -> Any:
         return make_app(self.directory)
@@ -73,7 +73,7 @@ def main() -> None:
     if sys.argv[1:] == ["--gunicorn"]:
         BareServer(Path(directory)).run()
     else:
-        sys.exit(serve(load_settings(), (sys.executable, __file__, "--gunicorn")))
+        sys.exit(serve(ServerSettings.from_env(), (sys.executable, __file__, "--gunicorn")))
 
 
 if __name__ == "__main__":

@@ -23,14 +23,16 @@ from sharer.formats import JPEG
 from sharer.ids import new_image_id
 from sharer.key_scheme import status_key
 from sharer.messages import encode_job, job_for_upload
-from sharer.settings import Settings, load_settings
+from sharer.settings import ServerSettings
 from sharer.status import encode_status, status_for_job
 from sharer.storage import NewObject
 
 
-def make_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+def make_app(
+    settings: ServerSettings,
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     """A WSGI app storing each body as an original, its status, and its queued job."""
-    storage, queue = open_storage(settings), open_queue(settings)
+    storage, queue = open_storage(settings.common), open_queue(settings.common)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # One read, as the upload route reads a body of declared length.
@@ -66,9 +68,9 @@ def main() -> None:
     """Serve until SIGTERM on ``SHARER_BIND``, storing under the settings' backends
     (``--gunicorn``: be the gunicorn behind nginx)."""
     if sys.argv[1:] == ["--gunicorn"]:
-        FloorServer(load_settings()).run()
+        FloorServer(ServerSettings.from_env()).run()
     else:
-        sys.exit(serve(load_settings(), (sys.executable, __file__, "--gunicorn")))
+        sys.exit(serve(ServerSettings.from_env(), (sys.executable, __file__, "--gunicorn")))
 
 
 if __name__ == "__main__":

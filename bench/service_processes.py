@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sharer.backends import open_storage
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer.storage.local import LocalStorage
 from support.memory import descendants
 from support.services import (
@@ -114,7 +114,7 @@ def _running_script(
 
 def storage_root(service: Service) -> Path:
     """The directory where the service's local storage keeps objects, as its settings say."""
-    storage = open_storage(load_settings(service.env))
+    storage = open_storage(CommonSettings.from_env(service.env))
     if not isinstance(storage, LocalStorage):
         raise RuntimeError("the benchmark runs on the embedded backends only")
     return storage.root

@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from sharer.backends import open_queue  # noqa: E402
 from sharer.queues.sqlite import SqliteQueue  # noqa: E402
-from sharer.settings import load_settings  # noqa: E402
+from sharer.settings import CommonSettings  # noqa: E402
 from support.load import Tally, check_thumbnails, mixed_payloads, settle, upload_many  # noqa: E402
 from support.memory import memory_of  # noqa: E402
 from support.services import Service, local_env  # noqa: E402
@@ -58,7 +58,7 @@ def main() -> None:
 
 
 def _backlog(env: dict[str, str]) -> int:
-    queue = open_queue(load_settings(env))
+    queue = open_queue(CommonSettings.from_env(env))
     assert isinstance(queue, SqliteQueue)
     counts = queue.counts()
     queue.close()

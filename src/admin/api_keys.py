@@ -19,7 +19,7 @@ from sharer.api_keys import (
     created_key,
 )
 from sharer.backends import open_api_keys
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.sqlite_store import SqliteStoreUnavailable
 
 # A key's quotas unless the operator gives others: well above one person's use.
@@ -55,7 +55,7 @@ def add_commands(groups: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     revoke.set_defaults(run=_revoke)
 
 
-def _create(settings: Settings, arguments: argparse.Namespace) -> int:
+def _create(settings: CommonSettings, arguments: argparse.Namespace) -> int:
     return _guarded(
         lambda: print(
             created_key(
@@ -68,7 +68,7 @@ def _create(settings: Settings, arguments: argparse.Namespace) -> int:
     )
 
 
-def _list(settings: Settings, _arguments: argparse.Namespace) -> int:
+def _list(settings: CommonSettings, _arguments: argparse.Namespace) -> int:
     def show() -> None:
         print("name\tuploads_per_minute\tbytes_per_day\tcreated\trevoked")
         for record in open_api_keys(settings).list():
@@ -77,7 +77,7 @@ def _list(settings: Settings, _arguments: argparse.Namespace) -> int:
     return _guarded(show)
 
 
-def _revoke(settings: Settings, arguments: argparse.Namespace) -> int:
+def _revoke(settings: CommonSettings, arguments: argparse.Namespace) -> int:
     return _guarded(
         lambda: print(_line(open_api_keys(settings).revoke(arguments.name, time.time())))
     )

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from admin import api_keys, takedown
-from sharer.settings import settings_or_exit
+from sharer.settings import CommonSettings, settings_or_exit
 
 
 def parser() -> argparse.ArgumentParser:
@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run one command; exit 0, or 1 with a message on stderr."""
     arguments = parser().parse_args(argv)
-    settings = settings_or_exit("sharer-admin")
+    settings = settings_or_exit("sharer-admin", CommonSettings)
     sys.exit(arguments.run(settings, arguments))
 
 

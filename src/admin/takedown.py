@@ -18,7 +18,7 @@ from sharer.ids import is_image_id
 from sharer.key_scheme import status_key
 from sharer.logs import configure_logging
 from sharer.queues import QueueUnavailable
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.status import decode_status
 from sharer.status_documents import cdn_paths, status_document
 from sharer.storage import ObjectNotFound, StorageUnavailable
@@ -41,7 +41,7 @@ def add_commands(subparsers: "argparse._SubParsersAction[Any]") -> None:
     parser.set_defaults(run=run)
 
 
-def run(settings: Settings, arguments: argparse.Namespace) -> int:
+def run(settings: CommonSettings, arguments: argparse.Namespace) -> int:
     """Take the image down; 0 when it is gone, 1 (with a message) otherwise."""
     image_id: str = arguments.image_id
     reason: str = arguments.reason.strip()

@@ -22,7 +22,7 @@ from sharer.backends import open_edge_cache, open_queue, open_storage, open_webh
 from sharer.edge_cache import EdgeCacheUnavailable
 from sharer.logs import configure_logging
 from sharer.queues import QueueUnavailable
-from sharer.settings import Settings, settings_or_exit
+from sharer.settings import ReconcilerSettings, settings_or_exit
 from sharer.status_documents import Announcer
 from sharer.storage import StorageUnavailable
 
@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         help="run a pass every SHARER_RECONCILE_PERIOD_SECONDS until stopped",
     )
     arguments = parser.parse_args(argv)
-    settings = settings_or_exit("sharer-reconcile")
-    configure_logging(settings.log_level)
+    settings = settings_or_exit("sharer-reconcile", ReconcilerSettings)
+    configure_logging(settings.common.log_level)
     one_pass = _pass(settings)
     if not arguments.every:
         if not one_pass():
@@ -58,21 +58,22 @@ def main(argv: list[str] | None = None) -> None:
         stop.wait(settings.reconcile_period_seconds)
 
 
-def _pass(settings: Settings) -> "PassRunner":
-    storage = open_storage(settings)
-    events = open_webhook_events(settings)
+def _pass(settings: ReconcilerSettings) -> "PassRunner":
+    common = settings.common
+    storage = open_storage(common)
+    events = open_webhook_events(common)
     reconciler = PendingReconciler(
         storage,
-        open_queue(settings),
+        open_queue(common),
         stale_seconds=settings.reconcile_stale_seconds,
         batch=settings.reconcile_batch,
-        announce=Announcer(events, settings),
+        announce=Announcer(events, common),
     )
     reaper = ExpiryReaper(
         storage,
-        open_edge_cache(settings),
+        open_edge_cache(common),
         events,
-        settings,
+        common,
         batch=settings.reconcile_batch,
     )
     return PassRunner(reconciler, reaper)

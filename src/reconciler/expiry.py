@@ -19,7 +19,7 @@ from sharer.deletion import Ending, Tombstone, remove_image
 from sharer.edge_cache import EdgeCache
 from sharer.expiry import parse_expiring_key
 from sharer.key_scheme import EXPIRING_PREFIX, status_key
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.status import decode_status
 from sharer.status_documents import cdn_paths, status_document
 from sharer.storage import ObjectNotFound, Storage
@@ -37,7 +37,7 @@ class ExpiryReaper:
     storage: Storage
     edge_cache: EdgeCache
     events: WebhookEvents
-    settings: Settings
+    settings: CommonSettings
     batch: int
     clock: Callable[[], float] = field(default=time.time)
 

@@ -21,7 +21,7 @@ from sharer.key_scheme import status_key
 from sharer.logs import configure_logging
 from sharer.messages import PlannedThumbnail, ThumbnailJob, encode_job
 from sharer.queues import Queue
-from sharer.settings import settings_or_exit
+from sharer.settings import CommonSettings, settings_or_exit
 from sharer.status import ImageState, decode_status
 from sharer.storage import ObjectNotFound, Storage
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--start-after", default="", help="a status key from the last run")
     parser.add_argument("--limit", type=int, default=1000, help="status records per run")
     args = parser.parse_args()
-    settings = settings_or_exit("variant-backfill")
+    settings = settings_or_exit("variant-backfill", CommonSettings)
     configure_logging(settings.log_level)
     page = backfill_variants(
         open_storage(settings), open_queue(settings), start_after=args.start_after, limit=args.limit

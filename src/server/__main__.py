@@ -26,7 +26,7 @@ from typing import IO
 
 from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
 from server.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, NginxPaths, write_nginx_config
-from sharer.settings import Settings, settings_or_exit
+from sharer.settings import ServerSettings, settings_or_exit
 
 # Debian and Amazon Linux install nginx here, outside an ordinary user's PATH.
 NGINX_SEARCH_PATH = "/usr/sbin:/sbin:/usr/local/sbin"
@@ -76,7 +76,7 @@ def _stop(process: "subprocess.Popen[bytes]", sig: signal.Signals, timeout: floa
         process.wait()
 
 
-def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND) -> int:
+def serve(settings: ServerSettings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND) -> int:
     """Run nginx in front of gunicorn until a signal or either one's exit; the exit code.
 
     ``gunicorn_command`` starts gunicorn on the runtime directory's socket: the service's
@@ -163,7 +163,7 @@ def _raise_file_limit(wanted: int) -> None:
 def main() -> None:
     """Entry point: exit 1 with a message naming the bad variable on a settings error,
     or saying what is missing when nginx or gunicorn cannot start."""
-    settings = settings_or_exit("sharer-server")
+    settings = settings_or_exit("sharer-server", ServerSettings)
     try:
         sys.exit(serve(settings))
     except ServerStartError as exc:

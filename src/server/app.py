@@ -33,7 +33,7 @@ from sharer.descriptions import MAX_DESCRIPTION_BYTES
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
 from sharer.quota_counters import QuotaCounters
-from sharer.settings import Settings, load_settings
+from sharer.settings import ServerSettings
 from sharer.status_wakeups import StatusWakeups
 from sharer.storage import Storage
 from sharer.webhook_events import WebhookEvents
@@ -49,13 +49,13 @@ MAX_FORM_PARTS = 16
 MAX_FORM_MEMORY = 128 * 1024
 
 
-def max_request_bytes(settings: Settings) -> int:
+def max_request_bytes(settings: ServerSettings) -> int:
     """The largest request body we read: one image of the maximum size, in its form."""
     return settings.max_upload_bytes + MULTIPART_ALLOWANCE
 
 
 def create_app(
-    settings: Settings | None = None,
+    settings: ServerSettings | None = None,
     *,
     storage: Storage | None = None,
     queue: Queue | None = None,
@@ -71,7 +71,8 @@ def create_app(
     ``quota_counters`` and ``events`` replace the backends the settings name (tests pass
     fakes).
     """
-    settings = settings or load_settings()
+    settings = settings or ServerSettings.from_env()
+    common = settings.common
     app = Flask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=max_request_bytes(settings),
@@ -86,21 +87,21 @@ def create_app(
     bind_backends(
         app,
         settings,
-        storage or open_storage(settings),
-        queue or open_queue(settings),
-        edge_cache or open_edge_cache(settings),
+        storage or open_storage(common),
+        queue or open_queue(common),
+        edge_cache or open_edge_cache(common),
         PendingWaits(
-            status_wakeups or open_status_wakeups(settings),
+            status_wakeups or open_status_wakeups(common),
             max_seconds=settings.max_wait_seconds,
             waiters=settings.waiters_per_process,
         ),
         ProofSlots(settings.costly_proofs_per_process, waiters=settings.costly_proof_waiters),
-        events or open_webhook_events(settings),
+        events or open_webhook_events(common),
     )
     init_request_log(app)
     init_service_metrics(app)
     init_upload_quotas(
-        app, api_keys or open_api_keys(settings), quota_counters or open_quota_counters(settings)
+        app, api_keys or open_api_keys(common), quota_counters or open_quota_counters(common)
     )
     init_error_handlers(app)
     init_pending_waits(app)
@@ -112,7 +113,7 @@ def create_app(
     app.register_blueprint(openapi_blueprint)
     app.register_blueprint(sharex_blueprint)
     app.register_blueprint(metrics_blueprint)
-    if settings.serves_media:
+    if common.serves_media:
         app.register_blueprint(media_blueprint)
     if admission_enabled(settings):
         app.register_blueprint(admission_blueprint)

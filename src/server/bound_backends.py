@@ -8,14 +8,14 @@ from server.pending_waits import PendingWaits
 from server.proof_slots import ProofSlots
 from sharer.edge_cache import EdgeCache
 from sharer.queues import Queue
-from sharer.settings import Settings
+from sharer.settings import ServerSettings
 from sharer.storage import Storage
 from sharer.webhook_events import WebhookEvents
 
 
 def bind_backends(
     app: Flask,
-    settings: Settings,
+    settings: ServerSettings,
     storage: Storage,
     queue: Queue,
     edge_cache: EdgeCache,
@@ -27,9 +27,9 @@ def bind_backends(
     app.extensions["sharer"] = (settings, storage, queue, edge_cache, waits, proof_slots, events)
 
 
-def current_settings() -> Settings:
-    """Settings of the app handling the current request."""
-    return cast(Settings, current_app.extensions["sharer"][0])
+def current_settings() -> ServerSettings:
+    """ServerSettings of the app handling the current request."""
+    return cast(ServerSettings, current_app.extensions["sharer"][0])
 
 
 def current_storage() -> Storage:

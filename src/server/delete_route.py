@@ -41,7 +41,11 @@ def delete_image(image_id: str) -> Response:
         if not tombstone.cdn_forgotten:
             # A delete whose status went before the CDN answered: finish that step.
             forget_at_edge(
-                storage, current_edge_cache(), image_id, tombstone, cdn_paths(settings, image_id)
+                storage,
+                current_edge_cache(),
+                image_id,
+                tombstone,
+                cdn_paths(settings.common, image_id),
             )
         raise Gone(f"this image was {tombstone.ending.public_state}")
     digest = status.delete_token_sha256
@@ -53,8 +57,8 @@ def delete_image(image_id: str) -> Response:
         current_events(),
         status,
         tombstone=DELETE_BEGUN,
-        cdn_paths=cdn_paths(settings, image_id),
-        document=status_document(status, settings, state=Ending.DELETED.public_state),
+        cdn_paths=cdn_paths(settings.common, image_id),
+        document=status_document(status, settings.common, state=Ending.DELETED.public_state),
     )
     current_waits().notify(image_id)
     return Response(status=204, mimetype="application/json")

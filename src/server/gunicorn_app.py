@@ -17,7 +17,7 @@ from server.app import create_app
 from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
 from server.nginx_config import NginxPaths
 from sharer.logs import configure_logging
-from sharer.settings import Settings, settings_or_exit
+from sharer.settings import ServerSettings, settings_or_exit
 
 WSGIApp = Callable[[dict[str, Any], Any], Any]
 StartResponse = Callable[..., Any]
@@ -33,7 +33,7 @@ STOP_MARGIN_SECONDS = 3
 class SharerServer(BaseApplication):  # type: ignore[misc]
     """Gunicorn configured from our settings, loading the app in each worker process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         super().__init__()
 
@@ -57,8 +57,8 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
             "limit_request_fields": 32768,
             "limit_request_field_size": 0,
             "accesslog": None,
-            "loglevel": self.settings.log_level.lower(),
-            "logconfig_dict": _json_logging(self.settings.log_level),
+            "loglevel": self.settings.common.log_level.lower(),
+            "logconfig_dict": _json_logging(self.settings.common.log_level),
             # Several servers may run on one host (tests, benchmarks); none needs it.
             "control_socket_disable": True,
             "child_exit": _forget_process_gauges,
@@ -67,7 +67,7 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        configure_logging(self.settings.log_level)
+        configure_logging(self.settings.common.log_level)
         return reading_whole_bodies(create_app(self.settings))
 
 
@@ -124,7 +124,7 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def main() -> None:
     """Run gunicorn on the socket nginx proxies to (``sharer-server`` starts both)."""
-    SharerServer(settings_or_exit("sharer-server")).run()
+    SharerServer(settings_or_exit("sharer-server", ServerSettings)).run()
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def metrics() -> Response:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:  # one process (the app run without gunicorn, as some tests do)
         registry.register(REGISTRY)
-    workers = Path(current_settings().worker_metrics_dir)
+    workers = Path(current_settings().common.worker_metrics_dir)
     if workers.is_dir():
         MultiProcessCollector(registry, path=str(workers))  # type: ignore[no-untyped-call]
     queue = current_queue()

@@ -35,7 +35,7 @@ from server.upload_admission import (
     REFUSAL_HEADER,
     admission_enabled,
 )
-from sharer.settings import Settings
+from sharer.settings import ServerSettings
 
 # Connections one nginx worker process holds at most; idle and slow ones cost a few
 # hundred bytes each (and their buffered body), never a thread.
@@ -169,7 +169,7 @@ def _worker_user() -> str:
     return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
 
 
-def render_nginx_config(settings: Settings, paths: NginxPaths) -> str:
+def render_nginx_config(settings: ServerSettings, paths: NginxPaths) -> str:
     """nginx.conf for ``settings``: listening on ``settings.bind``, proxying to gunicorn
     on ``paths.gunicorn_socket``, every runtime file under ``paths.runtime_dir``."""
     max_body = max_request_bytes(settings)
@@ -212,7 +212,7 @@ daemon off;
 pid {paths.pid_file};
 # A graceful stop waits for the requests in flight, at most a request deadline.
 worker_shutdown_timeout {timeout}s;
-error_log stderr {_NGINX_LOG_LEVELS[settings.log_level]};
+error_log stderr {_NGINX_LOG_LEVELS[settings.common.log_level]};
 
 events {{
     worker_connections {CONNECTIONS_PER_NGINX_PROCESS};
@@ -295,7 +295,7 @@ def _header_variable(name: str) -> str:
     return "$sharer_admission_" + name.lower().replace("-", "_")
 
 
-def _upload_admission(settings: Settings, to_gunicorn: str) -> str:
+def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
     """With API keys or quotas on, ``POST /`` asks the app's admission route (through
     auth_request, before the body is read) and is refused 401 or 429 at once."""
     if not admission_enabled(settings):
@@ -358,7 +358,7 @@ def _upload_admission(settings: Settings, to_gunicorn: str) -> str:
 """
 
 
-def _metrics_elsewhere(settings: Settings) -> str:
+def _metrics_elsewhere(settings: ServerSettings) -> str:
     """On SHARER_BIND, /metrics is a 404 when it has an address of its own."""
     if settings.metrics_bind is None:
         return ""
@@ -370,7 +370,7 @@ def _metrics_elsewhere(settings: Settings) -> str:
 """
 
 
-def _metrics_server(settings: Settings, to_gunicorn: str) -> str:
+def _metrics_server(settings: ServerSettings, to_gunicorn: str) -> str:
     """A server on SHARER_METRICS_BIND with /metrics alone, when it is set."""
     if settings.metrics_bind is None:
         return ""
@@ -388,7 +388,7 @@ def _metrics_server(settings: Settings, to_gunicorn: str) -> str:
 """
 
 
-def write_nginx_config(settings: Settings, paths: NginxPaths) -> Path:
+def write_nginx_config(settings: ServerSettings, paths: NginxPaths) -> Path:
     """Render nginx.conf into ``paths.runtime_dir`` (and make its temporary dirs)."""
     for name in _TEMP_KINDS:
         paths.temp_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -590,7 +590,7 @@ def openapi() -> Response:
     settings = current_settings()
     response = jsonify(
         openapi_document(
-            settings.site_url,
+            settings.common.site_url,
             settings.max_upload_bytes,
             settings.accepted_formats,
             (settings.min_expires_seconds, settings.max_expires_seconds),

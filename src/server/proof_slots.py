@@ -4,7 +4,7 @@ Proving that a phone photo decodes is a full decode by its codec: a CPU-heavy st
 request thread, where a JPEG's proof is nearly free. Unbounded, a flood of such uploads
 takes every thread and core of a process, and its health check and cheap requests wait
 behind them. So a process runs at most ``SHARER_COSTLY_PROOFS_PER_PROCESS`` of them at
-once. A few more may wait a moment for a slot (``Settings.costly_proof_waiters``: as many
+once. A few more may wait a moment for a slot (``ServerSettings.costly_proof_waiters``: as many
 as run, while a thread stays free for cheap requests), so a person sending a handful of
 photos at once is not refused; any upload beyond those is refused at once with a 503 and
 ``Retry-After`` (``ProofsBusy``), since each waiting upload holds a thread.

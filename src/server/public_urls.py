@@ -13,7 +13,7 @@ from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 def public_url(key: str) -> str:
     """URL at which clients fetch the object stored at ``key``."""
-    return f"{media_base_url(current_settings())}/{key}"
+    return f"{media_base_url(current_settings().common)}/{key}"
 
 
 def image_urls(job: ThumbnailJob) -> dict[str, str]:

@@ -37,7 +37,7 @@ def sharex_uploader(site_url: str) -> dict[str, object]:
 @sharex_blueprint.get("/sharex.sxcu")
 def sharex() -> Response:
     """The uploader file, offered as a download named for this server."""
-    site_url = current_settings().site_url
+    site_url = current_settings().common.site_url
     body = json.dumps(sharex_uploader(site_url), indent=2)
     response = Response(body, mimetype="application/json")
     filename = urlsplit(site_url).netloc.replace(":", "_") + ".sxcu"

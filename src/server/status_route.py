@@ -63,7 +63,7 @@ def status_document(image_id: str) -> dict[str, object]:
         if tombstone.ending is Ending.TAKEN_DOWN:
             raise ImageTakenDown()
         raise Gone("this image was deleted")
-    return document_of(status, current_settings())
+    return document_of(status, current_settings().common)
 
 
 @status_blueprint.get("/images/<image_id>")

@@ -26,7 +26,7 @@ from server.negotiation import admits_json
 from server.request_log import request_id
 from server.service_metrics import UPLOADS
 from server.upload_quotas import STORE_DOWN, peek_upload, rate_limit_fields
-from sharer.settings import Settings
+from sharer.settings import ServerSettings
 
 ADMISSION_PATH = "/_sharer_admission"
 # Headers nginx sets on the subrequest: the upload's method and its declared length
@@ -44,7 +44,7 @@ log = logging.getLogger("sharer.server")
 admission_blueprint = Blueprint("admission", __name__)
 
 
-def admission_enabled(settings: Settings) -> bool:
+def admission_enabled(settings: ServerSettings) -> bool:
     """Whether uploads can be refused from their headers (API keys, or address quotas):
     then nginx asks this route before it reads an upload's body."""
     return (

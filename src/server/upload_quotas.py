@@ -27,7 +27,7 @@ from server.request_log import current_client_address, request_id
 from server.service_metrics import QUOTA_REFUSALS
 from sharer.api_keys import ApiKey, ApiKeys, ApiKeyStoreUnavailable, key_digest
 from sharer.quota_counters import Charge, QuotaCounters, QuotaStoreUnavailable
-from sharer.settings import Settings
+from sharer.settings import ServerSettings
 from sharer.sqlite_store import SqliteStoreUnavailable
 
 # A store that does not answer: the upload gets a 503 (server.errors).
@@ -245,7 +245,7 @@ def _key_uploader(record: ApiKey) -> Uploader:
     )
 
 
-def _address_uploader(settings: Settings) -> Uploader:
+def _address_uploader(settings: ServerSettings) -> Uploader:
     return Uploader(
         f"addr:{current_client_address()}",
         None,

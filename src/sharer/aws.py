@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import boto3.session
 from botocore.config import Config
 
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.thumbnail_sizes import THUMBNAIL_SIZES
 
 if TYPE_CHECKING:
@@ -30,36 +30,30 @@ _CONFIG = Config(
 WIDEST_PUT_ALL = len(THUMBNAIL_SIZES)
 
 
-def calling_threads(settings: Settings) -> int:
-    """Threads of one process that may call a backend at once (server, its waiting GETs
-    included, or worker)."""
-    return max(settings.server_threads + settings.waiters_per_process, settings.worker_threads)
-
-
-def s3_client(settings: Settings) -> "S3Client":
+def s3_client(settings: CommonSettings) -> "S3Client":
     """An S3 client for ``settings`` (endpoint override for moto, region, retries), with
     a connection for each put of every calling thread's widest ``put_all``, so no call
     waits for a connection or opens one that the pool then throws away."""
-    connections = calling_threads(settings) * WIDEST_PUT_ALL
+    connections = settings.calling_threads * WIDEST_PUT_ALL
     return _session().client("s3", **_options(settings, connections))
 
 
-def sqs_client(settings: Settings) -> "SQSClient":
+def sqs_client(settings: CommonSettings) -> "SQSClient":
     """An SQS client for ``settings`` (endpoint override for moto, region, retries), with
     a connection for every calling thread and the worker's visibility heartbeat."""
-    return _session().client("sqs", **_options(settings, calling_threads(settings) + 1))
+    return _session().client("sqs", **_options(settings, settings.calling_threads + 1))
 
 
-def cloudfront_client(settings: Settings) -> "CloudFrontClient":
+def cloudfront_client(settings: CommonSettings) -> "CloudFrontClient":
     """A CloudFront client for ``settings`` (endpoint override for moto, retries), with a
     connection for every calling thread (a delete makes one invalidation)."""
-    return _session().client("cloudfront", **_options(settings, calling_threads(settings)))
+    return _session().client("cloudfront", **_options(settings, settings.calling_threads))
 
 
-def dynamodb_client(settings: Settings) -> "DynamoDBClient":
+def dynamodb_client(settings: CommonSettings) -> "DynamoDBClient":
     """A DynamoDB client for ``settings`` (endpoint override for moto, retries), with a
     connection for every calling thread (an upload looks its key up, then charges)."""
-    return _session().client("dynamodb", **_options(settings, calling_threads(settings)))
+    return _session().client("dynamodb", **_options(settings, settings.calling_threads))
 
 
 def _session() -> boto3.session.Session:
@@ -67,7 +61,7 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def _options(settings: Settings, connections: int) -> dict[str, Any]:
+def _options(settings: CommonSettings, connections: int) -> dict[str, Any]:
     return {
         "endpoint_url": settings.aws_endpoint_url,
         "region_name": settings.aws_region,

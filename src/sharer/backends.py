@@ -1,7 +1,7 @@
 """The one place that picks the Storage, Queue, EdgeCache, StatusWakeups, ApiKeys,
 QuotaCounters and WebhookEvents adapters, from the settings' URLs.
 
-The URLs were validated by ``load_settings``; a URL it would refuse raises here too.
+The URLs were validated by ``CommonSettings.read``; a URL it would refuse raises here too.
 """
 
 from pathlib import Path
@@ -10,7 +10,6 @@ from urllib.parse import unquote, urlsplit
 from sharer.api_keys import ApiKeys, DynamoApiKeys, SqliteApiKeys
 from sharer.aws import (
     WIDEST_PUT_ALL,
-    calling_threads,
     cloudfront_client,
     dynamodb_client,
     s3_client,
@@ -21,7 +20,7 @@ from sharer.queues.port import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
 from sharer.quota_counters import DynamoQuotaCounters, QuotaCounters, SqliteQuotaCounters
-from sharer.settings import Settings, SettingsError
+from sharer.settings import CommonSettings, SettingsError
 from sharer.status_wakeups import DatagramStatusWakeups, RecheckingStatusWakeups, StatusWakeups
 from sharer.storage.local import LocalStorage
 from sharer.storage.port import Storage
@@ -36,7 +35,7 @@ WEBHOOK_MAX_RECEIVES = 100
 WEBHOOK_VISIBILITY_SECONDS = 60
 
 
-def open_storage(settings: Settings) -> Storage:
+def open_storage(settings: CommonSettings) -> Storage:
     """``file:///abs/dir`` -> LocalStorage; ``s3://bucket[/prefix]`` -> S3Storage."""
     parts = urlsplit(settings.storage_url)
     if parts.scheme == "file":
@@ -47,12 +46,12 @@ def open_storage(settings: Settings) -> Storage:
             parts.netloc,
             parts.path.strip("/"),
             # Each caller does one put of its put_all itself.
-            parallel_puts=calling_threads(settings) * (WIDEST_PUT_ALL - 1),
+            parallel_puts=settings.calling_threads * (WIDEST_PUT_ALL - 1),
         )
     raise SettingsError(f"SHARER_STORAGE_URL={settings.storage_url!r}: unsupported storage")
 
 
-def open_queue(settings: Settings) -> Queue:
+def open_queue(settings: CommonSettings) -> Queue:
     """``sqlite:///abs/path`` -> SqliteQueue; an SQS queue URL -> SqsQueue (needs a DLQ)."""
     return _queue(
         settings,
@@ -64,7 +63,7 @@ def open_queue(settings: Settings) -> Queue:
     )
 
 
-def open_webhook_queue(settings: Settings) -> Queue:
+def open_webhook_queue(settings: CommonSettings) -> Queue:
     """The webhook events' own queue (``SHARER_WEBHOOK_QUEUE_URL``), as ``open_queue``."""
     return _queue(
         settings,
@@ -76,7 +75,7 @@ def open_webhook_queue(settings: Settings) -> Queue:
     )
 
 
-def open_webhook_events(settings: Settings) -> WebhookEvents:
+def open_webhook_events(settings: CommonSettings) -> WebhookEvents:
     """Events queued for ``sharer-webhooks`` when ``SHARER_WEBHOOK_URL`` is set, else none."""
     if settings.webhook_url is None:
         return NoWebhookEvents()
@@ -84,7 +83,7 @@ def open_webhook_events(settings: Settings) -> WebhookEvents:
 
 
 def _queue(
-    settings: Settings,
+    settings: CommonSettings,
     name: str,
     url: str,
     dead_letter_url: str | None,
@@ -107,7 +106,7 @@ def _queue(
     raise SettingsError(f"{name}={url!r}: unsupported queue")
 
 
-def open_status_wakeups(settings: Settings) -> StatusWakeups:
+def open_status_wakeups(settings: CommonSettings) -> StatusWakeups:
     """Datagrams beside the SQLite queue's database (its processes share one machine);
     with SQS, no wake-ups: waiting requests re-read the status record now and then."""
     if urlsplit(settings.queue_url).scheme == "sqlite":
@@ -117,18 +116,18 @@ def open_status_wakeups(settings: Settings) -> StatusWakeups:
 
 
 def _local_path(url: str) -> Path:
-    # load_settings has made sure it is a local absolute path.
+    # CommonSettings.read has made sure it is a local absolute path.
     return Path(unquote(urlsplit(url).path))
 
 
-def open_edge_cache(settings: Settings) -> EdgeCache:
+def open_edge_cache(settings: CommonSettings) -> EdgeCache:
     """CloudFront when ``SHARER_CDN_DISTRIBUTION_ID`` is set, otherwise no edge cache."""
     if settings.cdn_distribution_id is None:
         return NoEdgeCache()
     return CloudFrontEdgeCache(cloudfront_client(settings), settings.cdn_distribution_id)
 
 
-def open_api_keys(settings: Settings) -> ApiKeys:
+def open_api_keys(settings: CommonSettings) -> ApiKeys:
     """``sqlite:///abs/path`` -> SqliteApiKeys; ``dynamodb://table`` -> DynamoApiKeys."""
     parts = urlsplit(settings.quota_store_url)
     if parts.scheme == "dynamodb":
@@ -136,7 +135,7 @@ def open_api_keys(settings: Settings) -> ApiKeys:
     return SqliteApiKeys(_local_path(settings.quota_store_url))
 
 
-def open_quota_counters(settings: Settings) -> QuotaCounters:
+def open_quota_counters(settings: CommonSettings) -> QuotaCounters:
     """The counters beside the API keys, in the store ``SHARER_QUOTA_STORE_URL`` names."""
     parts = urlsplit(settings.quota_store_url)
     if parts.scheme == "dynamodb":

@@ -1,18 +1,24 @@
-"""Every setting of the server and the worker, read from the environment in one place.
+"""Each process's settings, read from the environment: one section per process.
 
-``load_settings`` validates everything at start and raises ``SettingsError`` naming the
-bad variable, so a misconfigured process fails before it takes any traffic.
+``CommonSettings`` holds what every process shares (backends, public URLs, logging); each
+process's section (``ServerSettings``, ``WorkerSettings``, ``ReconcilerSettings``,
+``WebhookDeliverySettings``) nests it and adds its own. ``from_env`` validates a section at
+start and raises ``SettingsError`` naming the bad variable, so a misconfigured process fails
+before it takes any traffic; it also refuses a ``SHARER_*`` variable that no process reads
+(a typo would otherwise pass silently). The known names come from the sections themselves:
+each records the names it reads.
 """
 
 import base64
 import binascii
+import functools
 import os
 import re
 import socket
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Self, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from sharer.formats import ACCEPTED, ImageFormat
@@ -32,33 +38,176 @@ DEFAULT_MAX_EXPIRES_SECONDS = 30 * 24 * 60 * 60
 DEFAULT_MIN_EXPIRES_SECONDS = 60
 # The bucket's lifecycle backstop keeps expiring objects at most this long (cdk.image_bucket).
 LONGEST_EXPIRES_SECONDS = 365 * 24 * 60 * 60
+DEFAULT_BIND = "127.0.0.1:8080"
+
+# ``SHARER_*`` variables that something other than these sections reads, and who: they may
+# sit in a process's environment without being a typo.
+READ_ELSEWHERE: Mapping[str, str] = {
+    "SHARER_SERVER": "the sharer CLI (src/cli/main.py): the server to upload to",
+    "SHARER_API_KEY": "the sharer CLI (src/cli/main.py): the key it sends",
+    "SHARER_SETTINGS_PARAMETER": "an instance's units (image-builder): their settings' SSM name",
+    "SHARER_AGENT_PARAMETER": "an instance's log agent (image-builder): its config's SSM name",
+    "SHARER_AUDIT_LOG": "tests/hostile/audit: the audit hook's log file",
+    "SHARER_TEST_HELD_DESCRIPTORS": "tests/e2e/held_descriptors: descriptors held at start",
+}
 
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+class _Environment:
+    """The variables a section reads, parsed with a message naming the bad one; it keeps
+    every name read, which is how the known names come from the sections themselves."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.names_read: set[str] = set()
+        self.data_dir = os.path.abspath(self.get("SHARER_DATA_DIR", DEFAULT_DATA_DIR) or "")
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The stripped value of ``name``, or ``default`` when unset or blank."""
+        self.names_read.add(name)
+        value = self._environ.get(name, "").strip()
+        return value or default
+
+    def parsed(self, name: str, default: str, parse: Callable[[str], T]) -> T:
+        """``name`` (else ``default``) through ``parse``; its ValueError names ``name``."""
+        raw = self.get(name, default)
+        assert raw is not None
+        return _parse(name, raw, parse)
+
+    def optional(self, name: str, parse: Callable[[str], T]) -> T | None:
+        """``name`` through ``parse``, or None when it is unset."""
+        raw = self.get(name)
+        return None if raw is None else _parse(name, raw, parse)
+
+
+def _require(holds: bool, message: str) -> None:
+    """Refuse settings that are each valid but do not hold together; ``message`` names
+    the variable."""
+    if not holds:
+        raise SettingsError(message)
+
+
+def _parse(name: str, raw: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
+
+
+class Section:
+    """A process's settings (or the common ones), parsed and validated by ``read``."""
+
+    @classmethod
+    def read(cls, env: _Environment) -> Self:
+        """The section from ``env``; raises ``SettingsError`` naming a bad variable."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The section from ``environ`` (the process's environment by default), refusing
+        any ``SHARER_*`` variable that no process reads."""
+        env = os.environ if environ is None else environ
+        unknown = unknown_variables(env)
+        if unknown:
+            raise SettingsError(
+                "; ".join(f"unknown setting {name} (no process reads it)" for name in unknown)
+            )
+        return cls.read(_Environment(env))
+
+
+S = TypeVar("S", bound=Section)
+
+
 @dataclass(frozen=True)
-class Settings:
-    """Validated configuration shared by the server and the worker."""
+class CommonSettings(Section):
+    """What every process shares: its backends, the public URLs, logging."""
 
     storage_url: str
     queue_url: str
     dead_letter_queue_url: str | None
+    max_receives: int
+    visibility_timeout: int
     public_base_url: str | None
     site_url: str
     aws_endpoint_url: str | None
     aws_region: str | None
-    max_upload_bytes: int
-    max_pixels: int
-    max_receives: int
-    visibility_timeout: int
-    worker_threads: int
-    worker_grace_seconds: int
-    worker_memory_budget_mb: int
-    strip_original_metadata: bool
-    accepted_formats: tuple[ImageFormat, ...]
     log_level: str
+    cdn_distribution_id: str | None
+    # Where API keys and quota counters live: sqlite:///path, or dynamodb://table on AWS.
+    quota_store_url: str
+    # The workers' Prometheus files, which the server's GET /metrics adds up (embedded mode).
+    worker_metrics_dir: str
+    # Webhooks (``sharer.webhook_events``): None when no receiver is configured.
+    webhook_url: str | None
+    webhook_queue_url: str
+    webhook_dead_letter_queue_url: str | None
+    # Threads of this process that may call a backend at once: the AWS clients keep a
+    # connection for each (set by the process's section, not by a variable).
+    calling_threads: int = 1
+
+    @property
+    def serves_media(self) -> bool:
+        """Local storage has no CDN in front of it, so the server serves the objects."""
+        return self.storage_url.startswith("file://")
+
+    @classmethod
+    def read(cls, env: _Environment, calling_threads: int = 1) -> Self:
+        """Parse and validate the common section from ``env``."""
+        data_dir = env.data_dir
+        queue_url = env.parsed("SHARER_QUEUE_URL", f"sqlite://{data_dir}/queue.sqlite3", _queue_url)
+        dlq = env.get("SHARER_DEAD_LETTER_QUEUE_URL")
+        if queue_url.startswith("http") and dlq is None:
+            raise SettingsError(
+                "SHARER_DEAD_LETTER_QUEUE_URL: required with an SQS SHARER_QUEUE_URL "
+                "(poison messages are moved there)"
+            )
+        public_base = env.optional("SHARER_PUBLIC_BASE_URL", _http_url)
+        # The site is where the server listens, unless configured.
+        bind = env.parsed("SHARER_BIND", DEFAULT_BIND, _host_port)
+        site_url = env.parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
+        webhook_queue_url = env.parsed(
+            "SHARER_WEBHOOK_QUEUE_URL", f"sqlite://{data_dir}/webhooks.sqlite3", _queue_url
+        )
+        webhook_dlq = env.get("SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL")
+        if webhook_queue_url.startswith("http") and webhook_dlq is None:
+            raise SettingsError(
+                "SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL: required with an SQS "
+                "SHARER_WEBHOOK_QUEUE_URL (events that exhaust their retries go there)"
+            )
+        return cls(
+            storage_url=env.parsed("SHARER_STORAGE_URL", f"file://{data_dir}/media", _storage_url),
+            queue_url=queue_url,
+            dead_letter_queue_url=dlq,
+            max_receives=env.parsed("SHARER_MAX_RECEIVES", "5", _positive_int),
+            visibility_timeout=env.parsed("SHARER_VISIBILITY_TIMEOUT", "60", _positive_int),
+            public_base_url=public_base.rstrip("/") if public_base else None,
+            site_url=site_url.rstrip("/"),
+            aws_endpoint_url=env.get("SHARER_AWS_ENDPOINT_URL"),
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+            log_level=env.parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
+            cdn_distribution_id=env.optional("SHARER_CDN_DISTRIBUTION_ID", _distribution_id),
+            quota_store_url=env.parsed(
+                "SHARER_QUOTA_STORE_URL", f"sqlite://{data_dir}/quotas.sqlite3", _quota_store_url
+            ),
+            worker_metrics_dir=os.path.abspath(
+                env.get("SHARER_WORKER_METRICS_DIR", f"{data_dir}/worker-metrics") or ""
+            ),
+            webhook_url=env.optional("SHARER_WEBHOOK_URL", _http_url),
+            webhook_queue_url=webhook_queue_url,
+            webhook_dead_letter_queue_url=webhook_dlq,
+            calling_threads=calling_threads,
+        )
+
+
+@dataclass(frozen=True)
+class ServerSettings(Section):
+    """The upload server's section: listening, its processes and threads, deadlines, what
+    an upload may be, API keys and quotas."""
+
+    common: CommonSettings
     bind: str
     server_processes: int
     server_threads: int
@@ -66,45 +215,30 @@ class Settings:
     keepalive_seconds: int
     max_connections_per_client: int
     forwarded_hops: int
-    cdn_distribution_id: str | None = None
-    reconcile_stale_seconds: int = 900
-    reconcile_batch: int = 100
-    max_wait_seconds: int = 10
-    waiters_per_process: int = 8
-    idempotency_takeover_seconds: int = 120
-    costly_proofs_per_process: int = 1
-    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
-    instance_metadata_url: str | None = None
-    spot_notice_poll_seconds: float = 5.0
+    max_wait_seconds: int
+    waiters_per_process: int
+    idempotency_takeover_seconds: int
+    costly_proofs_per_process: int
     # The server's runtime files: nginx's config, pid and temporary files, gunicorn's socket.
-    runtime_dir: str = "./var/run/8080"
+    runtime_dir: str
+    # Where nginx serves GET /metrics (None: on SHARER_BIND with everything else).
+    metrics_bind: str | None
+    # API keys on uploads: "off" (no key looked at), "optional" or "required".
+    api_keys: str
+    # Quotas of requests without a key, per client address (0: no quota).
+    address_uploads_per_minute: int
+    address_bytes_per_day: int
+    max_upload_bytes: int
+    max_pixels: int
     # An animation's frames x width x height, and its frames, at most (the worker decodes,
     # resizes and holds every frame: worker.animated_thumbnails).
-    max_animation_pixels: int = 50_000_000
-    max_animation_frames: int = 1000
-    # API keys on uploads: "off" (no key looked at), "optional" or "required".
-    api_keys: str = "off"
-    # Where API keys and quota counters live: sqlite:///path, or dynamodb://table on AWS.
-    quota_store_url: str = "sqlite:///var/quotas.sqlite3"
-    # Quotas of requests without a key, per client address (0: no quota).
-    address_uploads_per_minute: int = 0
-    address_bytes_per_day: int = 0
-    # Where nginx serves GET /metrics (None: on SHARER_BIND with everything else).
-    metrics_bind: str | None = None
-    # The workers' Prometheus files, which the server's GET /metrics adds up (embedded mode).
-    worker_metrics_dir: str = "./var/worker-metrics"
-    # Expiry: the bounds of an upload's ``expires_in``, and how often ``sharer-reconcile
-    # --every`` runs a pass (``make run``; on AWS its systemd timer decides).
-    min_expires_seconds: int = DEFAULT_MIN_EXPIRES_SECONDS
-    max_expires_seconds: int = DEFAULT_MAX_EXPIRES_SECONDS
-    reconcile_period_seconds: int = 60
-    # Webhooks (``sharer.webhook_events``): None when no receiver is configured.
-    webhook_url: str | None = None
-    webhook_secret: bytes | None = None
-    webhook_queue_url: str = "sqlite:///var/webhooks.sqlite3"
-    webhook_dead_letter_queue_url: str | None = None
-    webhook_allow_private: bool = False
-    webhook_retry_base_seconds: int = 30
+    max_animation_pixels: int
+    max_animation_frames: int
+    strip_original_metadata: bool
+    accepted_formats: tuple[ImageFormat, ...]
+    # The bounds of an upload's ``expires_in``.
+    min_expires_seconds: int
+    max_expires_seconds: int
 
     @property
     def costly_proof_waiters(self) -> int:
@@ -113,186 +247,221 @@ class Settings:
         spare = self.server_threads - 1 - self.costly_proofs_per_process
         return max(0, min(self.costly_proofs_per_process, spare))
 
-    @property
-    def serves_media(self) -> bool:
-        """Local storage has no CDN in front of it, so the server serves the objects."""
-        return self.storage_url.startswith("file://")
-
-
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate ``SHARER_*`` variables (and AWS_REGION) from ``environ``."""
-    env = os.environ if environ is None else environ
-    data_dir = os.path.abspath(env.get("SHARER_DATA_DIR", DEFAULT_DATA_DIR))
-
-    def get(name: str, default: str | None = None) -> str | None:
-        value = env.get(name, "").strip()
-        return value or default
-
-    def parsed(name: str, default: str, parse: Callable[[str], T]) -> T:
-        raw = get(name, default)
-        assert raw is not None
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            raise SettingsError(f"{name}={raw!r}: {exc}") from exc
-
-    storage_url = parsed("SHARER_STORAGE_URL", f"file://{data_dir}/media", _storage_url)
-    queue_url = parsed("SHARER_QUEUE_URL", f"sqlite://{data_dir}/queue.sqlite3", _queue_url)
-    dlq = get("SHARER_DEAD_LETTER_QUEUE_URL")
-    if queue_url.startswith("http") and dlq is None:
-        raise SettingsError(
-            "SHARER_DEAD_LETTER_QUEUE_URL: required with an SQS SHARER_QUEUE_URL "
-            "(poison messages are moved there)"
+    @classmethod
+    def read(cls, env: _Environment) -> Self:
+        """Parse and validate the server's section (and the common one) from ``env``."""
+        request_timeout = env.parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
+        # A waiting request must answer well before nginx gives up on the answer (504).
+        wait_bound = request_timeout // 2
+        default_wait = min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)
+        max_wait = env.parsed("SHARER_MAX_WAIT_SECONDS", str(default_wait), _non_negative_int)
+        _require(
+            max_wait <= wait_bound,
+            f"SHARER_MAX_WAIT_SECONDS={max_wait}: at most half of "
+            f"SHARER_REQUEST_TIMEOUT ({request_timeout})",
         )
-    public_base = get("SHARER_PUBLIC_BASE_URL")
-    if public_base is not None:
-        parsed("SHARER_PUBLIC_BASE_URL", public_base, _http_url)
-    request_timeout = parsed("SHARER_REQUEST_TIMEOUT", "30", _positive_int)
-    # A waiting request must answer well before nginx gives up on the answer (504).
-    wait_bound = request_timeout // 2
-    max_wait_seconds = parsed(
-        "SHARER_MAX_WAIT_SECONDS", str(min(DEFAULT_MAX_WAIT_SECONDS, wait_bound)), _non_negative_int
-    )
-    if max_wait_seconds > wait_bound:
-        raise SettingsError(
-            f"SHARER_MAX_WAIT_SECONDS={max_wait_seconds}: at most half of "
-            f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
+        # An upload still marked in progress after this long was cut short (its server
+        # died): a retry may take it over. It must outlast any request that is still running.
+        takeover = env.parsed(
+            "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", str(4 * request_timeout), _positive_int
         )
-    # An upload still marked in progress after this long was cut short (its server died):
-    # a retry may take it over. It must outlast any request that is still running.
-    takeover = parsed(
-        "SHARER_IDEMPOTENCY_TAKEOVER_SECONDS", str(4 * request_timeout), _positive_int
-    )
-    if takeover <= 2 * request_timeout:
-        raise SettingsError(
+        _require(
+            takeover > 2 * request_timeout,
             f"SHARER_IDEMPOTENCY_TAKEOVER_SECONDS={takeover}: must be more than twice "
-            f"SHARER_REQUEST_TIMEOUT ({request_timeout})"
+            f"SHARER_REQUEST_TIMEOUT ({request_timeout})",
         )
-    server_processes = parsed("SHARER_SERVER_PROCESSES", "2", _positive_int)
-    server_threads = parsed("SHARER_SERVER_THREADS", "4", _positive_int)
-    costly_proofs = parsed(
-        "SHARER_COSTLY_PROOFS_PER_PROCESS",
-        str(default_costly_proofs(server_processes, server_threads)),
-        _positive_int,
-    )
-    if costly_proofs > server_threads:
-        raise SettingsError(
+        server_processes = env.parsed("SHARER_SERVER_PROCESSES", "2", _positive_int)
+        server_threads = env.parsed("SHARER_SERVER_THREADS", "4", _positive_int)
+        costly_proofs = env.parsed(
+            "SHARER_COSTLY_PROOFS_PER_PROCESS",
+            str(default_costly_proofs(server_processes, server_threads)),
+            _positive_int,
+        )
+        _require(
+            costly_proofs <= server_threads,
             f"SHARER_COSTLY_PROOFS_PER_PROCESS={costly_proofs}: at most "
             f"SHARER_SERVER_THREADS ({server_threads}), and better fewer, so a thread "
-            "is left for the health check and cheap requests"
+            "is left for the health check and cheap requests",
         )
-    bind = parsed("SHARER_BIND", "127.0.0.1:8080", _host_port)
-    metrics_bind = _optional("SHARER_METRICS_BIND", get("SHARER_METRICS_BIND"), _host_port)
-    if metrics_bind is not None and metrics_bind.rpartition(":")[2] == bind.rpartition(":")[2]:
-        raise SettingsError(
-            f"SHARER_METRICS_BIND={metrics_bind!r}: needs a port other than SHARER_BIND's"
+        bind = env.parsed("SHARER_BIND", DEFAULT_BIND, _host_port)
+        metrics_bind = env.optional("SHARER_METRICS_BIND", _host_port)
+        if metrics_bind is not None and metrics_bind.rpartition(":")[2] == bind.rpartition(":")[2]:
+            raise SettingsError(
+                f"SHARER_METRICS_BIND={metrics_bind!r}: needs a port other than SHARER_BIND's"
+            )
+        min_expires = env.parsed(
+            "SHARER_MIN_EXPIRES_SECONDS", str(DEFAULT_MIN_EXPIRES_SECONDS), _positive_int
         )
-    site_url = parsed("SHARER_SITE_URL", _bind_url(bind), _http_url)
-    min_expires = parsed(
-        "SHARER_MIN_EXPIRES_SECONDS", str(DEFAULT_MIN_EXPIRES_SECONDS), _positive_int
-    )
-    max_expires = parsed(
-        "SHARER_MAX_EXPIRES_SECONDS", str(DEFAULT_MAX_EXPIRES_SECONDS), _positive_int
-    )
-    if not min_expires <= max_expires <= LONGEST_EXPIRES_SECONDS:
-        raise SettingsError(
+        max_expires = env.parsed(
+            "SHARER_MAX_EXPIRES_SECONDS", str(DEFAULT_MAX_EXPIRES_SECONDS), _positive_int
+        )
+        _require(
+            min_expires <= max_expires <= LONGEST_EXPIRES_SECONDS,
             f"SHARER_MAX_EXPIRES_SECONDS={max_expires}: must be at least "
             f"SHARER_MIN_EXPIRES_SECONDS ({min_expires}) and at most "
-            f"{LONGEST_EXPIRES_SECONDS} (a year: the bucket's lifecycle backstop)"
+            f"{LONGEST_EXPIRES_SECONDS} (a year: the bucket's lifecycle backstop)",
         )
-    webhook_url = _optional("SHARER_WEBHOOK_URL", get("SHARER_WEBHOOK_URL"), _http_url)
-    webhook_secret = _optional(
-        "SHARER_WEBHOOK_SECRET", get("SHARER_WEBHOOK_SECRET"), _webhook_secret
-    )
-    if webhook_url is not None and webhook_secret is None:
-        raise SettingsError(
-            "SHARER_WEBHOOK_SECRET: required with SHARER_WEBHOOK_URL (whsec_ and base64)"
+        waiters = env.parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int)
+        address_uploads = env.parsed("SHARER_ADDRESS_UPLOADS_PER_MINUTE", "0", _non_negative_int)
+        address_bytes = env.parsed("SHARER_ADDRESS_BYTES_PER_DAY", "0", _non_negative_int)
+        animation_pixels = env.parsed("SHARER_MAX_ANIMATION_PIXELS", "50000000", _positive_int)
+        animation_frames = env.parsed("SHARER_MAX_ANIMATION_FRAMES", "1000", _animation_frames)
+        return cls(
+            common=CommonSettings.read(env, calling_threads=server_threads + waiters),
+            bind=bind,
+            server_processes=server_processes,
+            server_threads=server_threads,
+            request_timeout=request_timeout,
+            keepalive_seconds=env.parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
+            max_connections_per_client=env.parsed(
+                "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
+            ),
+            forwarded_hops=env.parsed("SHARER_FORWARDED_HOPS", "0", _non_negative_int),
+            max_wait_seconds=max_wait,
+            waiters_per_process=waiters,
+            idempotency_takeover_seconds=takeover,
+            costly_proofs_per_process=costly_proofs,
+            # One per port by default: several servers may share a data directory.
+            runtime_dir=env.parsed(
+                "SHARER_RUNTIME_DIR",
+                f"{env.data_dir}/run/{bind.rpartition(':')[2]}",
+                _runtime_dir,
+            ),
+            metrics_bind=metrics_bind,
+            api_keys=env.parsed("SHARER_API_KEYS", "off", _api_keys_mode),
+            address_uploads_per_minute=address_uploads,
+            address_bytes_per_day=address_bytes,
+            max_upload_bytes=env.parsed("SHARER_MAX_UPLOAD_BYTES", "1048576", _positive_int),
+            max_pixels=env.parsed("SHARER_MAX_PIXELS", "50000000", _positive_int),
+            max_animation_pixels=animation_pixels,
+            max_animation_frames=animation_frames,
+            strip_original_metadata=env.parsed("SHARER_STRIP_ORIGINAL_METADATA", "true", _boolean),
+            accepted_formats=env.parsed(
+                "SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats
+            ),
+            min_expires_seconds=min_expires,
+            max_expires_seconds=max_expires,
         )
-    webhook_queue_url = parsed(
-        "SHARER_WEBHOOK_QUEUE_URL", f"sqlite://{data_dir}/webhooks.sqlite3", _queue_url
-    )
-    webhook_dlq = get("SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL")
-    if webhook_queue_url.startswith("http") and webhook_dlq is None:
-        raise SettingsError(
-            "SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL: required with an SQS "
-            "SHARER_WEBHOOK_QUEUE_URL (events that exhaust their retries go there)"
-        )
-    return Settings(
-        storage_url=storage_url,
-        queue_url=queue_url,
-        dead_letter_queue_url=dlq,
-        public_base_url=public_base.rstrip("/") if public_base else None,
-        site_url=site_url.rstrip("/"),
-        aws_endpoint_url=get("SHARER_AWS_ENDPOINT_URL"),
-        aws_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
-        max_upload_bytes=parsed("SHARER_MAX_UPLOAD_BYTES", "1048576", _positive_int),
-        max_pixels=parsed("SHARER_MAX_PIXELS", "50000000", _positive_int),
-        max_animation_pixels=parsed("SHARER_MAX_ANIMATION_PIXELS", "50000000", _positive_int),
-        max_animation_frames=parsed("SHARER_MAX_ANIMATION_FRAMES", "1000", _animation_frames),
-        max_receives=parsed("SHARER_MAX_RECEIVES", "5", _positive_int),
-        visibility_timeout=parsed("SHARER_VISIBILITY_TIMEOUT", "60", _positive_int),
+
+
+@dataclass(frozen=True)
+class WorkerSettings(Section):
+    """The worker's section: its threads, stop grace, memory budget and Spot notices."""
+
+    common: CommonSettings
+    worker_threads: int
+    worker_grace_seconds: int
+    worker_memory_budget_mb: int
+    # The instance metadata service the worker watches for Spot notices (None: not on EC2).
+    instance_metadata_url: str | None
+    spot_notice_poll_seconds: float
+
+    @classmethod
+    def read(cls, env: _Environment) -> Self:
+        """Parse and validate the worker's section (and the common one) from ``env``."""
         # One job more than cores: while one job waits on storage, the cores stay busy.
-        worker_threads=parsed(
-            "SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int
-        ),
-        worker_grace_seconds=parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
-        worker_memory_budget_mb=parsed(
-            "SHARER_WORKER_MEMORY_BUDGET_MB",
-            str(DEFAULT_WORKER_MEMORY_BUDGET_MB),
-            _positive_int,
-        ),
-        strip_original_metadata=parsed("SHARER_STRIP_ORIGINAL_METADATA", "true", _boolean),
-        accepted_formats=parsed("SHARER_ACCEPTED_FORMATS", ",".join(ACCEPTED), _accepted_formats),
-        log_level=parsed("SHARER_LOG_LEVEL", "INFO", _log_level),
-        bind=bind,
-        server_processes=server_processes,
-        server_threads=server_threads,
-        request_timeout=request_timeout,
-        keepalive_seconds=parsed("SHARER_KEEPALIVE_SECONDS", "5", _positive_int),
-        max_connections_per_client=parsed(
-            "SHARER_MAX_CONNECTIONS_PER_CLIENT", "64", _non_negative_int
-        ),
-        forwarded_hops=parsed("SHARER_FORWARDED_HOPS", "0", _non_negative_int),
-        cdn_distribution_id=_optional(
-            "SHARER_CDN_DISTRIBUTION_ID", get("SHARER_CDN_DISTRIBUTION_ID"), _distribution_id
-        ),
-        reconcile_stale_seconds=parsed("SHARER_RECONCILE_STALE_SECONDS", "900", _positive_int),
-        reconcile_batch=parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
-        max_wait_seconds=max_wait_seconds,
-        waiters_per_process=parsed("SHARER_WAITERS_PER_PROCESS", "8", _non_negative_int),
-        idempotency_takeover_seconds=takeover,
-        costly_proofs_per_process=costly_proofs,
-        instance_metadata_url=_optional(
-            "SHARER_INSTANCE_METADATA_URL", get("SHARER_INSTANCE_METADATA_URL"), _http_url
-        ),
-        # AWS recommends checking for interruption notices every 5 seconds.
-        spot_notice_poll_seconds=parsed("SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds),
-        # One per port by default: several servers may share a data directory.
-        runtime_dir=parsed(
-            "SHARER_RUNTIME_DIR", f"{data_dir}/run/{bind.rpartition(':')[2]}", _runtime_dir
-        ),
-        api_keys=parsed("SHARER_API_KEYS", "off", _api_keys_mode),
-        quota_store_url=parsed(
-            "SHARER_QUOTA_STORE_URL", f"sqlite://{data_dir}/quotas.sqlite3", _quota_store_url
-        ),
-        address_uploads_per_minute=parsed(
-            "SHARER_ADDRESS_UPLOADS_PER_MINUTE", "0", _non_negative_int
-        ),
-        address_bytes_per_day=parsed("SHARER_ADDRESS_BYTES_PER_DAY", "0", _non_negative_int),
-        metrics_bind=metrics_bind,
-        worker_metrics_dir=os.path.abspath(
-            get("SHARER_WORKER_METRICS_DIR", f"{data_dir}/worker-metrics") or ""
-        ),
-        min_expires_seconds=min_expires,
-        max_expires_seconds=max_expires,
-        reconcile_period_seconds=parsed("SHARER_RECONCILE_PERIOD_SECONDS", "60", _positive_int),
-        webhook_url=webhook_url,
-        webhook_secret=webhook_secret,
-        webhook_queue_url=webhook_queue_url,
-        webhook_dead_letter_queue_url=webhook_dlq,
-        webhook_allow_private=parsed("SHARER_WEBHOOK_ALLOW_PRIVATE", "false", _boolean),
-        webhook_retry_base_seconds=parsed("SHARER_WEBHOOK_RETRY_BASE_SECONDS", "30", _positive_int),
-    )
+        threads = env.parsed("SHARER_WORKER_THREADS", str((os.cpu_count() or 1) + 1), _positive_int)
+        return cls(
+            common=CommonSettings.read(env, calling_threads=threads),
+            worker_threads=threads,
+            worker_grace_seconds=env.parsed("SHARER_WORKER_GRACE_SECONDS", "30", _positive_int),
+            worker_memory_budget_mb=env.parsed(
+                "SHARER_WORKER_MEMORY_BUDGET_MB",
+                str(DEFAULT_WORKER_MEMORY_BUDGET_MB),
+                _positive_int,
+            ),
+            instance_metadata_url=env.optional("SHARER_INSTANCE_METADATA_URL", _http_url),
+            # AWS recommends checking for interruption notices every 5 seconds.
+            spot_notice_poll_seconds=env.parsed(
+                "SHARER_SPOT_NOTICE_POLL_SECONDS", "5", _poll_seconds
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class ReconcilerSettings(Section):
+    """The reconciler's section: what it finds stale, how much a pass does, how often."""
+
+    common: CommonSettings
+    reconcile_stale_seconds: int
+    reconcile_batch: int
+    # How often ``sharer-reconcile --every`` runs a pass (``make run``; on AWS its
+    # systemd timer decides).
+    reconcile_period_seconds: int
+
+    @classmethod
+    def read(cls, env: _Environment) -> Self:
+        """Parse and validate the reconciler's section (and the common one) from ``env``."""
+        return cls(
+            common=CommonSettings.read(env),
+            reconcile_stale_seconds=env.parsed(
+                "SHARER_RECONCILE_STALE_SECONDS", "900", _positive_int
+            ),
+            reconcile_batch=env.parsed("SHARER_RECONCILE_BATCH", "100", _positive_int),
+            reconcile_period_seconds=env.parsed(
+                "SHARER_RECONCILE_PERIOD_SECONDS", "60", _positive_int
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookDeliverySettings(Section):
+    """``sharer-webhooks``' section: the signing secret, and how it delivers."""
+
+    common: CommonSettings
+    webhook_secret: bytes | None
+    webhook_allow_private: bool
+    webhook_retry_base_seconds: int
+
+    @classmethod
+    def read(cls, env: _Environment) -> Self:
+        """Parse and validate the delivery's section (and the common one) from ``env``."""
+        common = CommonSettings.read(env)
+        secret = env.optional("SHARER_WEBHOOK_SECRET", _webhook_secret)
+        if common.webhook_url is not None and secret is None:
+            raise SettingsError(
+                "SHARER_WEBHOOK_SECRET: required with SHARER_WEBHOOK_URL (whsec_ and base64)"
+            )
+        return cls(
+            common=common,
+            webhook_secret=secret,
+            webhook_allow_private=env.parsed("SHARER_WEBHOOK_ALLOW_PRIVATE", "false", _boolean),
+            webhook_retry_base_seconds=env.parsed(
+                "SHARER_WEBHOOK_RETRY_BASE_SECONDS", "30", _positive_int
+            ),
+        )
+
+
+# Every section: a variable none of them reads (nor READ_ELSEWHERE names) is refused.
+SECTIONS: tuple[type[Section], ...] = (
+    CommonSettings,
+    ServerSettings,
+    WorkerSettings,
+    ReconcilerSettings,
+    WebhookDeliverySettings,
+)
+
+
+def variables_of(section: type[Section]) -> frozenset[str]:
+    """The variables ``section`` reads (its nested common section's included), recorded
+    while it reads its defaults."""
+    env = _Environment({})
+    section.read(env)
+    return frozenset(env.names_read)
+
+
+@functools.cache
+def known_variables() -> frozenset[str]:
+    """Every ``SHARER_*`` name a process reads: what the sections read, and
+    ``READ_ELSEWHERE``."""
+    read = set(READ_ELSEWHERE).union(*(variables_of(section) for section in SECTIONS))
+    return frozenset(name for name in read if name.startswith("SHARER_"))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """The ``SHARER_*`` names in ``environ`` that no process reads, sorted."""
+    known = known_variables()
+    return sorted(name for name in environ if name.startswith("SHARER_") and name not in known)
 
 
 def default_costly_proofs(server_processes: int, server_threads: int) -> int:
@@ -303,22 +472,13 @@ def default_costly_proofs(server_processes: int, server_threads: int) -> int:
     return max(1, min(per_process, server_threads - 1))
 
 
-def settings_or_exit(program: str) -> Settings:
-    """The settings from the environment, or exit 1 with a message naming ``program`` and
-    the bad variable: how every entry point starts."""
+def settings_or_exit(program: str, section: type[S]) -> S:
+    """``section`` from the environment, or exit 1 with a message naming ``program`` and
+    the bad (or unknown) variable: how every entry point starts."""
     try:
-        return load_settings()
+        return section.from_env()
     except SettingsError as exc:
         sys.exit(f"{program}: bad setting: {exc}")
-
-
-def _optional(name: str, raw: str | None, parse: Callable[[str], T]) -> T | None:
-    if raw is None:
-        return None
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r}: {exc}") from exc
 
 
 def _distribution_id(raw: str) -> str:

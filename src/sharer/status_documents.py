@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sharer.expiry import rfc3339
 from sharer.key_scheme import image_prefix
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.status import ImageFacts, ImageStatus
 from sharer.webhook_events import EventType, WebhookEvents
 
@@ -15,7 +15,7 @@ from sharer.webhook_events import EventType, WebhookEvents
 MEDIA_PREFIX = "/media"
 
 
-def media_base_url(settings: Settings) -> str:
+def media_base_url(settings: CommonSettings) -> str:
     """Where clients fetch stored objects: the configured base, or our own media route."""
     if settings.public_base_url is not None:
         return settings.public_base_url
@@ -23,7 +23,7 @@ def media_base_url(settings: Settings) -> str:
 
 
 def status_document(
-    status: ImageStatus, settings: Settings, *, state: str | None = None
+    status: ImageStatus, settings: CommonSettings, *, state: str | None = None
 ) -> dict[str, object]:
     """The public document of ``status`` (``state`` overrides its state: ``deleted``,
     ``expired``); never the delete token's digest."""
@@ -44,7 +44,7 @@ def status_document(
     return body
 
 
-def cdn_paths(settings: Settings, image_id: str) -> list[str]:
+def cdn_paths(settings: CommonSettings, image_id: str) -> list[str]:
     """What the CDN must forget of a removed image: every object (one wildcard) and its
     share page (``/i/<id>`` under ``SHARER_SITE_URL``)."""
     base_path = urlsplit(settings.public_base_url or "").path.rstrip("/")
@@ -57,7 +57,7 @@ class Announcer:
     """Queues the webhook event of an image's new state, with its status document."""
 
     events: WebhookEvents
-    settings: Settings
+    settings: CommonSettings
 
     def __call__(self, event_type: EventType, status: ImageStatus) -> None:
         """Queue ``event_type`` about ``status``; raises ``QueueUnavailable``."""

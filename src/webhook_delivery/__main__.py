@@ -14,7 +14,7 @@ from sharer.aws import MAX_LONG_POLL_SECONDS
 from sharer.backends import WEBHOOK_VISIBILITY_SECONDS, open_webhook_queue
 from sharer.logs import configure_logging
 from sharer.queues.consumer import Consumer, ConsumerOptions
-from sharer.settings import settings_or_exit
+from sharer.settings import WebhookDeliverySettings, settings_or_exit
 from webhook_delivery.delivery import WebhookDeliverer
 
 log = logging.getLogger("sharer.webhooks")
@@ -27,8 +27,9 @@ GRACE_SECONDS = 20
 
 def main() -> None:
     """Entry point: run until SIGTERM or SIGINT; exit 1 with the bad variable's name."""
-    settings = settings_or_exit("sharer-webhooks")
-    configure_logging(settings.log_level)
+    settings = settings_or_exit("sharer-webhooks", WebhookDeliverySettings)
+    common = settings.common
+    configure_logging(common.log_level)
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -37,14 +38,14 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    if settings.webhook_url is None or settings.webhook_secret is None:
+    if common.webhook_url is None or settings.webhook_secret is None:
         log.info("no SHARER_WEBHOOK_URL: no webhooks to deliver")
         stop.wait()
         return
-    queue = open_webhook_queue(settings)
+    queue = open_webhook_queue(common)
     deliverer = WebhookDeliverer(
         queue,
-        settings.webhook_url,
+        common.webhook_url,
         settings.webhook_secret,
         allow_private=settings.webhook_allow_private,
         retry_base_seconds=settings.webhook_retry_base_seconds,

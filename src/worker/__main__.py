@@ -21,7 +21,7 @@ from sharer.backends import (
 )
 from sharer.logs import configure_logging
 from sharer.queues.consumer import Consumer, ConsumerOptions
-from sharer.settings import settings_or_exit
+from sharer.settings import WorkerSettings, settings_or_exit
 from sharer.status_documents import Announcer
 from worker.memory import job_budget, return_freed_pixels_promptly
 from worker.processing import JobObserver, JobProcessor
@@ -47,29 +47,30 @@ def main(argv: list[str] | None = None) -> None:
         help="check that this worker reaches its queue and storage and makes thumbnails",
     )
     arguments = parser.parse_args(argv)
-    settings = settings_or_exit("sharer-worker")
-    configure_logging(settings.log_level)
-    queue = open_queue(settings)
+    settings = settings_or_exit("sharer-worker", WorkerSettings)
+    common = settings.common
+    configure_logging(common.log_level)
+    queue = open_queue(common)
     if arguments.self_check:
-        problems = self_check(open_storage(settings), queue)
+        problems = self_check(open_storage(common), queue)
         sys.exit("\n".join(f"sharer-worker --self-check: {p}" for p in problems) or None)
     if not return_freed_pixels_promptly():
         log.warning("no mallopt: freed image memory may stay in the process")
     memory = job_budget(settings.worker_memory_budget_mb)
     processor = JobProcessor(
-        open_storage(settings),
+        open_storage(common),
         queue,
-        max_receives=settings.max_receives,
+        max_receives=common.max_receives,
         memory=memory,
-        wakeups=open_status_wakeups(settings),
-        observer=_job_metrics(settings.worker_metrics_dir),
-        announce=Announcer(open_webhook_events(settings), settings),
+        wakeups=open_status_wakeups(common),
+        observer=_job_metrics(common.worker_metrics_dir),
+        announce=Announcer(open_webhook_events(common), common),
     )
     options = ConsumerOptions(
         threads=settings.worker_threads,
-        visibility_timeout=settings.visibility_timeout,
+        visibility_timeout=common.visibility_timeout,
         grace_seconds=settings.worker_grace_seconds,
-        poll_seconds=min(POLL_SECONDS, settings.visibility_timeout / 3),
+        poll_seconds=min(POLL_SECONDS, common.visibility_timeout / 3),
     )
     stop = threading.Event()
     # Set by a signal only; a Spot notice sets ``stop`` alone.

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 from server.inspection import unsupported_message
 from server.openapi_route import openapi_document
 from sharer.formats import ACCEPTED, ImageFormat
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from support import images
 from support.images import jpeg
 from support.services import Service, local_service
@@ -52,7 +52,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 # The document for a server at SHARER_SITE_URL's default, with the default upload limit.
 DOCUMENT_SITE = "http://127.0.0.1:8080"
-DEFAULT_SETTINGS = load_settings({})
+DEFAULT_SETTINGS = ServerSettings.from_env({})
 DOCUMENT = openapi_document(
     DOCUMENT_SITE, DEFAULT_SETTINGS.max_upload_bytes, DEFAULT_SETTINGS.accepted_formats
 )

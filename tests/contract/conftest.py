@@ -15,7 +15,7 @@ from contract.cases import BUCKET, MAX_RECEIVES, REGION, VISIBILITY_TIMEOUT, Que
 from sharer.aws import s3_client, sqs_client
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
-from sharer.settings import Settings, load_settings
+from sharer.settings import CommonSettings
 from sharer.storage.local import LocalStorage
 from sharer.storage.s3 import S3Storage
 from support.fakes import FakeQueue, FakeStorage
@@ -23,7 +23,7 @@ from support.sqs import create_work_queues, peek
 
 
 @pytest.fixture
-def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[CommonSettings]:
     """moto's in-process AWS, with the settings the adapters' clients are made from."""
     # Nothing from the developer's own AWS config may leak in, least of all an endpoint.
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
@@ -31,7 +31,7 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        yield load_settings({"AWS_REGION": REGION, "SHARER_DATA_DIR": "/nonexistent"})
+        yield CommonSettings.from_env({"AWS_REGION": REGION, "SHARER_DATA_DIR": "/nonexistent"})
 
 
 def failing_fake_storage() -> FakeStorage:
@@ -53,7 +53,7 @@ def storage_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
             storage=LocalStorage(tmp_path / "media"),
             broken=lambda: LocalStorage(blocker / "media"),
         )
-    settings: Settings = request.getfixturevalue("moto_aws")
+    settings: CommonSettings = request.getfixturevalue("moto_aws")
     client = s3_client(settings)
     client.create_bucket(Bucket=BUCKET)
     return StorageCase(
@@ -94,7 +94,7 @@ def queue_case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
         )
         queue.close()
         return
-    settings: Settings = request.getfixturevalue("moto_aws")
+    settings: CommonSettings = request.getfixturevalue("moto_aws")
     client = sqs_client(settings)
     # The queue keeps SQS's default visibility (30 s): a redelivery after VISIBILITY_TIMEOUT
     # can then only come from the timeout the adapter itself asks for on every receive.

@@ -12,15 +12,15 @@ from sharer.aws import s3_client, sqs_client
 from sharer.backends import open_queue, open_storage
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
-from sharer.settings import Settings, SettingsError, load_settings
+from sharer.settings import CommonSettings, SettingsError
 from sharer.storage.local import LocalStorage
 from sharer.storage.port import IMMUTABLE_CACHE_CONTROL
 from sharer.storage.s3 import S3Storage
 
 
-def local_settings(tmp_path: Path) -> Settings:
+def local_settings(tmp_path: Path) -> CommonSettings:
     """Defaults under ``tmp_path``: file:// storage and a sqlite:// queue."""
-    return load_settings(
+    return CommonSettings.from_env(
         {
             "SHARER_DATA_DIR": str(tmp_path / "my data"),
             "SHARER_VISIBILITY_TIMEOUT": "7",
@@ -52,7 +52,7 @@ def test_sqlite_url_opens_queue_with_the_settings_limits(tmp_path: Path) -> None
     queue.close()
 
 
-def test_s3_url_opens_s3_storage_under_the_prefix(moto_aws: Settings) -> None:
+def test_s3_url_opens_s3_storage_under_the_prefix(moto_aws: CommonSettings) -> None:
     settings = dataclasses.replace(moto_aws, storage_url="s3://sharer-media/some/prefix/")
     client = s3_client(settings)
     client.create_bucket(Bucket="sharer-media")
@@ -66,7 +66,7 @@ def test_s3_url_opens_s3_storage_under_the_prefix(moto_aws: Settings) -> None:
     assert head["CacheControl"] == IMMUTABLE_CACHE_CONTROL
 
 
-def test_sqs_url_opens_sqs_queue_with_its_dead_letter_queue(moto_aws: Settings) -> None:
+def test_sqs_url_opens_sqs_queue_with_its_dead_letter_queue(moto_aws: CommonSettings) -> None:
     client = sqs_client(moto_aws)
     dlq_url = client.create_queue(QueueName="jobs-dead")["QueueUrl"]
     queue_url = client.create_queue(QueueName="jobs")["QueueUrl"]
@@ -92,7 +92,7 @@ def test_sqs_url_opens_sqs_queue_with_its_dead_letter_queue(moto_aws: Settings) 
     ],
 )
 def test_unsupported_urls_are_refused(
-    tmp_path: Path, opener: Callable[[Settings], object], field: str, url: str
+    tmp_path: Path, opener: Callable[[CommonSettings], object], field: str, url: str
 ) -> None:
     changes: dict[str, Any] = {field: url}
     settings = dataclasses.replace(local_settings(tmp_path), **changes)

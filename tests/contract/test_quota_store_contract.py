@@ -13,7 +13,7 @@ import pytest
 from sharer.api_keys import ApiKey, ApiKeyError, ApiKeys, created_key, key_digest
 from sharer.backends import open_api_keys, open_quota_counters
 from sharer.quota_counters import Charge, QuotaCounters
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from support.quota_store import create_quota_table
 from support.services import FAKE_AWS_CREDENTIALS, moto_server
 
@@ -29,7 +29,7 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Settings naming a fresh store of each kind."""
+    """CommonSettings naming a fresh store of each kind."""
     if request.param == "sqlite":
         yield {"SHARER_QUOTA_STORE_URL": f"sqlite://{tmp_path}/quotas.sqlite3"}
         return
@@ -46,12 +46,12 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[s
 
 @pytest.fixture
 def api_keys(store_env: dict[str, str]) -> ApiKeys:
-    return open_api_keys(load_settings(store_env))
+    return open_api_keys(CommonSettings.from_env(store_env))
 
 
 @pytest.fixture
 def counters(store_env: dict[str, str]) -> QuotaCounters:
-    return open_quota_counters(load_settings(store_env))
+    return open_quota_counters(CommonSettings.from_env(store_env))
 
 
 def test_a_created_key_is_found_by_its_digest_only(api_keys: ApiKeys) -> None:

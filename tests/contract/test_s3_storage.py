@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from contract.cases import BUCKET
-from sharer.aws import WIDEST_PUT_ALL, calling_threads, s3_client, sqs_client
+from sharer.aws import WIDEST_PUT_ALL, s3_client, sqs_client
 from sharer.backends import open_storage
-from sharer.settings import Settings
+from sharer.settings import CommonSettings
 from sharer.storage.port import NewObject, ObjectNotFound, StorageUnavailable
 from sharer.storage.s3 import S3Storage
 
@@ -19,7 +19,7 @@ THUMBNAILS = [NewObject(f"images/x/{name}.jpg", name.encode(), "image/jpeg") for
 BARRIER_TIMEOUT_SECONDS = 10.0
 
 
-def storage_on(settings: Settings) -> S3Storage:
+def storage_on(settings: CommonSettings) -> S3Storage:
     """The adapter as the backends module makes it, on a fresh bucket."""
     storage = open_storage(dataclasses.replace(settings, storage_url=f"s3://{BUCKET}"))
     assert isinstance(storage, S3Storage)
@@ -27,7 +27,7 @@ def storage_on(settings: Settings) -> S3Storage:
     return storage
 
 
-def test_put_all_has_every_put_in_flight_at_once(moto_aws: Settings) -> None:
+def test_put_all_has_every_put_in_flight_at_once(moto_aws: CommonSettings) -> None:
     storage = storage_on(moto_aws)
     # Each put waits here until all three are in flight: one after another, it breaks.
     all_in_flight = threading.Barrier(len(THUMBNAILS), timeout=BARRIER_TIMEOUT_SECONDS)
@@ -42,7 +42,7 @@ def test_put_all_has_every_put_in_flight_at_once(moto_aws: Settings) -> None:
     assert [storage.get(item.key).body for item in THUMBNAILS] == [b"l", b"m", b"s"]
 
 
-def test_a_failed_put_is_raised_after_the_others_have_ended(moto_aws: Settings) -> None:
+def test_a_failed_put_is_raised_after_the_others_have_ended(moto_aws: CommonSettings) -> None:
     storage = storage_on(moto_aws)
     failing = f"/{THUMBNAILS[1].key}"
 
@@ -59,7 +59,7 @@ def test_a_failed_put_is_raised_after_the_others_have_ended(moto_aws: Settings) 
     assert storage.get(THUMBNAILS[2].key).body == b"s"
 
 
-def test_a_refused_key_stops_put_all_before_anything_is_sent(moto_aws: Settings) -> None:
+def test_a_refused_key_stops_put_all_before_anything_is_sent(moto_aws: CommonSettings) -> None:
     storage = storage_on(moto_aws)
     objects = [*THUMBNAILS[:2], NewObject("images/../escape.jpg", b"x", "image/jpeg")]
 
@@ -70,20 +70,15 @@ def test_a_refused_key_stops_put_all_before_anything_is_sent(moto_aws: Settings)
             storage.get(item.key)
 
 
-def test_clients_pool_a_connection_for_every_concurrent_call(moto_aws: Settings) -> None:
-    settings = dataclasses.replace(
-        moto_aws, server_threads=4, waiters_per_process=2, worker_threads=7
-    )
+def test_clients_pool_a_connection_for_every_concurrent_call(moto_aws: CommonSettings) -> None:
+    settings = dataclasses.replace(moto_aws, calling_threads=7)
 
     # botocore sets a Config's options as attributes the stubs do not declare.
     s3_config: Any = s3_client(settings).meta.config
     sqs_config: Any = sqs_client(settings).meta.config
 
-    assert calling_threads(settings) == 7
     assert s3_config.max_pool_connections == 7 * WIDEST_PUT_ALL
     assert sqs_config.max_pool_connections == 7 + 1
-    # A server's waiting GETs read the status too.
-    assert calling_threads(dataclasses.replace(settings, waiters_per_process=8)) == 12
     # The rest of the shared configuration is kept.
     assert s3_config.retries["mode"] == "standard"
     assert s3_config.read_timeout == sqs_config.read_timeout > 0

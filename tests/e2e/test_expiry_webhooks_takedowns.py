@@ -21,7 +21,7 @@ from sharer.formats import JPEG
 from sharer.ids import new_image_id
 from sharer.key_scheme import EXPIRING_PREFIX, status_key, tombstone_key
 from sharer.messages import encode_job, job_for_upload
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer.status import encode_status, status_for_job
 from sharer.storage import Storage
 from support import images
@@ -170,7 +170,7 @@ def test_a_job_that_cannot_succeed_sends_image_failed(
         immutable=False,
     )
     with mock.patch.dict(os.environ, FAKE_AWS_CREDENTIALS):
-        open_queue(load_settings(service.env)).send(encode_job(job))
+        open_queue(CommonSettings.from_env(service.env)).send(encode_job(job))
     failed = receiver.wait_for(job.image_id, "image.failed")
     assert failed.event["data"]["status"] == "failed"  # type: ignore[index]
     assert receiver.unverified() == []

@@ -21,7 +21,7 @@ from sharer.idempotency_records import (
 )
 from sharer.ids import new_image_id
 from sharer.key_scheme import IDEMPOTENCY_RETENTION_SECONDS, status_key
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from sharer.storage import Storage
 from support import images
 from support.client import BODY_KEYS, upload
@@ -127,7 +127,7 @@ def test_a_key_whose_request_cannot_answer_any_more_says_when_to_take_over(
     service: Service, storage: Storage
 ) -> None:
     key, photo = _key(), images.jpeg((120, 90), seed=12)
-    settings = load_settings(service.env)
+    settings = ServerSettings.from_env(service.env)
     age = settings.request_timeout + 5  # its request is past its deadline
     cut_short = IdempotencyRecord(
         fingerprint(photo), new_image_id(), time.time() - age, UploadAnswer({}, "/images/x")

@@ -13,7 +13,7 @@ from server.upload_intake import accept_upload
 from sharer.backends import open_queue, open_storage
 from sharer.delete_tokens import new_delete_token, token_digest
 from sharer.key_scheme import status_key
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from support import images
 from support.memory import process_memory
 from support.services import Service, local_env
@@ -53,8 +53,8 @@ def _assert_budget_holds(tmp_path: Path, original: bytes) -> None:
         "SHARER_WORKER_THREADS": str(THREADS),
         "SHARER_WORKER_MEMORY_BUDGET_MB": str(BUDGET_MB),
     }
-    settings = load_settings(env)
-    storage, queue = open_storage(settings), open_queue(settings)
+    settings = ServerSettings.from_env(env)
+    storage, queue = open_storage(settings.common), open_queue(settings.common)
     # Queued as the server queues them (the 1 MiB upload cap is not in the way here).
     jobs = [
         accept_upload(

@@ -17,7 +17,7 @@ from sharer.key_scheme import status_key
 from sharer.queues import Queue
 from sharer.queues.sqlite import SqliteQueue
 from sharer.queues.sqs import SqsQueue
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer.status import decode_status
 from sharer.storage import Storage
 from sharer.storage.local import LocalStorage
@@ -67,7 +67,7 @@ class LocalBackends(Backends):
     queue: SqliteQueue
 
     def __init__(self, env: dict[str, str]) -> None:
-        settings = load_settings(env)
+        settings = CommonSettings.from_env(env)
         storage, queue = open_storage(settings), open_queue(settings)
         assert isinstance(storage, LocalStorage)
         assert isinstance(queue, SqliteQueue)
@@ -113,7 +113,7 @@ class AwsBackends(Backends):
     """The bucket and the queues on moto, through clients with the test credentials."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        settings = load_settings(env)
+        settings = CommonSettings.from_env(env)
         session = boto3.Session(
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],

@@ -23,7 +23,7 @@ from sharer.formats import JPEG
 from sharer.ids import new_image_id
 from sharer.logs import JsonFormatter
 from sharer.messages import encode_job, job_for_upload
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from worker.processing import JobProcessor
 
 FIELD = re.compile(r"\$\.(\w+)")
@@ -90,7 +90,7 @@ def _jpeg() -> bytes:
 
 
 def test_the_patterns_name_fields_of_the_real_lines(tmp_path: Path) -> None:
-    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)})
+    settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)})
     app = create_app(settings)
     (access,) = _lines(
         "sharer.access",
@@ -100,7 +100,7 @@ def test_the_patterns_name_fields_of_the_real_lines(tmp_path: Path) -> None:
             content_type="multipart/form-data",
         ),
     )
-    storage, queue = open_storage(settings), open_queue(settings)
+    storage, queue = open_storage(settings.common), open_queue(settings.common)
     job = job_for_upload(new_image_id(), JPEG, has_alpha=False)
     storage.put(job.original_key, _jpeg(), "image/jpeg")
     queue.send(encode_job(job))

@@ -17,7 +17,7 @@ from cdk.upload_tier import (
     WAIT_ROUTABLE_COMMAND,
 )
 from server import health_route
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings, WorkerSettings
 
 UNIT = REPO_ROOT / "image-builder" / "systemd" / "sharer@.service"
 
@@ -284,7 +284,8 @@ def test_settings_agree_with_the_queues_and_pass_the_apps_validation(
         assert settings["SHARER_STORAGE_URL"] == f"s3://<{media}>"
         assert settings["SHARER_QUEUE_URL"] == f"<{queue_id}>"
         environment = {k: re.sub(r"<([\w.]+)>", deployed, v) for k, v in settings.items()}
-        parsed = load_settings({**environment, "AWS_REGION": "eu-west-1"})
+        section = ServerSettings if role == "server" else WorkerSettings
+        parsed = section.from_env({**environment, "AWS_REGION": "eu-west-1"}).common
         assert parsed.max_receives == queue["RedrivePolicy"]["maxReceiveCount"]
         assert parsed.dead_letter_queue_url is not None
 

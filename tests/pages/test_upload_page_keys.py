@@ -12,7 +12,7 @@ from pages.conftest import Browsing
 from pages.test_upload_page import WAIT, choose, ready_cards, write
 from sharer.api_keys import created_key
 from sharer.backends import open_api_keys
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from support.images import jpeg
 from support.services import Service, local_service
 
@@ -36,7 +36,7 @@ def test_the_page_asks_for_the_key_and_sends_it(
     browsing: Browsing, service: Service, tmp_path: Path
 ) -> None:
     key = created_key(
-        open_api_keys(load_settings(service.env)),
+        open_api_keys(CommonSettings.from_env(service.env)),
         "page",
         uploads_per_minute=10,
         bytes_per_day=10**7,

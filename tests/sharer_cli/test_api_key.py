@@ -10,7 +10,7 @@ import requests
 
 from sharer.api_keys import created_key
 from sharer.backends import open_api_keys
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer_cli.conftest import sharer
 from support.images import jpeg
 from support.services import Service, local_service
@@ -28,7 +28,7 @@ def test_an_upload_carries_the_key_from_the_environment_and_a_delete_needs_none(
     keyed_service: Service, tmp_path: Path
 ) -> None:
     key = created_key(
-        open_api_keys(load_settings(keyed_service.env)),
+        open_api_keys(CommonSettings.from_env(keyed_service.env)),
         "cli",
         uploads_per_minute=10,
         bytes_per_day=10_000_000,

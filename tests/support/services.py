@@ -19,7 +19,7 @@ import boto3
 import requests
 
 from sharer.backends import open_storage
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer.storage import Storage
 from support.sqs import create_work_queues
 
@@ -155,7 +155,7 @@ def json_lines(path: Path) -> list[dict[str, object]]:
 
 
 def local_env(data_dir: Path) -> dict[str, str]:
-    """Settings for the embedded backends (local files, SQLite) under ``data_dir``."""
+    """CommonSettings for the embedded backends (local files, SQLite) under ``data_dir``."""
     return {
         "SHARER_DATA_DIR": str(data_dir),
         "SHARER_SERVER_PROCESSES": "2",
@@ -234,7 +234,7 @@ def service_storage(service: Service) -> Storage:
     """The store ``service`` writes to, opened from the service's own settings (on moto,
     with moto's fake credentials, which the client reads once, when it is made)."""
     with mock.patch.dict(os.environ, FAKE_AWS_CREDENTIALS):
-        return open_storage(load_settings(service.env))
+        return open_storage(CommonSettings.from_env(service.env))
 
 
 def local_service(

@@ -5,13 +5,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.app import create_app
-from sharer.settings import Settings, load_settings
+from sharer.settings import ServerSettings
 from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return load_settings({"SHARER_DATA_DIR": "/nonexistent/unused"})
+def settings() -> ServerSettings:
+    return ServerSettings.from_env({"SHARER_DATA_DIR": "/nonexistent/unused"})
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def edge_cache() -> FakeEdgeCache:
 
 @pytest.fixture
 def app(
-    settings: Settings, storage: FakeStorage, queue: FakeQueue, edge_cache: FakeEdgeCache
+    settings: ServerSettings, storage: FakeStorage, queue: FakeQueue, edge_cache: FakeEdgeCache
 ) -> Flask:
     return create_app(settings, storage=storage, queue=queue, edge_cache=edge_cache)
 

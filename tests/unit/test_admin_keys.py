@@ -7,7 +7,7 @@ import pytest
 from admin.main import main
 from sharer.api_keys import key_digest
 from sharer.backends import open_api_keys
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def test_create_prints_the_key_once_and_stores_its_digest(
 
     assert code == 0
     key = out.strip()
-    record = open_api_keys(load_settings({"SHARER_DATA_DIR": str(data_dir)})).find(key_digest(key))
+    record = open_api_keys(CommonSettings.from_env({"SHARER_DATA_DIR": str(data_dir)})).find(
+        key_digest(key)
+    )
     assert record is not None
     assert (record.name, record.uploads_per_minute, record.bytes_per_day) == ("ci", 7, 1024**3)
     assert key.encode() not in (data_dir / "quotas.sqlite3").read_bytes()

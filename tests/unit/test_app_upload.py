@@ -83,9 +83,9 @@ def test_status_resource_follows_the_record(client: FlaskClient) -> None:
 
 def test_public_base_url_setting_is_used_for_urls(storage: FakeStorage, queue: FakeQueue) -> None:
     from server.app import create_app
-    from sharer.settings import load_settings
+    from sharer.settings import ServerSettings
 
-    settings = load_settings({"SHARER_PUBLIC_BASE_URL": "https://cdn.example.com/"})
+    settings = ServerSettings.from_env({"SHARER_PUBLIC_BASE_URL": "https://cdn.example.com/"})
     client = create_app(settings, storage=storage, queue=queue).test_client()
     body = _post(client, images.jpeg((64, 48))).get_json()
     assert all(url.startswith("https://cdn.example.com/images/") for url in body.values())

@@ -9,7 +9,7 @@ import requests
 from server.__main__ import find_nginx
 from server.app import max_request_bytes
 from server.nginx_config import NginxPaths, render_nginx_config, write_nginx_config
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from support.services import START_TIMEOUT, free_port, stop_processes, wait_until_listening
 
 VARIANTS = {
@@ -31,7 +31,7 @@ VARIANTS = {
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_nginx_accepts_the_rendered_config(tmp_path: Path, name: str) -> None:
-    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | VARIANTS[name])
+    settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)} | VARIANTS[name])
     paths = NginxPaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True)
     config = write_nginx_config(settings, paths)
@@ -46,7 +46,7 @@ def test_nginx_accepts_the_rendered_config(tmp_path: Path, name: str) -> None:
 
 
 def test_the_settings_reach_the_config(tmp_path: Path) -> None:
-    settings = load_settings(
+    settings = ServerSettings.from_env(
         {
             "SHARER_DATA_DIR": str(tmp_path),
             "SHARER_BIND": "0.0.0.0:9000",
@@ -76,7 +76,7 @@ def test_the_settings_reach_the_config(tmp_path: Path) -> None:
 def test_uploads_ask_the_admission_route_only_with_keys_or_quotas(
     tmp_path: Path, env: dict[str, str], asks: bool
 ) -> None:
-    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | env)
+    settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)} | env)
     text = render_nginx_config(settings, NginxPaths(tmp_path / "run"))
 
     assert ("auth_request /_sharer_admission;" in text) is asks
@@ -89,7 +89,7 @@ def test_an_admission_that_cannot_reach_the_app_lets_the_upload_meet_the_outage(
     # nginx alone, gunicorn never started: the upload gets the outage's 503 (as without
     # admission), not auth_request's bare 500.
     port = free_port()
-    settings = load_settings(
+    settings = ServerSettings.from_env(
         {
             "SHARER_DATA_DIR": str(tmp_path),
             "SHARER_API_KEYS": "required",

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from server.app import create_app
-from sharer.settings import load_settings
+from sharer.settings import ServerSettings
 from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 from support.images import jpeg
 
@@ -18,7 +18,7 @@ CDN = "https://d123.cloudfront.net"
 
 @pytest.fixture
 def client() -> FlaskClient:
-    settings = load_settings(
+    settings = ServerSettings.from_env(
         {
             "SHARER_DATA_DIR": "/nonexistent/unused",
             "SHARER_SITE_URL": SITE,
@@ -54,7 +54,7 @@ def test_the_csp_admits_images_from_the_public_image_origin_only(client: FlaskCl
 
 
 def test_the_upload_page_states_the_configured_limit() -> None:
-    settings = load_settings(
+    settings = ServerSettings.from_env(
         {"SHARER_DATA_DIR": "/nonexistent/unused", "SHARER_MAX_UPLOAD_BYTES": "300000"}
     )
     app = create_app(settings, storage=FakeStorage(), queue=FakeQueue(), edge_cache=FakeEdgeCache())

@@ -13,7 +13,7 @@ from sharer.ids import new_image_id
 from sharer.key_scheme import pending_key, status_key
 from sharer.messages import ThumbnailJob, decode_job, job_for_upload
 from sharer.pending_markers import PendingMarker, decode_marker, encode_marker, marker_object
-from sharer.settings import load_settings
+from sharer.settings import CommonSettings
 from sharer.status import ImageState, decode_status, encode_status, status_for_job
 from sharer.status_documents import Announcer
 from sharer.storage import NewObject
@@ -106,7 +106,7 @@ def test_giving_up_queues_image_failed_before_the_marker_goes() -> None:
     requeued = PendingMarker(decode_marker(marker.body).job_body, MAX_REQUEUES)
     storage.put(marker.key, encode_marker(requeued), "application/json", immutable=False)
     storage.modified[marker.key] = time.time() - STALE - 1
-    settings = load_settings({"SHARER_SITE_URL": "https://images.example"})
+    settings = CommonSettings.from_env({"SHARER_SITE_URL": "https://images.example"})
     announce = Announcer(QueuedWebhookEvents(webhook_queue), settings)
     reconciler = PendingReconciler(storage, queue, stale_seconds=STALE, batch=10, announce=announce)
     assert reconciler.run_once().given_up == [job.image_id]

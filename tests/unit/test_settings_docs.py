@@ -1,13 +1,21 @@
 """The README's Settings table against ``src/sharer/settings.py``, read with ``ast``: every
 variable the settings read is in the table and every row is one they read, with the same
-default where the code's is a literal; and no page of the docs names a variable that
-nothing reads."""
+default where the code's is a literal and the process whose section reads it; and no page
+of the docs names a variable that nothing reads."""
 
 import ast
 import re
 from pathlib import Path
 
-from cli.main import API_KEY_VARIABLE, SERVER_VARIABLE
+from sharer.settings import (
+    CommonSettings,
+    ReconcilerSettings,
+    ServerSettings,
+    WebhookDeliverySettings,
+    WorkerSettings,
+    known_variables,
+    variables_of,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = REPO_ROOT / "src" / "sharer" / "settings.py"
@@ -20,8 +28,18 @@ DOCS = [
 VARIABLE = re.compile(r"(?:SHARER|AWS)_[A-Z0-9_]*[A-Z0-9]")
 # A table row: its variables (one or two, "A / B" or "A (else B)"), then the default.
 ROW = re.compile(r"^\| (`[A-Z0-9_]+`[^|]*?) \| ([^|]*) \|", re.MULTILINE)
+# A row's variables, then its "read by" column.
+READ_BY_ROW = re.compile(r"^\| (`[A-Z0-9_]+`[^|]*?) \| [^|]* \| ([^|]*) \|", re.MULTILINE)
+# The "read by" column's words: "all" for the section every process reads.
+READ_BY = {
+    "all": CommonSettings,
+    "server": ServerSettings,
+    "worker": WorkerSettings,
+    "reconciler": ReconcilerSettings,
+    "webhooks": WebhookDeliverySettings,
+}
 # Readers that call (name, default) with the variable first.
-READERS = frozenset(("parsed", "get", "_optional", "env.get"))
+READERS = frozenset(("env.parsed", "env.get", "env.optional", "self.get"))
 
 
 def variables_read() -> dict[str, str | None]:
@@ -54,12 +72,16 @@ def variables_read() -> dict[str, str | None]:
     return read
 
 
+def settings_section() -> str:
+    """The README's Settings section."""
+    section = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split("## Settings", 1)[1]
+    return section.split("\n## ", 1)[0]
+
+
 def settings_table() -> dict[str, str]:
     """Each variable of the README's Settings table and its default column."""
-    section = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split("## Settings", 1)[1]
-    section = section.split("\n## ", 1)[0]
     table: dict[str, str] = {}
-    for names, default in ROW.findall(section):
+    for names, default in ROW.findall(settings_section()):
         # "`A` / `B` | `1` / `2`": one default each; "`A` (else `B`)": one for both.
         defaults = default.split(" / ") if " / " in names else [default]
         for index, name in enumerate(VARIABLE.findall(names)):
@@ -81,8 +103,22 @@ def test_the_table_gives_the_literal_defaults_of_the_code() -> None:
     assert differ == {}
 
 
+def test_the_table_names_the_process_that_reads_each_variable() -> None:
+    table = {
+        name: read_by.strip()
+        for names, read_by in READ_BY_ROW.findall(settings_section())
+        for name in VARIABLE.findall(names)
+    }
+    common = variables_of(CommonSettings)
+    # A variable the common section reads is read by all; any other, by its own section.
+    code = {name: "all" for name in common} | {
+        name: word for word, section in READ_BY.items() for name in variables_of(section) - common
+    }
+    assert table == code
+
+
 def test_the_docs_name_only_variables_that_are_read() -> None:
-    known = set(variables_read()) | {SERVER_VARIABLE, API_KEY_VARIABLE}
+    known = set(variables_read()) | known_variables()
     unknown = [
         f"{page.relative_to(REPO_ROOT)}: {name}"
         for page in DOCS

@@ -13,7 +13,7 @@ from werkzeug.test import TestResponse
 from server.app import create_app
 from sharer.api_keys import created_key
 from sharer.backends import open_api_keys
-from sharer.settings import Settings, load_settings
+from sharer.settings import ServerSettings
 from support import images
 from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 
@@ -21,8 +21,8 @@ from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 BEHIND_ONE_PROXY = {"SHARER_FORWARDED_HOPS": "1"}
 
 
-def quota_app(tmp_path: Path, **env: str) -> tuple[Flask, Settings]:
-    settings = load_settings({"SHARER_DATA_DIR": str(tmp_path)} | env)
+def quota_app(tmp_path: Path, **env: str) -> tuple[Flask, ServerSettings]:
+    settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)} | env)
     app = create_app(settings, storage=FakeStorage(), queue=FakeQueue(), edge_cache=FakeEdgeCache())
     return app, settings
 
@@ -69,7 +69,9 @@ def test_a_key_has_its_own_quotas_and_a_bad_key_is_refused(tmp_path: Path) -> No
     app, settings = quota_app(
         tmp_path, SHARER_API_KEYS="optional", SHARER_ADDRESS_UPLOADS_PER_MINUTE="1"
     )
-    key = created_key(open_api_keys(settings), "ci", uploads_per_minute=5, bytes_per_day=10**6)
+    key = created_key(
+        open_api_keys(settings.common), "ci", uploads_per_minute=5, bytes_per_day=10**6
+    )
     client = app.test_client()
 
     assert post(client).status_code == 202

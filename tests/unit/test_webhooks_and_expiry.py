@@ -23,7 +23,12 @@ from sharer.expiry import (
 )
 from sharer.ids import new_image_id
 from sharer.key_scheme import EXPIRY_TAG, EXPIRY_TAG_DAYS
-from sharer.settings import SettingsError, load_settings
+from sharer.settings import (
+    CommonSettings,
+    ServerSettings,
+    SettingsError,
+    WebhookDeliverySettings,
+)
 from sharer.webhook_events import EventType, decode_event, encode_event, new_event
 from sharer.webhook_signatures import webhook_headers
 from support.fakes import FakeQueue
@@ -167,29 +172,43 @@ def test_the_lifecycle_tag_always_covers_what_is_left() -> None:
 
 
 @pytest.mark.parametrize(
-    ("environ", "variable"),
+    ("section", "environ", "variable"),
     [
-        ({"SHARER_WEBHOOK_URL": "https://example.org/h"}, "SHARER_WEBHOOK_SECRET"),
-        ({"SHARER_WEBHOOK_SECRET": "not-whsec"}, "SHARER_WEBHOOK_SECRET"),
-        ({"SHARER_WEBHOOK_SECRET": "whsec_c2hvcnQ="}, "SHARER_WEBHOOK_SECRET"),
-        ({"SHARER_WEBHOOK_URL": "ftp://example.org/"}, "SHARER_WEBHOOK_URL"),
-        ({"SHARER_MAX_EXPIRES_SECONDS": str(400 * 86_400)}, "SHARER_MAX_EXPIRES_SECONDS"),
-        ({"SHARER_MIN_EXPIRES_SECONDS": "0"}, "SHARER_MIN_EXPIRES_SECONDS"),
         (
+            WebhookDeliverySettings,
+            {"SHARER_WEBHOOK_URL": "https://e.org/h"},
+            "SHARER_WEBHOOK_SECRET",
+        ),
+        (WebhookDeliverySettings, {"SHARER_WEBHOOK_SECRET": "not-whsec"}, "SHARER_WEBHOOK_SECRET"),
+        (
+            WebhookDeliverySettings,
+            {"SHARER_WEBHOOK_SECRET": "whsec_c2hvcnQ="},
+            "SHARER_WEBHOOK_SECRET",
+        ),
+        (CommonSettings, {"SHARER_WEBHOOK_URL": "ftp://example.org/"}, "SHARER_WEBHOOK_URL"),
+        (
+            ServerSettings,
+            {"SHARER_MAX_EXPIRES_SECONDS": str(400 * 86_400)},
+            "SHARER_MAX_EXPIRES_SECONDS",
+        ),
+        (ServerSettings, {"SHARER_MIN_EXPIRES_SECONDS": "0"}, "SHARER_MIN_EXPIRES_SECONDS"),
+        (
+            CommonSettings,
             {"SHARER_WEBHOOK_QUEUE_URL": "https://sqs.example/1/q"},
             "SHARER_WEBHOOK_DEAD_LETTER_QUEUE_URL",
         ),
     ],
 )
 def test_bad_webhook_and_expiry_settings_name_the_variable(
-    environ: dict[str, str], variable: str
+    section: type[CommonSettings | ServerSettings | WebhookDeliverySettings],
+    environ: dict[str, str],
+    variable: str,
 ) -> None:
     with pytest.raises(SettingsError, match=variable):
-        load_settings(environ)
+        section.from_env(environ)
 
 
 def test_webhook_settings_load() -> None:
-    settings = load_settings(
-        {"SHARER_WEBHOOK_URL": "https://example.org/h", "SHARER_WEBHOOK_SECRET": SECRET}
-    )
-    assert (settings.webhook_secret, settings.min_expires_seconds) == (KEY, 60)
+    environ = {"SHARER_WEBHOOK_URL": "https://example.org/h", "SHARER_WEBHOOK_SECRET": SECRET}
+    assert WebhookDeliverySettings.from_env(environ).webhook_secret == KEY
+    assert ServerSettings.from_env(environ).min_expires_seconds == 60

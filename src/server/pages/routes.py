@@ -31,7 +31,7 @@ CHANGING_PAGE_CACHE = "no-cache"
 def content_security_policy() -> str:
     """The policy of every page: nothing from elsewhere but the images."""
     image_sources = ["'self'"]
-    base = current_settings().public_base_url
+    base = current_settings().common.public_base_url
     if base is not None:
         parts = urlsplit(base)
         image_sources.append(f"{parts.scheme}://{parts.netloc}")
@@ -57,7 +57,7 @@ def size_text(size: int) -> str:
 
 def share_url(image_id: str) -> str:
     """The absolute URL of an image's share page, from configuration (never the Host)."""
-    return f"{current_settings().site_url}/i/{image_id}"
+    return f"{current_settings().common.site_url}/i/{image_id}"
 
 
 @pages_blueprint.app_context_processor

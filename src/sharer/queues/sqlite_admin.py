@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from sharer.backends import open_queue
 from sharer.queues.sqlite import DeadLetter, SqliteQueue
-from sharer.settings import SettingsError, load_settings
+from sharer.settings import CommonSettings, SettingsError
 
 
 def describe(dead: DeadLetter) -> str:
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 on success, 1 when the queue is not SQLite."""
     args = _parser().parse_args(argv)
     try:
-        queue = open_queue(load_settings())
+        queue = open_queue(CommonSettings.from_env())
     except SettingsError as exc:
         print(f"bad setting: {exc}", file=sys.stderr)
         return 1
