@@ -10,12 +10,8 @@ p99 202 -> ready latency within the objective up to the 10x burst, and writes
 """
 
 import json
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-# The simulator lives in the CDK app's package, at the repository's root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cdk.fleet_plots import plot_runs, plot_tradeoff
 from cdk.fleet_simulator import (
