@@ -1,8 +1,9 @@
-"""``sharer-server``: validate settings, then run gunicorn behind nginx, as one command.
+"""``sharer-server``'s two processes: gunicorn behind nginx, started and stopped together.
 
-This is the one way the server starts (``make run``, the tests' launcher, the AMI's
-systemd unit): it renders nginx's config from the settings (``server.nginx_config``),
-starts gunicorn (``server.gunicorn_app``) on a unix socket in ``SHARER_RUNTIME_DIR``,
+This is the one way the server runs (``make run``, the tests' launcher, the AMI's
+systemd unit, all through ``server.__main__``): it renders nginx's config from the
+settings (``server.transport.nginx_config``), starts gunicorn
+(``server.transport.gunicorn_app``) on a unix socket in ``SHARER_RUNTIME_DIR``,
 and once gunicorn listens, nginx on ``SHARER_BIND``. Neither needs root (nginx runs
 with its own prefix, on an unprivileged port). SIGTERM or SIGINT stops both gracefully:
 nginx first (it finishes the requests it holds), then gunicorn. If either exits on its
@@ -25,15 +26,16 @@ from types import FrameType
 from typing import IO
 
 from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
-from server.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, NginxPaths, write_nginx_config
-from sharer.settings import Settings, settings_or_exit
+from server.transport.nginx_config import CONNECTIONS_PER_NGINX_PROCESS, write_nginx_config
+from server.transport.runtime_paths import RuntimePaths
+from sharer.settings import Settings
 
 # Debian and Amazon Linux install nginx here, outside an ordinary user's PATH.
 NGINX_SEARCH_PATH = "/usr/sbin:/sbin:/usr/local/sbin"
 START_TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.1
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-GUNICORN_COMMAND = (sys.executable, "-m", "server.gunicorn_app")
+GUNICORN_COMMAND = (sys.executable, "-m", "server.transport.gunicorn_app")
 
 
 class ServerStartError(RuntimeError):
@@ -82,9 +84,9 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
     ``gunicorn_command`` starts gunicorn on the runtime directory's socket: the service's
     app by default, another WSGI app under the same configuration for a benchmark.
     """
-    paths = NginxPaths(Path(settings.runtime_dir))
+    paths = RuntimePaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    nginx = find_nginx()
+    nginx_binary = find_nginx()
     config = write_nginx_config(settings, paths)
     paths.gunicorn_socket.unlink(missing_ok=True)  # left by a process that was killed
     # Counters start again with the server (as Prometheus expects of a restart); files
@@ -111,27 +113,27 @@ def serve(settings: Settings, gunicorn_command: Sequence[str] = GUNICORN_COMMAND
         preexec_fn=_die_with_parent,
         process_group=0,
     )
-    front: subprocess.Popen[bytes] | None = None
+    nginx: subprocess.Popen[bytes] | None = None
     try:
         _wait_for_socket(paths.gunicorn_socket, gunicorn)
         # nginx opens its access log by path (/dev/stderr), which a file that systemd
         # opened for us may refuse; a pipe of our own it can always reopen.
-        front = subprocess.Popen(
-            [nginx, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
+        nginx = subprocess.Popen(
+            [nginx_binary, "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
             stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,
             process_group=0,
         )
-        relay = threading.Thread(target=_relay, args=(front.stderr,), daemon=True)
+        relay = threading.Thread(target=_relay, args=(nginx.stderr,), daemon=True)
         relay.start()
-        while not stopping and gunicorn.poll() is None and front.poll() is None:
+        while not stopping and gunicorn.poll() is None and nginx.poll() is None:
             time.sleep(POLL_SECONDS)
     finally:
         # SIGQUIT asks for a quick stop (as gunicorn reads it); anything else, a graceful
         # one. The two signals mean the opposite to nginx.
         quick = signal.SIGQUIT in stopping
-        if front is not None:
-            _stop(front, signal.SIGTERM if quick else signal.SIGQUIT, grace)
+        if nginx is not None:
+            _stop(nginx, signal.SIGTERM if quick else signal.SIGQUIT, grace)
         _stop(gunicorn, signal.SIGQUIT if quick else signal.SIGTERM, grace)
     return 0 if stopping else 1
 
@@ -158,17 +160,3 @@ def _raise_file_limit(wanted: int) -> None:
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-def main() -> None:
-    """Entry point: exit 1 with a message naming the bad variable on a settings error,
-    or saying what is missing when nginx or gunicorn cannot start."""
-    settings = settings_or_exit("sharer-server")
-    try:
-        sys.exit(serve(settings))
-    except ServerStartError as exc:
-        sys.exit(f"sharer-server: {exc}")
-
-
-if __name__ == "__main__":
-    main()
