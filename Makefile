@@ -42,8 +42,15 @@ $(RUNTIME): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet -c $(LOCK) -e .
 	touch $@
 
-$(DEV): pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk,simulate]'
+# The tests' helpers (`import support`), the CDK constructs (`import cdk`) and the fleet
+# model (`import fleet_model`) are packages of the dev installs, each a distribution of its
+# own (tests/support/, cdk/ and fleet_model/pyproject.toml; the service's is what the AMI
+# builds): the benchmarks and tools import them without patching sys.path.
+DEV_PACKAGES := -e tests/support -e cdk -e fleet_model
+DEV_PROJECTS := tests/support/pyproject.toml cdk/pyproject.toml fleet_model/pyproject.toml
+
+$(DEV): pyproject.toml $(DEV_PROJECTS) $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,cdk,simulate]' $(DEV_PACKAGES)
 	touch $@ $(RUNTIME)
 
 ## run: the service on embedded backends (files and SQLite under DATA_DIR) on PORT,
@@ -163,8 +170,8 @@ lock: | $(BIN)/python
 	| $(BIN)/uv pip compile pyproject.toml - $(LOCK_OPTIONS) --generate-hashes -o $(RUNTIME_LOCK)
 	$(BIN)/uv pip compile pyproject.toml --all-extras -c $(RUNTIME_LOCK) $(LOCK_OPTIONS) -o $(LOCK)
 
-$(BENCH): pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,bench]'
+$(BENCH): pyproject.toml $(DEV_PROJECTS) $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,bench]' $(DEV_PACKAGES)
 	touch $@ $(RUNTIME)
 
 ## bench: every benchmark, thumbor and AWS round trips included (never in make test); tables in bench/results/.
@@ -172,8 +179,8 @@ bench: $(BENCH)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run_all.py
 
-$(SIMULATE): pyproject.toml $(LOCK) | $(BIN)/python
-	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,simulate]'
+$(SIMULATE): pyproject.toml $(DEV_PROJECTS) $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,simulate]' $(DEV_PACKAGES)
 	touch $@ $(RUNTIME)
 
 # The fleet model (fleet_model/) reads its calibration from the path it is given: this one.

@@ -34,7 +34,6 @@ CASES = [
 
 _MEASURE = """
 import json, resource, sys, time
-sys.path[:0] = ["src"]
 from server.inspection import inspect_upload
 from sharer.messages import job_for_upload
 from worker.animated_thumbnails import animation_cost, render_animated_thumbnails

@@ -26,16 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from latency_proxy import Exchange, LatencyProxy, sequential_round_trips
+from service_load import multipart_body
+
+from support import images
+from support.services import Service, aws_env, moto_server
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "tests")]
-
-from latency_proxy import Exchange, LatencyProxy, sequential_round_trips  # noqa: E402
-from service_load import multipart_body  # noqa: E402
-
-from support import images  # noqa: E402
-from support.services import Service, aws_env, moto_server  # noqa: E402
 
 RESULTS = BENCH / "results" / "aws_round_trips.md"
 BUCKET = "bench-images"

@@ -1,10 +1,10 @@
 """The upload path's physical limit: a WSGI app that only reads the body and writes it to disk.
 
-It is served as the service is (``server.__main__.serve``: nginx in front of
-``server.gunicorn_app.SharerServer``, the same worker class, process and thread counts,
-timeouts and hooks), so the benchmark's ratio between the two isolates what the service
-does with an upload beyond receiving it and storing it durably: multipart parsing,
-inspection, the status record and the queue.
+It is served as the service is (``server.transport.processes.serve``: nginx in front of
+``server.transport.gunicorn_app.SharerGunicorn``, the same worker class, process and
+thread counts, timeouts and hooks), so the benchmark's ratio between the two isolates
+what the service does with an upload beyond receiving it and storing it durably:
+multipart parsing, inspection, the status record and the queue.
 
 Each body goes to its own new file under ``BARE_WSGI_DIR``, written and fsynced before the
 202, as the service stores an original before it answers (one fsync of the file; the
@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from server.__main__ import serve
-from server.gunicorn_app import SharerServer
+from server.transport.gunicorn_app import SharerGunicorn
+from server.transport.processes import serve
 from sharer.settings import ServerSettings
 
 CHUNK = 64 * 1024
@@ -53,7 +53,7 @@ def make_app(directory: Path) -> Callable[[dict[str, Any], StartResponse], Itera
     return app
 
 
-class BareServer(SharerServer):
+class BareServer(SharerGunicorn):
     """The service's gunicorn setup serving the bare app instead of Flask."""
 
     def __init__(self, directory: Path) -> None:

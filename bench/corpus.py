@@ -1,22 +1,19 @@
 """Write the benchmark corpus to bench/corpus/ (gitignored): seeded, so always the same bytes.
 
 Every file stays under 1 MiB, the server's default upload limit. The pictures come from
-the test image factory (tests/support/images.py), which this script imports by putting
-the repository's tests/ directory on sys.path.
+the test image factory (tests/support/images.py), a package of the dev install.
 
     .venv/bin/python bench/corpus.py
 """
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+from support import images
 
-from support import images  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 CORPUS_DIR = REPO / "bench" / "corpus"
 MAX_BYTES = 1 << 20

@@ -2,10 +2,10 @@
 
 It stores the request body as an original with its pending status (one ``put_all``) and
 sends the job's message, with the service's own storage and queue adapters from the same
-settings, behind the service's nginx and gunicorn configuration (``server.__main__.serve``,
-``server.gunicorn_app.SharerServer``). No multipart, no inspection, no Flask. The
-service's server CPU per upload over this one's is what the upload route costs beyond the
-writes the design requires.
+settings, behind the service's nginx and gunicorn configuration
+(``server.transport.processes.serve``, ``server.transport.gunicorn_app.SharerGunicorn``).
+No multipart, no inspection, no Flask. The service's server CPU per upload over this
+one's is what the upload route costs beyond the writes the design requires.
 
     SHARER_BIND=127.0.0.1:8082 SHARER_DATA_DIR=/tmp/floor .venv/bin/python bench/durable_floor.py
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 from bare_wsgi import ANSWER, StartResponse
 
-from server.__main__ import serve
-from server.gunicorn_app import SharerServer
+from server.transport.gunicorn_app import SharerGunicorn
+from server.transport.processes import serve
 from sharer.backends import open_queue, open_storage
 from sharer.formats import JPEG
 from sharer.ids import new_image_id
@@ -57,7 +57,7 @@ def make_app(
     return app
 
 
-class FloorServer(SharerServer):
+class FloorServer(SharerGunicorn):
     """The service's gunicorn setup serving the durable floor instead of Flask."""
 
     def load(self) -> Any:

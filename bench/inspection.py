@@ -23,14 +23,12 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+from server.inspection import InvalidImage, inspect_upload
+from sharer.formats import JPEG, sniff
+from support import hostile_images, images
+from support.memory import process_memory
 
-from server.inspection import InvalidImage, inspect_upload  # noqa: E402
-from sharer.formats import JPEG, sniff  # noqa: E402
-from support import hostile_images, images  # noqa: E402
-from support.memory import process_memory  # noqa: E402
+BENCH = Path(__file__).resolve().parent
 
 RESULTS = BENCH / "results" / "inspection.md"
 MAX_PIXELS = 50_000_000

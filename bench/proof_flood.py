@@ -13,17 +13,13 @@ compare (``PYTHONPATH=<checkout>/src`` runs another checkout's server).
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from support.images import jpeg  # noqa: E402
-from support.proof_flood import (  # noqa: E402
+from support.images import jpeg
+from support.proof_flood import (
     REQUEST_TIMEOUT,
     Answer,
     flood,
@@ -32,7 +28,7 @@ from support.proof_flood import (  # noqa: E402
     latency_summary,
     phone_heic,
 )
-from support.services import Service, local_env  # noqa: E402
+from support.services import Service, local_env
 
 FLOOD_UPLOADS = 60
 IDLE_PROBES = 10

@@ -15,14 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
+from support.rehearsal import scenarios
+from support.rehearsal.scenarios import Proof
+from support.rehearsal.stage import Stage, running_stage
+from support.rehearsal.template import synthesize
 
-from support.rehearsal import scenarios  # noqa: E402
-from support.rehearsal.scenarios import Proof  # noqa: E402
-from support.rehearsal.stage import Stage, running_stage  # noqa: E402
-from support.rehearsal.template import synthesize  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 # A stage with no worker at rest, so the fleet's scale-out from zero is exercised.
 STAGE_CONTEXT = {"fleetMin": 0}

@@ -23,7 +23,6 @@ Thumbnail sizes are read from the bucket, for the bytes a view sends. Writes
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -31,17 +30,14 @@ from pathlib import Path
 
 import boto3
 import requests
+from corpus import build
+from latency_proxy import Exchange, LatencyProxy
+from service_load import multipart_body
+
+from cdk.job_queues import VISIBILITY_TIMEOUT_SECONDS
+from support.services import FAKE_AWS_CREDENTIALS, Service, aws_env, moto_server
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "tests"), str(REPO)]
-
-from corpus import build  # noqa: E402
-from latency_proxy import Exchange, LatencyProxy  # noqa: E402
-from service_load import multipart_body  # noqa: E402
-
-from cdk.job_queues import VISIBILITY_TIMEOUT_SECONDS  # noqa: E402
-from support.services import FAKE_AWS_CREDENTIALS, Service, aws_env, moto_server  # noqa: E402
 
 RESULTS = BENCH / "results" / "request_counts.json"
 BUCKET = "bench-requests"

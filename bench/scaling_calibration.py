@@ -25,12 +25,6 @@ nothing else running) do not: the "from file" column shows that gap and is not t
     .venv/bin/python bench/scaling_calibration.py --output FILE [--repeats 3] [--skip-measure]
 """
 
-import sys
-from pathlib import Path
-
-# The fleet model and the CDK app's policy live at the repository's root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
 import json
 import os
@@ -40,6 +34,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import requests

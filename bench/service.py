@@ -36,13 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "tests")]
-
-from service_latency import LatencyResult, Probe, measure_latency  # noqa: E402
-from service_load import LoadResult, multipart_body, run_wrk, wrk_path  # noqa: E402
-from service_processes import (  # noqa: E402
+from service_latency import LatencyResult, Probe, measure_latency
+from service_load import LoadResult, multipart_body, run_wrk, wrk_path
+from service_processes import (
     QUIET_WORKER_NICE,
     cpu_seconds,
     running_bare,
@@ -51,12 +47,14 @@ from service_processes import (  # noqa: E402
     server_pid,
     storage_root,
 )
-from service_profile import profile_phase  # noqa: E402
-from service_report import Repeat, Throughput, render  # noqa: E402
+from service_profile import profile_phase
+from service_report import Repeat, Throughput, render
 
-from sharer.queues.sqlite import RECHECK_SECONDS  # noqa: E402
-from support import images  # noqa: E402
-from support.services import Service  # noqa: E402
+from sharer.queues.sqlite import RECHECK_SECONDS
+from support import images
+from support.services import Service
+
+BENCH = Path(__file__).resolve().parent
 
 RESULTS = BENCH / "results" / "service.md"
 CONCURRENCY = (1, 4, 16)

@@ -12,12 +12,8 @@ scenario and the cost/p99 trade-off.
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-# The fleet model and the CDK app's policy live at the repository's root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cdk.scaling import ScalingSteps, Step
 from fleet_model.fleet_plots import plot_runs, plot_tradeoff

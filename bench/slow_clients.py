@@ -12,15 +12,11 @@ to compare (``PYTHONPATH=<checkout>/src`` runs another checkout's server).
 """
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from support.attackers import BODY, HEADERS, Swarm, probe_meanwhile  # noqa: E402
-from support.services import Service, local_env  # noqa: E402
+from support.attackers import BODY, HEADERS, Swarm, probe_meanwhile
+from support.services import Service, local_env
 
 SECONDS = 40.0
 SCENARIOS = ((HEADERS, 8), (BODY, 8), (HEADERS, 16), (BODY, 16))

@@ -15,23 +15,19 @@ Not part of ``make test``; ``make soak`` runs it.
 
 import argparse
 import json
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-
-from sharer.backends import open_queue  # noqa: E402
-from sharer.queues.sqlite import SqliteQueue  # noqa: E402
-from sharer.settings import CommonSettings  # noqa: E402
-from support.load import Tally, check_thumbnails, mixed_payloads, settle, upload_many  # noqa: E402
-from support.memory import memory_of  # noqa: E402
-from support.services import Service, local_env  # noqa: E402
-from support.waiting import wait_for  # noqa: E402
+from sharer.backends import open_queue
+from sharer.queues.sqlite import SqliteQueue
+from sharer.settings import CommonSettings
+from support.load import Tally, check_thumbnails, mixed_payloads, settle, upload_many
+from support.memory import memory_of
+from support.services import Service, local_env
+from support.waiting import wait_for
 
 # Short enough that a killed worker's jobs come back quickly, long enough that the
 # heartbeat (every third of it) never lets a running job be handed out twice.

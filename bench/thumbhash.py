@@ -12,7 +12,6 @@ bench/results/thumbhash.md.
 import io
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,14 +20,13 @@ from pathlib import Path
 
 from PIL import Image
 
-BENCH = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH.parent / name) for name in ("src", "tests")]
+from sharer.formats import JPEG, PNG, ImageFormat
+from sharer.ids import new_image_id
+from sharer.messages import job_for_upload
+from support import images
+from worker.thumbnails import render_thumbnails, thumbhash
 
-from sharer.formats import JPEG, PNG, ImageFormat  # noqa: E402
-from sharer.ids import new_image_id  # noqa: E402
-from sharer.messages import job_for_upload  # noqa: E402
-from support import images  # noqa: E402
-from worker.thumbnails import render_thumbnails, thumbhash  # noqa: E402
+BENCH = Path(__file__).resolve().parent
 
 RESULTS = BENCH / "results" / "thumbhash.md"
 RUNS = 300

@@ -32,21 +32,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import corpus
+import PIL
+from engines import ENGINES
+from PIL import Image, ImageChops, ImageOps, ImageStat
+
+from server.inspection import inspect_upload
+from sharer.formats import ImageFormat
+from sharer.ids import new_image_id
+from sharer.messages import PlannedThumbnail, job_for_upload
+from support.memory import process_memory
+from worker.thumbnails import WEBP_METHOD, WEBP_QUALITY
+
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "src"), str(REPO / "tests")]
-
-import corpus  # noqa: E402
-import PIL  # noqa: E402
-from engines import ENGINES  # noqa: E402
-from PIL import Image, ImageChops, ImageOps, ImageStat  # noqa: E402
-
-from server.inspection import inspect_upload  # noqa: E402
-from sharer.formats import ImageFormat  # noqa: E402
-from sharer.ids import new_image_id  # noqa: E402
-from sharer.messages import PlannedThumbnail, job_for_upload  # noqa: E402
-from support.memory import process_memory  # noqa: E402
-from worker.thumbnails import WEBP_METHOD, WEBP_QUALITY  # noqa: E402
 
 ENGINE_NAMES = tuple(ENGINES)
 RESULTS = BENCH / "results" / "thumbnailer.md"

@@ -37,19 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from corpus import build
 from PIL import Image, ImageOps
+from service_processes import cpu_seconds, running_service, server_pid
+from thumbor_env import running_thumbor, thumbor_version
+
+from sharer.thumbnail_sizes import THUMBNAIL_SIZES
+from support.services import Service
+from worker.thumbnails import fit
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "tests")]
-
-from corpus import build  # noqa: E402
-from service_processes import cpu_seconds, running_service, server_pid  # noqa: E402
-from thumbor_env import running_thumbor, thumbor_version  # noqa: E402
-
-from sharer.thumbnail_sizes import THUMBNAIL_SIZES  # noqa: E402
-from support.services import Service  # noqa: E402
-from worker.thumbnails import fit  # noqa: E402
 
 RESULTS = BENCH / "results" / "thumbor.md"
 POLL_S = 0.005

@@ -18,20 +18,15 @@ Not part of ``make bench``; needs wrk (``apt-get install wrk``).
 """
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "bench"))
+from service_load import LoadResult, multipart_body, run_wrk
+from service_processes import cpu_seconds
 
-from service_load import LoadResult, multipart_body, run_wrk  # noqa: E402
-from service_processes import cpu_seconds  # noqa: E402
-
-from support import images  # noqa: E402
-from support.attackers import BODY, HEADERS, Swarm, probe_meanwhile  # noqa: E402
-from support.services import Service, local_env  # noqa: E402
+from support import images
+from support.attackers import BODY, HEADERS, Swarm, probe_meanwhile
+from support.services import Service, local_env
 
 SWARM_SECONDS = 30.0
 MAX_REQUESTS = 100_000

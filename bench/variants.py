@@ -23,30 +23,27 @@ import io
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import corpus
+import PIL
+from PIL import Image, features
+from ssimulacra2 import compute_ssimulacra2
+
+from server.inspection import inspect_upload
+from sharer.formats import AVIF, JPEG, WEBP, ImageFormat
+from sharer.ids import new_image_id
+from sharer.messages import PlannedThumbnail, job_for_upload
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from sharer.thumbnail_variants import VARIANT_SIZES
+from worker import thumbnails
+from worker.thumbnails import encode_thumbnail, thumbhash, thumbnail_images
+
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path[:0] = [str(BENCH), str(REPO / "src"), str(REPO / "tests")]
-
-import corpus  # noqa: E402
-import PIL  # noqa: E402
-from PIL import Image, features  # noqa: E402
-from ssimulacra2 import compute_ssimulacra2  # noqa: E402
-
-from server.inspection import inspect_upload  # noqa: E402
-from sharer.formats import AVIF, JPEG, WEBP, ImageFormat  # noqa: E402
-from sharer.ids import new_image_id  # noqa: E402
-from sharer.messages import PlannedThumbnail, job_for_upload  # noqa: E402
-from sharer.thumbnail_sizes import THUMBNAIL_NAMES  # noqa: E402
-from sharer.thumbnail_variants import VARIANT_SIZES  # noqa: E402
-from worker import thumbnails  # noqa: E402
-from worker.thumbnails import encode_thumbnail, thumbhash, thumbnail_images  # noqa: E402
 
 RESULTS = BENCH / "results" / "variants.md"
 # SSIMULACRA2 downsamples five times and stops below 8 px: six scales need 256 px.

@@ -1,10 +1,11 @@
 """The parts of a ``multipart/form-data`` body (RFC 7578) held whole in memory.
 
 The upload route needs one file field out of a body that nginx has already read whole
-(``server.nginx_config``) and that it reads at once, so it splits that body here instead of
-streaming it through Werkzeug's parser, which decodes the body in 64 KiB steps with a
-regular expression search over every byte and copies each step (bench/results/service.md
-has the profile). The part data is found with ``bytes.find`` and sliced out once.
+(``server.transport.nginx_config``) and that it reads at once, so it splits that body
+here instead of streaming it through Werkzeug's parser, which decodes the body in 64 KiB
+steps with a regular expression search over every byte and copies each step
+(bench/results/service.md has the profile). The part data is found with ``bytes.find``
+and sliced out once.
 
 The rules are Werkzeug's (3.1), so a body is accepted or refused as before:
 

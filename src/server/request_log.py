@@ -2,7 +2,7 @@
 
 Every response carries ``X-Request-Id``; ``client_address`` is the address the trusted
 proxies vouch for, as the access log shows it (nginx finds it for its per-client bound
-itself: ``server.nginx_config``).
+itself: ``server.transport.nginx_config``).
 """
 
 import ipaddress
@@ -19,7 +19,7 @@ from server.bound_backends import current_settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A client-sent id is echoed only if it is short and plain, so it cannot forge log lines
-# (nginx applies the same rule: server.nginx_config).
+# (nginx applies the same rule: server.transport.nginx_config).
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # nginx, in front of gunicorn everywhere, appends the address it was reached from to

@@ -1,14 +1,15 @@
 """nginx's admission of uploads: ``POST /``'s 401 and 429 before its body is read.
 
-nginx buffers a request's whole body before gunicorn sees it (``server.nginx_config``),
-so the app's own 401 and 429, decided from the headers, would reach a client only after
-it had sent its body. When API keys or quotas are on (:func:`admission_enabled`), nginx
-first asks this route, through its auth_request module: a ``GET`` subrequest carrying
-the upload's headers and no body, reachable only from nginx (an ``internal`` location;
-without admission the route does not exist). It checks the key and *peeks* at the
-quotas (``server.upload_quotas.peek_upload``): nothing is charged here, the upload is
-charged when the app handles it, so a refused or failed upload is never counted and two
-racing uploads are still settled by that atomic charge.
+nginx buffers a request's whole body before gunicorn sees it
+(``server.transport.nginx_config``), so the app's own 401 and 429, decided from the
+headers, would reach a client only after it had sent its body. When API keys or quotas
+are on (:func:`admission_enabled`), nginx first asks this route, through its
+auth_request module: a ``GET`` subrequest carrying the upload's headers and no body,
+reachable only from nginx (an ``internal`` location; without admission the route does
+not exist). It checks the key and *peeks* at the quotas
+(``server.upload_quotas.peek_upload``): nothing is charged here, the upload is charged
+when the app handles it, so a refused or failed upload is never counted and two racing
+uploads are still settled by that atomic charge.
 
 auth_request knows allow (2xx) and deny (401, 403) only, so a refusal travels as a 401
 or a 403 whose headers carry what nginx's answer needs: the JSON body the app would have

@@ -76,7 +76,7 @@ def test_no_plugin_outside_the_allow_list_runs_in_the_server(audited: Audited) -
     spawns = [e for e in events if e["kind"] == "spawn"]
     launched = [e for e in spawns if e["pid"] == service.server.pid]
     assert len(launched) == 2, launched
-    assert "server.gunicorn_app" in str(launched[0]["what"])
+    assert "server.transport.gunicorn_app" in str(launched[0]["what"])
     assert "nginx" in str(launched[1]["what"])
     assert [e for e in spawns if e["pid"] != service.server.pid] == []
 

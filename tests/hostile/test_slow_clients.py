@@ -1,5 +1,5 @@
 """Slow, silent and lingering clients cannot hold the server (nginx reads every request
-whole before a gunicorn thread sees it: see server.nginx_config).
+whole before a gunicorn thread sees it: see server.transport.nginx_config).
 
 ``small``: one process of two threads and a 2 s request deadline, so that a handful of
 hostile connections would take every thread if they could. Each test measures how long

@@ -1,4 +1,4 @@
-"""The transport (nginx in front of gunicorn, see server.nginx_config) over real HTTP.
+"""The transport (nginx in front of gunicorn, see server.transport) over real HTTP.
 
 After every class of bad request the server serves on: no process dies or respawns,
 and the next ordinary upload gets its 202. Behind proxies, the client is the address the

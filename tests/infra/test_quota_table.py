@@ -101,5 +101,5 @@ def test_the_workers_write_their_metrics_where_their_unit_lets_them() -> None:
     assert "ProtectSystem=strict" in unit.splitlines()
     (metrics_dir,) = re.findall(r"^Environment=SHARER_WORKER_METRICS_DIR=(\S+)$", unit, re.M)
     assert metrics_dir.startswith(f"/run/{runtime}/")
-    # Not the server's own Prometheus directory (server.nginx_config.NginxPaths).
+    # Not the server's own Prometheus directory (server.transport.runtime_paths).
     assert metrics_dir != f"/run/{runtime}/prometheus"

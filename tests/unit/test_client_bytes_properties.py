@@ -1,7 +1,7 @@
 """Our code that still reads client bytes never raises anything but its own refusal.
 
-nginx reads and frames every request (server.nginx_config); what the application still
-parses itself is the multipart body (``server.form_parts``) and a few headers (the
+nginx reads and frames every request (server.transport.nginx_config); what the
+application still parses itself is the multipart body (``server.form_parts``) and a few headers (the
 request id, ``X-Forwarded-For``). Whatever bytes a client sends, each of these returns or
 refuses with its own error: an exception of any other kind would be a 500 and a
 traceback in the log for a client's mistake.

@@ -1,13 +1,15 @@
 """The package import rules of docs/architecture.md, read from the source with ``ast``.
 
 The shared package imports no process package; the server, the worker and the reconciler
-import only the shared package (never each other); the CLI is an HTTP client of the API
-and imports nothing of the project; the CDK app takes only the key scheme from ``src``,
-so the code and the IAM policies cannot disagree about keys, and nothing else of the
-application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis. The rules see
-only the project's own imports; what synthesis loads from elsewhere is seen by importing
-the CDK app in a fresh interpreter. The fleet model is a tool beside the CDK app: it reads
-the deployed policy's plain values, and the app never imports it.
+import only the shared package (never each other); the server's transport (nginx and
+gunicorn, ``server.transport``) wraps its app, which never imports it; the CLI is an
+HTTP client of the API and imports nothing of the project; the CDK app takes only the
+key scheme from ``src``, so the code and the IAM policies cannot disagree about keys,
+and nothing else of the application (Flask, boto3 adapters, Pillow plugins) is loaded at
+synthesis. The rules see only the project's own imports; what synthesis loads from
+elsewhere is seen by importing the CDK app in a fresh interpreter. The fleet model is a
+tool beside the CDK app: it reads the deployed policy's plain values, and the app never
+imports it.
 """
 
 import ast
@@ -48,6 +50,10 @@ KEY_SCHEME = frozenset(
 )
 # What synthesis must not load: the web framework, the AWS SDK and any image decoder.
 NOT_LOADED_AT_SYNTHESIS = frozenset(("PIL", "pi_heif", "flask", "boto3"))
+# How requests reach the server's app (nginx, gunicorn): it may import the app, and only
+# the process's entry point imports it, so the app runs the same under Flask's test client.
+TRANSPORT = frozenset(("server.transport",))
+TRANSPORT_STARTERS = frozenset(("server.__main__",))
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
@@ -134,6 +140,15 @@ def test_the_key_scheme_imports_nothing_else_of_the_project() -> None:
     assert broken == [], f"the key scheme the CDK app loads grew: {broken}"
 
 
+def test_the_server_app_never_imports_its_transport() -> None:
+    broken = [
+        f"{importer} imports {imported}"
+        for importer, imported in project_imports("server")
+        if within(imported, TRANSPORT) and not within(importer, TRANSPORT | TRANSPORT_STARTERS)
+    ]
+    assert broken == [], f"the app reaches into its transport: {broken}"
+
+
 def test_the_rules_see_the_imports_that_are_there() -> None:
     # Without this a collector that found nothing would pass every rule above.
     assert ("server.app", "sharer.settings") in set(project_imports("server"))
@@ -141,6 +156,9 @@ def test_the_rules_see_the_imports_that_are_there() -> None:
     assert ("server.containers.jpeg", "server.containers.walked") in set(project_imports("server"))
     assert ("app", "cdk.stack") in set(project_imports("cdk"))
     assert ("fleet_model.fleet_simulator", "cdk.scaling") in set(project_imports("fleet_model"))
+    server = set(project_imports("server"))
+    assert ("server.transport.nginx_config", "server.upload_admission") in server
+    assert ("server.__main__", "server.transport.processes") in server
 
 
 def test_every_package_in_src_has_a_rule() -> None:

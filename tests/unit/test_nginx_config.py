@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from server.__main__ import find_nginx
 from server.app import max_request_bytes
-from server.nginx_config import NginxPaths, render_nginx_config, write_nginx_config
+from server.transport.nginx_config import render_nginx_config, write_nginx_config
+from server.transport.processes import find_nginx
+from server.transport.runtime_paths import RuntimePaths
 from sharer.settings import ServerSettings
 from support.services import START_TIMEOUT, free_port, stop_processes, wait_until_listening
 
@@ -32,7 +33,7 @@ VARIANTS = {
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_nginx_accepts_the_rendered_config(tmp_path: Path, name: str) -> None:
     settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)} | VARIANTS[name])
-    paths = NginxPaths(Path(settings.runtime_dir))
+    paths = RuntimePaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True)
     config = write_nginx_config(settings, paths)
     checked = subprocess.run(
@@ -55,7 +56,7 @@ def test_the_settings_reach_the_config(tmp_path: Path) -> None:
             "SHARER_MAX_CONNECTIONS_PER_CLIENT": "9",
         }
     )
-    text = render_nginx_config(settings, NginxPaths(tmp_path / "run"))
+    text = render_nginx_config(settings, RuntimePaths(tmp_path / "run"))
     assert "listen 9000 default_server;" in text
     assert "client_header_timeout 17s;" in text
     assert "limit_conn sharer_per_client 9;" in text
@@ -77,7 +78,7 @@ def test_uploads_ask_the_admission_route_only_with_keys_or_quotas(
     tmp_path: Path, env: dict[str, str], asks: bool
 ) -> None:
     settings = ServerSettings.from_env({"SHARER_DATA_DIR": str(tmp_path)} | env)
-    text = render_nginx_config(settings, NginxPaths(tmp_path / "run"))
+    text = render_nginx_config(settings, RuntimePaths(tmp_path / "run"))
 
     assert ("auth_request /_sharer_admission;" in text) is asks
     assert ("location = /_sharer_admission {\n            internal;" in text) is asks
@@ -97,7 +98,7 @@ def test_an_admission_that_cannot_reach_the_app_lets_the_upload_meet_the_outage(
             "SHARER_SERVER_PROCESSES": "1",
         }
     )
-    paths = NginxPaths(Path(settings.runtime_dir))
+    paths = RuntimePaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True)
     config = write_nginx_config(settings, paths)
     nginx = subprocess.Popen(

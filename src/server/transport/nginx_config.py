@@ -20,12 +20,12 @@ import grp
 import json
 import os
 import pwd
-from dataclasses import dataclass
 from pathlib import Path
 
 from server.app import max_request_bytes
 from server.errors import ERROR_CACHE_CONTROL
 from server.request_log import CLIENT_REQUEST_ID
+from server.transport.runtime_paths import RuntimePaths
 from server.upload_admission import (
     ADMISSION_PATH,
     DECLARED_LENGTH_HEADER,
@@ -52,7 +52,7 @@ RETRY_AFTER_SECONDS = 1
 NGINX_HEAD_TOO_LARGE = 494
 
 # What each answer nginx gives itself says (the status it is given as, and the message).
-REFUSALS: dict[int, tuple[int, str]] = {
+NGINX_ANSWERS: dict[int, tuple[int, str]] = {
     400: (400, "the request is not well-formed HTTP/1.1"),
     NGINX_HEAD_TOO_LARGE: (431, "the request headers are too large"),
     413: (413, "the request body must be at most {max_body} bytes"),
@@ -72,37 +72,6 @@ REFUSALS: dict[int, tuple[int, str]] = {
 # (its compiled-in ones are the system's, not writable by the service's user).
 _TEMP_KINDS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 _NGINX_LOG_LEVELS = {"DEBUG": "info", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}
-
-
-@dataclass(frozen=True)
-class NginxPaths:
-    """Where nginx and gunicorn keep their runtime files (all under one directory)."""
-
-    runtime_dir: Path
-
-    @property
-    def config(self) -> Path:
-        """The rendered nginx.conf."""
-        return self.runtime_dir / "nginx.conf"
-
-    @property
-    def gunicorn_socket(self) -> Path:
-        """The unix socket gunicorn listens on, and nginx proxies to."""
-        return self.runtime_dir / "gunicorn.sock"
-
-    @property
-    def prometheus_dir(self) -> Path:
-        """gunicorn's processes' Prometheus files (multiprocess mode), emptied at start."""
-        return self.runtime_dir / "prometheus"
-
-    @property
-    def pid_file(self) -> Path:
-        """nginx's master process id."""
-        return self.runtime_dir / "nginx.pid"
-
-    def temp_dir(self, name: str) -> Path:
-        """nginx's temporary files of one kind (request bodies, proxied responses...)."""
-        return self.runtime_dir / "nginx-temp" / name
 
 
 def _listen_address(bind: str) -> str:
@@ -133,11 +102,11 @@ def _nginx_string(text: str) -> str:
 
 def _error_pages(max_body: int) -> str:
     lines = []
-    for code, (status, _message) in REFUSALS.items():
+    for code, (status, _message) in NGINX_ANSWERS.items():
         shown = "" if status == code else f"={status} "
         lines.append(f"        error_page {code} {shown}/_sharer_error/{status};")
     done = set()
-    for _code, (status, message) in REFUSALS.items():
+    for _code, (status, message) in NGINX_ANSWERS.items():
         if status in done:
             continue
         done.add(status)
@@ -169,7 +138,7 @@ def _worker_user() -> str:
     return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
 
 
-def render_nginx_config(settings: ServerSettings, paths: NginxPaths) -> str:
+def render_nginx_config(settings: ServerSettings, paths: RuntimePaths) -> str:
     """nginx.conf for ``settings``: listening on ``settings.bind``, proxying to gunicorn
     on ``paths.gunicorn_socket``, every runtime file under ``paths.runtime_dir``."""
     max_body = max_request_bytes(settings)
@@ -205,7 +174,7 @@ def render_nginx_config(settings: ServerSettings, paths: NginxPaths) -> str:
         }
     )
     return f"""\
-# Rendered by server.nginx_config from the service's settings at every start: edit the
+# Rendered by server.transport.nginx_config from the service's settings at every start: edit the
 # settings (SHARER_*), not this file.
 daemon off;
 {_worker_user()}worker_processes {settings.server_processes};
@@ -287,9 +256,6 @@ def _not_found(indent: str) -> str:
     )
 
 
-UNAUTHORIZED = "WWW-Authenticate"
-
-
 def _header_variable(name: str) -> str:
     """The nginx variable holding the admission's answer's header ``name``."""
     return "$sharer_admission_" + name.lower().replace("-", "_")
@@ -301,7 +267,7 @@ def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
     if not admission_enabled(settings):
         return ""
     # auth_request passes a 401's WWW-Authenticate on itself; the rest nginx keeps.
-    passed = tuple(name for name in (REFUSAL_HEADER, *REFUSAL_FIELDS) if name != UNAUTHORIZED)
+    passed = tuple(name for name in (REFUSAL_HEADER, *REFUSAL_FIELDS) if name != "WWW-Authenticate")
     kept = "".join(
         f"            auth_request_set {_header_variable(name)} "
         f"$upstream_http_{name.lower().replace('-', '_')};\n"
@@ -388,7 +354,7 @@ def _metrics_server(settings: ServerSettings, to_gunicorn: str) -> str:
 """
 
 
-def write_nginx_config(settings: ServerSettings, paths: NginxPaths) -> Path:
+def write_nginx_config(settings: ServerSettings, paths: RuntimePaths) -> Path:
     """Render nginx.conf into ``paths.runtime_dir`` (and make its temporary dirs)."""
     for name in _TEMP_KINDS:
         paths.temp_dir(name).mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,12 +1,11 @@
 """gunicorn's stock ``gthread`` worker serving the app on a unix socket behind nginx.
 
-``python -m server.gunicorn_app`` is started by ``sharer-server`` (``server.__main__``),
-which starts nginx in front of it: nginx has read every request whole before a thread
-here sees it, so the threads never wait on a client.
+``python -m server.transport.gunicorn_app`` is started by ``sharer-server``
+(``server.transport.processes``), which starts nginx in front of it: nginx has read every
+request whole before a thread here sees it, so the threads never wait on a client.
 """
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,10 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from server.app import create_app
 from server.metrics_route import MULTIPROCESS_DIR_VARIABLE
-from server.nginx_config import NginxPaths
+from server.transport.body_drain import draining_bodies
+from server.transport.runtime_paths import RuntimePaths
 from sharer.logs import configure_logging
 from sharer.settings import ServerSettings, settings_or_exit
-
-WSGIApp = Callable[[dict[str, Any], Any], Any]
-StartResponse = Callable[..., Any]
 
 # Seconds a worker process may go without a heartbeat before gunicorn restarts it: a
 # hung process, not a slow request (nginx bounds the time a request may take).
@@ -30,7 +27,7 @@ HEARTBEAT_TIMEOUT = 30
 STOP_MARGIN_SECONDS = 3
 
 
-class SharerServer(BaseApplication):  # type: ignore[misc]
+class SharerGunicorn(BaseApplication):  # type: ignore[misc]
     """Gunicorn configured from our settings, loading the app in each worker process."""
 
     def __init__(self, settings: ServerSettings) -> None:
@@ -39,7 +36,7 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         options: dict[str, Any] = {
-            "bind": f"unix:{NginxPaths(Path(self.settings.runtime_dir)).gunicorn_socket}",
+            "bind": f"unix:{RuntimePaths(Path(self.settings.runtime_dir)).gunicorn_socket}",
             "workers": self.settings.server_processes,
             "worker_class": "gthread",
             # Waiting GETs (server.pending_waits) get threads of their own.
@@ -50,9 +47,9 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
             # SHARER_FORWARDED_HOPS (server.request_log): gunicorn trusts no
             # X-Forwarded-* header.
             "forwarded_allow_ips": "",
-            # nginx bounds the request line and headers (server.nginx_config) and passes
-            # on only what it accepted: gunicorn's own bounds, whose refusals would be
-            # HTML, stay out of its way.
+            # nginx bounds the request line and headers (server.transport.nginx_config)
+            # and passes on only what it accepted: gunicorn's own bounds, whose refusals
+            # would be HTML, stay out of its way.
             "limit_request_line": 0,
             "limit_request_fields": 32768,
             "limit_request_field_size": 0,
@@ -68,34 +65,7 @@ class SharerServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         configure_logging(self.settings.common.log_level)
-        return reading_whole_bodies(create_app(self.settings))
-
-
-# Bytes of an unread body read at a time while draining it.
-DRAIN_BYTES = 64 * 1024
-
-
-def reading_whole_bodies(app: WSGIApp) -> WSGIApp:
-    """``app``, with the rest of each request's body read before its answer starts.
-
-    The app may answer without reading a body it has no use for (a 400 for a form that
-    is not multipart, say). gunicorn then closes the connection with the body unread,
-    and the kernel resets it, which can destroy the answer on its way to nginx (which
-    answers 502 instead). nginx has the whole body already, and bounded by the limit, so
-    reading the rest over the local socket costs little. gunicorn writes nothing before
-    the first chunk of the answer, so draining in ``start_response`` is early enough.
-    """
-
-    def serve(environ: dict[str, Any], start_response: StartResponse) -> Any:
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            body = environ["wsgi.input"]
-            while body.read(DRAIN_BYTES):
-                pass
-            return start_response(status, headers, exc_info)
-
-        return app(environ, start)
-
-    return serve
+        return draining_bodies(create_app(self.settings))
 
 
 def _forget_process_gauges(_server: Any, worker: Any) -> None:
@@ -124,7 +94,7 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def main() -> None:
     """Run gunicorn on the socket nginx proxies to (``sharer-server`` starts both)."""
-    SharerServer(settings_or_exit("sharer-server", ServerSettings)).run()
+    SharerGunicorn(settings_or_exit("sharer-server", ServerSettings)).run()
 
 
 if __name__ == "__main__":
