@@ -12,9 +12,9 @@ from werkzeug.exceptions import Gone, NotFound
 
 from server.bound_backends import current_settings
 from server.errors import ERROR_CACHE_CONTROL
+from server.image_lookups import ImageExpired, ImageTakenDown, public_status
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.pages.srcset import image_srcset
-from server.status_route import ImageExpired, ImageTakenDown, status_document
 from sharer.deletion import Ending
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
 from sharer.formats import HEIF, ImageFormat, format_names
@@ -117,7 +117,7 @@ def share_page(image_id: str) -> Response:
     404 for an unknown id, 410 for one deleted, expired or taken down (saying which;
     all HTML)."""
     try:
-        document = status_document(image_id)
+        document = public_status(image_id)
     except NotFound:
         return _page(render_template("not_found.html"), 404, ERROR_CACHE_CONTROL)
     except ImageExpired:
