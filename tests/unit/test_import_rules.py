@@ -2,12 +2,15 @@
 
 The shared package imports no process package; the server, the worker and the reconciler
 import only the shared package (never each other); the CLI is an HTTP client of the API
-and imports nothing of the project; the CDK app takes only the key scheme from ``src``,
+and imports nothing of the project but the API's vocabulary (checked to load nothing
+beyond the standard library); the CDK app takes only the key scheme from ``src``,
 so the code and the IAM policies cannot disagree about keys, and nothing else of the
 application (Flask, boto3 adapters, Pillow plugins) is loaded at synthesis.
 """
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +32,10 @@ KEY_SCHEME = frozenset(
         "sharer.thumbnail_variants",
     )
 )
+# What the CLI may import from src: the names of an image's URLs and the shape of its
+# id, so that what the CLI checks in a 202 is what the server sends. Pure data on the
+# standard library alone: the CLI stays a plain HTTP client (see the probe below).
+API_VOCABULARY = frozenset(("sharer.thumbnail_sizes", "sharer.ids"))
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
@@ -94,6 +101,8 @@ def test_each_package_imports_only_what_its_rule_allows(package: str) -> None:
     allowed = ALLOWED_PACKAGES[package] | {package}
     if package == "cdk":
         allowed |= KEY_SCHEME
+    if package == "cli":
+        allowed |= API_VOCABULARY
     broken = [
         f"{importer} imports {imported}"
         for importer, imported in project_imports(package)
@@ -111,12 +120,32 @@ def test_the_key_scheme_imports_nothing_else_of_the_project() -> None:
     assert broken == [], f"the key scheme the CDK app loads grew: {broken}"
 
 
+def test_the_api_vocabulary_loads_nothing_beyond_the_standard_library() -> None:
+    probe = (
+        "import sys; before = set(sys.modules); "
+        f"import {', '.join(sorted(API_VOCABULARY))}; "
+        "print(*sorted(set(sys.modules) - before))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+    assert set(API_VOCABULARY) <= set(loaded)  # the probe saw the imports
+    outside = [
+        name
+        for name in loaded
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name not in API_VOCABULARY | {"sharer"}
+    ]
+    assert outside == [], f"the CLI's vocabulary loads more than the standard library: {outside}"
+
+
 def test_the_rules_see_the_imports_that_are_there() -> None:
     # Without this a collector that found nothing would pass every rule above.
     assert ("server.app", "sharer.settings") in set(project_imports("server"))
     assert ("cdk.access", "sharer.key_scheme") in set(project_imports("cdk"))
     assert ("server.containers.jpeg", "server.containers.walked") in set(project_imports("server"))
     assert ("app", "cdk.stack") in set(project_imports("cdk"))
+    assert ("cli.untrusted", "sharer.thumbnail_sizes") in set(project_imports("cli"))
 
 
 def test_every_package_in_src_has_a_rule() -> None:
