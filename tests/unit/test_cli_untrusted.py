@@ -72,8 +72,7 @@ def test_ids_and_tokens_are_refused_unless_of_their_shape(text: str) -> None:
 
 
 def test_a_good_answer_is_taken() -> None:
-    keys = ("original", "small", "medium", "large")
-    urls = {k: f"https://cdn.example/images/x/{k}" for k in keys}
+    urls = {k: f"https://cdn.example/images/x/{k}" for k in BODY_KEYS}
     assert upload_urls(urls | {"extra": 1}) == urls
     assert image_id_of("/images/uJY0FDxblqZ8mt3iTRGgUQ") == "uJY0FDxblqZ8mt3iTRGgUQ"
     assert delete_token_of("t" * 43) == "t" * 43
