@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from cli.fitting import UploadLimits
+from sharer.ids import is_image_id
+from sharer.thumbnail_sizes import IMAGE_URL_NAMES
 
-# The 202 body's keys (the HTTP contract).
-URL_KEYS = ("original", "small", "medium", "large")
-# Image ids and delete tokens are URL-safe base64 text (22 and 43 characters today).
-IMAGE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+# Delete tokens are URL-safe base64 text (43 characters today).
 DELETE_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 # More of a server's message than this is not worth a terminal line.
 MAX_PRINTED = 300
@@ -40,13 +39,14 @@ def printable(text: str, limit: int = MAX_PRINTED) -> str:
 
 
 def upload_urls(document: object) -> dict[str, str]:
-    """The four URLs of a 202's JSON body, each an http(s) URL of printable text."""
+    """The URLs of a 202's JSON body (``IMAGE_URL_NAMES``), each an http(s) URL of
+    printable text."""
     if not isinstance(document, Mapping):
         raise UntrustedAnswer("the server's 202 answer is not a JSON object")
-    missing = [key for key in URL_KEYS if key not in document]
+    missing = [key for key in IMAGE_URL_NAMES if key not in document]
     if missing:
         raise UntrustedAnswer(f"the server's 202 answer lacks {', '.join(missing)}")
-    urls = {key: document[key] for key in URL_KEYS}
+    urls = {key: document[key] for key in IMAGE_URL_NAMES}
     for key, url in urls.items():
         if not isinstance(url, str) or not _is_http_url(url):
             raise UntrustedAnswer(f"the server's 202 answer has no usable URL for {key}")
@@ -73,7 +73,7 @@ def upload_limits_of(document: object) -> UploadLimits:
 def image_id_of(location: str) -> str:
     """The image id at the end of a 202's ``Location`` (``/images/<id>``)."""
     image_id = location.rstrip("/").rsplit("/", 1)[-1]
-    if IMAGE_ID.fullmatch(image_id) is None:
+    if not is_image_id(image_id):
         raise UntrustedAnswer("the server's 202 answer has no image id in its Location")
     return image_id
 

@@ -17,7 +17,7 @@ from server.bound_backends import (
     current_storage,
     current_waits,
 )
-from server.status_route import stored_status
+from server.image_lookups import stored_status
 from sharer.delete_tokens import token_matches
 from sharer.deletion import DELETE_BEGUN, Ending, forget_at_edge, remove_image, tombstone_of
 from sharer.status_documents import cdn_paths, status_document

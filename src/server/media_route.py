@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 
 from server.bound_backends import current_storage, current_waits
-from server.status_route import stored_status
+from server.image_lookups import stored_status
 from sharer.ids import is_image_id
 from sharer.key_scheme import variant_key
 from sharer.status import ImageState

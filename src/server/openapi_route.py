@@ -10,17 +10,23 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from server.bound_backends import current_settings
+from server.idempotent_uploads import MAX_IDEMPOTENCY_KEY_LENGTH
+from sharer.deletion import Ending
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
+from sharer.expiry import EXPIRY_TIME_DIGITS
 from sharer.formats import ACCEPTED, THUMBNAIL_FORMATS, ImageFormat, format_names
+from sharer.ids import IMAGE_ID_PATTERN
+from sharer.key_scheme import IDEMPOTENCY_RETENTION_SECONDS
 from sharer.settings import DEFAULT_MAX_EXPIRES_SECONDS, DEFAULT_MIN_EXPIRES_SECONDS
-from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from sharer.status import ImageState
+from sharer.thumbnail_sizes import IMAGE_URL_NAMES, THUMBNAIL_NAMES, THUMBNAIL_SIZES
 from sharer.webhook_events import EventType
 
 openapi_blueprint = Blueprint("openapi", __name__)
 
 JSON = "application/json"
 HTML = "text/html"
-ID_PATTERN = "^[A-Za-z0-9_-]{22}$"
+ID_PATTERN = f"^{IMAGE_ID_PATTERN}$"
 
 Schema = dict[str, Any]
 
@@ -84,11 +90,18 @@ def _id_parameter(description: str) -> Schema:
     }
 
 
-def _url_set(names: tuple[str, ...]) -> Schema:
+# The thumbnails as a person reads them: "small (fits 100x100), medium (fits 300x300)...".
+_SIZES_TEXT = ", ".join(
+    f"{size.name} (fits {size.width}x{size.height})" for size in reversed(THUMBNAIL_SIZES)
+)
+
+
+def _url_set() -> Schema:
     return {
         "type": "object",
-        "required": list(names),
-        "properties": {name: {"type": "string", "format": "uri"} for name in names},
+        "required": list(IMAGE_URL_NAMES),
+        "description": f"the original's URL and each thumbnail's: {_SIZES_TEXT}",
+        "properties": {name: {"type": "string", "format": "uri"} for name in IMAGE_URL_NAMES},
     }
 
 
@@ -105,7 +118,7 @@ def _schemas(
     expires_bounds: tuple[int, int],
 ) -> Schema:
     shortest, longest = expires_bounds
-    accepted = _url_set(("original", *THUMBNAIL_NAMES)) | {"additionalProperties": False}
+    accepted = _url_set() | {"additionalProperties": False}
     return {
         "UploadForm": {
             "type": "object",
@@ -135,7 +148,7 @@ def _schemas(
                 },
                 "expires_in": {
                     "type": "string",
-                    "pattern": "^[0-9]{1,10}$",
+                    "pattern": f"^[0-9]{{1,{EXPIRY_TIME_DIGITS}}}$",
                     "description": (
                         f"optional: whole seconds from {shortest} to {longest} after which the "
                         "image and its thumbnails are removed (the status then answers 410 "
@@ -158,8 +171,8 @@ def _schemas(
             "required": ["id", "status", "urls"],
             "properties": {
                 "id": {"type": "string", "pattern": ID_PATTERN},
-                "status": {"enum": ["pending", "ready", "failed"]},
-                "urls": _url_set(("original", *THUMBNAIL_NAMES)),
+                "status": {"enum": [state.value for state in ImageState]},
+                "urls": _url_set(),
                 "reason": {"type": "string", "description": "why a failed image failed"},
                 "description": {
                     "type": "string",
@@ -171,6 +184,7 @@ def _schemas(
                 "thumbnails": {
                     "type": "object",
                     "description": "each thumbnail's size (ready images)",
+                    "properties": {name: _ref("Size") for name in THUMBNAIL_NAMES},
                     "additionalProperties": _ref("Size"),
                 },
                 "thumbhash": {"type": "string", "description": "ThumbHash placeholder, base64"},
@@ -190,7 +204,10 @@ def _schemas(
             "properties": {
                 "error": {"type": "string", "description": "for a person to read"},
                 "id": {"type": "string", "pattern": ID_PATTERN},
-                "status": {"enum": ["expired"], "description": "present when it expired"},
+                "status": {
+                    "enum": [Ending.EXPIRED.public_state],
+                    "description": "present when it expired",
+                },
             },
         },
         "WebhookEvent": {
@@ -237,10 +254,10 @@ _IDEMPOTENCY_KEY: Schema = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "description": "a quoted string of 1 to 255 printable characters, unique per image (a "
-    "UUID4: keys are global, as uploads are anonymous). Sent again with the same image "
-    "within 24 hours, the upload is not repeated: the first 202 (body and Location, no "
-    "Delete-Token) is answered",
+    "description": f"a quoted string of 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters, "
+    "unique per image (a UUID4: keys are global, as uploads are anonymous). Sent again with "
+    f"the same image within {IDEMPOTENCY_RETENTION_SECONDS // 3600} hours, the upload is not "
+    "repeated: the first 202 (body and Location, no Delete-Token) is answered",
     "schema": {"type": "string", "examples": ['"8e03978e-40d5-43e8-bc93-6894a57f9324"']},
 }
 # ``Prefer: wait=N`` (RFC 7240) on a GET of a pending image (see server.pending_waits).

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response
 
 from server.bound_backends import current_settings
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 sharex_blueprint = Blueprint("sharex", __name__)
 
@@ -26,10 +27,10 @@ def sharex_uploader(site_url: str) -> dict[str, object]:
         "Headers": {"Accept": "application/json"},
         "Body": "MultipartFormData",
         "FileFormName": "image",
-        # The share page of the id inside the original's URL; its thumbnail for ShareX's
-        # history; the server's own words on a refusal.
+        # The share page of the id inside the original's URL; its smallest thumbnail for
+        # ShareX's history; the server's own words on a refusal.
         "URL": f"{site_url}/i/{{regex:/images/([^/]+)/original|1}}",
-        "ThumbnailURL": "{json:small}",
+        "ThumbnailURL": f"{{json:{THUMBNAIL_NAMES[0]}}}",
         "ErrorMessage": "{json:error}",
     }
 

@@ -17,7 +17,8 @@ from sharer.ids import is_image_id
 from sharer.key_scheme import EXPIRING_PREFIX, EXPIRY_TAG, EXPIRY_TAG_DAYS
 
 _DAY_SECONDS = 24 * 60 * 60
-_TIME_DIGITS = 10
+# Unix seconds in ten digits last until 2286; an ``expires_in`` is held to as many.
+EXPIRY_TIME_DIGITS = 10
 
 
 class InvalidExpiry(ValueError):
@@ -27,7 +28,7 @@ class InvalidExpiry(ValueError):
 def parse_expires_in(raw: str, *, minimum: int, maximum: int) -> int:
     """Whole seconds from ``minimum`` to ``maximum``, written in ASCII digits only."""
     text = raw.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > _TIME_DIGITS:
+    if not (text.isascii() and text.isdigit()) or len(text) > EXPIRY_TIME_DIGITS:
         raise InvalidExpiry(
             f"expires_in must be a whole number of seconds, from {minimum} to {maximum}"
         )
@@ -39,14 +40,14 @@ def parse_expires_in(raw: str, *, minimum: int, maximum: int) -> int:
 
 def expiring_key(image_id: str, expires_at: int) -> str:
     """The index object of an image expiring at ``expires_at`` (Unix seconds)."""
-    return f"{EXPIRING_PREFIX}{expires_at:0{_TIME_DIGITS}d}-{image_id}.json"
+    return f"{EXPIRING_PREFIX}{expires_at:0{EXPIRY_TIME_DIGITS}d}-{image_id}.json"
 
 
 def parse_expiring_key(key: str) -> tuple[int, str] | None:
     """``(expires_at, image_id)`` of an index key, or None if it is not one."""
     name = key.removeprefix(EXPIRING_PREFIX).removesuffix(".json")
     stamp, _, image_id = name.partition("-")
-    if len(stamp) != _TIME_DIGITS or not stamp.isdigit() or not is_image_id(image_id):
+    if len(stamp) != EXPIRY_TIME_DIGITS or not stamp.isdigit() or not is_image_id(image_id):
         return None
     if expiring_key(image_id, int(stamp)) != key:
         return None

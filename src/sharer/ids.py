@@ -1,11 +1,15 @@
-"""Image ids: 128 random bits as URL-safe text, so an image URL is a capability."""
+"""Image ids: 128 random bits as URL-safe text, so an image URL is a capability.
+
+Standard library only: the CLI, a plain HTTP client, checks a server's ids with it.
+"""
 
 import re
 import secrets
 
 _ID_BYTES = 16
 # base64url of 16 bytes without padding is always 22 characters.
-_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+IMAGE_ID_PATTERN = "[A-Za-z0-9_-]{22}"
+_ID_PATTERN = re.compile(IMAGE_ID_PATTERN)
 
 
 def new_image_id() -> str:

@@ -1,8 +1,11 @@
 """The thumbnail sizes every image gets: the one place that defines them.
 
-The job plan, the key scheme (and so the worker's IAM grants), the status record and the
-CDN tests all derive from ``THUMBNAIL_SIZES``; the 202 body names its own keys because it
-is the HTTP contract.
+The job plan, the key scheme (and so the worker's IAM grants), the status record, the
+202 body and what users see of them (``/openapi.json``, the pages, the ``sharer`` CLI) all
+derive from ``THUMBNAIL_SIZES``. The 202 body's keys are the HTTP contract, pinned by the
+tests' ``BODY_KEYS``: a new size here is a change of that contract.
+
+Pure data, importing nothing: the CLI, a plain HTTP client, takes the URL names from here.
 """
 
 from dataclasses import dataclass
@@ -26,3 +29,9 @@ THUMBNAIL_SIZES: tuple[ThumbnailSize, ...] = (
 
 # Smallest first: the order of the thumbnail URLs in the 202 body and the status document.
 THUMBNAIL_NAMES: tuple[str, ...] = tuple(size.name for size in reversed(THUMBNAIL_SIZES))
+
+# The names of an image's URLs, in the 202 body and the status document's ``urls``.
+IMAGE_URL_NAMES: tuple[str, ...] = ("original", *THUMBNAIL_NAMES)
+
+# The thumbnail a share page shows and its OpenGraph image.
+LARGEST_THUMBNAIL_NAME: str = THUMBNAIL_SIZES[0].name

@@ -17,6 +17,7 @@ bytes at the JPEG's SSIMULACRA2 score): see bench/results/variants.md.
 from collections.abc import Iterable
 
 from sharer.formats import AVIF, JPEG, WEBP, ImageFormat
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 
 # Most preferred first: a request gets the first of these its Accept names.
 VARIANT_FORMATS: tuple[ImageFormat, ...] = (AVIF, WEBP)
@@ -28,7 +29,7 @@ VARIANT_SOURCE_FORMAT = JPEG
 # name WebP but not AVIF, to pay for its encodes and its three more stored objects; a
 # size named here is all it takes to make it (bench/results/variants.md).
 VARIANT_SIZES: dict[str, frozenset[str]] = {
-    AVIF.name: frozenset(("large", "medium", "small")),
+    AVIF.name: frozenset(THUMBNAIL_NAMES),
     WEBP.name: frozenset(),
 }
 

@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from pages.conftest import Browsing
+from sharer.thumbnail_sizes import LARGEST_THUMBNAIL_NAME
 from support.images import jpeg
 from support.services import Service, local_service
 
@@ -59,15 +60,15 @@ def test_pending_page_updates_itself_ready_and_failed_pages_say_so(
         lambda d: d.find_elements(By.CSS_SELECTOR, "figure img") or False
     )[0]
     WebDriverWait(browsing.driver, WAIT).until(
-        lambda d: d.execute_script("return arguments[0].naturalWidth", image) == 600
+        lambda d: d.execute_script("return arguments[0].naturalWidth", image) > 0
     )
 
     ready = requests.get(f"{service.base_url}/i/{good}", timeout=10)
     assert ready.headers["Cache-Control"] == "public, max-age=60"
     tags = meta_tags(ready.text)
     status = requests.get(f"{service.base_url}/images/{good}", timeout=10).json()
-    assert tags["og:image"] == status["urls"]["large"]
-    assert tags["twitter:image"] == status["urls"]["large"]
+    assert tags["og:image"] == status["urls"][LARGEST_THUMBNAIL_NAME]
+    assert tags["twitter:image"] == status["urls"][LARGEST_THUMBNAIL_NAME]
     csp = ready.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp
     assert "img-src 'self'" in csp

@@ -22,6 +22,7 @@ from server.idempotent_uploads import UploadInProgress
 from server.inspection import unsupported_message
 from sharer.formats import ACCEPTED
 from sharer.idempotency_records import decode_record, record_key
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES, THUMBNAIL_SIZES
 from support.faults import Fault, FaultProxy, ProxiedRequest, answer_lost, service_busy
 from support.images import jpeg, png
 from support.services import Service, service_storage
@@ -149,6 +150,18 @@ def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
     )
     assert card.find_element(By.CSS_SELECTOR, ".message").text == "Ready to share"
     browsing.driver.save_screenshot(str(artifacts / "upload-ready.png"))
+    # Every size the server makes, named as the API names them: the smallest as the
+    # card's picture, a link to each other one and to the original.
+    image_id = link.rsplit("/", 1)[1]
+    status = requests.get(f"{browsing.base_url}/images/{image_id}", timeout=10).json()
+    picture = card.find_element(By.CSS_SELECTOR, ".thumb img").get_attribute("src")
+    assert picture == status["urls"][THUMBNAIL_NAMES[0]]
+    size_links = [
+        (a.text, a.get_attribute("href")) for a in card.find_elements(By.CSS_SELECTOR, ".sizes a")
+    ]
+    assert size_links == [
+        (name.capitalize(), status["urls"][name]) for name in (*THUMBNAIL_NAMES[1:], "original")
+    ]
 
     # The copy button puts the share link on the clipboard.
     browsing.driver.execute_cdp_cmd(
@@ -163,9 +176,7 @@ def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
     )
     assert copied == link
 
-    # The share page: the large thumbnail, linking to the original, with OpenGraph tags.
-    image_id = link.rsplit("/", 1)[1]
-    status = requests.get(f"{browsing.base_url}/images/{image_id}", timeout=10).json()
+    # The share page: the largest thumbnail, linking to the original, with OpenGraph tags.
     browsing.driver.get(link)
     meta = {
         str(tag.get_attribute("property") or tag.get_attribute("name")): str(
@@ -174,14 +185,27 @@ def test_chosen_file_shows_progress_then_thumbnails_then_a_share_link(
         for tag in browsing.driver.find_elements(By.CSS_SELECTOR, "meta[content]")
     }
     assert meta["og:url"] == link
-    assert meta["og:image"] == status["urls"]["large"]
+    largest = THUMBNAIL_SIZES[0]
+    assert meta["og:image"] == status["urls"][largest.name]
     assert meta["og:image"].startswith("http://127.0.0.1:")
-    # 1600x1200 fits the 600x600 box as 600x450.
-    assert (meta["og:image:width"], meta["og:image:height"]) == ("600", "450")
+    # 1600x1200 fits the largest box (600x600: 600x450) with its aspect kept.
+    scale = min(largest.width / 1600, largest.height / 1200)
+    assert (meta["og:image:width"], meta["og:image:height"]) == (
+        str(round(1600 * scale)),
+        str(round(1200 * scale)),
+    )
     assert meta["twitter:card"] == "summary_large_image"
     image = browsing.driver.find_element(By.CSS_SELECTOR, "figure img")
-    assert browsing.driver.execute_script("return arguments[0].naturalWidth", image) == 600
+    assert image.get_attribute("src") == status["urls"][largest.name]
+    # Loaded (which size of its srcset the window shows is test_share_variants').
+    assert browsing.driver.execute_script("return arguments[0].naturalWidth", image) > 0
     assert image.find_element(By.XPATH, "..").get_attribute("href") == status["urls"]["original"]
+    caption_links = [
+        (a.text, a.get_attribute("href"))
+        for a in browsing.driver.find_elements(By.CSS_SELECTOR, "figcaption a")
+    ]
+    sizes_and_original = (*THUMBNAIL_NAMES, "original")
+    assert caption_links == [(name, status["urls"][name]) for name in sizes_and_original]
     browsing.driver.save_screenshot(str(artifacts / "share-page.png"))
 
 

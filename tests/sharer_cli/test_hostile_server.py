@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sharer_cli.conftest import Run, sharer
+from support.client import BODY_KEYS
 from support.faults import Fault, FaultProxy, ProxiedRequest
 from support.images import jpeg
 from support.services import Service
@@ -23,10 +24,7 @@ ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[32m\r\u202eall good\x1b[0m\x9b1m"
 # The same in what a header line can carry (latin-1, no CR or LF).
 HEADER_ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[32mall good\x1b[0m\x9b1m"
 IMAGE_ID = "uJY0FDxblqZ8mt3iTRGgUQ"
-URLS = {
-    key: f"http://127.0.0.1:1/images/{IMAGE_ID}/{key}"
-    for key in ("original", "small", "medium", "large")
-}
+URLS = {key: f"http://127.0.0.1:1/images/{IMAGE_ID}/{key}" for key in BODY_KEYS}
 TOKEN = "t" * 43
 
 
@@ -83,7 +81,7 @@ def test_nothing_the_server_says_reaches_the_terminal_raw(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"original": URLS["original"]}, "lacks small, medium, large"),
+        ({"original": URLS["original"]}, f"lacks {', '.join(BODY_KEYS[1:])}"),
         (["not", "an", "object"], "not a JSON object"),
         (URLS | {"large": 7}, "no usable URL for large"),
     ],

@@ -16,6 +16,7 @@ from cli.untrusted import (
     upload_limits_of,
     upload_urls,
 )
+from support.client import BODY_KEYS
 
 # Text rich in what a terminal obeys (controls, bidi and other format characters, line
 # separators), which uniform code points would hardly ever produce.
@@ -27,7 +28,7 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=6),
     max_leaves=12,
 )
-URL_KEYS = st.sampled_from(["original", "small", "medium", "large", "other"])
+URL_KEYS = st.sampled_from([*BODY_KEYS, "other"])
 
 
 def _terminal_safe(text: str) -> bool:
@@ -42,7 +43,7 @@ def test_printable_keeps_no_control_character_and_is_bounded(text: str) -> None:
 
 
 @given(JSON_VALUES | st.dictionaries(URL_KEYS, HOSTILE_TEXT | JSON_VALUES, max_size=5))
-def test_upload_urls_refuse_or_give_four_clean_http_urls(document: object) -> None:
+def test_upload_urls_refuse_or_give_the_contracts_clean_http_urls(document: object) -> None:
     try:
         urls = upload_urls(document)
     except UntrustedAnswer as exc:
@@ -52,7 +53,7 @@ def test_upload_urls_refuse_or_give_four_clean_http_urls(document: object) -> No
     assert _terminal_safe(refusal)
     if refusal:
         return
-    assert list(urls) == ["original", "small", "medium", "large"]
+    assert tuple(urls) == BODY_KEYS
     for url in urls.values():
         assert url.startswith(("http://", "https://"))
         assert _terminal_safe(url)
@@ -71,8 +72,7 @@ def test_ids_and_tokens_are_refused_unless_of_their_shape(text: str) -> None:
 
 
 def test_a_good_answer_is_taken() -> None:
-    keys = ("original", "small", "medium", "large")
-    urls = {k: f"https://cdn.example/images/x/{k}" for k in keys}
+    urls = {k: f"https://cdn.example/images/x/{k}" for k in BODY_KEYS}
     assert upload_urls(urls | {"extra": 1}) == urls
     assert image_id_of("/images/uJY0FDxblqZ8mt3iTRGgUQ") == "uJY0FDxblqZ8mt3iTRGgUQ"
     assert delete_token_of("t" * 43) == "t" * 43

@@ -3,9 +3,10 @@
 The shared package imports no process package; the server, the worker and the reconciler
 import only the shared package (never each other); the server's transport (nginx and
 gunicorn, ``server.transport``) wraps its app, which never imports it; the CLI is an
-HTTP client of the API and imports nothing of the project; the CDK app takes only the
-key scheme from ``src``, so the code and the IAM policies cannot disagree about keys,
-and nothing else of the application (Flask, boto3 adapters, Pillow plugins) is loaded at
+HTTP client of the API and imports nothing of the project but the API's vocabulary
+(checked to load nothing beyond the standard library); the CDK app takes only the key
+scheme from ``src``, so the code and the IAM policies cannot disagree about keys, and
+nothing else of the application (Flask, boto3 adapters, Pillow plugins) is loaded at
 synthesis. The rules see only the project's own imports; what synthesis loads from
 elsewhere is seen by importing the CDK app in a fresh interpreter. The fleet model is a
 tool beside the CDK app: it reads the deployed policy's plain values, and the app never
@@ -13,12 +14,13 @@ imports it.
 """
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.fresh_interpreter import packages_loaded_by
+from support.fresh_interpreter import modules_loaded_by, packages_loaded_by
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = frozenset(
@@ -54,6 +56,10 @@ NOT_LOADED_AT_SYNTHESIS = frozenset(("PIL", "pi_heif", "flask", "boto3"))
 # the process's entry point imports it, so the app runs the same under Flask's test client.
 TRANSPORT = frozenset(("server.transport",))
 TRANSPORT_STARTERS = frozenset(("server.__main__",))
+# What the CLI may import from src: the names of an image's URLs and the shape of its
+# id, so that what the CLI checks in a 202 is what the server sends. Pure data on the
+# standard library alone: the CLI stays a plain HTTP client (see the probe below).
+API_VOCABULARY = frozenset(("sharer.thumbnail_sizes", "sharer.ids"))
 # Each package and the other project packages it may import (its own is always allowed).
 ALLOWED_PACKAGES: dict[str, frozenset[str]] = {
     "sharer": frozenset(),
@@ -123,6 +129,8 @@ def test_each_package_imports_only_what_its_rule_allows(package: str) -> None:
     allowed = ALLOWED_PACKAGES[package] | {package}
     if package == "cdk":
         allowed |= KEY_SCHEME
+    if package == "cli":
+        allowed |= API_VOCABULARY
     broken = [
         f"{importer} imports {imported}"
         for importer, imported in project_imports(package)
@@ -149,6 +157,20 @@ def test_the_server_app_never_imports_its_transport() -> None:
     assert broken == [], f"the app reaches into its transport: {broken}"
 
 
+def test_the_api_vocabulary_loads_nothing_beyond_the_standard_library() -> None:
+    # Less what any interpreter has at start (the editable installs' import hooks).
+    at_start = modules_loaded_by("sys")
+    loaded = frozenset().union(*(modules_loaded_by(name) for name in API_VOCABULARY)) - at_start
+    assert loaded >= API_VOCABULARY  # the probe saw the imports
+    outside = [
+        name
+        for name in loaded
+        if name.split(".")[0] not in sys.stdlib_module_names
+        and name not in API_VOCABULARY | {"sharer"}
+    ]
+    assert outside == [], f"the CLI's vocabulary loads more than the standard library: {outside}"
+
+
 def test_the_rules_see_the_imports_that_are_there() -> None:
     # Without this a collector that found nothing would pass every rule above.
     assert ("server.app", "sharer.settings") in set(project_imports("server"))
@@ -159,6 +181,7 @@ def test_the_rules_see_the_imports_that_are_there() -> None:
     server = set(project_imports("server"))
     assert ("server.transport.nginx_config", "server.upload_admission") in server
     assert ("server.__main__", "server.transport.processes") in server
+    assert ("cli.untrusted", "sharer.thumbnail_sizes") in set(project_imports("cli"))
 
 
 def test_every_package_in_src_has_a_rule() -> None:

@@ -9,6 +9,8 @@ from flask.testing import FlaskClient
 
 from server.app import create_app
 from sharer.settings import ServerSettings
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+from support.client import BODY_KEYS
 from support.fakes import FakeEdgeCache, FakeQueue, FakeStorage
 from support.images import jpeg
 
@@ -41,6 +43,9 @@ def test_share_urls_come_from_the_site_url_never_the_host(client: FlaskClient) -
     sxcu = client.get("/sharex.sxcu", headers=FORGED).get_json()
     assert sxcu["RequestURL"] == f"{SITE}/"
     assert sxcu["URL"].startswith(f"{SITE}/i/")
+    # ShareX's history shows the smallest thumbnail, a key of the 202 body.
+    assert sxcu["ThumbnailURL"] == f"{{json:{THUMBNAIL_NAMES[0]}}}"
+    assert THUMBNAIL_NAMES[0] in BODY_KEYS
     assert client.get("/openapi.json", headers=FORGED).get_json()["servers"] == [{"url": SITE}]
 
 
@@ -60,4 +65,6 @@ def test_the_upload_page_states_the_configured_limit() -> None:
     app = create_app(settings, storage=FakeStorage(), queue=FakeQueue(), edge_cache=FakeEdgeCache())
     page = app.test_client().get("/upload").get_data(as_text=True)
     assert 'data-max-bytes="300000"' in page
+    # The page's script names the sizes the server makes, smallest first.
+    assert f'data-thumbnail-names="{" ".join(THUMBNAIL_NAMES)}"' in page
     assert re.search(r"at most 293 KiB each", page)

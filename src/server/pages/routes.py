@@ -12,12 +12,13 @@ from werkzeug.exceptions import Gone, NotFound
 
 from server.bound_backends import current_settings
 from server.errors import ERROR_CACHE_CONTROL
+from server.image_lookups import ImageExpired, ImageTakenDown, public_status
 from server.pages.assets import IMMUTABLE, assets_by_served_name, static_assets
 from server.pages.srcset import image_srcset
-from server.status_route import ImageExpired, ImageTakenDown, status_document
 from sharer.deletion import Ending
 from sharer.descriptions import MAX_DESCRIPTION_CHARACTERS
 from sharer.formats import HEIF, ImageFormat, format_names
+from sharer.thumbnail_sizes import LARGEST_THUMBNAIL_NAME, THUMBNAIL_NAMES
 
 pages_blueprint = Blueprint("pages", __name__, template_folder="templates")
 
@@ -104,6 +105,7 @@ def upload_page() -> Response:
         accept=file_picker_accept(settings.accepted_formats),
         media_types=" ".join(f.media_type for f in settings.accepted_formats),
         max_description=MAX_DESCRIPTION_CHARACTERS,
+        thumbnail_names=" ".join(THUMBNAIL_NAMES),
         # The page asks for a key only where an upload without one is refused.
         key_required=settings.api_keys == "required",
     )
@@ -117,7 +119,7 @@ def share_page(image_id: str) -> Response:
     404 for an unknown id, 410 for one deleted, expired or taken down (saying which;
     all HTML)."""
     try:
-        document = status_document(image_id)
+        document = public_status(image_id)
     except NotFound:
         return _page(render_template("not_found.html"), 404, ERROR_CACHE_CONTROL)
     except ImageExpired:
@@ -132,8 +134,10 @@ def share_page(image_id: str) -> Response:
         image_id=image_id,
         state=state,
         urls=document["urls"],
+        thumbnail_names=THUMBNAIL_NAMES,
+        largest=LARGEST_THUMBNAIL_NAME,
         share_url=share_url(image_id),
-        large_size=large_thumbnail_size(document),
+        largest_size=largest_thumbnail_size(document),
         description=document.get("description"),
         srcset=image_srcset(document),
     )
@@ -146,12 +150,12 @@ def _gone_page(ending: Ending) -> Response:
     return _page(render_template("deleted.html", ending=ending.value), 410, ERROR_CACHE_CONTROL)
 
 
-def large_thumbnail_size(document: dict[str, object]) -> tuple[int, int] | None:
-    """(width, height) of the large thumbnail when the status document gives it."""
+def largest_thumbnail_size(document: dict[str, object]) -> tuple[int, int] | None:
+    """(width, height) of the largest thumbnail when the status document gives it."""
     sizes = document.get("thumbnails")
     if not isinstance(sizes, dict):
         return None
-    large = sizes.get("large")
+    large = sizes.get(LARGEST_THUMBNAIL_NAME)
     if not isinstance(large, dict):
         return None
     width, height = large.get("width"), large.get("height")

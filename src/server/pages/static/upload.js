@@ -26,6 +26,8 @@
   // The formats the server takes (SHARER_ACCEPTED_FORMATS), as media types.
   const acceptedTypes = new Set(form.dataset.mediaTypes.split(" "));
   const maxDescription = Number(form.dataset.maxDescription);
+  // The server's thumbnail sizes by name, smallest first (sharer.thumbnail_sizes).
+  const thumbnailNames = form.dataset.thumbnailNames.split(" ");
   const uploadAllButton = document.getElementById("upload-all");
   // Fitting a photo over the limit: each round scales by the square root of the bytes
   // still to shed (bytes grow with the pixel count), a little further so most photos fit
@@ -477,7 +479,7 @@
       id,
       name: view.name,
       share: shareUrl(id),
-      small: urls.small,
+      small: urls[thumbnailNames[0]], // the smallest thumbnail, whatever its name
       token: request.getResponseHeader("Delete-Token") || null,
       description: description.trim() || null,
       at: Date.now(),
@@ -528,15 +530,15 @@
     view.progress.remove();
     view.message.textContent = "Ready to share";
     view.message.className = "message done";
-    const small = element("img", { src: urls.small, alt: entry.description || "Thumbnail of " + entry.name });
+    const small = element("img", {
+      src: urls[thumbnailNames[0]], alt: entry.description || "Thumbnail of " + entry.name,
+    });
     view.thumb.append(small);
+    // A link to every larger size and the original, named as the API names them.
     const sizes = element("div", { class: "sizes" });
-    sizes.append(element("img", {
-      src: urls.medium, alt: entry.description || "Medium thumbnail of " + entry.name,
-    }));
-    const large = element("a", { href: urls.large }, "Large");
-    const original = element("a", { href: urls.original }, "Original");
-    sizes.append(large, original);
+    for (const name of [...thumbnailNames.slice(1), "original"]) {
+      sizes.append(element("a", { href: urls[name] }, name.charAt(0).toUpperCase() + name.slice(1)));
+    }
     view.body.append(sizes, shareRow(entry.share, "Share link of " + entry.name));
     markReady(entry.id);
     announce(entry.name + " is ready to share.");
