@@ -27,11 +27,12 @@ from urllib.parse import urlsplit
 import requests
 from service_load import multipart_body
 
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
+
 FILE_POLL_S = 0.002
 HTTP_POLL_S = 0.010
 # No single image may take longer than this to get its thumbnails.
 READY_TIMEOUT_S = 30.0
-THUMBNAILS = ("small", "medium", "large")
 MEDIA_PREFIX = "/media/"
 
 Probe = Literal["file", "http"]
@@ -109,7 +110,7 @@ def measure_latency(
                 accepted = time.perf_counter()
                 if answer.status_code != 202:
                     raise RuntimeError(f"upload answered {answer.status_code}: {answer.text}")
-                urls = [answer.json()[name] for name in THUMBNAILS]
+                urls = [answer.json()[name] for name in THUMBNAIL_NAMES]
                 elapsed_ms = (wait(urls) - accepted) * 1000
                 if number > warmup:
                     with lock:

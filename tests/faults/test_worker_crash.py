@@ -11,6 +11,7 @@ import requests
 from PIL import Image
 
 from faults.conftest import Stack
+from sharer.thumbnail_sizes import THUMBNAIL_NAMES
 from support.load import Accepted, check_thumbnails, settle
 from support.waiting import wait_for
 
@@ -26,7 +27,7 @@ class TornReadWatch:
     and time); every 200 must be a whole object: the body hashes to its ETag and decodes."""
 
     def __init__(self, accepted: list[Accepted], *, rounds: int = 200, seconds: float = 60):
-        self.urls = [a.urls[name] for a in accepted for name in ("small", "medium", "large")]
+        self.urls = [a.urls[name] for a in accepted for name in THUMBNAIL_NAMES]
         self.reads = 0
         self.torn: list[str] = []
         self._stop = threading.Event()
