@@ -1,13 +1,15 @@
 #!/bin/sh
-# The component's validate and test phases: the app imports from its venv with every
-# dependency satisfied, both console scripts and nginx exist, systemd accepts every unit,
-# and the worker passes its self-check on the embedded backends.
+# The component's validate and test phases: every process's entry module imports from
+# the venv with every dependency satisfied, the console scripts the units run and nginx
+# exist, systemd accepts every unit, and the worker passes its self-check on the embedded
+# backends.
 set -eu
 
-/opt/sharer/venv/bin/python -c "import server.app, worker.consumer, sharer.settings"
+/opt/sharer/venv/bin/python -c "import server.__main__, worker.__main__, reconciler.__main__, webhook_delivery.__main__, admin.main"
 /opt/sharer/venv/bin/pip check
-test -x /opt/sharer/venv/bin/sharer-server
-test -x /opt/sharer/venv/bin/sharer-worker
+for script in sharer-server sharer-worker sharer-reconcile sharer-webhooks sharer-admin; do
+    test -x "/opt/sharer/venv/bin/$script"
+done
 /usr/sbin/nginx -v
 test -x /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl
 test -x /opt/aws/bin/cfn-signal

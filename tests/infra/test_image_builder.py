@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,34 @@ def test_the_server_runs_its_own_nginx_from_the_image() -> None:
     (runtime,) = re.findall(r"^RuntimeDirectory=(\S+)$", unit, re.MULTILINE)
     assert re.search(rf"^Environment=SHARER_RUNTIME_DIR=/run/{re.escape(runtime)}$", unit, re.M)
     assert "nginx -v" in (IMAGE_BUILDER / "scripts" / "sharer-check-install.sh").read_text()
+
+
+CHECK_INSTALL = IMAGE_BUILDER / "scripts" / "sharer-check-install.sh"
+
+
+def test_the_install_check_imports_modules_that_exist() -> None:
+    # The AMI's validate phase runs this line in the image's venv; a module the code no
+    # longer has fails the image build, so the same line runs here against the same code.
+    (statement,) = re.findall(
+        r'/opt/sharer/venv/bin/python -c "([^"]+)"', CHECK_INSTALL.read_text()
+    )
+    imported = {name.strip() for name in statement.removeprefix("import ").split(",")}
+    assert {"server.__main__", "worker.__main__"} <= imported
+    done = subprocess.run(
+        [sys.executable, "-c", statement], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_install_check_finds_every_console_script_the_units_run() -> None:
+    script = CHECK_INSTALL.read_text()
+    (names,) = re.findall(r"^for script in ([\w\- ]+); do$", script, re.MULTILINE)
+    checked = set(names.split())
+    scripts = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"])
+    assert checked <= scripts
+    units = "".join(path.read_text() for path in (IMAGE_BUILDER / "systemd").glob("*.service"))
+    started = set(re.findall(r"^ExecStart=/opt/sharer/venv/bin/([\w\-%]+)", units, re.MULTILINE))
+    # The template unit runs sharer-%i for each role it is started as.
+    run = {name.replace("%i", role) for name in started for role in (*ROLES, "webhooks")}
+    assert {"sharer-server", "sharer-worker", "sharer-webhooks", "sharer-reconcile"} <= run
+    assert run <= checked
