@@ -63,6 +63,8 @@ HEALTHY_WAIT_SECONDS = 600
 ROUTABLE_WAIT_SECONDS = 240
 HEALTH_CHECK_INTERVAL_SECONDS = 10
 HEALTHY_THRESHOLD = 2
+# Failed checks before a target leaves the rotation (the sharer CLI's retries outlast it).
+UNHEALTHY_THRESHOLD = 3
 # The request deadline (SHARER_REQUEST_TIMEOUT, also gunicorn's graceful stop) and the
 # timeouts ordered around it, in seconds; see the module docstring.
 REQUEST_DEADLINE_SECONDS = 30
@@ -216,7 +218,7 @@ class UploadTier(Construct):
                 interval=Duration.seconds(HEALTH_CHECK_INTERVAL_SECONDS),
                 timeout=Duration.seconds(5),
                 healthy_threshold_count=HEALTHY_THRESHOLD,
-                unhealthy_threshold_count=3,
+                unhealthy_threshold_count=UNHEALTHY_THRESHOLD,
             ),
         )
         listener.add_action(

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from cli.client import SharerClient, UploadResult
 from cli.fitting import UploadLimits
-from cli.retry import RetryPolicy
+from cli.retry import DEFAULT_ATTEMPTS, RetryPolicy
 from cli.untrusted import printable
 
 DEFAULT_SERVER = "http://127.0.0.1:8080/"
@@ -94,7 +94,10 @@ def parser(env: dict[str, str]) -> argparse.ArgumentParser:
     )
     upload.add_argument("--concurrency", type=_positive_int, default=4, help="uploads at once (4)")
     upload.add_argument(
-        "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
+        "--attempts",
+        type=_positive_int,
+        default=DEFAULT_ATTEMPTS,
+        help=f"tries per request when busy ({DEFAULT_ATTEMPTS})",
     )
 
     delete = commands.add_parser("delete", help="delete an image you uploaded")
@@ -102,7 +105,10 @@ def parser(env: dict[str, str]) -> argparse.ArgumentParser:
     delete.add_argument("--token", required=True, help="the Delete-Token its upload gave")
     delete.add_argument("--server", default=server, type=_http_url, help=server_help)
     delete.add_argument(
-        "--attempts", type=_positive_int, default=5, help="tries per request when busy (5)"
+        "--attempts",
+        type=_positive_int,
+        default=DEFAULT_ATTEMPTS,
+        help=f"tries per request when busy ({DEFAULT_ATTEMPTS})",
     )
     delete.add_argument(
         "--any-origin",

@@ -14,12 +14,18 @@ IN_PROGRESS = 409
 UPLOAD_RETRIED_STATUSES = RETRIED_STATUSES | {IN_PROGRESS}
 
 
+# Tries per request: the waits between them (0.5 s doubling) add up to more than a dead
+# server stays in the balancer's rotation (until its third failed health check, 10 s
+# apart: cdk/upload_tier.py), where about every other try meets it and gets a 502/503.
+DEFAULT_ATTEMPTS = 7
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded attempts; waits of ``Retry-After`` when the server gives one, else
     exponential backoff; both jittered so a batch of clients does not come back at once."""
 
-    attempts: int = 5
+    attempts: int = DEFAULT_ATTEMPTS
     first_delay: float = 0.5
     max_delay: float = 30.0
     # Up to this fraction of a wait is added at random.

@@ -1,5 +1,6 @@
 """The upload tier: servers in two zones behind an internal balancer, and their settings."""
 
+import dataclasses
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from cdk.upload_tier import (
     WAIT_HEALTHY_COMMAND,
     WAIT_ROUTABLE_COMMAND,
 )
+from cli.retry import RetryPolicy
 from server import health_route
 from sharer.settings import ServerSettings, WorkerSettings
 
@@ -304,3 +306,15 @@ def test_instances_launch_only_once_what_they_read_at_first_boot_exists(
         )
         group_id, _ = synthesized.group(role)
         assert {agent_config, settings} <= set(synthesized.resource(group_id)["DependsOn"])
+
+
+def test_the_cli_retries_outlast_a_dead_server_in_the_balancers_rotation(
+    synthesized: Synthesized,
+) -> None:
+    # A crashed server gets about every other request until its last failed check; a
+    # client whose retries end sooner can lose a file to a run of 502/503s.
+    _, group = _target_group(synthesized)
+    in_rotation = group["HealthCheckIntervalSeconds"] * group["UnhealthyThresholdCount"]
+    policy = dataclasses.replace(RetryPolicy(), jitter=0.0)
+    waits = sum(policy.delay(attempt, None) for attempt in range(1, policy.attempts))
+    assert waits > in_rotation
