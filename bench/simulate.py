@@ -152,6 +152,16 @@ def families(base: Fleet) -> list[Policy]:
     return found
 
 
+def tuned_runs(fleet: Fleet, scenarios: dict[str, Scenario], service: ServiceTimes) -> list[Result]:
+    """``fleet`` through each scenario of ``TUNED_ON``, in that order."""
+    return [simulate(scenarios[n], fleet, service) for n in TUNED_ON]
+
+
+def p99_and_dollars(runs: list[Result]) -> str:
+    """Table cells: each run's p99 202 -> ready and its dollars per million uploads."""
+    return " | ".join(f"{r.percentile(99):.2f} | {dollars_per_million(r):.2f}" for r in runs)
+
+
 def family_table(
     base: Fleet, scenarios: dict[str, Scenario], service: ServiceTimes
 ) -> tuple[list[str], list[tuple[str, float, float, int | str]]]:
@@ -163,10 +173,9 @@ def family_table(
     ]
     points: list[tuple[str, float, float, int | str]] = []
     for policy in [Policy("before: t4g.small on-demand", before_fleet(base)), *families(base)]:
-        runs = [simulate(scenarios[n], policy.fleet, service) for n in TUNED_ON]
+        runs = tuned_runs(policy.fleet, scenarios, service)
         total = sum(r.dollars for r in runs) / sum(len(r.latencies) for r in runs) * 1e6
-        cells = " | ".join(f"{r.percentile(99):.2f} | {dollars_per_million(r):.2f}" for r in runs)
-        rows.append(f"| {policy.label} | {cells} | {total:.2f} |")
+        rows.append(f"| {policy.label} | {p99_and_dollars(runs)} | {total:.2f} |")
         purchase = "on-demand" if policy.fleet.on_demand_base is None else "Spot"
         points.append((policy.label, total, max(r.percentile(99) for r in runs), purchase))
     return rows, points
@@ -183,7 +192,7 @@ def stress_rows(base: Fleet, scenarios: dict[str, Scenario], service: ServiceTim
     for rate in (DEFAULT_INTERRUPTIONS_PER_HOUR, *STRESS_INTERRUPTIONS):
         for on_demand in (0, 1):
             fleet = replace(base, on_demand_base=on_demand, interruptions_per_hour=rate)
-            runs = [simulate(scenarios[n], fleet, service) for n in TUNED_ON]
+            runs = tuned_runs(fleet, scenarios, service)
             cells = " | ".join(f"{r.percentile(99):.2f}" for r in runs)
             rows.append(f"| {rate} | {on_demand} | {cells} | {sum(r.redelivered for r in runs)} |")
     return rows
@@ -205,12 +214,9 @@ def credit_rows(base: Fleet, scenarios: dict[str, Scenario], service: ServiceTim
     for mode in CREDIT_MODES:
         for bank in CREDIT_BANKS:
             fleet = replace(base, credit_mode=mode, initial_credit_hours=bank)
-            runs = [simulate(scenarios[n], fleet, service) for n in TUNED_ON]
-            cells = " | ".join(
-                f"{r.percentile(99):.2f} | {dollars_per_million(r):.2f}" for r in runs
-            )
+            runs = tuned_runs(fleet, scenarios, service)
             surplus = sum(r.surplus_vcpu_seconds for r in runs) / 3600
-            rows.append(f"| {mode} | {bank:g} | {cells} | {surplus:.2f} |")
+            rows.append(f"| {mode} | {bank:g} | {p99_and_dollars(runs)} | {surplus:.2f} |")
     return rows
 
 

@@ -38,8 +38,10 @@ DECLARED_LENGTH_HEADER = "X-Sharer-Upload-Length"
 REFUSAL_HEADER = "X-Sharer-Refusal"
 # How a refusal over a quota travels to nginx (auth_request's "deny"), which answers 429.
 OVER_QUOTA_STATUS = 403
+# The IETF httpapi draft's fields, on a refusal as on every answer to an upload.
+RATE_LIMIT_FIELDS = ("RateLimit-Policy", "RateLimit")
 # The refusal's own headers that nginx passes on to the client.
-REFUSAL_FIELDS = ("WWW-Authenticate", "Retry-After", "RateLimit-Policy", "RateLimit")
+REFUSAL_FIELDS = ("WWW-Authenticate", "Retry-After", *RATE_LIMIT_FIELDS)
 
 log = logging.getLogger("sharer.server")
 admission_blueprint = Blueprint("admission", __name__)

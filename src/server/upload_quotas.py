@@ -167,12 +167,8 @@ def peek_upload(declared: int | None) -> None:
     does, for an upload declaring ``declared`` bytes (None: not known), but charge
     nothing: the upload itself is charged when the app handles it, so this only refuses
     early what its charge would refuse; the state is kept for the answer's fields."""
-    uploader = _uploader(strict=True)
-    now = time.time()
-    used = _counters().peek(uploader.counters(now)) if uploader.policies else ()
-    state = QuotaState(uploader, used, now)
-    g.upload_quota = state
-    _refuse(state, _amounts(uploader.policies, declared), blame_all=False)
+    state = g.upload_quota = _peeked_state(strict=True)
+    _refuse(state, _amounts(state.uploader.policies, declared), blame_all=False)
 
 
 def _amounts(policies: tuple[QuotaPolicy, ...], declared: int | None) -> list[int]:
@@ -203,9 +199,10 @@ def _refuse(state: QuotaState, amounts: list[int], *, blame_all: bool) -> None:
     )
 
 
-def _peeked_state() -> QuotaState:
-    """The quotas of an answer given before they were charged (406, 401, 413...)."""
-    uploader = _uploader(strict=False)
+def _peeked_state(*, strict: bool = False) -> QuotaState:
+    """The quotas as they stand, uncharged: for an answer given before they were charged
+    (406, 401, 413...), or, ``strict`` (raising the 401s), for an early refusal."""
+    uploader = _uploader(strict=strict)
     now = time.time()
     used = _counters().peek(uploader.counters(now)) if uploader.policies else ()
     return QuotaState(uploader, used, now)

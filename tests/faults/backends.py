@@ -95,6 +95,7 @@ class LocalBackends(Backends):
             path.rename(aside)
             os.mkfifo(path)
             self._held.append((aside, path))
+        assert self._held, "no original to hold"
 
     def let_originals_through(self) -> None:
         """Put every held original back; a read already blocked on a pipe stays blocked."""

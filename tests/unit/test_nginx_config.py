@@ -101,6 +101,8 @@ def test_an_admission_that_cannot_reach_the_app_lets_the_upload_meet_the_outage(
     paths = RuntimePaths(Path(settings.runtime_dir))
     paths.runtime_dir.mkdir(parents=True)
     config = write_nginx_config(settings, paths)
+    # Admission is on: without it the answer below would be the same outage's 503.
+    assert "auth_request /_sharer_admission;" in config.read_text()
     nginx = subprocess.Popen(
         [find_nginx(), "-e", "stderr", "-p", str(paths.runtime_dir), "-c", str(config)],
         stderr=subprocess.DEVNULL,

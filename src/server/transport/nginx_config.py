@@ -31,6 +31,7 @@ from server.upload_admission import (
     DECLARED_LENGTH_HEADER,
     METHOD_HEADER,
     OVER_QUOTA_STATUS,
+    RATE_LIMIT_FIELDS,
     REFUSAL_FIELDS,
     REFUSAL_HEADER,
     admission_enabled,
@@ -256,9 +257,14 @@ def _not_found(indent: str) -> str:
     )
 
 
+def _nginx_name(header: str) -> str:
+    """``header`` as nginx names it in variables: ``Retry-After`` -> ``retry_after``."""
+    return header.lower().replace("-", "_")
+
+
 def _header_variable(name: str) -> str:
     """The nginx variable holding the admission's answer's header ``name``."""
-    return "$sharer_admission_" + name.lower().replace("-", "_")
+    return "$sharer_admission_" + _nginx_name(name)
 
 
 def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
@@ -270,7 +276,7 @@ def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
     passed = tuple(name for name in (REFUSAL_HEADER, *REFUSAL_FIELDS) if name != "WWW-Authenticate")
     kept = "".join(
         f"            auth_request_set {_header_variable(name)} "
-        f"$upstream_http_{name.lower().replace('-', '_')};\n"
+        f"$upstream_http_{_nginx_name(name)};\n"
         for name in passed
     )
 
@@ -286,7 +292,6 @@ def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
             f"            return {status} '{_header_variable(REFUSAL_HEADER)}\\n';"
         )
 
-    rate_limit = ("RateLimit-Policy", "RateLimit")
     return f"""
         # API keys and quotas refuse an upload from its headers alone: nginx asks the
         # app (server.upload_admission) before it reads the body, or sends 100 Continue.
@@ -310,10 +315,10 @@ def _upload_admission(settings: ServerSettings, to_gunicorn: str) -> str:
         # A status after "=" (not a bare "=") keeps nginx from sending 100 Continue.
         error_page {OVER_QUOTA_STATUS} =429 @sharer_over_quota;
         location @sharer_unauthorized {{
-{refused(401, rate_limit)}
+{refused(401, RATE_LIMIT_FIELDS)}
         }}
         location @sharer_over_quota {{
-{refused(429, ("Retry-After", *rate_limit))}
+{refused(429, ("Retry-After", *RATE_LIMIT_FIELDS))}
         }}
         location @sharer_admitted {{
             return 204;
